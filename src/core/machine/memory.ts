@@ -1,0 +1,77 @@
+// Guest RAM: a WebAssembly.Memory (so generated wasm code can use it directly later) with typed views.
+// Devices reach it only through GuestMemory, which keeps decoded-instruction caches coherent with DMA.
+
+/** The narrow interface through which devices and loaders touch guest RAM (physical addresses). */
+export interface GuestMemory {
+  /** Copies bytes out of guest RAM; throws RangeError when the range is not RAM. */
+  read(paddr: number, length: number): Uint8Array;
+  /** Copies bytes into guest RAM and invalidates any cached decode of the pages written. */
+  write(paddr: number, data: Uint8Array): void;
+  /** True when [paddr, paddr+length) lies entirely in RAM. */
+  contains(paddr: number, length: number): boolean;
+}
+
+const WASM_PAGE = 65536;
+/** The interpreter addresses RAM with int32 byte offsets. */
+export const MAX_RAM = 2 ** 31;
+
+export class GuestRam implements GuestMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly i32: Int32Array;
+  /** Per 4 KiB page flags: bit 0 = holds decoded instructions, bit 1 = watched by the host (HTIF). */
+  readonly pageFlags: Uint8Array;
+  /** Called when a write lands in a page flagged as code: (page index, byte offset in RAM, length). */
+  onCodeWrite: ((ramOffset: number, length: number) => void) | null = null;
+
+  constructor(readonly base: number, readonly size: number) {
+    if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
+      throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
+    }
+    if (size > MAX_RAM) throw new RangeError(`RAM size ${size} exceeds the ${MAX_RAM / 2 ** 30} GiB limit`);
+    if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('tvisor needs a little-endian host');
+    const pages = Math.ceil(size / WASM_PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const buf = this.memory.buffer;
+    this.u8 = new Uint8Array(buf, 0, size);
+    this.i8 = new Int8Array(buf, 0, size);
+    this.u16 = new Uint16Array(buf, 0, size >>> 1);
+    this.i16 = new Int16Array(buf, 0, size >>> 1);
+    this.i32 = new Int32Array(buf, 0, size >>> 2);
+    this.pageFlags = new Uint8Array(size >>> 12);
+  }
+
+  contains(paddr: number, length: number): boolean {
+    return paddr >= this.base && length >= 0 && paddr + length <= this.base + this.size;
+  }
+
+  read(paddr: number, length: number): Uint8Array {
+    if (!this.contains(paddr, length)) throw new RangeError(`guest range 0x${paddr.toString(16)}+${length} is not RAM`);
+    const o = paddr - this.base;
+    return this.u8.slice(o, o + length);
+  }
+
+  write(paddr: number, data: Uint8Array): void {
+    if (!this.contains(paddr, data.length)) {
+      throw new RangeError(`guest range 0x${paddr.toString(16)}+${data.length} is not RAM`);
+    }
+    const o = paddr - this.base;
+    this.u8.set(data, o);
+    this.noteWrite(o, data.length);
+  }
+
+  /** Tells code caches that [ramOffset, ramOffset+length) changed. */
+  noteWrite(ramOffset: number, length: number): void {
+    if (length <= 0 || !this.onCodeWrite) return;
+    const flags = this.pageFlags;
+    for (let p = ramOffset >>> 12, last = (ramOffset + length - 1) >>> 12; p <= last; p++) {
+      if (flags[p] & 1) {
+        this.onCodeWrite(ramOffset, length);
+        return;
+      }
+    }
+  }
+}

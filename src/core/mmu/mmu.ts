@@ -1,0 +1,173 @@
+// Address translation (Privileged Spec 4.3-4.5: Sv39, Sv48, Sv57) with a direct-mapped software TLB.
+// TLB entries map a virtual page to a RAM byte offset; separate read/write/execute TLBs so each entry is
+// filled only for the permission used (A/D bits stay exact). Only RAM pages that PMP grants as a whole
+// are cached; everything else takes the slow path on every access.
+import { S } from '../cpu/state.js';
+import { CAUSE, MSTATUS, PRIV, PTE } from '../cpu/bits.js';
+import { Access, Pmp } from './pmp.js';
+import type { GuestRam } from '../machine/memory.js';
+
+export const TLB_SIZE = 256;
+const TWO32 = 4294967296;
+/** A tag no page-aligned address can equal. */
+export const TLB_INVALID = 1;
+
+const PAGE_FAULT = [CAUSE.LOAD_PAGE_FAULT, CAUSE.STORE_PAGE_FAULT, CAUSE.FETCH_PAGE_FAULT];
+const ACCESS_FAULT = [CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS, CAUSE.FETCH_ACCESS];
+
+/** Raises a synchronous exception in the hart (never returns). */
+export type Raise = (cause: number, tvalLo: number, tvalHi: number) => never;
+
+export class Mmu {
+  // tag (virtual page address lo/hi) and RAM byte offset of the page, per access kind
+  readonly rTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly rTagHi = new Int32Array(TLB_SIZE);
+  readonly rOff = new Int32Array(TLB_SIZE);
+  readonly wTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly wTagHi = new Int32Array(TLB_SIZE);
+  readonly wOff = new Int32Array(TLB_SIZE);
+  readonly xTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly xTagHi = new Int32Array(TLB_SIZE);
+  readonly xOff = new Int32Array(TLB_SIZE);
+  readonly pmp: Pmp;
+  /** Effective privilege of the last translation (for the caller's PMP check). */
+  lastPriv = 0;
+
+  constructor(private readonly s: Int32Array, private readonly ram: GuestRam, private readonly raise: Raise) {
+    this.pmp = new Pmp(s);
+  }
+
+  /** Drops every cached translation (satp, privilege, mstatus or PMP changed; sfence.vma). */
+  flush(): void {
+    this.rTag.fill(TLB_INVALID);
+    this.wTag.fill(TLB_INVALID);
+    this.xTag.fill(TLB_INVALID);
+  }
+
+  /** Drops write entries that map RAM page `ramPage` (it now holds decoded code). */
+  dropWritable(ramPage: number): void {
+    const off = ramPage << 12;
+    for (let i = 0; i < TLB_SIZE; i++) if (this.wOff[i] === off) this.wTag[i] = TLB_INVALID;
+  }
+
+  /** The privilege loads/stores run with (MPRV applies MPP to M-mode data accesses). */
+  dataPriv(): number {
+    const s = this.s;
+    const priv = s[S.PRIV];
+    if (priv === PRIV.M && s[S.MSTATUS] & MSTATUS.MPRV) return (s[S.MSTATUS] & MSTATUS.MPP) >>> MSTATUS.MPP_SHIFT;
+    return priv;
+  }
+
+  /**
+   * Translates a virtual address for `access`, raising page faults; fills the TLB when the page is RAM
+   * and PMP grants the whole page. Returns the physical address. PMP for the exact access is the caller's
+   * job (`pmp.check` with `lastPriv`). `faultAs` overrides the access kind used to pick fault causes.
+   */
+  translate(vaLo: number, vaHi: number, access: Access, faultAs: Access = access): number {
+    const s = this.s;
+    const priv = access === Access.EXEC ? s[S.PRIV] : this.dataPriv();
+    this.lastPriv = priv;
+    const satpHi = s[S.SATP + 1];
+    const mode = satpHi >>> 28;
+    let pa: number;
+    let pageBase: number;
+    if (priv === PRIV.M || mode === 0) {
+      // bare: physical = virtual; addresses at or above 2^56 do not exist
+      pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
+      pageBase = pa - (vaLo & 0xfff);
+    } else {
+      const levels = mode - 5; // Sv39 = 8 → 3, Sv48 = 9 → 4, Sv57 = 10 → 5
+      // bits 63 down to the top VA bit must all equal it
+      const topShift = 12 + 9 * levels - 1 - 32;
+      const ext = vaHi >> topShift;
+      if (ext !== 0 && ext !== -1) this.raise(PAGE_FAULT[faultAs], vaLo, vaHi);
+      pageBase = this.walk(vaLo, vaHi, levels, access, faultAs, priv);
+      pa = pageBase + (vaLo & 0xfff);
+    }
+    const ram = this.ram;
+    const off = pageBase - ram.base;
+    if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
+      const e = (vaLo >>> 12) & (TLB_SIZE - 1);
+      const tag = vaLo & ~0xfff;
+      if (access === Access.READ) {
+        this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off;
+      } else if (access === Access.WRITE) {
+        if (ram.pageFlags[off >>> 12] === 0) {
+          this.wTag[e] = tag; this.wTagHi[e] = vaHi; this.wOff[e] = off;
+        }
+      } else {
+        this.xTag[e] = tag; this.xTagHi[e] = vaHi; this.xOff[e] = off;
+      }
+    }
+    return pa;
+  }
+
+  /** Walks the page table; returns the physical page address (Privileged Spec 4.3.2). */
+  private walk(vaLo: number, vaHi: number, levels: number, access: Access, faultAs: Access, priv: number): number {
+    const s = this.s;
+    const ram = this.ram;
+    const i32 = ram.i32;
+    const fault = (): never => this.raise(PAGE_FAULT[faultAs], vaLo, vaHi);
+    let table = ((s[S.SATP + 1] & 0xfff) * TWO32 + (s[S.SATP] >>> 0)) * 4096;
+    for (let level = levels - 1; level >= 0; level--) {
+      const shift = 12 + 9 * level;
+      let vpn: number;
+      if (shift >= 32) vpn = (vaHi >>> (shift - 32)) & 0x1ff;
+      else if (shift + 9 <= 32) vpn = (vaLo >>> shift) & 0x1ff;
+      else vpn = ((vaLo >>> shift) | (vaHi << (32 - shift))) & 0x1ff;
+      const pteAddr = table + vpn * 8;
+      const pteOff = pteAddr - ram.base;
+      if (pteOff < 0 || pteOff + 8 > ram.size || !this.pmp.check(pteAddr, 8, Access.READ, PRIV.S)) {
+        this.raise(ACCESS_FAULT[faultAs], vaLo, vaHi);
+      }
+      const lo = i32[pteOff >>> 2];
+      const hi = i32[(pteOff >>> 2) + 1];
+      if ((lo & PTE.V) === 0 || (lo & (PTE.R | PTE.W)) === PTE.W) fault();
+      if (hi >>> 22 !== 0) fault(); // bits 63:54 reserved (no Svnapot / Svpbmt)
+      const ppnLo = (lo >>> 10) | (hi << 22);
+      const ppnHi = (hi >>> 10) & 0xfff;
+      if ((lo & (PTE.R | PTE.X)) === 0) {
+        // pointer to the next level
+        if (level === 0 || lo & (PTE.A | PTE.D | PTE.U)) fault();
+        table = (ppnHi * TWO32 + (ppnLo >>> 0)) * 4096;
+        continue;
+      }
+      // leaf: permissions
+      if (access === Access.EXEC) {
+        if ((lo & PTE.X) === 0) fault();
+      } else if (access === Access.READ) {
+        if ((lo & PTE.R) === 0 && !((s[S.MSTATUS] & MSTATUS.MXR) && lo & PTE.X)) fault();
+      } else if ((lo & PTE.W) === 0) fault();
+      if (priv === PRIV.U) {
+        if ((lo & PTE.U) === 0) fault();
+      } else if (lo & PTE.U) {
+        if (access === Access.EXEC || (s[S.MSTATUS] & MSTATUS.SUM) === 0) fault();
+      }
+      // superpages must be aligned
+      const lowBits = 9 * level;
+      if (lowBits > 0) {
+        if (lowBits <= 31) {
+          if ((ppnLo & ((1 << lowBits) - 1)) !== 0) fault();
+        } else if (ppnLo !== 0 || (ppnHi & ((1 << (lowBits - 32)) - 1)) !== 0) fault();
+      }
+      // hardware A/D update
+      const want = PTE.A | (access === Access.WRITE ? PTE.D : 0);
+      if ((lo & want) !== want) {
+        if (!this.pmp.check(pteAddr, 8, Access.WRITE, PRIV.S)) this.raise(ACCESS_FAULT[faultAs], vaLo, vaHi);
+        i32[pteOff >>> 2] = lo | want;
+        ram.noteWrite(pteOff, 8);
+      }
+      // physical page = PPN with the low levels taken from the VA
+      let low = 0;
+      if (level > 0) {
+        const vpage = (vaHi >>> 0) * 1048576 + (vaLo >>> 12); // VA >> 12 (exact below 2^53)
+        low = vpage % 2 ** lowBits;
+      }
+      const ppn = ppnHi * TWO32 + (ppnLo >>> 0) + low;
+      return ppn * 4096;
+    }
+    return fault();
+  }
+}
+
+export { Access };

@@ -1,0 +1,48 @@
+// Test helpers: build RISC-V programs with Debian's riscv64-unknown-elf toolchain and run them under tvisor.
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file compiles to dist/tests/lib/toolchain.js). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The compiled CLI entry point. */
+export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+export const GCC = 'riscv64-unknown-elf-gcc';
+/** Everything the hart implements today, for -march. */
+// binutils 2.40 (Debian bookworm) does not know Zicond: tests encode czero.* with .insn.
+export const MARCH = 'rv64imac_zicsr_zifencei_zba_zbb_zbs_zicbom_zicboz';
+
+export function hasTool(cmd: string): boolean {
+  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+/** A fresh temporary directory for build products. */
+export function tempDir(prefix = 'tvisor-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface BuildOptions {
+  march?: string;
+  /** Extra gcc arguments (e.g. -D defines, -T linker script). */
+  args?: string[];
+}
+
+/** Compiles and links source files into an ELF; throws with gcc's output on failure. */
+export function buildElf(sources: string[], out: string, opts: BuildOptions = {}): string {
+  const args = [
+    `-march=${opts.march ?? MARCH}`, '-mabi=lp64', '-mcmodel=medany', '-static', '-nostdlib', '-nostartfiles',
+    '-fno-pic', '-O2', ...(opts.args ?? []), '-o', out, ...sources,
+  ];
+  const r = spawnSync(GCC, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${GCC} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
+  return out;
+}
+
+/** Runs `tvisor bare ELF [args…]` and returns its status and output. */
+export function runBare(elf: string, args: string[] = [], timeoutMs = 60_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [cliPath, 'bare', elf, ...args], { encoding: 'utf8', timeout: timeoutMs });
+}
