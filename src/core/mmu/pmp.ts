@@ -52,7 +52,10 @@ export class Pmp {
           k = 31 - Math.clz32(inv & -inv);
         }
         const size = 2 ** (k + 3);
-        const base = Math.floor(addr / 2 ** k) * 2 ** k * 4;
+        // clear the k low bits on the int32 halves: (hi * 2^32 + lo) is not exact near 2^54
+        const bLo = k >= 32 ? 0 : (lo & ~((2 ** k) - 1)) >>> 0;
+        const bHi = k <= 32 ? hi : k >= 54 ? 0 : hi & ~((1 << (k - 32)) - 1);
+        const base = (bHi * TWO32 + bLo) * 4;
         this.start[i] = base;
         this.end[i] = base + size;
       }
