@@ -1,9 +1,9 @@
 // Tests for the ELF64 parser: real executables from riscv64-unknown-elf-gcc checked against readelf, and
 // crafted or damaged files that must end in an ElfError (never a RangeError or TypeError).
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseElf } from './elf.js';
 import { ElfError, type ElfImage } from './elf-types.js';
@@ -236,6 +236,7 @@ describe('parseElf', () => {
     );
     cElf = buildElf([join(dir, 'prog.c')], join(dir, 'c.elf'), { march: MARCH64, args: ['-Wl,-Ttext=0x80000000'] });
   });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads an assembler-built executable like readelf does', () => {
     const image = parseElf(asmBytes);

@@ -55,7 +55,7 @@ const MACHINE_NAMES: Record<number, string> = {
 };
 
 function machineName(m: number): string {
-  return MACHINE_NAMES[m] ?? `machine ${m}`;
+  return MACHINE_NAMES[m] ?? 'another architecture';
 }
 
 function hex(v: bigint | number): string {

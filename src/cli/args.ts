@@ -1,0 +1,91 @@
+// Command-line parsing for the tvisor command: node:util parseArgs tokens checked here, so every mistake
+// becomes one line naming the option, and value parsers for sizes, durations and counts.
+import { parseArgs } from 'node:util';
+
+/** A mistake in the command line: printed as one line plus a pointer to the command's --help; status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(
+    message: string,
+    /** The command whose --help to suggest ('' for the top level). */
+    readonly command: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad input that is not a command-line mistake (unreadable file, not an ELF…): one line, status 2. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses `args` against `options`. Unlike parseArgs' strict mode, the errors are ours: one line each,
+ * e.g. "unknown option '--foo'" or "option '--timeout' needs a value".
+ */
+export function parseCommandLine(args: string[], options: Record<string, OptionSpec>, command: string): ParsedArgs {
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const values: Record<string, string | boolean | undefined> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+    } else if (token.kind === 'option') {
+      const spec = options[token.name];
+      if (!spec) throw new UsageError(`unknown option '${token.rawName}'`, command);
+      if (spec.type === 'string') {
+        if (token.value === undefined) throw new UsageError(`option '${token.rawName}' needs a value`, command);
+        values[token.name] = token.value;
+      } else {
+        if (token.inlineValue) throw new UsageError(`option '${token.rawName}' takes no value`, command);
+        values[token.name] = true;
+      }
+    }
+  }
+  return { values, positionals };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 2 ** 20, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+
+/**
+ * Parses a memory size: a whole number with an optional K, M or G suffix (binary units, optionally followed
+ * by "iB" or "B"). A plain number means MiB, as with `qemu -m`.
+ */
+export function parseSize(text: string, option: string, command: string): number {
+  const m = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`invalid ${option} value '${text}' (expected a size such as 64M or 1G)`, command);
+  const bytes = Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`${option} ${text} is too large`, command);
+  return bytes;
+}
+
+/** Parses a positive number of seconds (fractions allowed) and returns milliseconds. */
+export function parseSeconds(text: string, option: string, command: string): number {
+  const seconds = /^\s*(\d+(\.\d*)?|\.\d+)\s*s?\s*$/i.test(text) ? Number.parseFloat(text) : NaN;
+  if (!(seconds > 0) || seconds > 1e9) {
+    throw new UsageError(`invalid ${option} value '${text}' (expected a positive number of seconds)`, command);
+  }
+  return seconds * 1000;
+}
+
+/** Parses a positive whole count: digits with optional `_` separators, or a power-of-ten form like 2e9. */
+export function parseCount(text: string, option: string, command: string): number {
+  const t = text.trim();
+  let n = NaN;
+  if (/^\d[\d_]*$/.test(t)) n = Number(t.replaceAll('_', ''));
+  else if (/^\d+(\.\d+)?e\d+$/i.test(t)) n = Number(t);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`invalid ${option} value '${text}' (expected a positive whole number)`, command);
+  }
+  return n;
+}
