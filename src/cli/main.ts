@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
+import { RUN_HELP, RUN_SUMMARY, makeRunCommand } from './run.js';
 
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70; // EX_SOFTWARE from sysexits.h
@@ -15,6 +16,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  run: { summary: RUN_SUMMARY, help: RUN_HELP, run: makeRunCommand(null) },
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
 };
 

@@ -5,6 +5,7 @@ import { S } from './state.js';
 import { CAUSE } from './bits.js';
 import { big, bigU, loOf, hiOf, safeNum, ctz32, popcount32 } from './i64.js';
 import { Access } from '../mmu/pmp.js';
+import { execFp } from './fpu/exec.js';
 import type { Hart } from './hart.js';
 
 const TWO32 = 4294967296;
@@ -83,6 +84,7 @@ function div64(aLo: number, aHi: number, bLo: number, bHi: number, signed: boole
 
 /** Executes an instruction that is not handled inline by the interpreter loop. */
 export function execOther(h: Hart, w: number, imm: number, _inflight: number): void {
+  if ((w & 0x1ff) >= Op.FLW && (w & 0x1ff) <= Op.FCLASS_D) return execFp(h, w, imm); // F and D
   const x = h.x;
   const rd = (w >>> 9) & 0x7f;
   const rs1 = (w >>> 16) & 0x7f;

@@ -25,9 +25,9 @@ export const enum MSTATUS {
   HI_SD = 1 << 31,
 }
 
-/** Writable low-word bits of mstatus (FS is added when the F extension is present). */
+/** Writable low-word bits of mstatus. */
 export const MSTATUS_WMASK =
-  MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.MPRV |
+  MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.FS | MSTATUS.MPRV |
   MSTATUS.SUM | MSTATUS.MXR | MSTATUS.TVM | MSTATUS.TW | MSTATUS.TSR;
 /** Low-word bits of mstatus visible through sstatus. */
 export const SSTATUS_MASK =

@@ -2,6 +2,7 @@
 // (RISC-V Unprivileged Spec chapters 2, 7, 8, 16, 28; Privileged Spec 3.3). Unknown encodings become ILLEGAL.
 import { Op, DEC_32BIT } from './ops.js';
 import { X_SINK } from './state.js';
+import { decodeFp16, decodeFp32 } from './fpu/decode.js';
 
 /** Result of a decode: the packed word goes to out[0], the immediate to out[1]. */
 function pack(out: Int32Array, at: number, op: Op, rd: number, rs1: number, rs2: number, imm: number, is32: boolean) {
@@ -26,6 +27,8 @@ export function decode32(i: number, out: Int32Array, at: number): void {
   let op: Op = Op.ILLEGAL;
   let imm = 0;
   switch (opcode) {
+    case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+      return decodeFp32(i, out, at); // F and D
     case 0x37: op = Op.LUI; imm = i & 0xfffff000; break;
     case 0x17: op = Op.AUIPC; imm = i & 0xfffff000; break;
     case 0x6f:
@@ -185,6 +188,7 @@ export function decode16(i: number, out: Int32Array, at: number): void {
   switch (i & 3) {
     case 0:
       switch (f3) {
+        case 1: case 5: return decodeFp16(i, out, at); // c.fld / c.fsd
         case 0: { // c.addi4spn
           const u = ((i >>> 7) & 0x30) | ((i >>> 1) & 0x3c0) | ((i >>> 4) & 4) | ((i >>> 2) & 8);
           if (u === 0) break; // includes the all-zero illegal parcel
@@ -195,7 +199,7 @@ export function decode16(i: number, out: Int32Array, at: number): void {
         case 6: return P(Op.SW, 0, rs1p, rdp, ((i >>> 7) & 0x38) | ((i >>> 4) & 4) | ((i << 1) & 0x40));
         case 7: return P(Op.SD, 0, rs1p, rdp, ((i >>> 7) & 0x38) | ((i << 1) & 0xc0));
       }
-      break; // c.fld/c.fsd (no D yet) and reserved encodings
+      break; // reserved encodings
     case 1:
       switch (f3) {
         case 0: return P(Op.ADDI, rd, rd, 0, imm6); // c.addi (c.nop when rd = 0)
@@ -238,6 +242,7 @@ export function decode16(i: number, out: Int32Array, at: number): void {
       break;
     case 2:
       switch (f3) {
+        case 1: case 5: return decodeFp16(i, out, at); // c.fldsp / c.fsdsp
         case 0: return P(Op.SLLI, rd, rd, 0, sh6); // c.slli
         case 2: if (rd === 0) break; return P(Op.LW, rd, 2, 0, ((i >>> 7) & 0x20) | ((i >>> 2) & 0x1c) | ((i << 4) & 0xc0));
         case 3: if (rd === 0) break; return P(Op.LD, rd, 2, 0, ((i >>> 7) & 0x20) | ((i >>> 2) & 0x18) | ((i << 4) & 0x1c0));

@@ -7,6 +7,8 @@ import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
 import { execOther } from './alu.js';
 import { execSystem } from './system.js';
+import { Fpu } from './fpu/fpu.js';
+import { execFp } from './fpu/exec.js';
 import { Mmu, Access, TLB_INVALID } from '../mmu/mmu.js';
 import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
@@ -54,6 +56,10 @@ export class Hart {
   waiting = false;
   /** Set by the machine (HTIF/syscon) to leave run() after the current instruction. */
   stop = false;
+  /** Supervisor timer deadline (mtime ticks) set through SBI TIME when no M-mode firmware runs. */
+  sbiTimer = Infinity;
+  /** Handles ECALL before it traps (the hypervisor's SBI); returns true when it did. */
+  ecallHook: ((h: Hart) => boolean) | null = null;
   /** Interrupt lines driven by devices (MEIP, SEIP bits). */
   irqLines = 0;
   /** Called after a store lands in a page flagged as watched (HTIF tohost). */
@@ -67,6 +73,8 @@ export class Hart {
   /** Value of the upper word from 64-bit slow-path reads. */
   tmpHi = 0;
   private scratch = new Int32Array(2);
+  /** F/D execution state (scratch buffers, views of the f registers). */
+  readonly fpu: Fpu;
 
   constructor(o: HartOptions) {
     this.hartId = o.hartId;
@@ -76,6 +84,7 @@ export class Hart {
     this.clint = o.clint;
     this.s = new Int32Array(STATE_SLOTS);
     this.x = this.s.subarray(0, 66);
+    this.fpu = new Fpu(this.s);
     this.mmu = new Mmu(this.s, this.ram, (c, lo, hi) => this.raise(c, lo, hi));
     o.code.listen((page, dropped) => {
       if (!dropped) this.mmu.dropWritable(page);
@@ -129,6 +138,7 @@ export class Hart {
       const cmp = (s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0);
       if (now >= cmp) v |= MIP_STIP;
     }
+    if (now >= this.sbiTimer) v |= MIP_STIP;
     return v;
   }
 
@@ -681,7 +691,8 @@ export class Hart {
                   n--;
                   continue outer;
                 }
-                execOther(this, w, imm, budget - n);
+                if ((w & 0x1ff) >= Op.FLW && (w & 0x1ff) <= Op.FCLASS_D) execFp(this, w, imm); // F and D
+                else execOther(this, w, imm, budget - n);
                 if (this.fetchDirty) fTag = TLB_INVALID;
                 if (this.stop) { n--; break outer; }
             }
@@ -798,7 +809,23 @@ export class Hart {
 
   /** A load that missed the fast path: MMIO, TLB miss, misaligned or page-crossing. */
   loadSlow(rd: number, vaLo: number, vaHi: number, op: Op): void {
-    const size = LOAD_SIZE[op];
+    let lo = this.readVirt(vaLo, vaHi, LOAD_SIZE[op]);
+    let hi = this.tmpHi;
+    const x = this.x;
+    switch (op) {
+      case Op.LB: lo = (lo << 24) >> 24; hi = lo >> 31; break;
+      case Op.LBU: lo &= 0xff; hi = 0; break;
+      case Op.LH: lo = (lo << 16) >> 16; hi = lo >> 31; break;
+      case Op.LHU: lo &= 0xffff; hi = 0; break;
+      case Op.LW: hi = lo >> 31; break;
+      case Op.LWU: hi = 0; break;
+    }
+    x[rd] = lo;
+    x[rd + 1] = hi;
+  }
+
+  /** Reads `size` bytes at a virtual address (any alignment, page-crossing too): low word, high word in tmpHi. */
+  readVirt(vaLo: number, vaHi: number, size: number): number {
     let lo: number, hi: number;
     const first = 4096 - (vaLo & 0xfff);
     if (size > first) {
@@ -819,17 +846,8 @@ export class Hart {
       lo = this.readPhys(pa, size, vaLo, vaHi);
       hi = this.tmpHi;
     }
-    const x = this.x;
-    switch (op) {
-      case Op.LB: lo = (lo << 24) >> 24; hi = lo >> 31; break;
-      case Op.LBU: lo &= 0xff; hi = 0; break;
-      case Op.LH: lo = (lo << 16) >> 16; hi = lo >> 31; break;
-      case Op.LHU: lo &= 0xffff; hi = 0; break;
-      case Op.LW: hi = lo >> 31; break;
-      case Op.LWU: hi = 0; break;
-    }
-    x[rd] = lo;
-    x[rd + 1] = hi;
+    this.tmpHi = hi;
+    return lo;
   }
 
   /** A store that missed the fast path. */

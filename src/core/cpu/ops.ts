@@ -26,6 +26,20 @@ export const enum Op {
   BCLR, BCLRI, BEXT, BEXTI, BINV, BINVI, BSET, BSETI,
   // Zicond
   CZERO_EQZ, CZERO_NEZ,
+  // F and D (fpu/decode.ts, fpu/exec.ts): register fields are register numbers × 2, f-register destinations are
+  // never mapped to X_SINK; imm = the instruction word (OP-FP, FMA) or the byte offset (loads, stores).
+  // The order inside each group is relied on by the decoder (base op + funct).
+  FLW, FLD, FSW, FSD,
+  FMADD_S, FMSUB_S, FNMSUB_S, FNMADD_S, FMADD_D, FMSUB_D, FNMSUB_D, FNMADD_D,
+  FADD_S, FSUB_S, FMUL_S, FDIV_S, FADD_D, FSUB_D, FMUL_D, FDIV_D, FSQRT_S, FSQRT_D,
+  FSGNJ_S, FSGNJN_S, FSGNJX_S, FSGNJ_D, FSGNJN_D, FSGNJX_D,
+  FMIN_S, FMAX_S, FMIN_D, FMAX_D,
+  FEQ_S, FLT_S, FLE_S, FEQ_D, FLT_D, FLE_D,
+  FCVT_W_S, FCVT_WU_S, FCVT_L_S, FCVT_LU_S, FCVT_W_D, FCVT_WU_D, FCVT_L_D, FCVT_LU_D,
+  FCVT_S_W, FCVT_S_WU, FCVT_S_L, FCVT_S_LU, FCVT_D_W, FCVT_D_WU, FCVT_D_L, FCVT_D_LU,
+  FCVT_S_D, FCVT_D_S,
+  FMV_X_W, FMV_W_X, FMV_X_D, FMV_D_X,
+  FCLASS_S, FCLASS_D,
   // system and memory ordering: imm = CSR number for CSR ops (rs1 field = uimm for the I forms)
   FENCE, FENCE_I, ECALL, EBREAK, MRET, SRET, WFI, SFENCE_VMA,
   CSRRW, CSRRS, CSRRC, CSRRWI, CSRRSI, CSRRCI,

@@ -11,8 +11,8 @@ import type { Hart } from './hart.js';
 
 const TWO32 = 4294967296;
 
-/** misa: MXL = 2 (64-bit) and the extension letters A, C, I, M, S, U. */
-export const MISA_LO = (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+/** misa: MXL = 2 (64-bit) and the extension letters A, C, D, F, I, M, S, U. */
+export const MISA_LO = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 export const MISA_HI = 0x80000000 | 0;
 
 export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: number): void {
@@ -22,6 +22,7 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
   const bits = () => instructionBits(w, imm);
   switch (op) {
     case Op.ECALL:
+      if (h.ecallHook !== null && h.ecallHook(h)) return;
       h.raise(priv === PRIV.U ? CAUSE.ECALL_U : priv === PRIV.S ? CAUSE.ECALL_S : CAUSE.ECALL_M, 0, 0);
     case Op.EBREAK:
       h.raise(CAUSE.BREAKPOINT, pcLo, pcHi);
@@ -141,6 +142,10 @@ export function csrRead(h: Hart, csr: number): [number, number] | null {
   const s = h.s;
   const pair = (i: number): [number, number] => [s[i], s[i + 1]];
   switch (csr) {
+    // ---- floating point (F/D): inaccessible while mstatus.FS = Off ----
+    case 0x001: return fpOff(h) ? null : [s[S.FCSR] & 0x1f, 0];
+    case 0x002: return fpOff(h) ? null : [(s[S.FCSR] >>> 5) & 7, 0];
+    case 0x003: return fpOff(h) ? null : [s[S.FCSR] & 0xff, 0];
     // ---- unprivileged counters (Zicntr) ----
     case 0xc00: return counterAllowed(h, 0) ? split(mcycle(h)) : null;
     case 0xc01: return counterAllowed(h, 1) ? split(h.clint.timebase.now()) : null;
@@ -208,6 +213,10 @@ export function csrRead(h: Hart, csr: number): [number, number] | null {
   return null;
 }
 
+function fpOff(h: Hart): boolean {
+  return (h.s[S.MSTATUS] & MSTATUS.FS) === 0;
+}
+
 function stimecmpAllowed(h: Hart): boolean {
   const s = h.s;
   if (s[S.PRIV] === PRIV.M) return true;
@@ -218,8 +227,15 @@ function stimecmpAllowed(h: Hart): boolean {
 export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean {
   const s = h.s;
   switch (csr) {
+    case 0x001: case 0x002: case 0x003: {
+      if (fpOff(h)) return false;
+      const f = s[S.FCSR];
+      s[S.FCSR] = csr === 0x001 ? (f & ~0x1f) | (lo & 0x1f) : csr === 0x002 ? (f & 0x1f) | ((lo & 7) << 5) : lo & 0xff;
+      writeMstatus(h, s[S.MSTATUS] | MSTATUS.FS); // FP state changed: FS = Dirty
+      return true;
+    }
     case 0x100: {
-      const mask = SSTATUS_MASK & (MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SUM | MSTATUS.MXR);
+      const mask = SSTATUS_MASK & (MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR);
       writeMstatus(h, (s[S.MSTATUS] & ~mask) | (lo & mask));
       return true;
     }

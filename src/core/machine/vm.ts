@@ -1,0 +1,292 @@
+// A Linux-capable virtual machine on the tvisor virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon;
+// boots a kernel either through the hypervisor's own SBI (kernel entered in S-mode, like a KVM guest) or
+// through guest firmware in M-mode (OpenSBI fw_dynamic). Harts share one host thread, round-robin.
+import { GuestRam } from './memory.js';
+import { Bus } from '../devices/bus.js';
+import { Clint, Timebase, CLINT_BASE, CLINT_SIZE } from '../devices/clint.js';
+import { Plic, PLIC_BASE, plicSize } from '../devices/plic.js';
+import { Uart16550, UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
+import { GoldfishRtc, RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
+import { Syscon, SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
+import { CodeCache } from '../mmu/codecache.js';
+import { Hart } from '../cpu/hart.js';
+import { S } from '../cpu/state.js';
+import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/bits.js';
+import { MISA_LO } from '../cpu/system.js';
+import { Sbi, type ResetKind } from '../sbi/sbi.js';
+import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, type HartFeatures } from './board.js';
+import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernel, type KernelImage } from './linux.js';
+import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
+
+export { BootError };
+
+export interface VmConfig {
+  /** Guest RAM in bytes (multiple of 4 KiB, at most 2 GiB). */
+  memory: number;
+  cpus: number;
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline: string;
+  /** M-mode firmware (OpenSBI fw_dynamic.bin); without it the hypervisor's SBI serves the kernel. */
+  firmware?: Uint8Array;
+  /** Console output from the guest (UART, SBI debug console). */
+  console: (bytes: Uint8Array) => void;
+  /** Cryptographic random bytes for the device tree's rng-seed. */
+  random: (n: number) => Uint8Array;
+  clock?: Clock;
+  wallClock?: WallClock;
+}
+
+export type VmExit = { kind: 'poweroff'; code: number } | { kind: 'stopped' };
+
+/** Instructions a hart runs before the next one gets its turn. */
+const SLICE = 200_000;
+/** Longest time the scheduler runs without yielding to the host event loop. */
+const YIELD_NS = 20e6;
+const TWO32 = 4294967296;
+
+/** Multi-letter extensions the harts implement (riscv,isa-extensions). */
+const EXTENSIONS = ['zicbom', 'zicboz', 'zicntr', 'zicond', 'zicsr', 'zifencei', 'zihintpause', 'zba', 'zbb', 'zbs', 'sstc'];
+
+export function hartFeatures(): HartFeatures {
+  let letters = '';
+  for (const l of 'imafdc') if (MISA_LO & (1 << (l.charCodeAt(0) - 97))) letters += l;
+  return { letters, extensions: EXTENSIONS, mmu: 'sv57' };
+}
+
+export class Vm {
+  readonly ram: GuestRam;
+  readonly bus = new Bus();
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart16550;
+  readonly rtc: GoldfishRtc;
+  readonly harts: Hart[] = [];
+  readonly sbi: Sbi | null;
+  readonly dtb: Uint8Array;
+  private readonly code: CodeCache;
+  private readonly clock: Clock;
+  private readonly kernel: KernelImage;
+  private readonly layout: ReturnType<typeof layoutBoot>;
+  private exit: VmExit | null = null;
+  private resetRequested = false;
+  private wakeup: (() => void) | null = null;
+
+  constructor(private readonly cfg: VmConfig) {
+    if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
+    this.clock = cfg.clock ?? monotonicClock();
+    this.kernel = parseKernel(cfg.kernel, RAM_BASE);
+    const initrdSize = cfg.initrd?.length ?? 0;
+    if (initrdSize > cfg.memory) {
+      throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
+    }
+    if (cfg.firmware && cfg.firmware.length > this.kernel.pieces[0].offset) {
+      throw new BootError(`the firmware (${cfg.firmware.length} bytes) overlaps the kernel at RAM + 0x${this.kernel.pieces[0].offset.toString(16)}`);
+    }
+    this.layout = layoutBoot(cfg.memory, this.kernel.endOffset, initrdSize);
+    this.ram = new GuestRam(RAM_BASE, cfg.memory);
+    this.code = new CodeCache(this.ram);
+    this.clint = new Clint(new Timebase(this.clock), cfg.cpus);
+    this.clint.onChange = () => this.wake();
+    const contexts = 2 * cfg.cpus;
+    this.plic = new Plic({
+      sources: PLIC_SOURCES,
+      contexts,
+      onContext: (ctx, level) => {
+        const h = this.harts[ctx >> 1];
+        const bit = ctx & 1 ? MIP_SEIP : MIP_MEIP;
+        h.irqLines = level ? h.irqLines | bit : h.irqLines & ~bit;
+        if (level) this.wake();
+      },
+    });
+    this.uart = new Uart16550((b) => cfg.console(Uint8Array.of(b)), this.plic.irq(UART0_IRQ));
+    this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(RTC_IRQ));
+    this.bus.map(CLINT_BASE, CLINT_SIZE, 'clint', this.clint);
+    this.bus.map(PLIC_BASE, plicSize(contexts), 'plic', this.plic);
+    this.bus.map(UART0_BASE, UART0_SIZE, 'uart0', this.uart);
+    this.bus.map(RTC_BASE, RTC_SIZE, 'rtc', this.rtc);
+    this.bus.map(SYSCON_BASE, SYSCON_SIZE, 'syscon', new Syscon((e) => {
+      if (e.kind === 'poweroff') this.finish({ kind: 'poweroff', code: e.code });
+      else this.requestReset();
+    }));
+    for (let i = 0; i < cfg.cpus; i++) {
+      this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
+    }
+    this.sbi = cfg.firmware ? null : new Sbi({
+      harts: this.harts,
+      memory: this.ram,
+      consoleWrite: (b) => cfg.console(b),
+      // console input belongs to the UART (ttyS0); the SBI debug console has nothing to read
+      consoleRead: () => new Uint8Array(0),
+      reset: (kind: ResetKind) => (kind === 'shutdown' ? this.finish({ kind: 'poweroff', code: 0 }) : this.requestReset()),
+      wake: () => this.wake(),
+    });
+    if (this.sbi) for (const h of this.harts) this.sbi.attach(h);
+    const initrd = cfg.initrd && cfg.initrd.length > 0
+      ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
+    this.dtb = buildDeviceTree({
+      harts: cfg.cpus,
+      ramSize: cfg.memory,
+      plicSize: plicSize(contexts),
+      features: hartFeatures(),
+      bootargs: cfg.cmdline,
+      initrd,
+      rngSeed: cfg.random(64),
+    });
+    if (this.dtb.length > DTB_MAX) throw new BootError('the device tree is too large');
+    this.boot();
+  }
+
+  /** Loads the images into RAM and puts every hart at its reset state. */
+  private boot(): void {
+    const ram = this.ram;
+    const cfg = this.cfg;
+    ram.u8.fill(0);
+    this.code.clear();
+    this.bus.reset();
+    for (const p of this.kernel.pieces) ram.write(RAM_BASE + p.offset, p.data);
+    if (cfg.initrd && cfg.initrd.length > 0) ram.write(RAM_BASE + this.layout.initrdOffset, cfg.initrd);
+    ram.write(RAM_BASE + this.layout.dtbOffset, this.dtb);
+    const dtb = RAM_BASE + this.layout.dtbOffset;
+    const entry = RAM_BASE + this.kernel.entryOffset;
+    if (cfg.firmware) {
+      ram.write(RAM_BASE, cfg.firmware);
+      const info = RAM_BASE + this.layout.fwInfoOffset;
+      ram.write(info, fwDynamicInfo(BigInt(entry), 0));
+      for (const h of this.harts) {
+        h.reset(RAM_BASE | 0, 0);
+        h.sbiTimer = Infinity;
+        h.x[22] = dtb | 0; // a1 = device tree
+        h.x[23] = 0;
+        h.x[24] = info | 0; // a2 = fw_dynamic_info
+        h.x[25] = 0;
+      }
+    } else {
+      const sbi = this.sbi!;
+      sbi.reset();
+      for (const h of this.harts) {
+        h.reset(0, 0);
+        h.sbiTimer = Infinity;
+        this.delegateToSupervisor(h);
+        h.waiting = true;
+      }
+      sbi.startHart(0, entry | 0, 0, dtb | 0, 0);
+    }
+  }
+
+  /** What firmware would leave behind for an S-mode kernel: PMP open, traps and interrupts delegated. */
+  private delegateToSupervisor(h: Hart): void {
+    const s = h.s;
+    s[S.PMPADDR] = -1; // NAPOT over all of physical memory
+    s[S.PMPADDR + 1] = 0x3fffff;
+    s[S.PMPCFG] = (3 << PMPCFG.A_SHIFT) | PMPCFG.R | PMPCFG.W | PMPCFG.X;
+    h.mmu.pmp.update();
+    s[S.MEDELEG] = 0xb1ff; // all exceptions but ecalls from S and M
+    s[S.MIDELEG] = S_INTERRUPTS;
+    s[S.MCOUNTEREN] = 7; // cycle, time, instret
+    s[S.MENVCFG] = ENVCFG.CBIE | ENVCFG.CBCFE | ENVCFG.CBZE;
+    s[S.MENVCFG + 1] = ENVCFG.HI_STCE;
+    s[S.PRIV] = PRIV.S;
+    h.mmu.flush();
+  }
+
+  /** Host → guest console input (UART receive FIFO; SBI debug console reads take from the same queue). */
+  sendInput(bytes: Uint8Array): void {
+    this.uart.receive(bytes);
+    this.wake();
+  }
+
+  /** Stops the VM from the host side; run() resolves with { kind: 'stopped' }. */
+  stop(): void {
+    this.finish({ kind: 'stopped' });
+  }
+
+  get instructions(): number {
+    return this.harts.reduce((n, h) => n + h.retired, 0);
+  }
+
+  private finish(e: VmExit): void {
+    if (this.exit === null) this.exit = e;
+    for (const h of this.harts) h.stop = true;
+    this.wake();
+  }
+
+  private requestReset(): void {
+    this.resetRequested = true;
+    for (const h of this.harts) h.stop = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeup;
+    if (w) {
+      this.wakeup = null;
+      w();
+    }
+  }
+
+  private runnable(i: number): boolean {
+    return this.sbi ? this.sbi.runnable(i) : true;
+  }
+
+  /** Host nanoseconds until the next timer of any hart or the RTC could fire. */
+  private nextDeadlineNs(): number {
+    const tb = this.clint.timebase;
+    let t = Infinity;
+    for (let i = 0; i < this.harts.length; i++) {
+      if (!this.runnable(i)) continue;
+      const h = this.harts[i];
+      t = Math.min(t, tb.nsUntil(this.clint.mtimecmp[i]), tb.nsUntil(h.sbiTimer));
+      const s = h.s;
+      if (s[S.MENVCFG + 1] & ENVCFG.HI_STCE) t = Math.min(t, tb.nsUntil((s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0)));
+    }
+    const rtc = this.rtc.nsUntilAlarm();
+    if (rtc !== null) t = Math.min(t, rtc);
+    return t;
+  }
+
+  private sleep(ns: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeup = null;
+        resolve();
+      }, Math.max(0, Math.min(ns, 1e9) / 1e6));
+      this.wakeup = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */
+  async run(): Promise<VmExit> {
+    const harts = this.harts;
+    let lastYield = this.clock.nowNs();
+    for (;;) {
+      if (this.exit) return this.exit;
+      if (this.resetRequested) {
+        this.resetRequested = false;
+        this.boot();
+      }
+      let ran = 0;
+      for (let i = 0; i < harts.length; i++) {
+        if (!this.runnable(i)) continue;
+        const h = harts[i];
+        h.stop = false;
+        ran += h.run(SLICE);
+        h.s[S.RES_VALID] = 0; // another hart runs next: a reservation cannot survive its stores
+        if (this.exit || this.resetRequested) break;
+      }
+      this.rtc.poll();
+      if (this.exit || this.resetRequested) continue;
+      const now = this.clock.nowNs();
+      if (ran === 0) {
+        await this.sleep(this.nextDeadlineNs());
+        lastYield = this.clock.nowNs();
+      } else if (now - lastYield > YIELD_NS) {
+        await new Promise<void>((r) => setTimeout(r, 0));
+        lastYield = this.clock.nowNs();
+      }
+    }
+  }
+}

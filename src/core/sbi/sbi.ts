@@ -1,0 +1,335 @@
+// The SBI (RISC-V Supervisor Binary Interface v2.0) that tvisor offers a guest kernel entered in S-mode:
+// Base, legacy console/timer/IPI/shutdown, TIME, IPI, RFENCE, HSM, SRST, DBCN and STA (chapters 3-12).
+import type { Hart } from '../cpu/hart.js';
+import { S } from '../cpu/state.js';
+import { MIP_SSIP, MSTATUS, PRIV } from '../cpu/bits.js';
+import type { GuestMemory } from '../machine/memory.js';
+
+/** SBI error codes (SBI spec 3.2). */
+export const enum SbiError {
+  SUCCESS = 0,
+  FAILED = -1,
+  NOT_SUPPORTED = -2,
+  INVALID_PARAM = -3,
+  DENIED = -4,
+  INVALID_ADDRESS = -5,
+  ALREADY_AVAILABLE = -6,
+  ALREADY_STARTED = -7,
+  ALREADY_STOPPED = -8,
+}
+
+/** Extension IDs. */
+export const enum Eid {
+  LEGACY_SET_TIMER = 0x00,
+  LEGACY_PUTCHAR = 0x01,
+  LEGACY_GETCHAR = 0x02,
+  LEGACY_CLEAR_IPI = 0x03,
+  LEGACY_SEND_IPI = 0x04,
+  LEGACY_FENCE_I = 0x05,
+  LEGACY_SFENCE_VMA = 0x06,
+  LEGACY_SFENCE_VMA_ASID = 0x07,
+  LEGACY_SHUTDOWN = 0x08,
+  BASE = 0x10,
+  TIME = 0x54494d45,
+  IPI = 0x735049,
+  RFENCE = 0x52464e43,
+  HSM = 0x48534d,
+  SRST = 0x53525354,
+  DBCN = 0x4442434e,
+  STA = 0x535441,
+}
+
+/** HSM hart states (SBI spec 9.1). */
+export const enum HartState {
+  STARTED = 0,
+  STOPPED = 1,
+  START_PENDING = 2,
+  STOP_PENDING = 3,
+  SUSPENDED = 4,
+}
+
+/** SBI spec version 2.0: major in bits 30:24, minor in 23:0. */
+export const SBI_SPEC_VERSION = 2 << 24;
+/** Implementation ID reported by Base get_impl_id (not from the official registry: "tv"). */
+export const SBI_IMPL_ID = 0x7476;
+export const SBI_IMPL_VERSION = 1;
+
+const SUPPORTED = new Set<number>([
+  Eid.LEGACY_SET_TIMER, Eid.LEGACY_PUTCHAR, Eid.LEGACY_GETCHAR, Eid.LEGACY_CLEAR_IPI, Eid.LEGACY_SEND_IPI,
+  Eid.LEGACY_FENCE_I, Eid.LEGACY_SFENCE_VMA, Eid.LEGACY_SFENCE_VMA_ASID, Eid.LEGACY_SHUTDOWN,
+  Eid.BASE, Eid.TIME, Eid.IPI, Eid.RFENCE, Eid.HSM, Eid.SRST, Eid.DBCN, Eid.STA,
+]);
+
+export type ResetKind = 'shutdown' | 'cold-reboot' | 'warm-reboot';
+
+/** What the SBI needs from the machine around it. */
+export interface SbiHost {
+  readonly harts: readonly Hart[];
+  readonly memory: GuestMemory;
+  /** Guest console output (DBCN and legacy putchar). */
+  consoleWrite(bytes: Uint8Array): void;
+  /** Up to `max` bytes of pending console input (may be empty). */
+  consoleRead(max: number): Uint8Array;
+  /** System reset or shutdown requested by the guest. */
+  reset(kind: ResetKind, reason: number): void;
+  /** A hart's state changed (started, interrupt sent): the scheduler should look again. */
+  wake(): void;
+}
+
+const TWO32 = 4294967296;
+// registers a0..a7 as slot indices in the x array (x10..x17, two int32 slots each)
+const A0 = 20, A1 = 22, A2 = 24, A3 = 26, A6 = 32, A7 = 34;
+
+export class Sbi {
+  /** HSM state per hart. */
+  readonly state: Uint8Array;
+  /** STA shared-memory physical address per hart (-1 = off). */
+  readonly staShmem: Float64Array;
+
+  constructor(private readonly host: SbiHost) {
+    this.state = new Uint8Array(host.harts.length).fill(HartState.STOPPED);
+    this.staShmem = new Float64Array(host.harts.length).fill(-1);
+  }
+
+  /** Makes hart `h` handle its S-mode ECALLs through this SBI. */
+  attach(h: Hart): void {
+    h.ecallHook = (hart) => (hart.s[S.PRIV] === PRIV.S ? (this.call(hart), true) : false);
+  }
+
+  reset(): void {
+    this.state.fill(HartState.STOPPED);
+    this.staShmem.fill(-1);
+  }
+
+  /** True when the scheduler may run hart i. */
+  runnable(i: number): boolean {
+    return this.state[i] === HartState.STARTED || this.state[i] === HartState.SUSPENDED;
+  }
+
+  /** Starts hart `id` in S-mode at `pc` with a0 = hartid, a1 = opaque (SBI spec 9.2; also used at boot). */
+  startHart(id: number, pcLo: number, pcHi: number, opaqueLo: number, opaqueHi: number): void {
+    const h = this.host.harts[id];
+    const s = h.s;
+    s[S.PRIV] = PRIV.S;
+    s[S.PC] = pcLo;
+    s[S.PC + 1] = pcHi;
+    s[S.SATP] = s[S.SATP + 1] = 0;
+    s[S.MSTATUS] &= ~MSTATUS.SIE;
+    h.x[A0] = id;
+    h.x[A0 + 1] = 0;
+    h.x[A1] = opaqueLo;
+    h.x[A1 + 1] = opaqueHi;
+    h.waiting = false;
+    h.mmu.flush();
+    this.state[id] = HartState.STARTED;
+    this.host.wake();
+  }
+
+  /** Handles one SBI call from hart `h` (a7 = EID, a6 = FID, arguments in a0-a5). */
+  call(h: Hart): void {
+    const x = h.x;
+    const eid = x[A7] >>> 0;
+    const fid = x[A6] >>> 0;
+    if (x[A7 + 1] !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+    if (eid <= Eid.LEGACY_SHUTDOWN) return this.legacy(h, eid);
+    switch (eid) {
+      case Eid.BASE: return this.base(h, fid);
+      case Eid.TIME:
+        if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+        this.setTimer(h);
+        return this.ret(h, SbiError.SUCCESS, 0);
+      case Eid.IPI:
+        if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+        return this.ret(h, this.forHarts(h, (t) => this.sendIpi(t)), 0);
+      case Eid.RFENCE:
+        // fence.i, sfence.vma and sfence.vma.asid: our decode caches are coherent, TLBs are flushed whole
+        if (fid > 2) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+        return this.ret(h, this.forHarts(h, (t) => t.mmu.flush()), 0);
+      case Eid.HSM: return this.hsm(h, fid);
+      case Eid.SRST: return this.srst(h, fid);
+      case Eid.DBCN: return this.dbcn(h, fid);
+      case Eid.STA: return this.sta(h, fid);
+    }
+    this.ret(h, SbiError.NOT_SUPPORTED, 0);
+  }
+
+  private ret(h: Hart, error: number, value: number | bigint): void {
+    const x = h.x;
+    x[A0] = error;
+    x[A0 + 1] = error >> 31;
+    if (typeof value === 'bigint') {
+      x[A1] = Number(BigInt.asIntN(32, value));
+      x[A1 + 1] = Number(BigInt.asIntN(32, value >> 32n));
+    } else {
+      x[A1] = value | 0;
+      x[A1 + 1] = Math.floor(value / TWO32) | 0;
+    }
+  }
+
+  private u64(h: Hart, slot: number): number {
+    return (h.x[slot + 1] >>> 0) * TWO32 + (h.x[slot] >>> 0);
+  }
+
+  private setTimer(h: Hart): void {
+    h.sbiTimer = this.u64(h, A0);
+  }
+
+  private sendIpi(t: Hart): void {
+    t.s[S.MIP] |= MIP_SSIP;
+    this.host.wake();
+  }
+
+  /** Applies `fn` to the harts named by (hart_mask in a0, hart_mask_base in a1) (SBI spec 3.1). */
+  private forHarts(h: Hart, fn: (t: Hart) => void): number {
+    const harts = this.host.harts;
+    const x = h.x;
+    if (x[A1] === -1 && x[A1 + 1] === -1) {
+      for (const t of harts) fn(t);
+      return SbiError.SUCCESS;
+    }
+    const base = this.u64(h, A1);
+    const targets: Hart[] = [];
+    for (let bit = 0; bit < 64; bit++) {
+      const set = bit < 32 ? (x[A0] >>> bit) & 1 : (x[A0 + 1] >>> (bit - 32)) & 1;
+      if (!set) continue;
+      const id = base + bit;
+      if (id >= harts.length || this.state[id] === HartState.STOPPED) return SbiError.INVALID_PARAM;
+      targets.push(harts[id]);
+    }
+    for (const t of targets) fn(t);
+    return SbiError.SUCCESS;
+  }
+
+  private legacy(h: Hart, eid: number): void {
+    const x = h.x;
+    let value = 0;
+    switch (eid) {
+      case Eid.LEGACY_SET_TIMER: this.setTimer(h); break;
+      case Eid.LEGACY_PUTCHAR: this.host.consoleWrite(Uint8Array.of(x[A0] & 0xff)); break;
+      case Eid.LEGACY_GETCHAR: {
+        const b = this.host.consoleRead(1);
+        value = b.length > 0 ? b[0] : -1;
+        break;
+      }
+      case Eid.LEGACY_CLEAR_IPI: h.s[S.MIP] &= ~MIP_SSIP; break;
+      case Eid.LEGACY_SEND_IPI:
+      case Eid.LEGACY_FENCE_I:
+      case Eid.LEGACY_SFENCE_VMA:
+      case Eid.LEGACY_SFENCE_VMA_ASID: {
+        // a0 points to a hart mask in guest memory (virtual in principle; Linux passes a physical-equal address
+        // only when paging is off, so read it through the hart's own translation)
+        let mask: bigint = 0n;
+        if (x[A0] !== 0 || x[A0 + 1] !== 0) {
+          const lo = h.readVirt(x[A0], x[A0 + 1], 8);
+          mask = (BigInt(h.tmpHi >>> 0) << 32n) | BigInt(lo >>> 0);
+        } else mask = (1n << BigInt(this.host.harts.length)) - 1n;
+        this.host.harts.forEach((t, i) => {
+          if (((mask >> BigInt(i)) & 1n) === 0n) return;
+          if (eid === Eid.LEGACY_SEND_IPI) this.sendIpi(t);
+          else t.mmu.flush();
+        });
+        break;
+      }
+      case Eid.LEGACY_SHUTDOWN: this.host.reset('shutdown', 0); break;
+    }
+    x[A0] = value;
+    x[A0 + 1] = value >> 31;
+  }
+
+  private base(h: Hart, fid: number): void {
+    switch (fid) {
+      case 0: return this.ret(h, SbiError.SUCCESS, SBI_SPEC_VERSION);
+      case 1: return this.ret(h, SbiError.SUCCESS, SBI_IMPL_ID);
+      case 2: return this.ret(h, SbiError.SUCCESS, SBI_IMPL_VERSION);
+      case 3: {
+        const eid = h.x[A0] >>> 0;
+        return this.ret(h, SbiError.SUCCESS, h.x[A0 + 1] === 0 && SUPPORTED.has(eid) ? 1 : 0);
+      }
+      case 4: case 5: case 6: return this.ret(h, SbiError.SUCCESS, 0); // mvendorid, marchid, mimpid
+    }
+    this.ret(h, SbiError.NOT_SUPPORTED, 0);
+  }
+
+  private hsm(h: Hart, fid: number): void {
+    const x = h.x;
+    const harts = this.host.harts;
+    switch (fid) {
+      case 0: { // hart_start(hartid, start_addr, opaque)
+        const id = this.u64(h, A0);
+        if (id >= harts.length) return this.ret(h, SbiError.INVALID_PARAM, 0);
+        if (this.state[id] !== HartState.STOPPED) return this.ret(h, SbiError.ALREADY_AVAILABLE, 0);
+        const addr = this.u64(h, A1);
+        if (!this.host.memory.contains(addr, 2)) return this.ret(h, SbiError.INVALID_ADDRESS, 0);
+        this.startHart(id, x[A1], x[A1 + 1], x[A2], x[A2 + 1]);
+        return this.ret(h, SbiError.SUCCESS, 0);
+      }
+      case 1: // hart_stop: does not return on success
+        this.state[h.hartId] = HartState.STOPPED;
+        h.waiting = true;
+        this.host.wake();
+        return this.ret(h, SbiError.SUCCESS, 0);
+      case 2: { // hart_get_status(hartid)
+        const id = this.u64(h, A0);
+        if (id >= harts.length) return this.ret(h, SbiError.INVALID_PARAM, 0);
+        return this.ret(h, SbiError.SUCCESS, this.state[id] === HartState.SUSPENDED ? HartState.STARTED : this.state[id]);
+      }
+      case 3: { // hart_suspend(type, resume_addr, opaque): the default retentive type behaves as WFI
+        const type = x[A0] >>> 0;
+        if (x[A0 + 1] !== 0 || (type !== 0 && type !== 0x80000000)) return this.ret(h, SbiError.INVALID_PARAM, 0);
+        if (type !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+        if (!h.wakeable()) h.waiting = true;
+        return this.ret(h, SbiError.SUCCESS, 0);
+      }
+    }
+    this.ret(h, SbiError.NOT_SUPPORTED, 0);
+  }
+
+  private srst(h: Hart, fid: number): void {
+    if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+    const type = h.x[A0] >>> 0, reason = h.x[A1] >>> 0;
+    if (h.x[A0 + 1] !== 0 || type > 2) return this.ret(h, SbiError.INVALID_PARAM, 0);
+    if (reason > 1 && reason < 0xe0000000) return this.ret(h, SbiError.INVALID_PARAM, 0);
+    this.host.reset(type === 0 ? 'shutdown' : type === 1 ? 'cold-reboot' : 'warm-reboot', reason);
+    this.ret(h, SbiError.SUCCESS, 0);
+  }
+
+  private dbcn(h: Hart, fid: number): void {
+    const x = h.x;
+    switch (fid) {
+      case 0: case 1: { // console_write / console_read (num_bytes, base_addr_lo, base_addr_hi)
+        const n = this.u64(h, A0);
+        const addr = (x[A2] >>> 0) * TWO32 + (x[A1] >>> 0);
+        if (!this.host.memory.contains(addr, n)) return this.ret(h, SbiError.INVALID_PARAM, 0);
+        if (fid === 0) {
+          this.host.consoleWrite(this.host.memory.read(addr, n));
+          return this.ret(h, SbiError.SUCCESS, n);
+        }
+        const data = this.host.consoleRead(n);
+        this.host.memory.write(addr, data);
+        return this.ret(h, SbiError.SUCCESS, data.length);
+      }
+      case 2:
+        this.host.consoleWrite(Uint8Array.of(x[A0] & 0xff));
+        return this.ret(h, SbiError.SUCCESS, 0);
+    }
+    this.ret(h, SbiError.NOT_SUPPORTED, 0);
+  }
+
+  /** STA: steal-time accounting record (SBI spec 12): sequence u32, flags u32, steal u64, preempted u8. */
+  private sta(h: Hart, fid: number): void {
+    const x = h.x;
+    if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
+    if (x[A2] !== 0 || x[A2 + 1] !== 0) return this.ret(h, SbiError.INVALID_PARAM, 0);
+    if (x[A0] === -1 && x[A1] === -1) {
+      this.staShmem[h.hartId] = -1;
+      return this.ret(h, SbiError.SUCCESS, 0);
+    }
+    const addr = (x[A1] >>> 0) * TWO32 + (x[A0] >>> 0);
+    if (addr % 64 !== 0) return this.ret(h, SbiError.INVALID_PARAM, 0);
+    if (!this.host.memory.contains(addr, 64)) return this.ret(h, SbiError.INVALID_ADDRESS, 0);
+    this.staShmem[h.hartId] = addr;
+    this.host.memory.write(addr, new Uint8Array(64)); // sequence 0, steal 0: no steal yet
+    this.ret(h, SbiError.SUCCESS, 0);
+  }
+}
+export { A3 };
