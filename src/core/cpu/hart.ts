@@ -64,6 +64,8 @@ export class Hart {
   irqLines = 0;
   /** Called after a store lands in a page flagged as watched (HTIF tohost). */
   onWatchedStore: ((paddr: number) => void) | null = null;
+  /** The last fetchPage() found the page executable as a whole (PMP), so the loop may keep it. */
+  private fetchUniform = true;
   /** A store invalidated decoded code: the loop must re-validate its fetch page. */
   fetchDirty = false;
   // pending trap
@@ -245,7 +247,8 @@ export class Hart {
           if ((pcLo & -4096) !== fTag || pcHi !== fTagHi) {
             fOff = this.fetchPage(pcLo, pcHi);
             d = code.page(fOff >>> 12);
-            fTag = pcLo & -4096;
+            // a page PMP grants only in part is re-checked on every instruction
+            fTag = this.fetchUniform ? pcLo & -4096 : TLB_INVALID;
             fTagHi = pcHi;
             this.fetchDirty = false;
           }
@@ -721,12 +724,15 @@ export class Hart {
   private fetchPage(pcLo: number, pcHi: number): number {
     const mmu = this.mmu;
     const e = (pcLo >>> 12) & 255;
+    this.fetchUniform = true;
     if (mmu.xTag[e] === (pcLo & -4096) && mmu.xTagHi[e] === pcHi) return mmu.xOff[e];
     const pa = mmu.translate(pcLo, pcHi, Access.EXEC);
     const off = pa - this.ram.base;
     if (off < 0 || off + 2 > this.ram.size || !mmu.pmp.check(pa, 2, Access.EXEC, mmu.lastPriv)) {
       this.raise(CAUSE.FETCH_ACCESS, pcLo, pcHi);
     }
+    // translate() fills the execute TLB only when PMP grants the whole page
+    this.fetchUniform = mmu.xTag[e] === (pcLo & -4096) && mmu.xTagHi[e] === pcHi;
     return off - (off & 0xfff);
   }
 
