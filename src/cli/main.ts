@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
-import { RUN_HELP, RUN_SUMMARY, makeRunCommand } from './run.js';
+import { IMAGE_HELP, IMAGE_SUMMARY, imageCommand } from './image.js';
+import { RUN_HELP, RUN_SUMMARY, makeRunCommand, resolveDefaultGuest } from './run.js';
 
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70; // EX_SOFTWARE from sysexits.h
@@ -16,8 +17,9 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  run: { summary: RUN_SUMMARY, help: RUN_HELP, run: makeRunCommand(null) },
+  run: { summary: RUN_SUMMARY, help: RUN_HELP, run: makeRunCommand(resolveDefaultGuest) },
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
+  image: { summary: IMAGE_SUMMARY, help: IMAGE_HELP, run: imageCommand },
 };
 
 function usage(): string {

@@ -6,6 +6,7 @@ import { Vm, BootError } from '../core/machine/vm.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink } from './console.js';
+import { ensureDefaultGuest, ImageError } from '../images/index.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -70,6 +71,20 @@ export interface DefaultGuest {
 
 /** Resolves the default guest (pulled on demand); set by the image module when it is available. */
 export type DefaultGuestResolver = (log: (line: string) => void) => Promise<DefaultGuest>;
+
+/** The default guest's kernel command line. */
+export const DEFAULT_CMDLINE = 'console=ttyS0 quiet';
+
+/** The default Debian guest from the image cache, pulled and built on first use. */
+export const resolveDefaultGuest: DefaultGuestResolver = async (log) => {
+  try {
+    const g = await ensureDefaultGuest({ log });
+    return { kernel: g.kernel, initrd: g.initrd, cmdline: DEFAULT_CMDLINE };
+  } catch (e) {
+    if (e instanceof ImageError) throw new InputError(e.message);
+    throw e;
+  }
+};
 
 export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
   return async function runCommand(args: string[]): Promise<number> {

@@ -3,7 +3,7 @@
 import { Op } from './ops.js';
 import { S } from './state.js';
 import { CAUSE } from './bits.js';
-import { big, bigU, loOf, hiOf, safeNum, ctz32, popcount32 } from './i64.js';
+import { big, bigU, loOf, hiOf, safeNum, ctz32, popcount32, mulhu32 } from './i64.js';
 import { Access } from '../mmu/pmp.js';
 import { execFp } from './fpu/exec.js';
 import type { Hart } from './hart.js';
@@ -57,6 +57,31 @@ function bswap(v: number): number {
   return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
 }
 
+/**
+ * High 64 bits of the 128-bit product (MULHU), in int32 pieces: the four 32×32 partial products summed by
+ * column. Signed forms correct the unsigned result: for a < 0 subtract b, for b < 0 subtract a (mod 2^64).
+ */
+function mulhu64(x: Int32Array, rd: number, aLo: number, aHi: number, bLo: number, bHi: number, aSigned: boolean, bSigned: boolean) {
+  const lo1 = Math.imul(aLo, bHi) >>> 0, hi1 = mulhu32(aLo, bHi) >>> 0;
+  const lo2 = Math.imul(aHi, bLo) >>> 0, hi2 = mulhu32(aHi, bLo) >>> 0;
+  const lo3 = Math.imul(aHi, bHi) >>> 0, hi3 = mulhu32(aHi, bHi) >>> 0;
+  const w1 = (mulhu32(aLo, bLo) >>> 0) + lo1 + lo2; // bits 32..63 of the product, plus carries
+  const w2 = hi1 + hi2 + lo3 + Math.floor(w1 / TWO32);
+  let rLo = w2 >>> 0;
+  let rHi = (hi3 + Math.floor(w2 / TWO32)) | 0;
+  if (aSigned && aHi < 0) {
+    const d = rLo - (bLo >>> 0);
+    rLo = d >>> 0;
+    rHi = (rHi - bHi - (d < 0 ? 1 : 0)) | 0;
+  }
+  if (bSigned && bHi < 0) {
+    const d = rLo - (aLo >>> 0);
+    rLo = d >>> 0;
+    rHi = (rHi - aHi - (d < 0 ? 1 : 0)) | 0;
+  }
+  set(x, rd, rLo | 0, rHi);
+}
+
 function div64(aLo: number, aHi: number, bLo: number, bHi: number, signed: boolean, rem: boolean): bigint | [number, number] {
   if (bLo === 0 && bHi === 0) return rem ? [aLo, aHi] : [-1, -1];
   if (signed) {
@@ -91,9 +116,9 @@ export function execOther(h: Hart, w: number, imm: number, _inflight: number): v
   const rs2 = (w >>> 23) & 0x7f;
   const aLo = x[rs1], aHi = x[rs1 + 1], bLo = x[rs2], bHi = x[rs2 + 1];
   switch (w & 0x1ff) {
-    case Op.MULH: setBig(x, rd, (big(aLo, aHi) * big(bLo, bHi)) >> 64n); return;
-    case Op.MULHU: setBig(x, rd, (bigU(aLo, aHi) * bigU(bLo, bHi)) >> 64n); return;
-    case Op.MULHSU: setBig(x, rd, (big(aLo, aHi) * bigU(bLo, bHi)) >> 64n); return;
+    case Op.MULHU: return mulhu64(x, rd, aLo, aHi, bLo, bHi, false, false);
+    case Op.MULH: return mulhu64(x, rd, aLo, aHi, bLo, bHi, true, true);
+    case Op.MULHSU: return mulhu64(x, rd, aLo, aHi, bLo, bHi, true, false);
     case Op.DIV: case Op.DIVU: case Op.REM: case Op.REMU: {
       const op = w & 0x1ff;
       const r = div64(aLo, aHi, bLo, bHi, op === Op.DIV || op === Op.REM, op === Op.REM || op === Op.REMU);

@@ -1,0 +1,105 @@
+// Tests for the default guest's initramfs layout and init script.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './cpio.js';
+import { AUTORUN_EXIT_PREFIX, buildInitramfs, initScript, MODULE_LOAD_ORDER_FILE } from './initramfs.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const KVER = '6.12.117+deb13-riscv64';
+
+function build(extra: Partial<Parameters<typeof buildInitramfs>[0]> = {}) {
+  const entries = readCpio(
+    buildInitramfs({
+      busybox: enc.encode('\x7fELF fake busybox'),
+      modules: [
+        { name: 'failover', data: enc.encode('ko1') },
+        { name: 'net_failover', data: enc.encode('ko2') },
+        { name: 'virtio_net', data: enc.encode('ko3') },
+      ],
+      kernelVersion: KVER,
+      ...extra,
+    }),
+  );
+  return { entries, get: (name: string) => entries.find((e) => e.name === name) };
+}
+
+describe('initramfs', () => {
+  it('holds busybox, /init, device nodes and the modules with their load order', () => {
+    const { entries, get } = build();
+    assert.equal(dec.decode(get('bin/busybox')!.data), '\x7fELF fake busybox');
+    assert.equal(get('bin/busybox')!.mode, S_IFREG | 0o755);
+    assert.equal(get('bin/sh')!.mode & S_IFMT, S_IFLNK);
+    assert.equal(dec.decode(get('bin/sh')!.data), 'busybox');
+    assert.equal(get('init')!.mode, S_IFREG | 0o755);
+    assert.equal(dec.decode(get('init')!.data), initScript(KVER));
+    const console = get('dev/console')!;
+    assert.deepEqual([console.mode & S_IFMT, console.rdevMajor, console.rdevMinor], [S_IFCHR, 5, 1]);
+    const nul = get('dev/null')!;
+    assert.deepEqual([nul.mode & S_IFMT, nul.rdevMajor, nul.rdevMinor], [S_IFCHR, 1, 3]);
+    const moddir = `lib/modules/${KVER}`;
+    assert.equal(dec.decode(get(`${moddir}/virtio_net.ko`)!.data), 'ko3');
+    assert.equal(dec.decode(get(`${moddir}/${MODULE_LOAD_ORDER_FILE}`)!.data), 'failover.ko\nnet_failover.ko\nvirtio_net.ko\n');
+    assert.equal(get('autorun.sh'), undefined);
+    // Every directory comes before what it contains, and no path repeats.
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const parent = e.name.includes('/') ? e.name.slice(0, e.name.lastIndexOf('/')) : undefined;
+      if (parent) assert.ok(seen.has(parent), `${parent} before ${e.name}`);
+      assert.ok(!seen.has(e.name), `duplicate ${e.name}`);
+      seen.add(e.name);
+    }
+    for (const d of ['proc', 'sys', 'dev', 'tmp', 'lib', 'lib/modules', moddir]) assert.equal(get(d)!.mode, S_IFDIR | 0o755, d);
+  });
+
+  it('adds /autorun.sh and extra files', () => {
+    const { get } = build({
+      autorun: 'echo hi\n',
+      extraFiles: [
+        { path: '/etc/motd', data: enc.encode('welcome\n') },
+        { path: 'opt/tool', data: enc.encode('x'), mode: 0o755 },
+      ],
+    });
+    assert.equal(dec.decode(get('autorun.sh')!.data), 'echo hi\n');
+    assert.equal(get('autorun.sh')!.mode, S_IFREG | 0o755);
+    assert.equal(get('etc/motd')!.mode, S_IFREG | 0o644);
+    assert.equal(get('opt')!.mode, S_IFDIR | 0o755);
+    assert.equal(get('opt/tool')!.mode, S_IFREG | 0o755);
+    assert.throws(() => build({ extraFiles: [{ path: 'init', data: enc.encode('') }] }), /duplicate path \/init/);
+    assert.throws(() => build({ modules: [{ name: '../x', data: enc.encode('') }] }), /bad module name/);
+  });
+
+  it('is reproducible', () => {
+    const opts = { busybox: enc.encode('bb'), modules: [], kernelVersion: KVER };
+    assert.deepEqual(buildInitramfs(opts), buildInitramfs(opts));
+  });
+
+  it('has an init script a POSIX shell accepts, doing what the guest needs', () => {
+    const script = initScript(KVER);
+    const check = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(script, /^#!\/bin\/sh\n/);
+    for (const step of [
+      /mount -t proc proc \/proc/,
+      /--install -s/,
+      /mount -t sysfs sysfs \/sys/,
+      /mount -t devtmpfs devtmpfs \/dev/,
+      /mkdir -p \/dev\/pts/,
+      /mount -t devpts .* \/dev\/pts/,
+      new RegExp(`moddir=/lib/modules/${KVER.replace(/[+]/g, '\\+')}`),
+      /insmod "\$moddir\/\$module"/,
+      /hostname tvisor/,
+      /setsid cttyhack sh/,
+      /if \[ -f \/autorun.sh \]/,
+      new RegExp(`echo "${AUTORUN_EXIT_PREFIX}\\$\\?"`),
+      /poweroff -f/,
+    ]) {
+      assert.match(script, step);
+    }
+    // proc is mounted before busybox --install (which needs /proc/self/exe), and modules load after /sys.
+    assert.ok(script.indexOf('mount -t proc') < script.indexOf('--install'));
+    assert.ok(script.indexOf('mount -t sysfs') < script.indexOf('insmod'));
+    assert.ok(script.indexOf('insmod') < script.indexOf('setsid cttyhack'));
+  });
+});
