@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { BareMachine } from '../src/core/machine/bare.js';
 import { parseElf } from '../src/core/machine/elf.js';
 import { GCC, hasTool, repoRoot } from '../tests/lib/toolchain.js';
+import { aptInstall, fail } from './lib.js';
 
 const QEMU = 'qemu-system-riscv64';
 const WORKLOAD_DIR = join(repoRoot, 'bench', 'workload');
@@ -24,32 +25,6 @@ const COUNT_SLACK = 2_000;
 /** QEMU's spike board runs a few reset-ROM instructions (7 in QEMU 7.2) before jumping to the ELF entry. */
 const QEMU_RESET_ROM_MAX = 32n;
 
-function fail(message: string): never {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-/** Installs a Debian package when running as root; otherwise says how and returns false. */
-function aptInstall(pkg: string, tool: string): boolean {
-  if (!isRoot()) {
-    console.error(`bench: ${tool} not found; install it with: sudo apt-get install ${pkg}`);
-    return false;
-  }
-  console.log(`bench: ${tool} not found; installing ${pkg} with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', pkg]]) {
-    const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (r.status !== 0) {
-      console.error(`bench: apt-get ${args.join(' ')} failed`);
-      return false;
-    }
-  }
-  return hasTool(tool);
-}
 
 function build(): void {
   if (!hasTool(GCC) && !aptInstall('gcc-riscv64-unknown-elf', GCC)) process.exit(2);
