@@ -1,0 +1,83 @@
+// `tvisor run` bad input: every mistake gives one `tvisor: …` line on stderr and status 2, before any guest
+// runs. Kernels here are crafted headers (a RISC-V Image header, an arm64 one, random bytes, a host ELF).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { cliPath } from './lib/toolchain.js';
+
+let dir: string;
+
+/** A 64-byte Linux boot image header (Documentation/arch/riscv/boot-image-header.rst) plus a small body. */
+function imageHeader(magic2: string, imageSize: number): Buffer {
+  const b = Buffer.alloc(4096);
+  b.write('MZ', 0, 'latin1');
+  b.writeBigUInt64LE(0x200000n, 8); // text_offset
+  b.writeBigUInt64LE(BigInt(imageSize), 16); // image_size
+  b.write('RISCV\0\0\0', 48, 'latin1');
+  b.write(magic2, 56, 'latin1');
+  return b;
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tvisor-run-'));
+  writeFileSync(join(dir, 'riscv.Image'), imageHeader('RSC\x05', 8192));
+  writeFileSync(join(dir, 'arm64.Image'), imageHeader('ARM\x64', 8192));
+  writeFileSync(join(dir, 'random.bin'), randomBytes(65536));
+  writeFileSync(join(dir, 'empty'), '');
+  writeFileSync(join(dir, 'big.cpio'), '');
+  truncateSync(join(dir, 'big.cpio'), 64 * 2 ** 20);
+  writeFileSync(join(dir, 'gz'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [cliPath, 'run', ...args], { encoding: 'utf8', input: '', timeout: 60_000 });
+}
+
+function assertBadInput(args: string[], pattern: RegExp): void {
+  const r = run(args);
+  assert.equal(r.status, 2, `status for ${args.join(' ')}: ${r.status}\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.ok(lines[0].startsWith('tvisor: '), r.stderr);
+  assert.match(lines[0], pattern);
+  assert.ok(lines.length <= 2 && !/\n\s+at /.test(r.stderr), `one line (plus a usage hint), no stack trace:\n${r.stderr}`);
+  assert.equal(r.stdout, '', 'nothing reaches the console');
+}
+
+test('missing kernel or initrd file', () => {
+  assertBadInput(['--kernel', join(dir, 'nope')], /kernel .*nope: no such file/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--initrd', join(dir, 'nope.cpio')], /initrd .*nope\.cpio: no such file/);
+  assertBadInput(['--kernel', dir], /not a regular file/);
+});
+
+test('corrupt kernels and kernels for other architectures', () => {
+  assertBadInput(['--kernel', join(dir, 'random.bin')], /neither a RISC-V Linux Image nor an ELF kernel/);
+  assertBadInput(['--kernel', join(dir, 'empty')], /empty/);
+  assertBadInput(['--kernel', join(dir, 'arm64.Image')], /arm64 Linux Image, not RISC-V/);
+  assertBadInput(['--kernel', '/bin/true'], /x86-64|not RISC-V/);
+  assertBadInput(['--kernel', join(dir, 'gz')], /gzip-compressed/);
+});
+
+test('an initrd larger than guest memory', () => {
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--initrd', join(dir, 'big.cpio'), '--memory', '32M'], /initrd \(64 MiB\) is larger than guest memory \(32 MiB\)/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--initrd', join(dir, 'big.cpio'), '--memory', '64M'], /do not fit in 64 MiB/);
+});
+
+test('unparsable or out-of-range options', () => {
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', 'lots'], /invalid --memory value 'lots'/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', '3G'], /--memory must be/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', '9'], /--cpus must be a whole number from 1 to 8/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--cpus/);
+  assertBadInput(['--frobnicate'], /unknown option '--frobnicate'/);
+  assertBadInput(['--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
+});
+
+test('run --help documents the options', () => {
+  const r = run(['--help']);
+  assert.equal(r.status, 0);
+  for (const opt of ['--kernel', '--initrd', '--append', '--memory', '--cpus', '--firmware', 'Ctrl-A']) assert.ok(r.stdout.includes(opt), opt);
+});
