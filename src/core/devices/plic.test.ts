@@ -147,17 +147,23 @@ test('PLIC enables are per context; a claim from one context removes it from the
   assert.equal(plic.read(ENABLE(0), 4), 0);
 });
 
-test('PLIC completion is ignored for a source not enabled in the completing context', () => {
+test('PLIC completion from a context whose enable moved away still ends service (affinity change, as Linux does)', () => {
   const { plic } = make(2);
   const line = plic.irq(6);
   plic.write(PRIO(6), 4, 1);
   plic.write(ENABLE(0), 4, 1 << 6);
   line.set(true);
   assert.equal(plic.read(CLAIM(0), 4), 6);
-  plic.write(CLAIM(1), 4, 6); // context 1 does not enable 6
-  assert.equal(plic.read(PENDING, 4), 0, 'still in service');
-  plic.write(CLAIM(0), 4, 6);
-  assert.equal(plic.read(PENDING, 4), 1 << 6);
+  // the IRQ's affinity moves to context 1 while context 0 is still handling it
+  plic.write(ENABLE(0), 4, 0);
+  plic.write(ENABLE(1), 4, 1 << 6);
+  assert.equal(plic.read(PENDING, 4), 0, 'in service: not pending');
+  plic.write(CLAIM(0), 4, 6); // context 0 completes although 6 is no longer enabled there
+  assert.equal(plic.read(PENDING, 4), 1 << 6, 'the line is still high: a new request');
+  assert.equal(plic.read(CLAIM(1), 4), 6, 'and context 1 takes it');
+  plic.write(CLAIM(1), 4, 6);
+  plic.write(ENABLE(1), 4, 0);
+  plic.write(ENABLE(0), 4, 1 << 6);
   plic.write(CLAIM(0), 4, 0); // completing id 0 or an id out of range does nothing
   plic.write(CLAIM(0), 4, 500);
   assert.equal(plic.read(CLAIM(0), 4), 6);
