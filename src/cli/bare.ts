@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { BareMachine, type BareExit } from '../core/machine/bare.js';
 import { parseElf } from '../core/machine/elf.js';
 import { ElfError, type ElfImage } from '../core/machine/elf-types.js';
+import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { createConsoleSink, type ConsoleSink } from './console.js';
 
@@ -40,7 +41,6 @@ const OPTIONS = {
 } as const;
 
 const MIN_RAM = 4096;
-const MAX_RAM = 4 * 2 ** 30; // guest RAM is a wasm32 memory
 
 /** Runs the command; returns the process exit status. Throws UsageError/InputError for status-2 problems. */
 export async function bareCommand(args: string[]): Promise<number> {
@@ -62,7 +62,7 @@ export async function bareCommand(args: string[]): Promise<number> {
   if (typeof values.ram === 'string') {
     ramSize = parseSize(values.ram, '--ram', 'bare');
     if (ramSize < MIN_RAM || ramSize > MAX_RAM || ramSize % 4096 !== 0) {
-      throw new UsageError(`--ram ${values.ram}: the size must be a multiple of 4K between 4K and 4G`, 'bare');
+      throw new UsageError(`--ram ${values.ram}: the size must be a multiple of 4K between 4K and 2G`, 'bare');
     }
   }
 

@@ -88,8 +88,8 @@ describe('tvisor command line', () => {
     assertUsageError(['bare', 'a.elf', '--timeout=-3'], "invalid --timeout value '-3' (expected a positive number of seconds)", hint);
     assertUsageError(['bare', 'a.elf', '--max-instructions', '1.5'], "invalid --max-instructions value '1.5' (expected a positive whole number)", hint);
     assertUsageError(['bare', 'a.elf', '--ram', '12Q'], "invalid --ram value '12Q' (expected a size such as 64M or 1G)", hint);
-    assertUsageError(['bare', 'a.elf', '--ram', '5G'], '--ram 5G: the size must be a multiple of 4K between 4K and 4G', hint);
-    assertUsageError(['bare', 'a.elf', '--ram', '1001K'], '--ram 1001K: the size must be a multiple of 4K between 4K and 4G', hint);
+    assertUsageError(['bare', 'a.elf', '--ram', '3G'], '--ram 3G: the size must be a multiple of 4K between 4K and 2G', hint);
+    assertUsageError(['bare', 'a.elf', '--ram', '1001K'], '--ram 1001K: the size must be a multiple of 4K between 4K and 2G', hint);
   });
 
   describe('bad input files', () => {
