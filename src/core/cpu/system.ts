@@ -109,9 +109,12 @@ function csrInstruction(h: Hart, op: number, w: number, csr: number): void {
   if (v === null) illegal();
   const [oLo, oHi] = v!;
   if (writes) {
+    // Privileged Spec 3.1.9: CSRRS/CSRRC on mip read-modify-write only the software-writable SEIP bit,
+    // not its OR with the external interrupt line (else a transient PLIC line would latch forever).
+    const base = csr === 0x344 ? (oLo & ~MIP_SEIP) | (h.s[S.MIP] & MIP_SEIP) : oLo;
     let nLo = srcLo, nHi = srcHi;
-    if (kind === 1) { nLo = oLo | srcLo; nHi = oHi | srcHi; }
-    else if (kind === 2) { nLo = oLo & ~srcLo; nHi = oHi & ~srcHi; }
+    if (kind === 1) { nLo = base | srcLo; nHi = oHi | srcHi; }
+    else if (kind === 2) { nLo = base & ~srcLo; nHi = oHi & ~srcHi; }
     if (!csrWrite(h, csr, nLo, nHi)) illegal();
   }
   if (reads || true) {
