@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, hasTool } from '../tests/lib/toolchain.js';
-import { ensureDefaultGuest, writeCpio } from '../src/images/index.js';
+import { ensureDefaultGuest, appendAutorun } from '../src/images/index.js';
 import { aptInstall, fail } from './lib.js';
 
 const QEMU = 'qemu-system-riscv64';
@@ -55,11 +55,8 @@ async function main(): Promise<void> {
   const guest = await ensureDefaultGuest({ log: (l) => console.log(l) });
   const work = mkdtempSync(join(tmpdir(), 'tvisor-bench-'));
   try {
-    const script = `echo "${MARKER}"\n`;
-    const extra = writeCpio([{ name: 'autorun.sh', mode: 0o100755, data: new TextEncoder().encode(script) }]);
-    const base = readFileSync(guest.initrd);
     const initrd = join(work, 'bench.cpio');
-    writeFileSync(initrd, Buffer.concat([base, Buffer.alloc((4 - (base.length % 4)) % 4), extra]));
+    writeFileSync(initrd, appendAutorun(readFileSync(guest.initrd), `echo "${MARKER}"\n`));
     console.log(`kernel:   Linux ${guest.kernelVersion} (${guest.kernel})`);
     console.log(`initrd:   default guest initramfs + autorun (${(readFileSync(initrd).length / 2 ** 20).toFixed(1)} MiB)`);
     console.log(`cmdline:  ${CMDLINE}, 512 MiB, 1 hart; best of ${RUNS} run(s); host ${cpus()[0]?.model ?? '?'}`);

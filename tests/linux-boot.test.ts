@@ -10,9 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './lib/toolchain.js';
-import { ensureDefaultGuest, writeCpio, AUTORUN_EXIT_PREFIX, type GuestImage } from '../src/images/index.js';
+import { ensureDefaultGuest, appendAutorun, AUTORUN_EXIT_PREFIX, type GuestImage } from '../src/images/index.js';
 
-const S_IFREG = 0o100000;
 let guest: GuestImage;
 let work: string;
 
@@ -24,11 +23,8 @@ before(async () => {
 
 /** The default initramfs followed by a cpio holding /autorun.sh. */
 function initrdWith(script: string, name: string): string {
-  const base = readFileSync(guest.initrd);
-  const extra = writeCpio([{ name: 'autorun.sh', mode: S_IFREG | 0o755, data: new TextEncoder().encode(script) }]);
-  const pad = (4 - (base.length % 4)) % 4;
   const out = join(work, `${name}.cpio`);
-  writeFileSync(out, Buffer.concat([base, Buffer.alloc(pad), extra]));
+  writeFileSync(out, appendAutorun(readFileSync(guest.initrd), script));
   return out;
 }
 

@@ -158,3 +158,16 @@ export function buildInitramfs(opts: InitramfsOptions): Uint8Array {
   }
   return writeCpio(entries);
 }
+
+/**
+ * An initramfs followed by a second newc archive holding /autorun.sh: the kernel unpacks concatenated cpio
+ * archives in order, later files winning, so any built guest can be given a script without rebuilding it.
+ */
+export function appendAutorun(initramfs: Uint8Array, script: string): Uint8Array {
+  const extra = writeCpio([{ name: 'autorun.sh', mode: S_IFREG | 0o755, data: encoder.encode(script) }]);
+  const pad = (4 - (initramfs.length % 4)) % 4;
+  const out = new Uint8Array(initramfs.length + pad + extra.length);
+  out.set(initramfs, 0);
+  out.set(extra, initramfs.length + pad);
+  return out;
+}

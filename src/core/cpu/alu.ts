@@ -5,11 +5,9 @@ import { S } from './state.js';
 import { CAUSE } from './bits.js';
 import { big, bigU, loOf, hiOf, safeNum, ctz32, popcount32, mulhu32 } from './i64.js';
 import { Access } from '../mmu/pmp.js';
-import { execFp } from './fpu/exec.js';
 import type { Hart } from './hart.js';
 
 const TWO32 = 4294967296;
-const M64 = (1n << 64n) - 1n;
 
 function set(x: Int32Array, rd: number, lo: number, hi: number) {
   x[rd] = lo;
@@ -108,8 +106,7 @@ function div64(aLo: number, aHi: number, bLo: number, bHi: number, signed: boole
 }
 
 /** Executes an instruction that is not handled inline by the interpreter loop. */
-export function execOther(h: Hart, w: number, imm: number, _inflight: number): void {
-  if ((w & 0x1ff) >= Op.FLW && (w & 0x1ff) <= Op.FCLASS_D) return execFp(h, w, imm); // F and D
+export function execOther(h: Hart, w: number, imm: number): void {
   const x = h.x;
   const rd = (w >>> 9) & 0x7f;
   const rs1 = (w >>> 16) & 0x7f;
@@ -247,5 +244,4 @@ function atomic(h: Hart, op: Op, rd: number, aLo: number, aHi: number, bLo: numb
   }
   h.writePhys(pa, size, nLo, nHi, aLo, aHi);
   set(x, rd, oLo, oHi);
-  void M64;
 }

@@ -1,7 +1,7 @@
 // One RV64 hart: the interpreter loop with TLB fast paths, traps and interrupts (Privileged Spec 3.1.6-3.1.9,
 // 3.3), and the slow paths for loads, stores and fetches that cross pages, hit MMIO or miss the TLB.
 import { Op, DEC_32BIT } from './ops.js';
-import { S, STATE_SLOTS, X_SINK } from './state.js';
+import { S, STATE_SLOTS } from './state.js';
 import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
@@ -103,7 +103,6 @@ export class Hart {
     s[S.MSTATUS + 1] = MSTATUS.HI_XL;
     s[S.PC] = pcLo;
     s[S.PC + 1] = pcHi;
-    s[S.SATP] = 0;
     this.x[20] = this.hartId; // a0 = hartid
     this.waiting = false;
     this.stop = false;
@@ -135,13 +134,21 @@ export class Hart {
     const now = this.clint.timebase.now();
     if (this.clint.mtip(this.hartId, now)) v |= MIP_MTIP;
     if (this.clint.msip[this.hartId]) v |= MIP_MSIP;
-    if (s[S.MENVCFG + 1] & ENVCFG.HI_STCE) {
-      v &= ~MIP_STIP;
-      const cmp = (s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0);
-      if (now >= cmp) v |= MIP_STIP;
-    }
-    if (now >= this.sbiTimer) v |= MIP_STIP;
+    if (s[S.MENVCFG + 1] & ENVCFG.HI_STCE) v &= ~MIP_STIP; // Sstc: STIP is stimecmp's, not software's
+    if (now >= this.stimerDeadline()) v |= MIP_STIP;
     return v;
+  }
+
+  /** mtime at which STIP rises: stimecmp when Sstc is enabled, and the SBI timer (Infinity when unarmed). */
+  stimerDeadline(): number {
+    const s = this.s;
+    if ((s[S.MENVCFG + 1] & ENVCFG.HI_STCE) === 0) return this.sbiTimer;
+    return Math.min(this.sbiTimer, (s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0));
+  }
+
+  /** mtime at which this hart's next timer interrupt (M or S) can become pending. */
+  timerDeadline(): number {
+    return Math.min(this.clint.mtimecmp[this.hartId], this.stimerDeadline());
   }
 
   /** The interrupt to take now (cause number), or -1 (Privileged Spec 3.1.9). */
@@ -260,9 +267,10 @@ export class Hart {
             const rs1 = (w >>> 16) & 0x7f;
             const rs2 = (w >>> 23) & 0x7f;
             const len = 2 + ((w >>> 29) & 2);
+            const op = w & 0x1ff;
             pcLo = (curLo + len) | 0;
             if (pcLo >>> 0 < len) pcHi = (curHi + 1) | 0;
-            switch (w & 0x1ff) {
+            switch (op) {
               case Op.UNDECODED: {
                 const h = u16[(fOff + o) >>> 1];
                 if ((h & 3) !== 3) decode16(h, d, o);
@@ -682,7 +690,7 @@ export class Hart {
               case Op.FENCE_I: // decoded-instruction caches are kept coherent on every store
                 break;
               default:
-                if ((w & 0x1ff) >= Op.ECALL) {
+                if (op >= Op.ECALL) {
                   // privileged and CSR instructions may change privilege, translation or interrupt state
                   s[S.PC] = pcLo;
                   s[S.PC + 1] = pcHi;
@@ -694,8 +702,8 @@ export class Hart {
                   n--;
                   continue outer;
                 }
-                if ((w & 0x1ff) >= Op.FLW && (w & 0x1ff) <= Op.FCLASS_D) execFp(this, w, imm); // F and D
-                else execOther(this, w, imm, budget - n);
+                if (op >= Op.FLW && op <= Op.FCLASS_D) execFp(this, w, imm); // F and D
+                else execOther(this, w, imm);
                 if (this.fetchDirty) fTag = TLB_INVALID;
                 if (this.stop) { n--; break outer; }
             }
@@ -875,4 +883,3 @@ export class Hart {
   }
 }
 
-export { TRAP, X_SINK };

@@ -100,7 +100,6 @@ function csrInstruction(h: Hart, op: number, w: number, csr: number): void {
   const srcHi = immForm ? 0 : x[rs1Slot + 1];
   const kind = immForm ? op - Op.CSRRWI : op - Op.CSRRW; // 0 = write, 1 = set, 2 = clear
   const writes = kind === 0 || rs1Num !== 0;
-  const reads = kind !== 0 || rdSlot !== X_SINK;
   const priv = h.s[S.PRIV];
   const illegal = () => h.illegal(instructionBits(w, csr));
   if (priv < ((csr >>> 8) & 3)) illegal();
@@ -117,10 +116,8 @@ function csrInstruction(h: Hart, op: number, w: number, csr: number): void {
     else if (kind === 2) { nLo = base & ~srcLo; nHi = oHi & ~srcHi; }
     if (!csrWrite(h, csr, nLo, nHi)) illegal();
   }
-  if (reads || true) {
-    x[rdSlot] = oLo;
-    x[rdSlot + 1] = oHi;
-  }
+  x[rdSlot] = oLo; // rd = x0 lands in the sink slot
+  x[rdSlot + 1] = oHi;
 }
 
 function counterAllowed(h: Hart, bit: number): boolean {
@@ -277,13 +274,11 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
     case 0x306: s[S.MCOUNTEREN] = lo; return true;
     case 0x30a: s[S.MENVCFG] = envcfgLo(lo); s[S.MENVCFG + 1] = hi & ENVCFG.HI_STCE; return true;
     case 0x320: {
-      const was = s[S.MCOUNTINHIBIT];
       const cy = mcycle(h), ir = minstret(h);
       s[S.MCOUNTINHIBIT] = lo & 5;
       // keep the visible value continuous across inhibit changes
       h.cycleOffset = lo & 1 ? cy : cy - (h.retired + h.inflight);
       h.instretOffset = lo & 4 ? ir : ir - (h.retired + h.inflight);
-      void was;
       return true;
     }
     case 0x340: s[S.MSCRATCH] = lo; s[S.MSCRATCH + 1] = hi; return true;

@@ -166,7 +166,7 @@ export class Plic implements Device {
     return id;
   }
 
-  private complete(ctx: number, id: number): void {
+  private complete(id: number): void {
     // The spec lets a PLIC ignore a completion for a source not enabled in the completing context. Linux
     // completes on the hart that claimed even when the IRQ's affinity has just moved to another hart (its
     // enable bit is then clear here); ignoring that would leave the source in service forever, so, like QEMU,
@@ -174,7 +174,6 @@ export class Plic implements Device {
     if (id < 1 || id >= this.sources) return;
     const w = id >>> 5;
     const bit = 1 << (id & 31);
-    void ctx;
     if (!(this.inService[w] & bit)) return;
     this.inService[w] &= ~bit;
     // Re-armed gateway: a line that is still high raises a new request.
@@ -237,7 +236,7 @@ export class Plic implements Device {
     if (reg === 0) {
       this.threshold[ctx] = v & PRIORITY_MASK;
       this.update();
-    } else if (reg === 4) this.complete(ctx, v);
+    } else if (reg === 4) this.complete(v);
   }
 
   /** Bits of bitmap word `w` that name existing sources (bit 0 of word 0 is source 0, which does not exist). */

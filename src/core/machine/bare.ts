@@ -8,12 +8,9 @@ import { Syscon, SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
 import { Uart16550, UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
-import { S } from '../cpu/state.js';
-import { ENVCFG } from '../cpu/bits.js';
 import { monotonicClock, type Clock } from '../host/clock.js';
 
 export const RAM_BASE = 0x8000_0000;
-const TWO32 = 4294967296;
 /** Instructions per slice between checks of the wall clock and event loop. */
 const SLICE = 1 << 21;
 const SYS_WRITE = 64;
@@ -93,7 +90,6 @@ export class BareMachine {
     this.ram.pageFlags[(this.tohost - RAM_BASE) >>> 12] |= 2;
     const entry = BigInt.asUintN(64, elf.entry);
     this.hart.reset(Number(entry & 0xffffffffn) | 0, Number(entry >> 32n) | 0);
-    this.hart.mmu.flush();
   }
 
   private finish(e: BareExit): void {
@@ -161,13 +157,7 @@ export class BareMachine {
 
   /** Host nanoseconds until the hart's next timer could fire (Infinity if none is armed). */
   private nextTimerNs(): number {
-    const tb = this.clint.timebase;
-    let t = tb.nsUntil(this.clint.mtimecmp[0]);
-    const s = this.hart.s;
-    if (s[S.MENVCFG + 1] & ENVCFG.HI_STCE) {
-      t = Math.min(t, tb.nsUntil((s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0)));
-    }
-    return t;
+    return this.clint.timebase.nsUntil(this.hart.timerDeadline());
   }
 
   async run(limits: { maxInstructions?: number; timeoutMs?: number } = {}): Promise<BareExit> {

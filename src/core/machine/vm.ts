@@ -43,7 +43,6 @@ export type VmExit = { kind: 'poweroff'; code: number } | { kind: 'stopped' };
 const SLICE = 200_000;
 /** Longest time the scheduler runs without yielding to the host event loop. */
 const YIELD_NS = 20e6;
-const TWO32 = 4294967296;
 
 /** Multi-letter extensions the harts implement (riscv,isa-extensions). */
 const EXTENSIONS = ['zicbom', 'zicboz', 'zicntr', 'zicond', 'zicsr', 'zifencei', 'zihintpause', 'zba', 'zbb', 'zbs', 'sstc'];
@@ -235,10 +234,7 @@ export class Vm {
     let t = Infinity;
     for (let i = 0; i < this.harts.length; i++) {
       if (!this.runnable(i)) continue;
-      const h = this.harts[i];
-      t = Math.min(t, tb.nsUntil(this.clint.mtimecmp[i]), tb.nsUntil(h.sbiTimer));
-      const s = h.s;
-      if (s[S.MENVCFG + 1] & ENVCFG.HI_STCE) t = Math.min(t, tb.nsUntil((s[S.STIMECMP + 1] >>> 0) * TWO32 + (s[S.STIMECMP] >>> 0)));
+      t = Math.min(t, tb.nsUntil(this.harts[i].timerDeadline()));
     }
     const rtc = this.rtc.nsUntilAlarm();
     if (rtc !== null) t = Math.min(t, rtc);

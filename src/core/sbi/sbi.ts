@@ -78,7 +78,7 @@ export interface SbiHost {
 
 const TWO32 = 4294967296;
 // registers a0..a7 as slot indices in the x array (x10..x17, two int32 slots each)
-const A0 = 20, A1 = 22, A2 = 24, A3 = 26, A6 = 32, A7 = 34;
+const A0 = 20, A1 = 22, A2 = 24, A6 = 32, A7 = 34;
 
 export class Sbi {
   /** HSM state per hart. */
@@ -332,4 +332,3 @@ export class Sbi {
     this.ret(h, SbiError.SUCCESS, 0);
   }
 }
-export { A3 };
