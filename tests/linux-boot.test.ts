@@ -5,55 +5,13 @@
 // unpacks concatenated cpio archives, later files winning, and the guest's init runs it and powers off.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cliPath } from './lib/toolchain.js';
-import { ensureDefaultGuest, appendAutorun, AUTORUN_EXIT_PREFIX, type GuestImage } from '../src/images/index.js';
+import { guestFixture, runGuest, startGuest, assertRan, type GuestFixture } from './lib/guest.js';
 
-let guest: GuestImage;
-let work: string;
+let fx: GuestFixture;
 
 before(async () => {
-  guest = await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
-  work = mkdtempSync(join(tmpdir(), 'tvisor-boot-'));
-  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  fx = await guestFixture('boot');
 });
-
-/** The default initramfs followed by a cpio holding /autorun.sh. */
-function initrdWith(script: string, name: string): string {
-  const out = join(work, `${name}.cpio`);
-  writeFileSync(out, appendAutorun(readFileSync(guest.initrd), script));
-  return out;
-}
-
-interface RunResult {
-  status: number | null;
-  out: string;
-  err: string;
-}
-
-function runGuest(args: string[], timeoutMs = 240_000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, out, err });
-    });
-  });
-}
-
-function assertRan(r: RunResult, what: string): void {
-  const tail = `\n--- guest console (last 3000 chars) ---\n${r.out.slice(-3000)}\n--- stderr ---\n${r.err}`;
-  assert.equal(r.status, 0, `${what}: tvisor run exited with ${r.status}${tail}`);
-  assert.ok(r.out.includes(`${AUTORUN_EXIT_PREFIX}0`), `${what}: the autorun script did not finish with status 0${tail}`);
-}
 
 const BASIC = `set -e
 echo "uname: $(uname -sm)"
@@ -78,16 +36,16 @@ function checkBasic(out: string, cpus: number): void {
 }
 
 test('Debian kernel boots through the hypervisor SBI and runs busybox userland', async () => {
-  const initrd = initrdWith(BASIC, 'basic');
-  const r = await runGuest(['--kernel', guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--memory', '512M']);
+  const initrd = fx.initrdWith(BASIC, 'basic');
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--memory', '512M']);
   assertRan(r, 'SBI boot');
   assert.match(r.out, /tvisor guest: Linux 6\.\d+/, 'the guest init banner names the kernel');
   checkBasic(r.out, 1);
 });
 
 test('Debian kernel boots through Debian OpenSBI (fw_dynamic) in M-mode', async () => {
-  const initrd = initrdWith(BASIC, 'basic-fw');
-  const r = await runGuest(['--kernel', guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--firmware', guest.firmware]);
+  const initrd = fx.initrdWith(BASIC, 'basic-fw');
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--firmware', fx.guest.firmware]);
   assertRan(r, 'OpenSBI boot');
   assert.match(r.out, /OpenSBI v\d/, 'OpenSBI banner');
   checkBasic(r.out, 1);
@@ -108,9 +66,9 @@ grep '^cpu[01] ' /proc/stat | awk '{ print $1 "-busy: " ($2 + $4 > 0 ? "yes" : "
 // latching the PLIC's external line into mip.SEIP (an endless interrupt storm, about 1 boot in 3).
 for (const mode of ['sbi', 'opensbi'] as const) {
   test(`two harts (${mode === 'sbi' ? 'SBI HSM' : 'OpenSBI'}): both online and running work`, async () => {
-    const initrd = initrdWith(SMP, `smp-${mode}`);
-    const args = ['--kernel', guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--cpus', '2'];
-    if (mode === 'opensbi') args.push('--firmware', guest.firmware);
+    const initrd = fx.initrdWith(SMP, `smp-${mode}`);
+    const args = ['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--cpus', '2'];
+    if (mode === 'opensbi') args.push('--firmware', fx.guest.firmware);
     const r = await runGuest(args);
     assertRan(r, `SMP ${mode}`);
     assert.match(r.out, /2 CPU\(s\)/, 'init banner counts two CPUs');
@@ -124,20 +82,15 @@ for (const mode of ['sbi', 'opensbi'] as const) {
 test('guest reboot restarts the VM in place', async () => {
   // RAM is cleared on reboot, so the guest cannot tell its boots apart: it reboots every time, and the test
   // stops the VM once the console shows the kernel starting a second time.
-  const initrd = initrdWith('echo rebooting-now\nreboot -f\n', 'reboot');
-  const child = spawn(process.execPath, [cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const initrd = fx.initrdWith('echo rebooting-now\nreboot -f\n', 'reboot');
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1']);
   let out = '';
-  const boots = await new Promise<number>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.split('tvisor guest:').length - 1 >= 2) child.kill('SIGTERM');
-    });
-    child.on('close', () => {
-      clearTimeout(timer);
-      resolve(out.split('tvisor guest:').length - 1);
-    });
+  child.stdout!.on('data', (d) => {
+    out += d;
+    if (out.split('tvisor guest:').length - 1 >= 2) child.kill('SIGTERM');
   });
+  await done;
+  const boots = out.split('tvisor guest:').length - 1;
   assert.ok(out.includes('rebooting-now'), `the first boot reached the autorun script\n${out.slice(-2000)}`);
   assert.equal(boots, 2, `the kernel started again after the guest rebooted\n${out.slice(-2000)}`);
 });

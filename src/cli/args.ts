@@ -22,10 +22,12 @@ export class InputError extends Error {
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** A string option that may be given several times: its value is an array in order. */
+  multiple?: boolean;
 }
 
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -35,7 +37,7 @@ export interface ParsedArgs {
  */
 export function parseCommandLine(args: string[], options: Record<string, OptionSpec>, command: string): ParsedArgs {
   const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
-  const values: Record<string, string | boolean | undefined> = {};
+  const values: Record<string, string | boolean | string[] | undefined> = {};
   const positionals: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'positional') {
@@ -45,7 +47,8 @@ export function parseCommandLine(args: string[], options: Record<string, OptionS
       if (!spec) throw new UsageError(`unknown option '${token.rawName}'`, command);
       if (spec.type === 'string') {
         if (token.value === undefined) throw new UsageError(`option '${token.rawName}' needs a value`, command);
-        values[token.name] = token.value;
+        if (spec.multiple) ((values[token.name] ??= []) as string[]).push(token.value);
+        else values[token.name] = token.value;
       } else {
         if (token.inlineValue) throw new UsageError(`option '${token.rawName}' takes no value`, command);
         values[token.name] = true;

@@ -1,14 +1,17 @@
-// `tvisor image pull|ls`: fetches the default guest (Debian's riscv64 kernel, busybox and OpenSBI) into the
-// cache and builds its initramfs, or lists what the cache holds. Failures are one line with status 2.
+// `tvisor image pull|ls|build`: fetches the default guest (Debian's riscv64 kernel, busybox and OpenSBI) into
+// the cache and builds its initramfs, lists what the cache holds, or builds an ext4 root disk for the guest.
+// Failures are one line with status 2.
 import { ImageError } from '../images/errors.js';
+import { buildDiskImage, DEFAULT_DISK_OUTPUT, DISK_LABEL } from '../images/node/disk.js';
 import { DEFAULT_SUITE, defaultCacheDir, listCache, pullDefaultGuest } from '../images/node/guest.js';
 import { formatBytes } from '../images/node/progress.js';
-import { InputError, parseCommandLine, UsageError } from './args.js';
+import { InputError, parseCommandLine, parseSize, UsageError, type ParsedArgs } from './args.js';
 
-export const IMAGE_SUMMARY = 'Fetch the default guest from Debian (image pull) or list the cache (image ls)';
+export const IMAGE_SUMMARY = 'Fetch the default guest from Debian (pull), list the cache (ls), make a root disk (build)';
 
 export const IMAGE_HELP = `Usage: tvisor image pull [options]
        tvisor image ls [--cache DIR]
+       tvisor image build --disk SIZE [--output PATH] [--packages A,B,...] [--force] [options]
 
 pull   Fetches Debian's current riscv64 kernel (the package linux-image-riscv64 depends on),
        busybox-static and opensbi, checks each against the archive's signed index (InRelease,
@@ -17,6 +20,14 @@ pull   Fetches Debian's current riscv64 kernel (the package linux-image-riscv64 
        init that starts a shell on the console, and OpenSBI's fw_dynamic.bin. Packages already
        in the cache are not downloaded again; with --offline nothing is.
 ls     Lists the cached indexes, packages and guests with their versions and sizes.
+build  Makes an ext4 root disk image (label ${DISK_LABEL}) for the default guest, pulling the
+       guest first if the cache has none: busybox (its applets linked at first boot), the
+       guest's virtio and ext4 modules, an /sbin/init that starts a shell on the console (or
+       runs /autorun.sh) and powers off when it ends, and a minimal /etc (root has no
+       password). Boot it with
+         tvisor run --disk PATH --append "console=ttyS0 root=/dev/vda"
+       the default initramfs mounts root= read-write and switches to it. Needs mke2fs from
+       e2fsprogs (and debugfs, for /dev/console and root ownership when not run as root).
 
 Options:
   --mirror URL    Debian mirror to use (default: the Debian mirror in the host's APT sources,
@@ -26,6 +37,18 @@ Options:
                   else ~/.cache/tvisor)
   --offline       use only the cache; fail if something is missing
   -h, --help      show this help
+
+Options of image build:
+  --disk SIZE     size of the image: a number with K, M or G (plain number: MiB), e.g. 256M
+  --output PATH   the image file to write (default: ./${DEFAULT_DISK_OUTPUT}); it appears only
+                  once complete
+  --packages A,B  more Debian packages from the ${DEFAULT_SUITE} riscv64 archive, with their Depends
+                  and Pre-Depends resolved recursively (first alternative in the archive; a
+                  virtual package with several providers is skipped with a warning). Only the
+                  files are unpacked: no maintainer scripts run, every file is owned by root,
+                  version constraints are not checked (the newest version is used), and
+                  Essential packages come only when named (busybox stands in for them)
+  --force         replace an existing output file
 
 Environment:
   TVISOR_CACHE    cache directory (as --cache)
@@ -39,6 +62,10 @@ Exit status:
 `;
 
 const OPTIONS = {
+  disk: { type: 'string' },
+  output: { type: 'string' },
+  packages: { type: 'string' },
+  force: { type: 'boolean' },
   mirror: { type: 'string' },
   suite: { type: 'string' },
   cache: { type: 'string' },
@@ -58,21 +85,22 @@ export async function imageCommand(args: string[]): Promise<number> {
     return 0;
   }
   const sub = positionals[0];
-  if (sub === undefined) throw new UsageError("image needs a subcommand: 'pull' or 'ls'", 'image');
+  if (sub === undefined) throw new UsageError("image needs a subcommand: 'pull', 'ls' or 'build'", 'image');
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`, 'image');
   const cacheDir = typeof values.cache === 'string' ? values.cache : undefined;
   if (cacheDir === '') throw new UsageError('--cache needs a directory', 'image');
   try {
     switch (sub) {
       case 'pull':
+        rejectOptions(values, BUILD_ONLY, 'pull');
         return await pull(values, cacheDir);
       case 'ls':
-        for (const option of ['mirror', 'suite', 'offline']) {
-          if (values[option] !== undefined) throw new UsageError(`option '--${option}' does not apply to 'image ls'`, 'image');
-        }
+        rejectOptions(values, ['mirror', 'suite', 'offline', ...BUILD_ONLY], 'ls');
         return await ls(cacheDir);
+      case 'build':
+        return await build(values, cacheDir);
       default:
-        throw new UsageError(`unknown image subcommand '${sub}' (expected 'pull' or 'ls')`, 'image');
+        throw new UsageError(`unknown image subcommand '${sub}' (expected 'pull', 'ls' or 'build')`, 'image');
     }
   } catch (e) {
     if (e instanceof ImageError) throw new InputError(e.message.replace(/\s*\n[\s\S]*/, ''));
@@ -80,7 +108,18 @@ export async function imageCommand(args: string[]): Promise<number> {
   }
 }
 
-async function pull(values: Record<string, string | boolean | undefined>, cacheDir: string | undefined): Promise<number> {
+type Values = ParsedArgs['values'];
+
+const BUILD_ONLY = ['disk', 'output', 'packages', 'force'];
+
+function rejectOptions(values: Values, options: string[], sub: string): void {
+  for (const option of options) {
+    if (values[option] !== undefined) throw new UsageError(`option '--${option}' does not apply to 'image ${sub}'`, 'image');
+  }
+}
+
+/** --suite and --mirror, checked. */
+function archiveOptions(values: Values): { suite?: string; mirror?: string } {
   const suite = typeof values.suite === 'string' ? values.suite : undefined;
   if (suite !== undefined && !/^[a-z0-9][a-z0-9.+-]*$/.test(suite)) {
     throw new UsageError(`invalid --suite '${suite}'`, 'image');
@@ -89,6 +128,11 @@ async function pull(values: Record<string, string | boolean | undefined>, cacheD
   if (mirror !== undefined && !/^https?:\/\/[^/\s]+/i.test(mirror)) {
     throw new UsageError(`invalid --mirror '${mirror}' (expected an http:// or https:// URL)`, 'image');
   }
+  return { suite, mirror };
+}
+
+async function pull(values: Values, cacheDir: string | undefined): Promise<number> {
+  const { suite, mirror } = archiveOptions(values);
   const guest = await pullDefaultGuest({ cacheDir, mirror, suite, offline: values.offline === true, log });
   const p = guest.manifest.packages;
   process.stdout.write(
@@ -98,6 +142,34 @@ async function pull(values: Record<string, string | boolean | undefined>, cacheD
       `version    Linux ${guest.kernelVersion} (${p.kernel.package} ${p.kernel.version}), ` +
       `busybox ${p.busybox.version}, opensbi ${p.opensbi.version}\n` +
       `modules    ${guest.manifest.modules.join(' ')}\n`,
+  );
+  return 0;
+}
+
+async function build(values: Values, cacheDir: string | undefined): Promise<number> {
+  const { suite, mirror } = archiveOptions(values);
+  if (typeof values.disk !== 'string') throw new UsageError('image build needs --disk SIZE (e.g. --disk 256M)', 'image');
+  const size = parseSize(values.disk, '--disk', 'image');
+  if (size < 1 << 20) throw new UsageError(`--disk ${values.disk} is too small (at least 1M; the default guest's files need about 16M)`, 'image');
+  if (size % 1024 !== 0) throw new UsageError(`--disk ${values.disk} is not a whole number of KiB`, 'image');
+  const output = typeof values.output === 'string' ? values.output : undefined;
+  if (output === '') throw new UsageError('--output needs a file name', 'image');
+  let packages: string[] | undefined;
+  if (typeof values.packages === 'string') {
+    packages = values.packages.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    if (packages.length === 0) throw new UsageError('--packages needs package names, e.g. --packages bash,strace', 'image');
+    const bad = packages.find((p) => !/^[a-z0-9][a-z0-9+.-]+$/.test(p));
+    if (bad !== undefined) throw new UsageError(`invalid package name '${bad}' in --packages`, 'image');
+  }
+  const disk = await buildDiskImage({
+    output, size, packages, force: values.force === true, cacheDir, mirror, suite, offline: values.offline === true, log,
+  });
+  process.stdout.write(
+    `disk       ${disk.path}\n` +
+      `size       ${formatBytes(disk.size)} (files ${formatBytes(disk.contentBytes)}), ext4 labelled ${DISK_LABEL}\n` +
+      `kernel     Linux ${disk.kernelVersion} (the default guest's)\n` +
+      (disk.packages.length ? `packages   ${disk.packages.join(', ')}\n` : '') +
+      `boot with  tvisor run --disk ${disk.path} --append "console=ttyS0 root=/dev/vda"\n`,
   );
   return 0;
 }

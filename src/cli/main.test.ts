@@ -92,6 +92,24 @@ describe('tvisor command line', () => {
     assertUsageError(['bare', 'a.elf', '--ram', '1001K'], '--ram 1001K: the size must be a multiple of 4K between 4K and 2G', hint);
   });
 
+  it('image build: rejects bad options before looking at the cache', () => {
+    const hint = 'tvisor image --help';
+    assertUsageError(['image', 'build'], 'image build needs --disk SIZE (e.g. --disk 256M)', hint);
+    assertUsageError(['image', 'build', '--disk', '12Q'], "invalid --disk value '12Q' (expected a size such as 64M or 1G)", hint);
+    assertUsageError(['image', 'build', '--disk', '512K'], "--disk 512K is too small (at least 1M; the default guest's files need about 16M)", hint);
+    assertUsageError(['image', 'build', '--disk', '64M', '--packages', 'Bad_Name'], "invalid package name 'Bad_Name' in --packages", hint);
+    assertUsageError(['image', 'build', '--disk', '64M', '--packages', ','], '--packages needs package names, e.g. --packages bash,strace', hint);
+    assertUsageError(['image', 'build', '--disk', '64M', '--output='], '--output needs a file name', hint);
+    assertUsageError(['image', 'build', '--disk', '64M', '--frob'], "unknown option '--frob'", hint);
+    assertUsageError(['image', 'pull', '--force'], "option '--force' does not apply to 'image pull'", hint);
+    assertUsageError(['image', 'ls', '--disk', '64M'], "option '--disk' does not apply to 'image ls'", hint);
+    assertUsageError(['image', 'make'], "unknown image subcommand 'make' (expected 'pull', 'ls' or 'build')", hint);
+    const help = tvisor('image', '--help');
+    assert.equal(help.status, 0);
+    for (const option of ['--disk SIZE', '--output PATH', '--packages A,B', '--force']) assert.ok(help.stdout.includes(option), option);
+    assert.match(help.stdout, /no maintainer scripts run/);
+  });
+
   describe('bad input files', () => {
     let dir = '';
     before(() => {

@@ -7,6 +7,7 @@ import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
+import { createRunDevices } from './devices.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -24,6 +25,26 @@ Options:
   --memory SIZE       guest RAM: a number with K, M or G (plain = MiB); default 512M, at most 2G
   --cpus N            harts, 1 to 8 (default 1); secondary harts start through SBI HSM
   --firmware FILE     boot through M-mode firmware instead, e.g. Debian's OpenSBI fw_dynamic.bin
+  --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
+
+Devices (virtio-mmio; the default guest loads the drivers for the devices present):
+  --disk PATH[,readonly][,overlay=FILE][,serial=ID]
+                      a raw disk image as /dev/vda, the next as vdb, ... (repeatable). readonly
+                      shares the image and refuses guest writes; overlay=FILE keeps the image
+                      untouched and stores the guest's writes in FILE (created if missing, reused
+                      by later runs). An image in use by another tvisor is refused. Make a root
+                      disk with 'tvisor image build --disk SIZE' and boot it with
+                      --append "console=ttyS0 root=/dev/vda".
+  --net socket-listen=HOST:PORT[,mac=MAC]
+  --net socket-connect=HOST:PORT[,mac=MAC]
+                      a virtio-net interface linked to another tvisor process over TCP (frames
+                      with a 4-byte length, as QEMU's socket netdev); repeatable. Without mac=
+                      the MAC is derived from --name and the link.
+  --console serial|virtio
+                      the console the terminal is attached to: the UART (ttyS0, default) or a
+                      virtio-console (hvc0; the default command line then says console=hvc0)
+  --rng               a virtio-rng device fed from the host's cryptographic random source
+  --balloon SIZE      a virtio-balloon device that asks the guest to give back SIZE at start
   -h, --help          show this help
 
 Console: when stdin is a terminal it is switched to raw mode; press Ctrl-A then X to stop the VM.
@@ -40,6 +61,12 @@ const OPTIONS = {
   memory: { type: 'string' },
   cpus: { type: 'string' },
   firmware: { type: 'string' },
+  name: { type: 'string' },
+  disk: { type: 'string', multiple: true },
+  net: { type: 'string', multiple: true },
+  console: { type: 'string' },
+  rng: { type: 'boolean' },
+  balloon: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -103,6 +130,12 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       cpus = /^\d+$/.test(values.cpus) ? Number(values.cpus) : NaN;
       if (!(cpus >= 1 && cpus <= 8)) throw new UsageError(`--cpus must be a whole number from 1 to 8, got '${values.cpus}'`, 'run');
     }
+    const consoleKind = (values.console as string | undefined) ?? 'serial';
+    if (consoleKind !== 'serial' && consoleKind !== 'virtio') throw new UsageError(`--console must be 'serial' or 'virtio', got '${consoleKind}'`, 'run');
+    const balloon = typeof values.balloon === 'string' ? parseSize(values.balloon, '--balloon', 'run') : undefined;
+    if (balloon !== undefined && balloon > memory) throw new UsageError(`--balloon ${values.balloon} is more than the guest's memory`, 'run');
+    const name = (values.name as string | undefined) ?? 'tvisor';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new UsageError(`--name '${name}': use letters, digits, '.', '_' and '-' (at most 63)`, 'run');
     let kernelPath = values.kernel as string | undefined;
     let initrdPath = values.initrd as string | undefined;
     let cmdline = values.append as string | undefined;
@@ -112,40 +145,63 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
       kernelPath = guest.kernel;
       initrdPath = guest.initrd;
-      cmdline ??= guest.cmdline;
+      cmdline ??= consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
     }
-    cmdline ??= 'console=ttyS0';
+    cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
     const kernel = readInput(kernelPath, 'kernel');
     const initrd = initrdPath !== undefined ? readInput(initrdPath, 'initrd') : undefined;
     const firmware = typeof values.firmware === 'string' ? readInput(values.firmware, 'firmware') : undefined;
 
     const out = createConsoleSink(process.stdout);
+    const warn = (line: string) => process.stderr.write(`${line}\n`);
     let vm: Vm;
+    const dev = await createRunDevices({
+      name,
+      memory,
+      disks: (values.disk as string[] | undefined) ?? [],
+      nets: (values.net as string[] | undefined) ?? [],
+      virtioConsole: consoleKind === 'virtio',
+      consoleOutput: out.write,
+      rng: values.rng === true,
+      balloon,
+      warn,
+    });
     try {
-      vm = new Vm({ memory, cpus, kernel, initrd, cmdline, firmware, console: out.write, random: (n) => new Uint8Array(randomBytes(n)) });
-    } catch (e) {
-      if (e instanceof BootError) throw new InputError(`${kernelPath}: ${e.message}`);
-      throw e;
-    }
-    const detach = attachConsole(vm);
-    try {
-      const exit = await vm.run();
-      return exit.kind === 'poweroff' ? exit.code : 0;
+      try {
+        vm = new Vm({
+          memory, cpus, kernel, initrd, cmdline, firmware,
+          console: out.write,
+          random: (n) => new Uint8Array(randomBytes(n)),
+          devices: dev.devices,
+          onDeviceEvent: (e) => warn(`tvisor: ${e.device}: ${e.internal ? 'internal error' : 'the guest broke the virtio protocol'}: ${e.reason.split('\n')[0]} (device reset needed)`),
+        });
+      } catch (e) {
+        if (e instanceof BootError) throw new InputError(`${kernelPath}: ${e.message}`);
+        throw e;
+      }
+      const input = dev.console;
+      const detach = attachConsole(vm, input ? (b) => input.receive(b) : (b) => vm.sendInput(b));
+      try {
+        const exit = await vm.run();
+        return exit.kind === 'poweroff' ? exit.code : 0;
+      } finally {
+        detach();
+      }
     } finally {
-      detach();
+      dev.close();
       out.close();
     }
   };
 }
 
 /** Connects the host's stdin to the guest UART; returns a function that restores the terminal. */
-function attachConsole(vm: Vm): () => void {
+function attachConsole(vm: Vm, send: (bytes: Uint8Array) => void): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
   const onData = (chunk: Buffer) => {
     if (!tty) {
-      vm.sendInput(new Uint8Array(chunk));
+      send(new Uint8Array(chunk));
       return;
     }
     const pass: number[] = [];
@@ -163,7 +219,7 @@ function attachConsole(vm: Vm): () => void {
       if (b === CTRL_A) escape = true;
       else pass.push(b);
     }
-    if (pass.length > 0) vm.sendInput(Uint8Array.from(pass));
+    if (pass.length > 0) send(Uint8Array.from(pass));
   };
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onData);

@@ -1,9 +1,9 @@
-// Tests for the default guest's initramfs layout and init script.
+// Tests for the default guest's initramfs layout and init script, and the init script of `image build` disks.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './cpio.js';
-import { AUTORUN_EXIT_PREFIX, buildInitramfs, initScript, MODULE_LOAD_ORDER_FILE } from './initramfs.js';
+import { AUTORUN_EXIT_PREFIX, buildInitramfs, diskInitScript, HANDOFF_AUTORUN, initScript, MODULE_LOAD_ORDER_FILE } from './initramfs.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -101,5 +101,67 @@ describe('initramfs', () => {
     assert.ok(script.indexOf('mount -t proc') < script.indexOf('--install'));
     assert.ok(script.indexOf('mount -t sysfs') < script.indexOf('insmod'));
     assert.ok(script.indexOf('insmod') < script.indexOf('setsid cttyhack'));
+  });
+
+  it('switches to the disk named by root= and falls back to its own shell when it cannot', () => {
+    const script = initScript(KVER);
+    for (const step of [
+      /for arg in \$\(cat \/proc\/cmdline\)/,
+      /root=\*\) root="\$\{arg#root=\}"/,
+      /rootfstype=\*\) rootfstype=/,
+      /\[ -n "\$root" \] && wanted="virtio_blk .*ext4"/,
+      /LABEL=\*\|UUID=\*\) dev=\$\(findfs "\$root"/,
+      /\[ -b "\$dev" \]/,
+      /if \[ "\$i" -ge 50 \]/, // 50 × 0.1 s
+      /mount -t "\$rootfstype" -o "\$opts" "\$dev" \/newroot/,
+      /mount -t ext4 -o "\$opts" "\$dev" \/newroot/,
+      /cannot mount the root device .*staying in the initramfs/,
+      /\[ ! -x \/newroot\/sbin\/init \]/,
+      new RegExp(`cp /autorun.sh ${HANDOFF_AUTORUN}`),
+      /for fs in \/run \/sys \/dev \/proc; do/,
+      /mount --move "\$fs" "\/newroot\$fs" .*\|\| umount -l "\$fs"/,
+      /exec switch_root \/newroot \/sbin\/init/,
+    ]) {
+      assert.match(script, step);
+    }
+    // root= is read before the modules load (it adds the block ones); the switch comes after they loaded
+    // and before anything of the initramfs session starts; /proc moves last, as the others need it.
+    const at = (text: string): number => script.indexOf(text);
+    assert.ok(at('for arg in') < at('load_modules virtio_mmio'));
+    assert.ok(at('if [ "$TVISOR_MODULES" = all ]') < at('[ -n "$root" ] && switch_to_disk'));
+    assert.ok(at('[ -n "$root" ] && switch_to_disk') < at('hostname tvisor'));
+    assert.ok(at('umount /tmp') < at('for fs in /run'));
+    // Without root= nothing changes: the function is only defined, and the session is the same as before.
+    assert.equal(script.match(/switch_to_disk/g)?.length, 2);
+  });
+
+  it('has a disk init that reuses what the initramfs mounted and loaded, and leaves the disk clean', () => {
+    const script = diskInitScript(KVER);
+    const check = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(script, /^#!\/bin\/sh\n/);
+    for (const step of [
+      /\[ -e \/proc\/self \] \|\| \/bin\/busybox mount -t proc proc \/proc/,
+      /--install -s/,
+      /mounted \/sys \|\| mount -t sysfs sysfs \/sys/,
+      /mounted \/dev \|\| mount -t devtmpfs devtmpfs \/dev/,
+      /mounted \/dev\/pts \|\| mount -t devpts/,
+      /mounted \/tmp \|\| mount -t tmpfs tmpfs \/tmp/,
+      /mount -o remount,rw \//,
+      new RegExp(`moddir=/lib/modules/${KVER.replace(/[+]/g, '\\+')}`),
+      /\[ -d "\/sys\/module\/\$\{module%\.ko\}" \] && continue/,
+      new RegExp(`for f in ${HANDOFF_AUTORUN} /autorun.sh; do`),
+      /hostname -F \/etc\/hostname/,
+      /setsid cttyhack sh -l/,
+      new RegExp(`echo "${AUTORUN_EXIT_PREFIX}\\$\\?"`),
+      /mount -o remount,ro \//,
+      /poweroff -f/,
+    ]) {
+      assert.match(script, step);
+    }
+    assert.ok(script.indexOf('mount -t proc') < script.indexOf('--install'));
+    assert.ok(script.indexOf('insmod') < script.indexOf('setsid cttyhack'));
+    assert.ok(script.indexOf('remount,ro') < script.indexOf('poweroff -f'));
+    assert.doesNotMatch(script, /switch_root/);
   });
 });

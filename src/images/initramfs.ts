@@ -1,6 +1,7 @@
 // The default guest's initramfs: busybox, the kernel modules the virtio devices and ext4 need, and an /init
 // script that mounts the kernel file systems, loads the modules in dependency order and starts a shell on the
-// console with job control (or runs /autorun.sh when present), then powers off. No Node APIs.
+// console with job control (or runs /autorun.sh when present), then powers off; with root= on the kernel
+// command line it switches to that disk instead, whose /sbin/init (diskInitScript) does the same. No Node APIs.
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, normalizeArchivePath, writeCpio, type CpioEntry } from './cpio.js';
 
 /** Modules the default guest loads; dependencies are added automatically. Built-in ones are skipped. */
@@ -44,10 +45,79 @@ export interface InitramfsOptions {
 
 const encoder = new TextEncoder();
 
+/** Where the initramfs leaves its /autorun.sh for the disk's init when it switches root (/run moves along). */
+export const HANDOFF_AUTORUN = '/run/tvisor-autorun.sh';
+
+/** The modules a virtio block device with an ext4 file system needs (crc32c is the alias Debian's ext4 asks for). */
+const BLOCK_MODULES = 'virtio_blk crc32c_generic crc32c jbd2 mbcache crc16 ext4';
+
+/**
+ * Shell lines that load the modules of /lib/modules/<version>/ for the virtio devices present, adding them to
+ * whatever `$wanted` already holds. Modules already loaded are skipped, so the disk's init can run this after
+ * the initramfs did.
+ */
+function moduleScript(kernelVersion: string): string {
+  return `moddir=/lib/modules/${kernelVersion}
+# Debian's modules are signed and large: checking one costs the interpreter about a second, so load only the
+# drivers for the virtio devices this machine has (ids from the virtio spec, 5: 1 net, 2 block, 4 entropy,
+# 5 balloon); their dependencies follow from the load order. TVISOR_MODULES=all in the environment or
+# tvisor.modules=all on the kernel command line loads everything.
+load_modules() {
+  [ -f "$moddir/${MODULE_LOAD_ORDER_FILE}" ] || return 0
+  while read -r module; do
+    [ -n "$module" ] || continue
+    [ -d "/sys/module/\${module%.ko}" ] && continue
+    case " $1 " in *" \${module%.ko} "*|" all ") insmod "$moddir/$module" || echo "init: cannot load $module" ;; esac
+  done < "$moddir/${MODULE_LOAD_ORDER_FILE}"
+}
+load_modules virtio_mmio
+grep -q 'tvisor.modules=all' /proc/cmdline && TVISOR_MODULES=all
+for id in $(cat /sys/bus/virtio/devices/*/device 2>/dev/null); do
+  case "$id" in
+    0x0001) wanted="$wanted failover net_failover virtio_net" ;;
+    0x0002) wanted="$wanted ${BLOCK_MODULES}" ;;
+    0x0004) wanted="$wanted virtio_rng" ;;
+    0x0005) wanted="$wanted virtio_balloon" ;;
+  esac
+done
+if [ "$TVISOR_MODULES" = all ]; then load_modules all; elif [ -n "$wanted" ]; then load_modules "$wanted"; fi
+`;
+}
+
+/**
+ * Shell lines from the hostname to the power-off: the console shell, or the autorun script when present.
+ * `sync` holds the lines that make the file systems safe before `poweroff -f`, which unmounts nothing.
+ */
+function sessionScript(hostname: string, autorun: { test: string; file: string }, sync = 'sync'): string {
+  return `# console=hvc0 (tvisor run --console virtio): the virtio console exists only once virtio_mmio is loaded,
+# after the kernel opened /dev/console for init, so init moves its standard streams over to it.
+case " $(cat /proc/cmdline) " in
+  *" console=hvc0 "*)
+    i=0
+    while [ ! -c /dev/hvc0 ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+    [ -c /dev/hvc0 ] && exec </dev/hvc0 >/dev/hvc0 2>&1 ;;
+esac
+${hostname}
+ifconfig lo 127.0.0.1 up 2>/dev/null
+echo "tvisor guest: Linux $(uname -r) $(uname -m), $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo) RAM; exit the shell to power off"
+if ${autorun.test}; then
+  sh ${autorun.file}
+  echo "${AUTORUN_EXIT_PREFIX}$?"
+else
+  setsid cttyhack sh -l
+fi
+${sync}
+poweroff -f
+# Not reached unless poweroff failed; init must not exit.
+while :; do sleep 3600; done
+`;
+}
+
 /** The /init script (busybox sh). */
 export function initScript(kernelVersion: string): string {
   return `#!/bin/sh
-# tvisor default guest init: mount the kernel file systems, load modules, start a shell on the console.
+# tvisor default guest init: mount the kernel file systems, load modules, start a shell on the console, or
+# with root=DEVICE on the kernel command line switch to the file system on that disk.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /root /sbin /usr/bin /usr/sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
@@ -58,44 +128,105 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
-moddir=/lib/modules/${kernelVersion}
-# Debian's modules are signed and large: checking one costs the interpreter about a second, so load only the
-# drivers for the virtio devices this machine has (ids from the virtio spec, 5: 1 net, 2 block, 4 entropy,
-# 5 balloon); their dependencies follow from the load order. TVISOR_MODULES=all in the environment or
-# tvisor.modules=all on the kernel command line loads everything.
-load_modules() {
-  [ -f "$moddir/${MODULE_LOAD_ORDER_FILE}" ] || return 0
-  while read -r module; do
-    [ -n "$module" ] || continue
-    case " $1 " in *" \${module%.ko} "*|" all ") insmod "$moddir/$module" || echo "init: cannot load $module" ;; esac
-  done < "$moddir/${MODULE_LOAD_ORDER_FILE}"
-}
-load_modules virtio_mmio
-wanted=""
-grep -q 'tvisor.modules=all' /proc/cmdline && TVISOR_MODULES=all
-for id in $(cat /sys/bus/virtio/devices/*/device 2>/dev/null); do
-  case "$id" in
-    0x0001) wanted="$wanted failover net_failover virtio_net" ;;
-    0x0002) wanted="$wanted virtio_blk crc32c_generic crc32c jbd2 mbcache crc16 ext4" ;;
-    0x0004) wanted="$wanted virtio_rng" ;;
-    0x0005) wanted="$wanted virtio_balloon" ;;
+# root=/dev/vda, root=LABEL=… or root=UUID=… (tvisor run --disk FILE): boot from that disk, as Linux would
+# without an initramfs; rootfstype= and rootflags= as the kernel documents them.
+root=""
+rootfstype=""
+rootflags=""
+set -f
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    root=*) root="\${arg#root=}" ;;
+    rootfstype=*) rootfstype="\${arg#rootfstype=}" ;;
+    rootflags=*) rootflags="\${arg#rootflags=}" ;;
   esac
 done
-if [ "$TVISOR_MODULES" = all ]; then load_modules all; elif [ -n "$wanted" ]; then load_modules "$wanted"; fi
-hostname ${GUEST_HOSTNAME}
-ifconfig lo 127.0.0.1 up 2>/dev/null
-echo "tvisor guest: Linux $(uname -r) $(uname -m), $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo) RAM; exit the shell to power off"
-if [ -f /autorun.sh ]; then
-  sh /autorun.sh
-  echo "${AUTORUN_EXIT_PREFIX}$?"
-else
-  setsid cttyhack sh -l
-fi
-sync
-poweroff -f
-# Not reached unless poweroff failed; init must not exit.
-while :; do sleep 3600; done
-`;
+set +f
+wanted=""
+[ -n "$root" ] && wanted="${BLOCK_MODULES}"
+${moduleScript(kernelVersion)}
+# Returns only when the disk cannot be used; the initramfs shell then starts as without root=.
+switch_to_disk() {
+  i=0
+  while :; do
+    case "$root" in
+      LABEL=*|UUID=*) dev=$(findfs "$root" 2>/dev/null) ;;
+      *) dev="$root" ;;
+    esac
+    [ -n "$dev" ] && [ -b "$dev" ] && break
+    if [ "$i" -ge 50 ]; then
+      echo "init: the root device $root did not appear within 5 s (is a disk attached?)"
+      return 1
+    fi
+    usleep 100000
+    i=$((i + 1))
+  done
+  mkdir -p /newroot
+  opts=rw
+  [ -n "$rootflags" ] && opts="rw,$rootflags"
+  # Without rootfstype= try ext4 first: letting mount probe every type logs a kernel error for each miss.
+  if [ -n "$rootfstype" ]; then
+    mount -t "$rootfstype" -o "$opts" "$dev" /newroot
+  else
+    mount -t ext4 -o "$opts" "$dev" /newroot 2>/dev/null || mount -o "$opts" "$dev" /newroot
+  fi
+  if [ $? -ne 0 ]; then
+    echo "init: cannot mount the root device $root ($dev); staying in the initramfs"
+    return 1
+  fi
+  if [ ! -x /newroot/sbin/init ]; then
+    echo "init: $root has no executable /sbin/init; staying in the initramfs"
+    umount /newroot
+    return 1
+  fi
+  # An /autorun.sh added to the initramfs still runs: the disk's init looks for it in /run, which moves along.
+  [ -f /autorun.sh ] && cp /autorun.sh ${HANDOFF_AUTORUN}
+  # busybox switch_root carries no mounts over and deletes the initramfs: move the kernel file systems into
+  # the new root (submounts such as /dev/pts move with them), or drop those that cannot move.
+  umount /tmp
+  for fs in /run /sys /dev /proc; do
+    mkdir -p "/newroot$fs" 2>/dev/null
+    mount --move "$fs" "/newroot$fs" 2>/dev/null || umount -l "$fs" 2>/dev/null
+  done
+  exec switch_root /newroot /sbin/init
+}
+[ -n "$root" ] && switch_to_disk
+${sessionScript(`hostname ${GUEST_HOSTNAME}`, { test: '[ -f /autorun.sh ]', file: '/autorun.sh' })}`;
+}
+
+/**
+ * /sbin/init of a disk root made by `tvisor image build`, run by the initramfs's switch_root (or by the kernel
+ * when booted without an initramfs). It mounts whatever kernel file systems were not moved over, loads the
+ * modules not loaded yet, and then behaves as the initramfs does without root=: a console shell, or the
+ * autorun script handed over in /run or found at /autorun.sh, then power-off.
+ */
+export function diskInitScript(kernelVersion: string): string {
+  return `#!/bin/sh
+# tvisor disk root init: mount the kernel file systems, load modules, start a shell on the console.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root TERM=linux
+[ -e /proc/self ] || /bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm
+mounted /dev/pts || mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mounted /tmp || mount -t tmpfs tmpfs /tmp
+mounted /run || mount -t tmpfs tmpfs /run
+# The kernel mounts the root read-only when it boots the disk without the initramfs and without "rw".
+mount -o remount,rw / 2>/dev/null
+wanted=""
+${moduleScript(kernelVersion)}
+autorun=""
+for f in ${HANDOFF_AUTORUN} /autorun.sh; do
+  if [ -f "$f" ]; then autorun="$f"; break; fi
+done
+${sessionScript(
+  `hostname -F /etc/hostname 2>/dev/null || hostname ${GUEST_HOSTNAME}`,
+  { test: '[ -n "$autorun" ]', file: '"$autorun"' },
+  // Read-only before the power-off, so the journal is clean and the next boot (or e2fsck) has nothing to replay.
+  'sync\nmount -o remount,ro / 2>/dev/null || echo "init: cannot remount / read-only; its journal will be replayed at the next mount"',
+)}`;
 }
 
 /**

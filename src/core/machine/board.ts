@@ -7,11 +7,23 @@ import { UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
 import { SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
 import { CBO_BLOCK } from '../cpu/bits.js';
+import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 
 export const RAM_BASE = 0x8000_0000;
 export const UART0_IRQ = 10;
 /** PLIC interrupt ids 1..95 exist, as on QEMU virt. */
 export const PLIC_SOURCES = 96;
+
+/** virtio-mmio windows: 0x10001000 upwards, one page each, as on QEMU virt. */
+export const VIRTIO_BASE = 0x1000_1000;
+/** Slots the board offers (QEMU has 8; the address space up to fw_cfg at 0x10100000 holds many more). */
+export const VIRTIO_SLOTS = 32;
+
+/** Where virtio-mmio slot `i` lives and which PLIC source it raises (1-9, then 12 up: 10 and 11 are taken). */
+export function virtioSlot(i: number): { base: number; irq: number } {
+  if (!Number.isInteger(i) || i < 0 || i >= VIRTIO_SLOTS) throw new RangeError(`virtio slot ${i} does not exist`);
+  return { base: VIRTIO_BASE + i * VIRTIO_MMIO_SIZE, irq: i < 9 ? 1 + i : 12 + (i - 9) };
+}
 
 /** What the guest is told about the harts: everything they implement, nothing more. */
 export interface HartFeatures {
@@ -30,6 +42,8 @@ export interface BoardConfig {
   bootargs: string;
   initrd?: { start: number; end: number };
   rngSeed: Uint8Array;
+  /** virtio-mmio slots in use (0..n-1); the guest probes them in this order (vda before vdb). */
+  virtioDevices?: number;
 }
 
 const hi = (v: number) => Math.floor(v / 2 ** 32);
@@ -130,6 +144,16 @@ export function buildDeviceTree(c: BoardConfig): Uint8Array {
   f.propU32('interrupts', RTC_IRQ);
   f.propU32('interrupt-parent', plic);
   f.end();
+
+  for (let i = 0; i < (c.virtioDevices ?? 0); i++) {
+    const slot = virtioSlot(i);
+    f.begin(`virtio_mmio@${unit(slot.base)}`);
+    f.propString('compatible', 'virtio,mmio');
+    f.propCells('reg', reg(slot.base, VIRTIO_MMIO_SIZE));
+    f.propU32('interrupts', slot.irq);
+    f.propU32('interrupt-parent', plic);
+    f.end();
+  }
 
   f.begin(`test@${unit(SYSCON_BASE)}`);
   f.propStrings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);

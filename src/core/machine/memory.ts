@@ -9,6 +9,13 @@ export interface GuestMemory {
   write(paddr: number, data: Uint8Array): void;
   /** True when [paddr, paddr+length) lies entirely in RAM. */
   contains(paddr: number, length: number): boolean;
+  /**
+   * A live view of [paddr, paddr+length) for DMA without copying (throws RangeError when not RAM). After
+   * writing through it, call written() so decoded-instruction caches stay coherent.
+   */
+  view(paddr: number, length: number): Uint8Array;
+  /** Reports that [paddr, paddr+length) was written through a view. */
+  written(paddr: number, length: number): void;
 }
 
 const WASM_PAGE = 65536;
@@ -61,6 +68,16 @@ export class GuestRam implements GuestMemory {
     const o = paddr - this.base;
     this.u8.set(data, o);
     this.noteWrite(o, data.length);
+  }
+
+  view(paddr: number, length: number): Uint8Array {
+    if (!this.contains(paddr, length)) throw new RangeError(`guest range 0x${paddr.toString(16)}+${length} is not RAM`);
+    const o = paddr - this.base;
+    return this.u8.subarray(o, o + length);
+  }
+
+  written(paddr: number, length: number): void {
+    if (this.contains(paddr, length)) this.noteWrite(paddr - this.base, length);
   }
 
   /** Tells code caches that [ramOffset, ramOffset+length) changed. */

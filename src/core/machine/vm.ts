@@ -14,8 +14,10 @@ import { S } from '../cpu/state.js';
 import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/bits.js';
 import { MISA_LO } from '../cpu/system.js';
 import { Sbi, type ResetKind } from '../sbi/sbi.js';
-import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, type HartFeatures } from './board.js';
+import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, VIRTIO_SLOTS, virtioSlot, type HartFeatures } from './board.js';
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernel, type KernelImage } from './linux.js';
+import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
+import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
 
 export { BootError };
@@ -35,6 +37,10 @@ export interface VmConfig {
   random: (n: number) => Uint8Array;
   clock?: Clock;
   wallClock?: WallClock;
+  /** virtio devices, in slot order (the guest names disks vda, vdb, … in this order). */
+  devices?: VirtioDevice[];
+  /** A device failed (DEVICE_NEEDS_RESET); the VM keeps running and the guest's driver may reset it. */
+  onDeviceEvent?: (e: VirtioEvent) => void;
 }
 
 export type VmExit = { kind: 'poweroff'; code: number } | { kind: 'stopped' };
@@ -63,6 +69,7 @@ export class Vm {
   readonly harts: Hart[] = [];
   readonly sbi: Sbi | null;
   readonly dtb: Uint8Array;
+  readonly virtio: VirtioMmio[] = [];
   private readonly code: CodeCache;
   private readonly clock: Clock;
   private readonly kernel: KernelImage;
@@ -108,6 +115,14 @@ export class Vm {
       if (e.kind === 'poweroff') this.finish({ kind: 'poweroff', code: e.code });
       else this.requestReset();
     }));
+    const devices = cfg.devices ?? [];
+    if (devices.length > VIRTIO_SLOTS) throw new BootError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${devices.length}`);
+    devices.forEach((d, i) => {
+      const slot = virtioSlot(i);
+      const t = new VirtioMmio(d, this.ram, this.plic.irq(slot.irq), (e) => cfg.onDeviceEvent?.(e));
+      this.bus.map(slot.base, VIRTIO_MMIO_SIZE, d.name, t);
+      this.virtio.push(t);
+    });
     for (let i = 0; i < cfg.cpus; i++) {
       this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
     }
@@ -131,6 +146,7 @@ export class Vm {
       bootargs: cfg.cmdline,
       initrd,
       rngSeed: cfg.random(64),
+      virtioDevices: devices.length,
     });
     if (this.dtb.length > DTB_MAX) throw new BootError('the device tree is too large');
     this.boot();
@@ -183,6 +199,9 @@ export class Vm {
     s[S.MEDELEG] = 0xb1ff; // all exceptions but ecalls from S and M
     s[S.MIDELEG] = S_INTERRUPTS;
     s[S.MCOUNTEREN] = 7; // cycle, time, instret
+    // OpenSBI also opens the counters to U-mode (scounteren = 7); Linux only sets scounteren through its SBI
+    // PMU driver, which our SBI does not offer, and its vDSO reads `time` from user space.
+    s[S.SCOUNTEREN] = 7;
     s[S.MENVCFG] = ENVCFG.CBIE | ENVCFG.CBCFE | ENVCFG.CBZE;
     s[S.MENVCFG + 1] = ENVCFG.HI_STCE;
     s[S.PRIV] = PRIV.S;

@@ -33,8 +33,11 @@ import { hostKeyrings, unverifiedInReleaseText, verifyDetached, verifyInRelease 
 export const DEFAULT_SUITE = 'trixie';
 export const GUEST_ARCH = 'riscv64';
 export const COMPONENT = 'main';
-/** Bumped whenever the guest's contents change (init script, module list, layout), to rebuild from the debs. */
-export const GUEST_FORMAT = 1;
+/**
+ * Bumped whenever the guest's contents change (init script, module list, layout), to rebuild from the debs:
+ * currentGuest() only accepts a guest of this format. 2: /init can switch to a disk root (root=).
+ */
+export const GUEST_FORMAT = 2;
 
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
@@ -68,8 +71,13 @@ export interface GuestManifest {
   /** Requested modules that the kernel has built in. */
   builtinModules: string[];
   files: { kernel: string; initrd: string; firmware: string; busybox: string };
+  /** SHA-256 of the init script the initramfs was built with; another script means the guest is outdated. */
+  init?: string;
   created: string;
 }
+
+/** The hash recorded as GuestManifest.init for the init script this tvisor builds. */
+const initHash = (): string => sha256Hex(initScript(''));
 
 export interface GuestImage {
   /** The kernel Image (RISC-V Linux boot image). */
@@ -140,7 +148,7 @@ async function cacheOp<T>(what: string, f: () => Promise<T>): Promise<T> {
 async function readManifest(dir: string): Promise<GuestManifest | undefined> {
   try {
     const m = JSON.parse(await readFile(join(dir, 'guest.json'), 'utf8')) as GuestManifest;
-    if (m.format !== GUEST_FORMAT) return undefined;
+    if (m.format !== GUEST_FORMAT || m.init !== initHash()) return undefined;
     for (const f of Object.values(m.files)) if (!(await exists(join(dir, f)))) return undefined;
     for (const name of m.modules) if (!(await exists(join(dir, 'modules', `${name}.ko`)))) return undefined;
     return m;
@@ -215,7 +223,7 @@ export async function pullDefaultGuest(opts: GuestOptions = {}): Promise<GuestIm
       opensbi: packages.opensbi.sha256,
       modules: DEFAULT_GUEST_MODULES,
       // a changed init script makes a new guest, so caches never keep an outdated one
-      init: sha256Hex(initScript('')),
+      init: initHash(),
     }),
   ).slice(0, 12);
   const name = `${packages.kernelVersion}-${id}`;
@@ -380,7 +388,8 @@ async function downloadVerified(
   throw lastError;
 }
 
-async function resolvePackages(ctx: Context): Promise<GuestPackages> {
+/** Makes sure the suite's verified Packages.xz is in the cache; returns its path and checksum. */
+async function ensurePackagesIndex(ctx: Context): Promise<{ file: string; entry: ChecksumEntry }> {
   let index: SignedIndex;
   let mirror: string | undefined;
   if (ctx.offline) {
@@ -419,7 +428,11 @@ async function resolvePackages(ctx: Context): Promise<GuestPackages> {
       }
     });
   }
+  return { file: packagesFile, entry };
+}
 
+async function resolvePackages(ctx: Context): Promise<GuestPackages> {
+  const { file: packagesFile, entry } = await ensurePackagesIndex(ctx);
   const selectionFile = join(ctx.cache, 'archive', `selection-${entry.sha256}.json`);
   try {
     const selection = JSON.parse(await readFile(selectionFile, 'utf8')) as GuestPackages;
@@ -451,6 +464,24 @@ async function ensureDeb(ctx: Context, record: PackageRecord): Promise<string> {
   const mirror = mirrorFor(ctx);
   await downloadVerified(ctx, [`${mirror}/${record.filename}`], file, expected, `${record.package} ${record.version}`);
   return file;
+}
+
+/**
+ * The suite's Packages index (decompressed), reached through the same verified chain as the guest's packages
+ * (from the cache with `offline`); for `tvisor image build --packages`.
+ */
+export async function readPackagesIndex(opts: GuestOptions = {}): Promise<Uint8Array> {
+  const ctx = context(opts);
+  await cacheOp(`cannot create the cache directory ${ctx.cache}`, () => mkdir(join(ctx.cache, 'tmp'), { recursive: true }));
+  const { file } = await ensurePackagesIndex(ctx);
+  return xzDecompress(new Uint8Array(await readFile(file)));
+}
+
+/** The cached .deb for a record of readPackagesIndex(), downloaded and checked against its SHA-256 if needed. */
+export async function fetchPackage(opts: GuestOptions, record: PackageRecord): Promise<string> {
+  const ctx = context(opts);
+  await cacheOp(`cannot create the cache directory ${ctx.cache}`, () => mkdir(join(ctx.cache, 'tmp'), { recursive: true }));
+  return ensureDeb(ctx, record);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -596,6 +627,7 @@ async function buildGuest(
     modules: resolved.order,
     builtinModules: resolved.builtin,
     files: { kernel: 'Image', initrd: 'initramfs.cpio', firmware: 'fw_dynamic.bin', busybox: 'busybox' },
+    init: initHash(),
     created: new Date().toISOString(),
   };
 

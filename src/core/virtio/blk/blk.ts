@@ -1,0 +1,333 @@
+// virtio-blk, the block device (virtio 1.2 section 5.2): one request queue, the configuration space, and the
+// IN/OUT/FLUSH/GET_ID/DISCARD/WRITE_ZEROES requests served synchronously from a BlockBackend.
+import { DeviceId } from '../constants.js';
+import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
+import { gather, type DescriptorChain, type Segment } from '../queue.js';
+import type { BlockBackend } from './backend.js';
+
+/** Device feature bits (5.2.3). */
+export const VIRTIO_BLK_F_SEG_MAX = 1n << 2n; // seg_max is valid
+export const VIRTIO_BLK_F_RO = 1n << 5n; // the disk is read-only
+export const VIRTIO_BLK_F_BLK_SIZE = 1n << 6n; // blk_size is valid
+export const VIRTIO_BLK_F_FLUSH = 1n << 9n; // VIRTIO_BLK_T_FLUSH exists (the device has a writeback cache)
+export const VIRTIO_BLK_F_DISCARD = 1n << 13n; // VIRTIO_BLK_T_DISCARD and its limits
+export const VIRTIO_BLK_F_WRITE_ZEROES = 1n << 14n; // VIRTIO_BLK_T_WRITE_ZEROES and its limits
+
+/** Request types (5.2.6). */
+export const enum BlkType {
+  IN = 0, // read sectors into the writable data
+  OUT = 1, // write the readable data to sectors
+  FLUSH = 4, // make completed writes durable
+  GET_ID = 8, // the 20-byte device id string
+  GET_LIFETIME = 10, // not supported (no wear metrics)
+  DISCARD = 11, // ranges no longer needed
+  WRITE_ZEROES = 13, // ranges read as zero afterwards
+  SECURE_ERASE = 14, // not supported
+}
+
+/** Request status byte (5.2.6). */
+export const enum BlkStatus {
+  OK = 0,
+  IOERR = 1, // device or driver error
+  UNSUPP = 2, // request not supported by the device
+}
+
+/** Configuration space offsets (struct virtio_blk_config, 5.2.4). */
+const enum Cfg {
+  Capacity = 0, // le64, in 512-byte sectors
+  SizeMax = 8,
+  SegMax = 12,
+  Geometry = 16,
+  BlkSize = 20,
+  Topology = 24,
+  Writeback = 32,
+  NumQueues = 34,
+  MaxDiscardSectors = 36,
+  MaxDiscardSeg = 40,
+  DiscardSectorAlignment = 44,
+  MaxWriteZeroesSectors = 48,
+  MaxWriteZeroesSeg = 52,
+  WriteZeroesMayUnmap = 56,
+  Size = 96, // through the zoned characteristics, all zero here
+}
+
+const SECTOR = 512;
+const HEADER = 16; // le32 type, le32 reserved, le64 sector
+const SEGMENT = 16; // struct virtio_blk_discard_write_zeroes: le64 sector, le32 num_sectors, le32 flags
+const ID_BYTES = 20;
+const FLAG_UNMAP = 1;
+export const BLK_QUEUE_SIZE = 256;
+/** Linux puts the header and status in descriptors of their own, so two fewer than the queue can hold. */
+const SEG_MAX = BLK_QUEUE_SIZE - 2;
+/** Per-segment limits keep one discard/write-zeroes request to a bounded amount of host work (32 MiB). */
+export const MAX_DISCARD_SECTORS = 65536;
+export const MAX_DISCARD_SEG = 16;
+export const MAX_WRITE_ZEROES_SECTORS = 65536;
+export const MAX_WRITE_ZEROES_SEG = 16;
+/** Largest single backend call: bounds one host syscall, never host memory (data goes straight to RAM). */
+const IO_CHUNK = 1 << 20;
+
+export interface BlkStats {
+  readOps: number;
+  writeOps: number;
+  flushOps: number;
+  discardOps: number;
+  writeZeroesOps: number;
+  readBytes: number;
+  writeBytes: number;
+  /** Requests completed with a status other than OK, or returned without one (no status byte). */
+  errors: number;
+}
+
+export interface VirtioBlkOptions {
+  backend: BlockBackend;
+  /** The device id string returned by GET_ID (ASCII, truncated to 20 bytes). */
+  serial: string;
+  name?: string;
+}
+
+export class VirtioBlk implements VirtioDevice {
+  readonly name: string;
+  readonly deviceId = DeviceId.Block;
+  readonly deviceFeatures: bigint;
+  readonly queueSizes = [BLK_QUEUE_SIZE];
+  readonly stats: BlkStats = {
+    readOps: 0, writeOps: 0, flushOps: 0, discardOps: 0, writeZeroesOps: 0, readBytes: 0, writeBytes: 0, errors: 0,
+  };
+  private readonly backend: BlockBackend;
+  private readonly config = new ConfigSpace(Cfg.Size);
+  private readonly id = new Uint8Array(ID_BYTES);
+  /** Capacity in sectors. */
+  private readonly sectors: number;
+  private ctx!: VirtioContext;
+  /** Bytes of data the current request stored into its writable buffers (excluding the status byte). */
+  private dataWritten = 0;
+
+  constructor(opts: VirtioBlkOptions) {
+    this.backend = opts.backend;
+    this.name = opts.name ?? 'virtio-blk';
+    const size = opts.backend.size;
+    if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
+      throw new RangeError(`virtio-blk: disk size ${size} is not a positive multiple of 512 bytes`);
+    }
+    this.sectors = size / SECTOR;
+    // 5.2.6: NUL-padded, no terminator when all 20 bytes are used; non-ASCII is replaced rather than mis-encoded
+    for (let i = 0; i < Math.min(opts.serial.length, ID_BYTES); i++) {
+      const c = opts.serial.charCodeAt(i);
+      this.id[i] = c < 0x80 ? c : 0x3f;
+    }
+    let features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
+    // discard and write zeroes modify the disk, so a read-only disk does not offer them
+    features |= opts.backend.readOnly ? VIRTIO_BLK_F_RO : VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
+    this.deviceFeatures = features;
+
+    const v = this.config.view;
+    v.setUint32(Cfg.Capacity, this.sectors % 2 ** 32, true);
+    v.setUint32(Cfg.Capacity + 4, Math.floor(this.sectors / 2 ** 32), true);
+    v.setUint32(Cfg.SegMax, SEG_MAX, true);
+    v.setUint32(Cfg.BlkSize, SECTOR, true);
+    v.setUint32(Cfg.MaxDiscardSectors, MAX_DISCARD_SECTORS, true);
+    v.setUint32(Cfg.MaxDiscardSeg, MAX_DISCARD_SEG, true);
+    v.setUint32(Cfg.DiscardSectorAlignment, 8, true); // 4 KiB: the guest's page and the overlay's block
+    v.setUint32(Cfg.MaxWriteZeroesSectors, MAX_WRITE_ZEROES_SECTORS, true);
+    v.setUint32(Cfg.MaxWriteZeroesSeg, MAX_WRITE_ZEROES_SEG, true);
+    // 5.2.6.2: cleared because write zeroes never deallocates here (backends write real zeroes)
+    v.setUint8(Cfg.WriteZeroesMayUnmap, 0);
+  }
+
+  attach(ctx: VirtioContext): void {
+    this.ctx = ctx;
+  }
+
+  readConfig(offset: number, width: number): number {
+    return this.config.read(offset, width);
+  }
+
+  /** Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE, which is not offered. */
+  writeConfig(): void {}
+
+  activate(): void {}
+
+  /** Requests complete synchronously, so there is nothing in flight to drop. */
+  reset(): void {}
+
+  notify(index: number): void {
+    if (!this.ctx.active) return;
+    const q = this.ctx.queue(index);
+    let any = false;
+    for (let c = q.pop(); c; c = q.pop()) {
+      q.push(c.head, this.serve(c));
+      any = true;
+    }
+    if (any) this.ctx.usedBuffers(index);
+  }
+
+  /** Serves one request; returns the used length (data bytes written plus the status byte). */
+  private serve(c: DescriptorChain): number {
+    if (c.writableLength === 0) {
+      // nowhere to put a status: return the chain untouched so the driver sees used length 0
+      this.stats.errors++;
+      return 0;
+    }
+    this.dataWritten = 0;
+    const status = c.readableLength < HEADER ? BlkStatus.IOERR : this.execute(c);
+    const last = c.writable[c.writable.length - 1];
+    const at = last.addr + last.len - 1;
+    const mem = this.ctx.mem;
+    mem.view(at, 1)[0] = status;
+    mem.written(at, 1);
+    if (status !== BlkStatus.OK) this.stats.errors++;
+    return this.dataWritten + 1;
+  }
+
+  private execute(c: DescriptorChain): BlkStatus {
+    const h = gather(this.ctx.mem, c.readable, 0, HEADER);
+    const hv = new DataView(h.buffer);
+    const type = hv.getUint32(0, true);
+    // a sector above 2^53 loses precision but still compares as out of range, which is all that matters
+    const sector = hv.getUint32(8, true) + hv.getUint32(12, true) * 2 ** 32;
+    switch (type) {
+      case BlkType.IN: return this.read(c, sector);
+      case BlkType.OUT: return this.write(c, sector);
+      case BlkType.FLUSH:
+        this.stats.flushOps++;
+        return this.host(() => this.backend.flush());
+      case BlkType.GET_ID: return this.getId(c);
+      case BlkType.DISCARD:
+      case BlkType.WRITE_ZEROES:
+        return this.ranges(c, type);
+      default:
+        return BlkStatus.UNSUPP;
+    }
+  }
+
+  /** Whether [sector, sector + count) lies on the disk. */
+  private inRange(sector: number, count: number): boolean {
+    return sector <= this.sectors && count <= this.sectors - sector;
+  }
+
+  private read(c: DescriptorChain, sector: number): BlkStatus {
+    this.stats.readOps++;
+    const len = c.writableLength - 1; // the last writable byte is the status
+    if (len % SECTOR !== 0 || !this.inRange(sector, len / SECTOR)) return BlkStatus.IOERR;
+    const mem = this.ctx.mem;
+    let pos = sector * SECTOR;
+    return this.host(() => {
+      forEachPiece(c.writable, 0, len, (addr, n) => {
+        try {
+          this.backend.read(pos, mem.view(addr, n));
+        } finally {
+          mem.written(addr, n); // even a failed read may have stored part of the chunk
+        }
+        pos += n;
+        this.dataWritten += n;
+        this.stats.readBytes += n;
+      });
+    });
+  }
+
+  private write(c: DescriptorChain, sector: number): BlkStatus {
+    this.stats.writeOps++;
+    const len = c.readableLength - HEADER;
+    if (this.backend.readOnly) return BlkStatus.IOERR; // 5.2.6.2: and write no data
+    if (len % SECTOR !== 0 || !this.inRange(sector, len / SECTOR)) return BlkStatus.IOERR;
+    const mem = this.ctx.mem;
+    let pos = sector * SECTOR;
+    return this.host(() => {
+      forEachPiece(c.readable, HEADER, len, (addr, n) => {
+        this.backend.write(pos, mem.view(addr, n));
+        pos += n;
+        this.stats.writeBytes += n;
+      });
+    });
+  }
+
+  private getId(c: DescriptorChain): BlkStatus {
+    const len = c.writableLength - 1;
+    if (len < ID_BYTES) return BlkStatus.IOERR; // 5.2.6.1: the driver must offer exactly 20 bytes
+    const mem = this.ctx.mem;
+    let o = 0;
+    forEachPiece(c.writable, 0, ID_BYTES, (addr, n) => {
+      mem.view(addr, n).set(this.id.subarray(o, o + n));
+      mem.written(addr, n);
+      o += n;
+    });
+    this.dataWritten = ID_BYTES;
+    return BlkStatus.OK;
+  }
+
+  /** DISCARD and WRITE_ZEROES: a list of segments, all validated before any is acted on. */
+  private ranges(c: DescriptorChain, type: BlkType.DISCARD | BlkType.WRITE_ZEROES): BlkStatus {
+    const discard = type === BlkType.DISCARD;
+    if (discard) this.stats.discardOps++;
+    else this.stats.writeZeroesOps++;
+    const feature = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
+    if ((this.ctx.features & feature) === 0n) return BlkStatus.UNSUPP;
+    if (this.backend.readOnly) return BlkStatus.IOERR;
+    const len = c.readableLength - HEADER;
+    if (len === 0 || len % SEGMENT !== 0) return BlkStatus.IOERR;
+    const count = len / SEGMENT;
+    // more segments than advertised: a request shape this device does not support
+    if (count > (discard ? MAX_DISCARD_SEG : MAX_WRITE_ZEROES_SEG)) return BlkStatus.UNSUPP;
+    const segs = gather(this.ctx.mem, c.readable, HEADER, len);
+    const v = new DataView(segs.buffer);
+    const maxSectors = discard ? MAX_DISCARD_SECTORS : MAX_WRITE_ZEROES_SECTORS;
+    for (let i = 0; i < count; i++) {
+      const o = i * SEGMENT;
+      const flags = v.getUint32(o + 12, true);
+      // 5.2.6.2: unknown flags, or unmap on a discard, are unsupported
+      if (flags & ~FLAG_UNMAP || (discard && flags & FLAG_UNMAP)) return BlkStatus.UNSUPP;
+      const sector = v.getUint32(o, true) + v.getUint32(o + 4, true) * 2 ** 32;
+      const n = v.getUint32(o + 8, true);
+      if (n > maxSectors || !this.inRange(sector, n)) return BlkStatus.IOERR;
+    }
+    return this.host(() => {
+      for (let i = 0; i < count; i++) {
+        const o = i * SEGMENT;
+        const offset = (v.getUint32(o, true) + v.getUint32(o + 4, true) * 2 ** 32) * SECTOR;
+        const length = v.getUint32(o + 8, true) * SECTOR;
+        if (length === 0) continue;
+        // unmap on write zeroes is only a permission to deallocate; the range must read as zero either way
+        if (discard) this.backend.discard(offset, length);
+        else this.backend.writeZeroes(offset, length);
+      }
+    });
+  }
+
+  /**
+   * Runs backend calls: any host failure becomes IOERR for this request only. Not just BlockIoError: a backend
+   * that throws something else must still not take the device down, and the request has already been taken.
+   */
+  private host(fn: () => void): BlkStatus {
+    try {
+      fn();
+      return BlkStatus.OK;
+    } catch {
+      return BlkStatus.IOERR;
+    }
+  }
+}
+
+/**
+ * Calls fn(addr, n) for each piece of the segments' byte stream in [offset, offset + length), at most IO_CHUNK
+ * bytes each, so big transfers go straight between the backend and guest RAM without a host copy.
+ */
+function forEachPiece(segs: Segment[], offset: number, length: number, fn: (addr: number, n: number) => void): void {
+  for (const s of segs) {
+    if (length <= 0) return;
+    if (offset >= s.len) {
+      offset -= s.len;
+      continue;
+    }
+    let addr = s.addr + offset;
+    let left = Math.min(s.len - offset, length);
+    length -= left;
+    offset = 0;
+    while (left > 0) {
+      const n = Math.min(left, IO_CHUNK);
+      fn(addr, n);
+      addr += n;
+      left -= n;
+    }
+  }
+}

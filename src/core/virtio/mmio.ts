@@ -1,0 +1,276 @@
+// The virtio-mmio transport, version 2 (virtio 1.2 section 4.2): registers, feature negotiation, device
+// status and reset, queue setup, notifications and the interrupt line. Devices plug in through VirtioDevice;
+// a device that throws (guest protocol violation or internal error) is put into DEVICE_NEEDS_RESET and
+// reported, never taking the VM or the host down.
+import type { Device, IrqLine } from '../devices/bus.js';
+import type { GuestMemory } from '../machine/memory.js';
+import {
+  F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, MMIO_MAGIC, Reg, Status, TVISOR_VENDOR_ID,
+} from './constants.js';
+import { Virtqueue, VirtqueueError } from './queue.js';
+
+/** What a device can do with its transport. */
+export interface VirtioContext {
+  readonly mem: GuestMemory;
+  /** Features both sides agreed on (valid once FEATURES_OK is set). */
+  readonly features: bigint;
+  /** True between DRIVER_OK and the next reset, while the device is not in DEVICE_NEEDS_RESET. */
+  readonly active: boolean;
+  queue(index: number): Virtqueue;
+  /** Call after pushing used buffers on a queue: interrupts the driver if it asked for it. */
+  usedBuffers(index: number): void;
+  /** The device changed its configuration space: bumps ConfigGeneration and interrupts the driver. */
+  configChanged(): void;
+  /** Puts the device into DEVICE_NEEDS_RESET with a reason (reported to the VM). */
+  fail(reason: string): void;
+}
+
+/** A virtio device type (block, net, …) behind the transport. */
+export interface VirtioDevice {
+  /** Short name for reports, e.g. "virtio-blk vda". */
+  readonly name: string;
+  readonly deviceId: number;
+  /** Device-type feature bits; the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX. */
+  readonly deviceFeatures: bigint;
+  /** Largest size of each virtqueue, in queue order. */
+  readonly queueSizes: readonly number[];
+  /** Called once by the transport before anything else. */
+  attach(ctx: VirtioContext): void;
+  /** The device-specific configuration space (little-endian), read by the driver at any width. */
+  readConfig(offset: number, width: number): number;
+  writeConfig(offset: number, width: number, value: number): void;
+  /** Features the driver accepted at FEATURES_OK; return false to refuse the combination. */
+  acceptFeatures?(features: bigint): boolean;
+  /** DRIVER_OK was set: the device may start using its queues. */
+  activate(): void;
+  /** The driver notified queue `index` (QueueNotify). */
+  notify(index: number): void;
+  /** Back to the initial state (status written 0, or machine reset). */
+  reset(): void;
+}
+
+export type VirtioEvent = { kind: 'needs-reset'; device: string; reason: string; internal: boolean };
+
+const TRANSPORT_FEATURES = F_VERSION_1 | F_RING_INDIRECT_DESC | F_RING_EVENT_IDX;
+
+export class VirtioMmio implements Device, VirtioContext {
+  features = 0n;
+  private status = 0;
+  private deviceFeaturesSel = 0;
+  private driverFeaturesSel = 0;
+  private driverFeatures = 0n;
+  private queueSel = 0;
+  private interruptStatus = 0;
+  private configGeneration = 0;
+  private readonly queues: Virtqueue[];
+  private readonly offered: bigint;
+
+  constructor(
+    readonly device: VirtioDevice,
+    readonly mem: GuestMemory,
+    private readonly irq: IrqLine,
+    /** Reports device failures to the VM manager (which decides what to do). */
+    private readonly onEvent: (e: VirtioEvent) => void = () => {},
+  ) {
+    this.queues = device.queueSizes.map((n) => new Virtqueue(mem, n));
+    this.offered = device.deviceFeatures | TRANSPORT_FEATURES;
+    device.attach(this);
+  }
+
+  get active(): boolean {
+    return (this.status & (Status.DRIVER_OK | Status.DEVICE_NEEDS_RESET | Status.FAILED)) === Status.DRIVER_OK;
+  }
+
+  queue(index: number): Virtqueue {
+    return this.queues[index];
+  }
+
+  usedBuffers(index: number): void {
+    if (this.queues[index].needsInterrupt()) this.raise(Irq.USED_BUFFER);
+  }
+
+  configChanged(): void {
+    this.configGeneration = (this.configGeneration + 1) >>> 0;
+    if (this.status & Status.DRIVER_OK) this.raise(Irq.CONFIG_CHANGE);
+  }
+
+  fail(reason: string, internal = false): void {
+    if (this.status & Status.DEVICE_NEEDS_RESET) return;
+    this.status |= Status.DEVICE_NEEDS_RESET;
+    for (const q of this.queues) q.ready = false;
+    this.onEvent({ kind: 'needs-reset', device: this.device.name, reason, internal });
+    // 2.1.2: after setting DEVICE_NEEDS_RESET with DRIVER_OK set, send a configuration change notification
+    if (this.status & Status.DRIVER_OK) this.raise(Irq.CONFIG_CHANGE);
+  }
+
+  private raise(bits: number): void {
+    this.interruptStatus |= bits;
+    this.irq.set(true);
+  }
+
+  /** Runs a device callback; whatever it throws puts the device (only) into DEVICE_NEEDS_RESET. */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof VirtqueueError) this.fail(e.message);
+      else this.fail(`internal error in ${what}: ${(e as Error)?.stack ?? String(e)}`, true);
+    }
+  }
+
+  reset(): void {
+    this.status = 0;
+    this.features = 0n;
+    this.driverFeatures = 0n;
+    this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
+    this.interruptStatus = 0;
+    this.irq.set(false);
+    for (const q of this.queues) q.reset();
+    this.guarded('reset', () => this.device.reset());
+  }
+
+  read(offset: number, width: number): number | bigint {
+    if (offset >= Reg.Config) {
+      const o = offset - Reg.Config;
+      if (width === 8) {
+        const lo = this.device.readConfig(o, 4) >>> 0;
+        const hi = this.device.readConfig(o + 4, 4) >>> 0;
+        return (BigInt(hi) << 32n) | BigInt(lo);
+      }
+      return this.device.readConfig(o, width) >>> 0;
+    }
+    if (width !== 4) return width === 8 ? 0n : 0; // registers are 32-bit only (4.2.2.2)
+    const q = this.queues[this.queueSel];
+    switch (offset) {
+      case Reg.MagicValue: return MMIO_MAGIC;
+      case Reg.Version: return 2;
+      case Reg.DeviceID: return this.device.deviceId;
+      case Reg.VendorID: return TVISOR_VENDOR_ID;
+      case Reg.DeviceFeatures:
+        return this.deviceFeaturesSel < 2 ? Number((this.offered >> BigInt(32 * this.deviceFeaturesSel)) & 0xffffffffn) : 0;
+      case Reg.QueueNumMax: return q ? q.maxSize : 0;
+      case Reg.QueueNum: return q ? q.size : 0;
+      case Reg.QueueReady: return q?.ready ? 1 : 0;
+      case Reg.InterruptStatus: return this.interruptStatus;
+      case Reg.Status: return this.status;
+      case Reg.QueueDescLow: return q ? q.descAddr >>> 0 : 0;
+      case Reg.QueueDescHigh: return q ? Math.floor(q.descAddr / 2 ** 32) : 0;
+      case Reg.QueueDriverLow: return q ? q.driverAddr >>> 0 : 0;
+      case Reg.QueueDriverHigh: return q ? Math.floor(q.driverAddr / 2 ** 32) : 0;
+      case Reg.QueueDeviceLow: return q ? q.deviceAddr >>> 0 : 0;
+      case Reg.QueueDeviceHigh: return q ? Math.floor(q.deviceAddr / 2 ** 32) : 0;
+      case Reg.SHMLenLow:
+      case Reg.SHMLenHigh:
+      case Reg.SHMBaseLow:
+      case Reg.SHMBaseHigh:
+        return 0xffffffff; // no shared memory regions
+      case Reg.ConfigGeneration: return this.configGeneration;
+      default: return 0;
+    }
+  }
+
+  write(offset: number, width: number, value: number | bigint): void {
+    if (offset >= Reg.Config) {
+      const o = offset - Reg.Config;
+      if (width === 8) {
+        const v = BigInt(value);
+        this.guarded('config write', () => {
+          this.device.writeConfig(o, 4, Number(v & 0xffffffffn));
+          this.device.writeConfig(o + 4, 4, Number((v >> 32n) & 0xffffffffn));
+        });
+      } else {
+        this.guarded('config write', () => this.device.writeConfig(o, width, Number(value) >>> 0));
+      }
+      return;
+    }
+    if (width !== 4) return;
+    const v = Number(value) >>> 0;
+    const q = this.queues[this.queueSel];
+    const half = (addr: number, high: boolean) => (high ? (addr >>> 0) + v * 2 ** 32 : Math.floor(addr / 2 ** 32) * 2 ** 32 + v);
+    switch (offset) {
+      case Reg.DeviceFeaturesSel: this.deviceFeaturesSel = v; break;
+      case Reg.DriverFeaturesSel: this.driverFeaturesSel = v; break;
+      case Reg.DriverFeatures:
+        if (this.driverFeaturesSel < 2 && !(this.status & Status.FEATURES_OK)) {
+          const shift = BigInt(32 * this.driverFeaturesSel);
+          this.driverFeatures = (this.driverFeatures & ~(0xffffffffn << shift)) | (BigInt(v) << shift);
+        }
+        break;
+      case Reg.QueueSel: this.queueSel = v; break;
+      case Reg.QueueNum: if (q && !q.ready) q.size = v; break;
+      case Reg.QueueDescLow: if (q && !q.ready) q.descAddr = half(q.descAddr, false); break;
+      case Reg.QueueDescHigh: if (q && !q.ready) q.descAddr = half(q.descAddr, true); break;
+      case Reg.QueueDriverLow: if (q && !q.ready) q.driverAddr = half(q.driverAddr, false); break;
+      case Reg.QueueDriverHigh: if (q && !q.ready) q.driverAddr = half(q.driverAddr, true); break;
+      case Reg.QueueDeviceLow: if (q && !q.ready) q.deviceAddr = half(q.deviceAddr, false); break;
+      case Reg.QueueDeviceHigh: if (q && !q.ready) q.deviceAddr = half(q.deviceAddr, true); break;
+      case Reg.QueueReady:
+        if (!q) break;
+        if (v === 0) {
+          q.ready = false;
+        } else if (!q.ready && !(this.status & Status.DEVICE_NEEDS_RESET)) {
+          q.indirect = (this.features & F_RING_INDIRECT_DESC) !== 0n;
+          q.eventIdx = (this.features & F_RING_EVENT_IDX) !== 0n;
+          this.guarded('queue setup', () => q.enable());
+        }
+        break;
+      case Reg.QueueNotify:
+        if (this.active && v < this.queues.length && this.queues[v].ready) this.guarded(`queue ${v}`, () => this.device.notify(v));
+        break;
+      case Reg.InterruptACK:
+        this.interruptStatus &= ~v;
+        if (this.interruptStatus === 0) this.irq.set(false);
+        break;
+      case Reg.Status: this.writeStatus(v & 0xff); break;
+      default: break; // read-only or unknown registers ignore writes
+    }
+  }
+
+  private writeStatus(v: number): void {
+    if (v === 0) {
+      this.reset();
+      return;
+    }
+    const was = this.status;
+    let next = v | (was & Status.DEVICE_NEEDS_RESET);
+    if (next & Status.FEATURES_OK && !(was & Status.FEATURES_OK)) {
+      const f = this.driverFeatures;
+      let ok = (f & ~this.offered) === 0n && (f & F_VERSION_1) !== 0n;
+      if (ok && this.device.acceptFeatures) ok = this.device.acceptFeatures(f);
+      if (ok) this.features = f;
+      else next &= ~Status.FEATURES_OK; // 3.1.1: the driver re-reads status and sees the refusal
+    }
+    if (next & Status.DRIVER_OK && !(next & Status.FEATURES_OK)) next &= ~Status.DRIVER_OK;
+    this.status = next;
+    if (next & Status.DRIVER_OK && !(was & Status.DRIVER_OK) && this.active) {
+      this.guarded('activation', () => this.device.activate());
+    }
+  }
+}
+
+/** A little-endian configuration space backed by bytes, for devices to read and write at any width. */
+export class ConfigSpace {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  read(offset: number, width: number): number {
+    if (offset < 0 || offset + width > this.bytes.length) return 0;
+    if (width === 1) return this.view.getUint8(offset);
+    if (width === 2) return this.view.getUint16(offset, true);
+    if (width === 4) return this.view.getUint32(offset, true);
+    return 0;
+  }
+
+  /** Writes only the bytes in [offset, offset+width) that lie inside the space. */
+  write(offset: number, width: number, value: number): void {
+    for (let i = 0; i < width; i++) {
+      const o = offset + i;
+      if (o >= 0 && o < this.bytes.length) this.bytes[o] = (value >>> (8 * i)) & 0xff;
+    }
+  }
+}

@@ -1,0 +1,623 @@
+// Disk images for virtio-blk (the BlockBackend of virtio 1.2 section 5.2) on Node files: raw images, read-only
+// images, copy-on-write overlays over a read-only base, and lock files so two tvisor processes never write one.
+//
+// Overlay file format (all integers little-endian), version 1:
+//   0      header, 4096 bytes: magic "TVOVL001", u32 version = 1, u32 header size = 4096, u32 block size (4096),
+//          u32 reserved = 0, u64 virtual size, u64 base image size, u64 bitmap offset (4096), u64 bitmap length,
+//          u64 data offset, u32 base path length, then the base image's absolute path in UTF-8 (informational)
+//   4096   allocation bitmap: bit (b % 8) of byte floor(b / 8) set = block b is held by the overlay
+//   data   block b lives at data offset + b * block size, so the file is sparse and a disk range maps to one
+//          contiguous file range; blocks whose bit is clear read from the base image
+// Crash safety: a bit is only ever written to the file after its block's data was made durable (fdatasync),
+// and bits reach the file only at flush or close, so a torn run shows at most the blocks it wrote.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlockIoError, type BlockBackend } from '../../core/virtio/blk/backend.js';
+
+/** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`. */
+export interface DiskSpec {
+  path: string;
+  readOnly?: boolean;
+  /** Copy-on-write file taking the guest's writes; the image at `path` is then never modified. */
+  overlay?: string;
+}
+
+/** A disk that cannot be opened; the message says what is wrong and what to do about it. */
+export class DiskError extends Error {
+  override name = 'DiskError';
+}
+
+const SECTOR = 512;
+/** writeZeroes writes at most this much per system call, from one shared buffer of zeroes. */
+const ZERO_CHUNK = 1 << 20;
+const OVL_MAGIC = 'TVOVL001';
+const OVL_VERSION = 1;
+const OVL_HEADER = 4096;
+/** The guest's page size: Linux writes whole pages, so overlay writes almost never need a copy-up. */
+const OVL_BLOCK = 4096;
+/** The bitmap is written back in units of this many bytes (one host page). */
+const BITMAP_PAGE = 4096;
+
+/** Opens a disk image as a block backend. Throws DiskError when it cannot be used. */
+export function openDiskImage(spec: DiskSpec): BlockBackend {
+  if (spec.overlay !== undefined) {
+    if (spec.readOnly) {
+      throw new DiskError(`disk ${spec.path}: readonly and overlay= exclude each other (the overlay takes the writes)`);
+    }
+    return openOverlay(spec.path, spec.overlay);
+  }
+  return openRaw(spec.path, spec.readOnly ?? false);
+}
+
+/** Where the lock of the image at `file` lives while a tvisor process has it open for writing. */
+export function diskLockPath(file: string): string {
+  const st = fs.statSync(file, { bigint: true });
+  return path.join(lockDir(), `${st.dev}-${st.ino}.lock`);
+}
+
+// ---- raw images ----
+
+function openRaw(file: string, readOnly: boolean): RawImage {
+  const label = `disk ${file}`;
+  const { fd, st } = openFile(file, label, readOnly ? 'r' : 'r+');
+  try {
+    const size = Number(st.size);
+    if (size === 0) throw new DiskError(`${label}: the file is empty; give it a size first, e.g. truncate -s 1G ${file}`);
+    if (size % SECTOR !== 0) {
+      throw new DiskError(`${label}: size ${size} is not a multiple of 512 bytes; pad it, e.g. truncate -s ${Math.ceil(size / SECTOR) * SECTOR} ${file}`);
+    }
+    const key = fileKey(st);
+    let lock: FileLock | null = null;
+    if (!readOnly) {
+      if (basesInUse.has(key)) throw new DiskError(`${label}: is the base of an overlay open in this process and must not change under it`);
+      lock = acquireLock(key, label, file, 'use ,readonly to share it');
+    }
+    return new RawImage(label, fd, size, readOnly, key, lock);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+class RawImage implements BlockBackend {
+  private closed = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly fd: number,
+    readonly size: number,
+    readonly readOnly: boolean,
+    /** The file's identity (device and inode). */
+    readonly key: string,
+    private readonly lock: FileLock | null,
+  ) {
+    if (lock) lock.owner = this;
+  }
+
+  read(offset: number, dst: Uint8Array): void {
+    checkAccess(this.label, this.closed, this.size, offset, dst.length);
+    hostIo(this.label, 'read', offset, dst.length, () => preadFull(this.fd, dst, offset));
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    if (this.readOnly) throw new BlockIoError(`${this.label}: opened read-only`);
+    checkAccess(this.label, this.closed, this.size, offset, src.length);
+    hostIo(this.label, 'write', offset, src.length, () => pwriteFull(this.fd, src, offset));
+  }
+
+  flush(): void {
+    checkAccess(this.label, this.closed, this.size, 0, 0);
+    if (this.readOnly) return; // nothing of ours to make durable
+    hostIo(this.label, 'flush', 0, 0, () => fs.fsyncSync(this.fd));
+  }
+
+  /** Node has no fallocate(PUNCH_HOLE), so there is no way to deallocate; the spec lets a device ignore discard. */
+  discard(): void {}
+
+  writeZeroes(offset: number, length: number): void {
+    if (this.readOnly) throw new BlockIoError(`${this.label}: opened read-only`);
+    checkAccess(this.label, this.closed, this.size, offset, length);
+    writeZeroChunks(this, offset, length);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      fs.closeSync(this.fd);
+    } finally {
+      this.lock?.release();
+    }
+  }
+}
+
+// ---- copy-on-write overlays ----
+
+interface OverlayLayout {
+  blockSize: number;
+  virtualSize: number;
+  baseSize: number;
+  bitmapOffset: number;
+  bitmapLength: number;
+  dataOffset: number;
+  basePath: string;
+}
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+function overlayLayout(size: number, blockSize: number, basePath: string): OverlayLayout {
+  const bitmapLength = roundUp(Math.ceil(Math.ceil(size / blockSize) / 8), BITMAP_PAGE);
+  const dataOffset = roundUp(OVL_HEADER + bitmapLength, blockSize);
+  return { blockSize, virtualSize: size, baseSize: size, bitmapOffset: OVL_HEADER, bitmapLength, dataOffset, basePath };
+}
+
+function encodeHeader(l: OverlayLayout): Uint8Array {
+  const h = new Uint8Array(OVL_HEADER);
+  const v = new DataView(h.buffer);
+  h.set(new TextEncoder().encode(OVL_MAGIC), 0);
+  v.setUint32(8, OVL_VERSION, true);
+  v.setUint32(12, OVL_HEADER, true);
+  v.setUint32(16, l.blockSize, true);
+  v.setBigUint64(24, BigInt(l.virtualSize), true);
+  v.setBigUint64(32, BigInt(l.baseSize), true);
+  v.setBigUint64(40, BigInt(l.bitmapOffset), true);
+  v.setBigUint64(48, BigInt(l.bitmapLength), true);
+  v.setBigUint64(56, BigInt(l.dataOffset), true);
+  // the path is only a hint for error messages, so an over-long one is cut rather than refused
+  const p = new TextEncoder().encode(l.basePath).subarray(0, OVL_HEADER - 68);
+  v.setUint32(64, p.length, true);
+  h.set(p, 68);
+  return h;
+}
+
+function decodeHeader(h: Uint8Array, label: string): OverlayLayout {
+  const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
+  if (h.length < OVL_HEADER || new TextDecoder().decode(h.subarray(0, 8)) !== OVL_MAGIC) {
+    throw new DiskError(`${label}: not a tvisor overlay (no ${OVL_MAGIC} header, or its creation was interrupted); choose another file or delete this one to start over`);
+  }
+  const version = v.getUint32(8, true);
+  if (version !== OVL_VERSION) throw new DiskError(`${label}: overlay format version ${version} is not supported by this tvisor (it reads version ${OVL_VERSION})`);
+  const u64 = (o: number) => {
+    const n = v.getBigUint64(o, true);
+    return n > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(n);
+  };
+  const blockSize = v.getUint32(16, true);
+  const virtualSize = u64(24);
+  const pathLength = v.getUint32(64, true);
+  const corrupt = () => new DiskError(`${label}: the overlay header is corrupt; delete the overlay to start over (its writes are lost)`);
+  if (v.getUint32(12, true) !== OVL_HEADER || blockSize < SECTOR || blockSize > 1 << 20 || (blockSize & (blockSize - 1)) !== 0) throw corrupt();
+  if (virtualSize <= 0 || virtualSize % SECTOR !== 0 || pathLength > OVL_HEADER - 68) throw corrupt();
+  const basePath = new TextDecoder().decode(h.subarray(68, 68 + pathLength));
+  const l = { ...overlayLayout(virtualSize, blockSize, basePath), baseSize: u64(32) };
+  if (l.baseSize <= 0 || u64(40) !== l.bitmapOffset || u64(48) !== l.bitmapLength || u64(56) !== l.dataOffset) throw corrupt();
+  return l;
+}
+
+/** Identities of images serving as overlay bases in this process, with how many overlays use each. */
+const basesInUse = new Map<string, number>();
+
+function openOverlay(basePath: string, file: string): OverlayImage {
+  const label = `disk overlay ${file}`;
+  const base = openRaw(basePath, true);
+  try {
+    if (held.has(base.key)) throw new DiskError(`disk ${basePath}: is open for writing in this process, so it cannot also be an overlay's base`);
+    let fd: number;
+    let created = false;
+    try {
+      fd = fs.openSync(file, 'r+');
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') throw openError(label, e, false);
+      // O_EXCL: if another process creates it first, fall back to opening theirs (its lock decides below)
+      try {
+        fd = fs.openSync(file, 'wx+', 0o644);
+        created = true;
+      } catch (e2) {
+        if (errCode(e2) !== 'EEXIST') throw openError(label, e2, false);
+        fd = fs.openSync(file, 'r+');
+      }
+    }
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw new DiskError(`${label}: not a regular file`);
+      const key = fileKey(st);
+      if (key === base.key) throw new DiskError(`${label}: is the base image itself; choose another file for the overlay`);
+      const lock = acquireLock(key, label, file, 'give this VM an overlay file of its own');
+      try {
+        let layout: OverlayLayout;
+        if (st.size === 0n) {
+          // new (or created empty by the user): write the header and size the file past the bitmap, durably
+          // (sized first: an interrupted creation leaves no header rather than a header without a bitmap)
+          layout = overlayLayout(base.size, OVL_BLOCK, path.resolve(basePath));
+          fs.ftruncateSync(fd, layout.dataOffset);
+          pwriteFull(fd, encodeHeader(layout), 0);
+          fs.fsyncSync(fd);
+          if (created) fsyncDir(path.dirname(path.resolve(file)));
+        } else {
+          const h = new Uint8Array(OVL_HEADER);
+          const n = fs.readSync(fd, h, 0, OVL_HEADER, 0);
+          layout = decodeHeader(h.subarray(0, n), label);
+          if (layout.baseSize !== base.size || layout.virtualSize !== base.size) {
+            throw new DiskError(`${label}: was made for a base image of ${layout.baseSize} bytes (${layout.basePath}), but ${basePath} has ${base.size}; use the matching base, or delete the overlay to start over`);
+          }
+        }
+        const bitmap = new Uint8Array(layout.bitmapLength);
+        try {
+          preadFull(fd, bitmap, layout.bitmapOffset);
+        } catch (e) {
+          throw new DiskError(`${label}: cannot read its allocation bitmap (${errCode(e) || (e as Error).message}); the file is truncated or unreadable`);
+        }
+        return new OverlayImage(label, base, fd, layout, bitmap, lock);
+      } catch (e) {
+        lock.release();
+        throw e;
+      }
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  } catch (e) {
+    base.close();
+    throw e;
+  }
+}
+
+class OverlayImage implements BlockBackend {
+  readonly readOnly = false;
+  readonly size: number;
+  private readonly blockSize: number;
+  private readonly dataOffset: number;
+  private readonly bitmapOffset: number;
+  /** Bitmap pages with bits not yet in the file. */
+  private readonly dirty = new Set<number>();
+  /** One block, for copy-ups. */
+  private readonly scratch: Uint8Array;
+  private closed = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly base: RawImage,
+    private readonly fd: number,
+    layout: OverlayLayout,
+    private readonly bitmap: Uint8Array,
+    private readonly lock: FileLock,
+  ) {
+    this.size = layout.virtualSize;
+    this.blockSize = layout.blockSize;
+    this.dataOffset = layout.dataOffset;
+    this.bitmapOffset = layout.bitmapOffset;
+    this.scratch = new Uint8Array(layout.blockSize);
+    lock.owner = this;
+    basesInUse.set(base.key, (basesInUse.get(base.key) ?? 0) + 1);
+  }
+
+  /** Whether block b is held by the overlay (b can exceed 2^32 on huge disks, hence no shifts). */
+  private has(b: number): boolean {
+    return ((this.bitmap[Math.floor(b / 8)] >> (b % 8)) & 1) === 1;
+  }
+
+  private mark(b: number): void {
+    const i = Math.floor(b / 8);
+    const bit = 1 << (b % 8);
+    if (this.bitmap[i] & bit) return;
+    this.bitmap[i] |= bit;
+    this.dirty.add(Math.floor(i / BITMAP_PAGE));
+  }
+
+  private blockEnd(b: number): number {
+    return Math.min((b + 1) * this.blockSize, this.size);
+  }
+
+  read(offset: number, dst: Uint8Array): void {
+    checkAccess(this.label, this.closed, this.size, offset, dst.length);
+    const B = this.blockSize;
+    const stop = offset + dst.length;
+    hostIo(this.label, 'read', offset, dst.length, () => {
+      for (let pos = offset; pos < stop;) {
+        // one read per run of blocks from the same file
+        const inOverlay = this.has(Math.floor(pos / B));
+        let end = Math.min(stop, (Math.floor(pos / B) + 1) * B);
+        while (end < stop && this.has(end / B) === inOverlay) end = Math.min(stop, end + B);
+        const part = dst.subarray(pos - offset, end - offset);
+        if (inOverlay) preadFull(this.fd, part, this.dataOffset + pos);
+        else this.base.read(pos, part);
+        pos = end;
+      }
+    });
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    checkAccess(this.label, this.closed, this.size, offset, src.length);
+    if (src.length === 0) return;
+    const B = this.blockSize;
+    const stop = offset + src.length;
+    const first = Math.floor(offset / B);
+    const last = Math.floor((stop - 1) / B);
+    hostIo(this.label, 'write', offset, src.length, () => {
+      // only the edge blocks can be partly covered; their other bytes must come from the base first
+      if (!this.has(first) && (offset > first * B || stop < this.blockEnd(first))) this.copyUp(first);
+      if (last !== first && !this.has(last) && stop < this.blockEnd(last)) this.copyUp(last);
+      pwriteFull(this.fd, src, this.dataOffset + offset);
+    });
+    // marked only once the data is in the file, so a failed write leaves the blocks reading from the base
+    for (let b = first; b <= last; b++) this.mark(b);
+  }
+
+  private copyUp(b: number): void {
+    const start = b * this.blockSize;
+    const block = this.scratch.subarray(0, this.blockEnd(b) - start);
+    this.base.read(start, block);
+    pwriteFull(this.fd, block, this.dataOffset + start);
+  }
+
+  flush(): void {
+    checkAccess(this.label, this.closed, this.size, 0, 0);
+    this.persist();
+  }
+
+  /** Data first, then the bitmap: a bit in the file must never vouch for a block that is not durable yet. */
+  private persist(): void {
+    hostIo(this.label, 'flush', 0, 0, () => {
+      fs.fdatasyncSync(this.fd);
+      if (this.dirty.size === 0) return;
+      for (const page of [...this.dirty].sort((a, b) => a - b)) {
+        const start = page * BITMAP_PAGE;
+        pwriteFull(this.fd, this.bitmap.subarray(start, Math.min(start + BITMAP_PAGE, this.bitmap.length)), this.bitmapOffset + start);
+      }
+      fs.fsyncSync(this.fd);
+      this.dirty.clear(); // only now: after a failure the pages are written again next time
+    });
+  }
+
+  /** Ignored, as on raw images: the blocks stay allocated and keep their contents. */
+  discard(): void {}
+
+  /** Zero blocks are written into the overlay: clearing bits instead would expose the base's data. */
+  writeZeroes(offset: number, length: number): void {
+    checkAccess(this.label, this.closed, this.size, offset, length);
+    writeZeroChunks(this, offset, length);
+  }
+
+  /** Persists the bitmap (so writes of this run survive a clean exit) and releases everything. */
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.persist();
+    } finally {
+      this.closed = true;
+      const n = (basesInUse.get(this.base.key) ?? 1) - 1;
+      if (n > 0) basesInUse.set(this.base.key, n);
+      else basesInUse.delete(this.base.key);
+      try {
+        fs.closeSync(this.fd);
+      } finally {
+        this.base.close();
+        this.lock.release();
+      }
+    }
+  }
+}
+
+// ---- locks ----
+// Node has no flock(), so a writer announces itself with a lock file named after the image's (device, inode)
+// in a per-user directory, created atomically by link() with the owner's pid inside. A lock whose pid is dead
+// is stale and taken over. This protects against tvisor processes on this host, not against other programs
+// or other hosts sharing the file over the network.
+
+/** Locks this process holds, by file identity. */
+const held = new Map<string, FileLock>();
+let exitHooked = false;
+let unique = 0;
+
+class FileLock {
+  /** The backend to close (persisting overlay bitmaps) if the process exits with it still open. */
+  owner: { close(): void } | null = null;
+
+  constructor(readonly key: string, readonly lockPath: string, readonly file: string) {}
+
+  release(): void {
+    if (held.get(this.key) !== this) return;
+    held.delete(this.key);
+    try {
+      if (lockOwner(readLock(this.lockPath)) === process.pid) fs.unlinkSync(this.lockPath);
+    } catch {
+      // already gone: nothing to release
+    }
+  }
+}
+
+function lockDir(): string {
+  const user = typeof process.getuid === 'function' ? String(process.getuid()) : os.userInfo().username;
+  return path.join(os.tmpdir(), `tvisor-locks-${user}`);
+}
+
+/** The lock's text; null when there is none, '' when unreadable (which then counts as stale). */
+function readLock(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return errCode(e) === 'ENOENT' ? null : '';
+  }
+}
+
+function lockOwner(text: string | null): number | null {
+  const first = text?.split('\n')[0] ?? '';
+  return /^[1-9]\d{0,9}$/.test(first) ? Number(first) : null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === 'EPERM'; // exists but is not ours: treat as alive rather than risk two writers
+  }
+}
+
+function acquireLock(key: string, label: string, file: string, hint: string): FileLock {
+  const mine = held.get(key);
+  if (mine) throw new DiskError(`${label}: already open for writing in this process (as ${mine.file})`);
+  const dir = lockDir();
+  let lockPath: string;
+  let tmp: string;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // a directory planted by another user could lock us out or feed us pids
+    if (typeof process.getuid === 'function' && fs.statSync(dir).uid !== process.getuid()) {
+      throw new DiskError(`${label}: the lock directory ${dir} belongs to another user; remove it or set TMPDIR`);
+    }
+    lockPath = path.join(dir, `${key}.lock`);
+    tmp = `${lockPath}.${process.pid}.${unique++}.new`;
+    fs.writeFileSync(tmp, `${process.pid}\n${path.resolve(file)}\n`, { mode: 0o600 });
+  } catch (e) {
+    if (e instanceof DiskError) throw e;
+    throw new DiskError(`${label}: cannot create a lock in ${dir} (${errCode(e) || (e as Error).message}); check TMPDIR`);
+  }
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        fs.linkSync(tmp, lockPath); // atomic: fails if the lock exists, and the lock is never seen empty
+        const lock = new FileLock(key, lockPath, file);
+        held.set(key, lock);
+        hookExit();
+        return lock;
+      } catch (e) {
+        if (errCode(e) !== 'EEXIST') throw new DiskError(`${label}: cannot create the lock ${lockPath} (${errCode(e) || (e as Error).message})`);
+      }
+      const seen = readLock(lockPath);
+      if (seen === null) continue; // released meanwhile
+      const pid = lockOwner(seen);
+      // our own pid but not in `held`: left by an earlier process that had the same pid
+      if (pid !== null && pid !== process.pid && alive(pid)) {
+        throw new DiskError(`${label}: in use by another tvisor process (pid ${pid}); ${hint}`);
+      }
+      // stale: move it aside; if what was moved is not what we judged, another process took it over first
+      const aside = `${lockPath}.${process.pid}.${unique++}.stale`;
+      try {
+        fs.renameSync(lockPath, aside);
+      } catch (e) {
+        if (errCode(e) === 'ENOENT') continue;
+        throw new DiskError(`${label}: cannot remove the stale lock ${lockPath} (${errCode(e)})`);
+      }
+      if (readLock(aside) !== seen) {
+        try {
+          fs.linkSync(aside, lockPath);
+        } catch {
+          // yet another process holds it now; the next attempt sees that
+        }
+      }
+      fs.rmSync(aside, { force: true });
+    }
+    throw new DiskError(`${label}: could not take the lock ${lockPath} (busy); try again`);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** On exit, close what is still open: overlays persist their bitmaps, and every lock file is removed. */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const lock of [...held.values()]) {
+      try {
+        lock.owner?.close();
+      } catch {
+        // the process is ending: nobody to report to, and the lock is still removed below
+      }
+      lock.release();
+    }
+  });
+}
+
+// ---- helpers ----
+
+function openFile(file: string, label: string, flags: 'r' | 'r+'): { fd: number; st: fs.BigIntStats } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags);
+  } catch (e) {
+    throw openError(label, e, flags === 'r');
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (st.isDirectory()) throw new DiskError(`${label}: is a directory, not a disk image`);
+    if (!st.isFile()) throw new DiskError(`${label}: not a regular file (block devices, pipes and sockets are not supported)`);
+    return { fd, st };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+function fileKey(st: fs.BigIntStats): string {
+  return `${st.dev}-${st.ino}`;
+}
+
+function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException | null)?.code ?? '';
+}
+
+function openError(label: string, e: unknown, readOnly: boolean): DiskError {
+  switch (errCode(e)) {
+    case 'ENOENT': return new DiskError(`${label}: no such file`);
+    case 'EISDIR': return new DiskError(`${label}: is a directory, not a disk image`);
+    case 'EACCES':
+    case 'EPERM':
+      return new DiskError(`${label}: permission denied${readOnly ? '' : '; fix its permissions, or add ,readonly (or overlay=PATH) to leave it unmodified'}`);
+    case 'EROFS': return new DiskError(`${label}: on a read-only file system; add ,readonly or overlay=PATH`);
+    default: return new DiskError(`${label}: cannot open it (${errCode(e) || (e as Error).message})`);
+  }
+}
+
+function checkAccess(label: string, closed: boolean, size: number, offset: number, length: number): void {
+  if (closed) throw new BlockIoError(`${label}: used after close`);
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new BlockIoError(`${label}: ${length} bytes at offset ${offset} lie outside the disk (${size} bytes)`);
+  }
+}
+
+/** Runs host I/O; a failure becomes the BlockIoError the device expects (labelled ones pass unchanged). */
+function hostIo(label: string, what: string, offset: number, length: number, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BlockIoError) throw e;
+    const why = errCode(e) || (e as Error)?.message || String(e);
+    throw new BlockIoError(`${label}: ${what}${length ? ` of ${length} bytes at offset ${offset}` : ''} failed (${why})`);
+  }
+}
+
+function preadFull(fd: number, buf: Uint8Array, position: number): void {
+  for (let done = 0; done < buf.length;) {
+    const n = fs.readSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw Object.assign(new Error(`end of file at offset ${position + done}`), { code: 'EOF (the file was truncated)' });
+    done += n;
+  }
+}
+
+function pwriteFull(fd: number, buf: Uint8Array, position: number): void {
+  for (let done = 0; done < buf.length;) {
+    done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+  }
+}
+
+/** Writes zeroes in bounded chunks: host memory stays at most ZERO_CHUNK whatever the length. */
+function writeZeroChunks(disk: BlockBackend, offset: number, length: number): void {
+  const zeroes = new Uint8Array(Math.min(length, ZERO_CHUNK));
+  for (let done = 0; done < length; done += zeroes.length) {
+    disk.write(offset + done, zeroes.subarray(0, Math.min(zeroes.length, length - done)));
+  }
+}
+
+/** Makes a newly created file's directory entry durable; not possible on every platform, so best effort. */
+function fsyncDir(dir: string): void {
+  let fd = -1;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // e.g. Windows cannot open directories
+  }
+  if (fd >= 0) fs.closeSync(fd);
+}
