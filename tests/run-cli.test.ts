@@ -76,6 +76,22 @@ test('unparsable or out-of-range options', () => {
   assertBadInput(['--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
 });
 
+// A valid Image header with a zeroed body: the first instruction (0x0000) is illegal, the trap goes to stvec 0,
+// where there is no memory: the hart faults forever. The VM must end as crashed, not spin.
+for (const firmware of [false, true]) {
+  test(`a kernel that can make no progress ends the VM as crashed (${firmware ? 'OpenSBI' : 'hypervisor SBI'})`, () => {
+    const args = ['--kernel', join(dir, 'riscv.Image'), '--memory', '64M'];
+    if (firmware) {
+      // M-mode firmware that is all zeroes: the same trap loop one privilege level lower
+      writeFileSync(join(dir, 'zero.fw'), Buffer.alloc(4096));
+      args.push('--firmware', join(dir, 'zero.fw'));
+    }
+    const r = run(args);
+    assert.equal(r.status, 1, `status ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, /^tvisor: the guest crashed: hart 0 makes no progress: 10000 traps in a row .*cause \d+ at pc 0x[0-9a-f]+/m);
+  });
+}
+
 test('run --help documents the options', () => {
   const r = run(['--help']);
   assert.equal(r.status, 0);

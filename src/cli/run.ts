@@ -51,6 +51,7 @@ Console: when stdin is a terminal it is switched to raw mode; press Ctrl-A then 
 Guest poweroff ends the command with status 0; a guest reboot restarts the VM.
 
 Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's syscon failure code,
+1 the guest crashed (it makes no progress, e.g. its trap vector faults again and again),
 2 bad input (unreadable or unusable kernel, initrd or firmware, bad option), 70 internal error.
 `;
 
@@ -73,6 +74,8 @@ const OPTIONS = {
 const DEFAULT_MEMORY = 512 * 2 ** 20;
 const MIN_MEMORY = 16 * 2 ** 20;
 const CTRL_A = 0x01;
+/** Exit status when the guest can make no progress (tvisor run). */
+const EXIT_CRASHED = 1;
 
 function readInput(path: string, what: string): Uint8Array {
   let st;
@@ -183,6 +186,10 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const detach = attachConsole(vm, input ? (b) => input.receive(b) : (b) => vm.sendInput(b));
       try {
         const exit = await vm.run();
+        if (exit.kind === 'crashed') {
+          warn(`tvisor: the guest crashed: ${exit.reason}`);
+          return EXIT_CRASHED;
+        }
         return exit.kind === 'poweroff' ? exit.code : 0;
       } finally {
         detach();

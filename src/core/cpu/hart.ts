@@ -17,6 +17,8 @@ import type { Clint } from '../devices/clint.js';
 
 /** Thrown (never allocated per trap) to unwind from a slow path to the interpreter loop. */
 const TRAP = Object.freeze({ trap: true });
+/** Traps in a row without a retired instruction after which a hart counts as stuck (see Hart.stuck). */
+export const STUCK_TRAPS = 10_000;
 const TWO32 = 4294967296;
 /** Instructions between interrupt and timer checks. */
 const CHUNK = 8192;
@@ -56,6 +58,13 @@ export class Hart {
   waiting = false;
   /** Set by the machine (HTIF/syscon) to leave run() after the current instruction. */
   stop = false;
+  /**
+   * Set when the hart takes STUCK_TRAPS traps in a row without retiring an instruction (its trap vector
+   * faults again and again, like an x86 triple fault): it can make no progress, and the machine should end.
+   */
+  stuck: { cause: number; pcLo: number; pcHi: number } | null = null;
+  /** Consecutive traps with no instruction retired in between. */
+  private trapStreak = 0;
   /** Supervisor timer deadline (mtime ticks) set through SBI TIME when no M-mode firmware runs. */
   sbiTimer = Infinity;
   /** Handles ECALL before it traps (the hypervisor's SBI); returns true when it did. */
@@ -232,6 +241,7 @@ export class Hart {
     let n = budget;
     let fTag = TLB_INVALID, fTagHi = 0, fOff = 0;
     let d: Int32Array = EMPTY;
+    let trapMark = -1;
     if (this.waiting) {
       if (!this.wakeable()) return 0;
       this.waiting = false;
@@ -713,6 +723,14 @@ export class Hart {
         }
       } catch (e) {
         if (e !== TRAP) throw e;
+        // A trap retires nothing; count traps in a row without progress, so a trap loop cannot spin forever.
+        this.trapStreak = n === trapMark ? this.trapStreak + 1 : 1;
+        trapMark = n;
+        if (this.trapStreak >= STUCK_TRAPS) {
+          this.stuck = { cause: this.trapCause, pcLo: curLo, pcHi: curHi };
+          this.trapStreak = 0;
+          break outer;
+        }
         this.takeTrap(this.trapCause, false, this.trapTvalLo, this.trapTvalHi, curLo, curHi);
         pcLo = s[S.PC];
         pcHi = s[S.PC + 1];

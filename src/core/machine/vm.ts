@@ -9,7 +9,7 @@ import { Uart16550, UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { GoldfishRtc, RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
 import { Syscon, SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
 import { CodeCache } from '../mmu/codecache.js';
-import { Hart } from '../cpu/hart.js';
+import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
 import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/bits.js';
 import { MISA_LO } from '../cpu/system.js';
@@ -43,7 +43,21 @@ export interface VmConfig {
   onDeviceEvent?: (e: VirtioEvent) => void;
 }
 
-export type VmExit = { kind: 'poweroff'; code: number } | { kind: 'stopped' };
+export type VmExit =
+  | { kind: 'poweroff'; code: number }
+  | { kind: 'stopped' }
+  /** The guest can make no progress (e.g. its trap vector faults again and again); `reason` says how. */
+  | { kind: 'crashed'; reason: string };
+
+/** What one runSlice() did. */
+export interface SliceResult {
+  instructions: number;
+  /** Every hart is waiting (WFI or stopped); nothing to do until idleForNs() or an interrupt. */
+  idle: boolean;
+  exit: VmExit | null;
+  /** Host time the slice took. */
+  elapsedNs: number;
+}
 
 /** Instructions a hart runs before the next one gets its turn. */
 const SLICE = 200_000;
@@ -52,6 +66,13 @@ const YIELD_NS = 20e6;
 
 /** Multi-letter extensions the harts implement (riscv,isa-extensions). */
 const EXTENSIONS = ['zicbom', 'zicboz', 'zicntr', 'zicond', 'zicsr', 'zifencei', 'zihintpause', 'zba', 'zbb', 'zbs', 'sstc'];
+
+const hex = (lo: number, hi: number) => `0x${(BigInt(hi >>> 0) << 32n | BigInt(lo >>> 0)).toString(16)}`;
+
+function stuckReason(hart: number, t: { cause: number; pcLo: number; pcHi: number }): string {
+  return `hart ${hart} makes no progress: ${STUCK_TRAPS} traps in a row without an instruction retired ` +
+    `(last: cause ${t.cause} at pc ${hex(t.pcLo, t.pcHi)}); its trap vector faults again and again`;
+}
 
 export function hartFeatures(): HartFeatures {
   let letters = '';
@@ -235,7 +256,11 @@ export class Vm {
     this.wake();
   }
 
+  /** Called whenever something may have made an idle VM runnable (interrupt, input, stop); for schedulers. */
+  onWake: (() => void) | null = null;
+
   private wake(): void {
+    this.onWake?.();
     const w = this.wakeup;
     if (w) {
       this.wakeup = null;
@@ -273,12 +298,22 @@ export class Vm {
     });
   }
 
-  /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */
-  async run(): Promise<VmExit> {
+  /** How the VM ended, once it has (poweroff or stop()). */
+  get exited(): VmExit | null {
+    return this.exit;
+  }
+
+  /**
+   * Runs the harts round-robin for about `budgetNs` of host time (at least one turn each), handling guest
+   * reboots. Returns early when every hart is idle (WFI, or stopped through HSM) or the VM has ended. This is
+   * what a scheduler hands a time slice to; `run()` is the same loop for a VM that owns its thread.
+   */
+  runSlice(budgetNs: number): SliceResult {
     const harts = this.harts;
-    let lastYield = this.clock.nowNs();
+    const start = this.clock.nowNs();
+    let instructions = 0;
     for (;;) {
-      if (this.exit) return this.exit;
+      if (this.exit) return { instructions, idle: false, exit: this.exit, elapsedNs: this.clock.nowNs() - start };
       if (this.resetRequested) {
         this.resetRequested = false;
         this.boot();
@@ -290,15 +325,37 @@ export class Vm {
         h.stop = false;
         ran += h.run(SLICE);
         h.s[S.RES_VALID] = 0; // another hart runs next: a reservation cannot survive its stores
+        if (h.stuck) this.finish({ kind: 'crashed', reason: stuckReason(i, h.stuck) });
         if (this.exit || this.resetRequested) break;
       }
       this.rtc.poll();
-      if (this.exit || this.resetRequested) continue;
-      const now = this.clock.nowNs();
-      if (ran === 0) {
+      instructions += ran;
+      const elapsedNs = this.clock.nowNs() - start;
+      if (this.exit) return { instructions, idle: false, exit: this.exit, elapsedNs };
+      if (this.resetRequested) continue;
+      if (ran === 0) return { instructions, idle: true, exit: null, elapsedNs };
+      if (elapsedNs >= budgetNs) return { instructions, idle: false, exit: null, elapsedNs };
+    }
+  }
+
+  /**
+   * Host nanoseconds until an idle VM has work again: its next timer or RTC alarm (Infinity if none). Device
+   * interrupts and console input wake it earlier through `onWake`.
+   */
+  idleForNs(): number {
+    return this.nextDeadlineNs();
+  }
+
+  /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */
+  async run(): Promise<VmExit> {
+    let lastYield = this.clock.nowNs();
+    for (;;) {
+      const r = this.runSlice(YIELD_NS);
+      if (r.exit) return r.exit;
+      if (r.idle) {
         await this.sleep(this.nextDeadlineNs());
         lastYield = this.clock.nowNs();
-      } else if (now - lastYield > YIELD_NS) {
+      } else if (this.clock.nowNs() - lastYield >= YIELD_NS) {
         await new Promise<void>((r) => setTimeout(r, 0));
         lastYield = this.clock.nowNs();
       }

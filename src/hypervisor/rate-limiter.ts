@@ -1,0 +1,182 @@
+// Token-bucket rate limiting for a VM's block and network I/O, with Firecracker's semantics (bandwidth and
+// ops buckets, linear refill, a one-time burst); pure bookkeeping: the caller passes the time in ms.
+//
+// Choices worth knowing:
+// - A bucket with size 0 or refillTimeMs 0 does not limit (as in Firecracker).
+// - The one-time burst is spent before the regular budget and never refills; a request is taken atomically
+//   from burst + budget, or not at all (Firecracker spends the burst even when the request then fails).
+// - A request larger than the bucket can never find that many tokens. It is let through once the bucket is
+//   full and drives the balance negative, so the device pays for it by waiting (size + debt) / rate before
+//   the next request: the long-run rate still holds, and nothing deadlocks. timeUntil() says Infinity for
+//   such a request (the tokens never exist at once); timeUntilAllowed() gives the real wait.
+// - update() keeps the current balance (clamped to the new size) rather than resetting the bucket to full,
+//   so reconfiguring a throttled device cannot be used to get a free burst.
+
+export interface TokenBucketConfig {
+  /** Tokens (bytes or ops) the bucket holds when full; refilled linearly over refillTimeMs. */
+  size: number;
+  refillTimeMs: number;
+  /** Extra tokens available once, spent first; they do not refill. */
+  oneTimeBurst?: number;
+}
+
+/** Comparisons forgive float rounding from fractional refills (1e-9 of a token per token of size). */
+const EPS = 1e-9;
+
+export class TokenBucket {
+  private size = 0;
+  private refillTimeMs = 0;
+  /** Regular tokens; negative after a request larger than the bucket. */
+  private budget = 0;
+  private burst = 0;
+  private lastMs: number;
+
+  constructor(cfg: TokenBucketConfig, nowMs: number) {
+    this.lastMs = nowMs;
+    this.configure(cfg);
+    this.budget = this.size;
+  }
+
+  /** False when the bucket does not limit (size or refill time 0). */
+  get limited(): boolean {
+    return this.size > 0 && this.refillTimeMs > 0;
+  }
+
+  /** Regular tokens plus what is left of the one-time burst, at nowMs. */
+  available(nowMs: number): number {
+    this.refill(nowMs);
+    return this.budget + this.burst;
+  }
+
+  /** Takes `tokens` if the bucket allows it now (see the header for requests larger than the bucket). */
+  consume(tokens: number, nowMs: number): boolean {
+    if (!this.allows(tokens, nowMs)) return false;
+    this.take(tokens);
+    return true;
+  }
+
+  /** True if consume(tokens) would succeed now; takes nothing. */
+  allows(tokens: number, nowMs: number): boolean {
+    if (!this.limited || tokens <= 0) return true;
+    this.refill(nowMs);
+    const slack = EPS * Math.max(1, this.size);
+    return this.budget + this.burst >= tokens - slack || this.budget >= this.size - slack;
+  }
+
+  /** Spends tokens unconditionally (after allows() said yes). */
+  take(tokens: number): void {
+    if (!this.limited || tokens <= 0) return;
+    const fromBurst = Math.min(this.burst, tokens);
+    this.burst -= fromBurst;
+    this.budget -= tokens - fromBurst;
+  }
+
+  /** Ms until `tokens` are in the bucket at once; Infinity if tokens exceed what it can ever hold. */
+  timeUntil(tokens: number, nowMs: number): number {
+    if (!this.limited) return 0;
+    this.refill(nowMs);
+    if (tokens - this.burst > this.size * (1 + EPS)) return Infinity;
+    return this.msToReach(tokens - this.burst);
+  }
+
+  /** Ms until consume(tokens) succeeds: like timeUntil, but a request larger than the bucket waits for a full
+   *  bucket. Fractional; round up when arming a timer. */
+  timeUntilAllowed(tokens: number, nowMs: number): number {
+    if (!this.limited || tokens <= 0) return 0;
+    this.refill(nowMs);
+    return this.msToReach(Math.min(tokens - this.burst, this.size));
+  }
+
+  /** Applies a new configuration from nowMs on; the balance is kept but not above the new size. A new
+   *  oneTimeBurst replaces what is left of the old one; an absent one leaves it as it is. */
+  update(cfg: TokenBucketConfig, nowMs: number): void {
+    this.refill(nowMs);
+    const wasLimited = this.limited;
+    this.configure(cfg);
+    if (!wasLimited) this.budget = this.size;
+    else this.budget = Math.min(this.budget, this.size);
+  }
+
+  private configure(cfg: TokenBucketConfig): void {
+    const ok = (x: number) => Number.isFinite(x) && x >= 0;
+    if (!ok(cfg.size) || !ok(cfg.refillTimeMs)) {
+      throw new Error(
+        `token bucket: size and refillTimeMs must be finite numbers >= 0 (0 = unlimited), got ${cfg.size} and ${cfg.refillTimeMs}`,
+      );
+    }
+    if (cfg.oneTimeBurst !== undefined && !(cfg.oneTimeBurst >= 0)) {
+      throw new Error(`token bucket: oneTimeBurst must be >= 0, got ${cfg.oneTimeBurst}`);
+    }
+    this.size = cfg.size;
+    this.refillTimeMs = cfg.refillTimeMs;
+    if (cfg.oneTimeBurst !== undefined) this.burst = cfg.oneTimeBurst;
+  }
+
+  private msToReach(target: number): number {
+    const missing = target - this.budget;
+    if (missing <= EPS * Math.max(1, this.size)) return 0;
+    return (missing * this.refillTimeMs) / this.size;
+  }
+
+  private refill(nowMs: number): void {
+    const elapsed = nowMs - this.lastMs;
+    // A clock that steps back refills nothing rather than draining the bucket.
+    if (elapsed <= 0) return;
+    this.lastMs = nowMs;
+    if (!this.limited) return;
+    this.budget = Math.min(this.size, this.budget + (elapsed * this.size) / this.refillTimeMs);
+  }
+}
+
+export interface RateLimiterConfig {
+  /** Bytes. */
+  bandwidth?: TokenBucketConfig;
+  /** Operations (requests, frames). */
+  ops?: TokenBucketConfig;
+}
+
+/** Limits one device's I/O by bytes and by operations; a request passes only if both buckets allow it. */
+export class RateLimiter {
+  private bandwidth: TokenBucket | null = null;
+  private ops: TokenBucket | null = null;
+  private throttled = 0;
+
+  constructor(cfg: RateLimiterConfig, nowMs: number) {
+    this.update(cfg, nowMs);
+  }
+
+  /** One operation of `bytes`: taken from both buckets, or from neither (and counted as blocked). */
+  consume(bytes: number, nowMs: number): boolean {
+    const ok = (this.bandwidth?.allows(bytes, nowMs) ?? true) && (this.ops?.allows(1, nowMs) ?? true);
+    if (!ok) {
+      this.throttled++;
+      return false;
+    }
+    this.bandwidth?.take(bytes);
+    this.ops?.take(1);
+    return true;
+  }
+
+  /** Ms until consume(bytes) would succeed (0 = now); the device arms a timer for this long. */
+  waitMs(bytes: number, nowMs: number): number {
+    return Math.max(this.bandwidth?.timeUntilAllowed(bytes, nowMs) ?? 0, this.ops?.timeUntilAllowed(1, nowMs) ?? 0);
+  }
+
+  /** Reconfigures live: a bucket given keeps its balance (see TokenBucket.update); one left out is removed. */
+  update(cfg: RateLimiterConfig, nowMs: number): void {
+    this.bandwidth = RateLimiter.bucket(this.bandwidth, cfg.bandwidth, nowMs);
+    this.ops = RateLimiter.bucket(this.ops, cfg.ops, nowMs);
+  }
+
+  /** Times a request was refused. */
+  get blocked(): number {
+    return this.throttled;
+  }
+
+  private static bucket(old: TokenBucket | null, cfg: TokenBucketConfig | undefined, nowMs: number): TokenBucket | null {
+    if (!cfg) return null;
+    if (!old) return new TokenBucket(cfg, nowMs);
+    old.update(cfg, nowMs);
+    return old;
+  }
+}
