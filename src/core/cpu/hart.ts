@@ -827,6 +827,7 @@ export class Hart {
         for (let k = 0; k < size; k++) u8[off + k] = k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4));
       }
       const flags = ram.pageFlags[off >>> 12] | ram.pageFlags[(off + size - 1) >>> 12];
+      if (ram.touched[off >>> 12] === 0 || ram.touched[(off + size - 1) >>> 12] === 0) ram.touch(off, size);
       if (flags !== 0) {
         if (flags & 1) ram.noteWrite(off, size);
         if (flags & 2 && this.onWatchedStore) this.onWatchedStore(pa);

@@ -31,6 +31,9 @@ export class GuestRam implements GuestMemory {
   readonly i32: Int32Array;
   /** Per 4 KiB page flags: bit 0 = holds decoded instructions, bit 1 = watched by the host (HTIF). */
   readonly pageFlags: Uint8Array;
+  /** Per 4 KiB page: 1 once anything wrote to it (the host memory a guest really uses; see touchedBytes). */
+  readonly touched: Uint8Array;
+  private touchedPages = 0;
   /** Called when a write lands in a page flagged as code: (page index, byte offset in RAM, length). */
   onCodeWrite: ((ramOffset: number, length: number) => void) | null = null;
 
@@ -49,6 +52,29 @@ export class GuestRam implements GuestMemory {
     this.i16 = new Int16Array(buf, 0, size >>> 1);
     this.i32 = new Int32Array(buf, 0, size >>> 2);
     this.pageFlags = new Uint8Array(size >>> 12);
+    this.touched = new Uint8Array(size >>> 12);
+  }
+
+  /** Bytes of RAM the guest (or DMA, or the loader) has written at least once since the last reset. */
+  get touchedBytes(): number {
+    return this.touchedPages * 4096;
+  }
+
+  /** Notes writes to [ramOffset, ramOffset+length) for the touched-memory account. */
+  touch(ramOffset: number, length: number): void {
+    const t = this.touched;
+    for (let p = ramOffset >>> 12, last = (ramOffset + Math.max(length, 1) - 1) >>> 12; p <= last; p++) {
+      if (t[p] === 0) {
+        t[p] = 1;
+        this.touchedPages++;
+      }
+    }
+  }
+
+  /** Forgets the touched account (the machine cleared RAM). */
+  resetTouched(): void {
+    this.touched.fill(0);
+    this.touchedPages = 0;
   }
 
   contains(paddr: number, length: number): boolean {
@@ -82,7 +108,9 @@ export class GuestRam implements GuestMemory {
 
   /** Tells code caches that [ramOffset, ramOffset+length) changed. */
   noteWrite(ramOffset: number, length: number): void {
-    if (length <= 0 || !this.onCodeWrite) return;
+    if (length <= 0) return;
+    this.touch(ramOffset, length);
+    if (!this.onCodeWrite) return;
     const flags = this.pageFlags;
     for (let p = ramOffset >>> 12, last = (ramOffset + length - 1) >>> 12; p <= last; p++) {
       if (flags[p] & 1) {

@@ -178,6 +178,7 @@ export class Vm {
     const ram = this.ram;
     const cfg = this.cfg;
     ram.u8.fill(0);
+    ram.resetTouched();
     this.code.clear();
     this.bus.reset();
     for (const p of this.kernel.pieces) ram.write(RAM_BASE + p.offset, p.data);

@@ -92,6 +92,7 @@ export class Mmu {
       if (access === Access.READ) {
         this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off;
       } else if (access === Access.WRITE) {
+        if (ram.touched[off >>> 12] === 0) ram.touch(off, 1);
         if (ram.pageFlags[off >>> 12] === 0) {
           this.wTag[e] = tag; this.wTagHi[e] = vaHi; this.wOff[e] = off;
         }

@@ -1,0 +1,486 @@
+// The HTTP API's requests as a typed VmAction union: routing, strict validation of request bodies, the VM states
+// each action is allowed in, and the check that client-named files lie in allowed directories.
+// Nothing here touches a VM: a request that fails here has changed nothing.
+import { posix } from 'node:path';
+import * as E from './errors.js';
+import type { ApiError } from './errors.js';
+
+// ---- the data the API speaks ----
+
+/**
+ * created: defined, never started · running · paused: vCPUs parked, memory kept · stopped: shut down (guest
+ * poweroff or stop) · crashed: the machine died (guest fault, device or host error); `reason` says why.
+ */
+export type VmState = 'created' | 'running' | 'paused' | 'stopped' | 'crashed';
+export const VM_STATES: readonly VmState[] = ['created', 'running', 'paused', 'stopped', 'crashed'];
+
+/** A token bucket: `size` tokens (bytes or operations) refilled completely every `refill_time_ms`. */
+export interface TokenBucket {
+  size: number;
+  refill_time_ms: number;
+  /** Extra tokens available once, at start (e.g. to let a guest boot fast); absent = none. */
+  one_time_burst?: number;
+}
+
+export interface RateLimiter {
+  bandwidth?: TokenBucket; // bytes
+  ops?: TokenBucket; // requests (disks) or packets (NICs)
+}
+
+export interface DiskConfig {
+  path: string;
+  /** Default false. Excludes `overlay`. */
+  readonly: boolean;
+  /** Copy-on-write file taking the guest's writes, so the image at `path` is never modified. */
+  overlay?: string;
+  rate_limiter?: RateLimiter;
+}
+
+export interface NicConfig {
+  /** Derived from the VM's id when absent. */
+  mac?: string;
+  rate_limiter?: RateLimiter;
+}
+
+/** A VM definition as POST /v1/vms takes it, with defaults filled in. */
+export interface VmSpec {
+  name: string;
+  vcpus: number;
+  memory_mib: number;
+  kernel: string;
+  initrd?: string;
+  /** Absent: the VM manager's default command line. */
+  cmdline?: string;
+  /** Absent: the hypervisor implements SBI itself and the kernel is entered in S-mode. */
+  firmware?: string;
+  disks: DiskConfig[];
+  /** Each NIC is a port on the daemon's in-process virtual switch. */
+  nics: NicConfig[];
+  /** Credit-scheduler share relative to other VMs; default 256. */
+  weight: number;
+  /** Most CPU the VM may use, in percent of one host CPU; 0 = no cap. */
+  cap: number;
+}
+
+/** Live changes (PATCH /v1/vms/{id}); at least one field is present. */
+export interface VmPatch {
+  weight?: number;
+  cap?: number;
+  /** Balloon target: MiB the guest is asked to give back; 0 deflates it. Must stay below memory_mib. */
+  balloon_mib?: number;
+}
+
+/** Counters since the VM was created (they survive stop/start, not daemon restarts). */
+export interface VmStats {
+  cpu_time_ns: number;
+  /** Time the VM was runnable but a host CPU was not given to it. */
+  steal_time_ns: number;
+  instructions: number;
+  memory_touched_bytes: number;
+  /** Current balloon size as reported by the guest. */
+  balloon_mib: number;
+  disk_read_bytes: number;
+  disk_write_bytes: number;
+  disk_read_ops: number;
+  disk_write_ops: number;
+  net_rx_bytes: number;
+  net_tx_bytes: number;
+  net_rx_packets: number;
+  net_tx_packets: number;
+}
+
+/** What GET /v1/vms/{id} answers (and the action endpoints, after acting). */
+export interface VmInfo {
+  id: string;
+  name: string;
+  state: VmState;
+  /** Present when crashed: what went wrong, for a human. */
+  reason?: string;
+  config: VmSpec;
+  stats: VmStats;
+}
+
+// ---- actions ----
+
+export type VmAction =
+  | { kind: 'create'; spec: VmSpec }
+  | { kind: 'list' }
+  | { kind: 'get'; id: string }
+  | { kind: 'start' | 'pause' | 'resume' | 'stop'; id: string }
+  | { kind: 'delete'; id: string }
+  | { kind: 'update'; id: string; patch: VmPatch }
+  | { kind: 'console'; id: string }
+  | { kind: 'metrics' }
+  | { kind: 'openapi' };
+
+export type VmActionKind = VmAction['kind'];
+/** The actions on one existing VM; only these depend on a VM's state. */
+export type VmTargetedAction = Extract<VmAction, { id: string }>;
+export type VmTargetedKind = VmTargetedAction['kind'];
+
+/**
+ * The VM states in which each action on an existing VM is allowed; in any other state it answers 409 conflict
+ * and changes nothing. create, list, metrics and openapi concern no single VM and are always allowed.
+ */
+export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } = {
+  get: VM_STATES,
+  // from crashed too: starting boots the machine afresh, which is how a user recovers a crashed VM
+  start: ['created', 'stopped', 'crashed'],
+  pause: ['running'],
+  resume: ['paused'],
+  stop: ['running', 'paused'],
+  // not while running or paused: deleting would kill a live guest by accident; stop it first
+  delete: ['created', 'stopped', 'crashed'],
+  // weight and cap take effect at the next scheduling decision, the balloon target when the guest's driver
+  // next looks (or at boot); all are stored, so a change before start is kept
+  update: VM_STATES,
+  // before start too, so a client can attach first and see the whole boot
+  console: VM_STATES,
+};
+
+export function isAllowed(kind: VmTargetedKind, state: VmState): boolean {
+  return ALLOWED_IN[kind].includes(state);
+}
+
+/** The 409 to answer when `action` is not allowed in `state`; null when it is allowed. */
+export function stateError(action: VmTargetedAction, state: VmState): ApiError | null {
+  if (isAllowed(action.kind, state)) return null;
+  return E.wrongState(action.kind, action.id, state, ALLOWED_IN[action.kind]);
+}
+
+// ---- limits and syntax, shared with the OpenAPI document ----
+
+export const LIMITS = {
+  vcpus: { min: 1, max: 8 },
+  memory_mib: { min: 16, max: 2048 }, // wasm32 memory caps guest RAM; 16 MiB is the least Linux boots in
+  weight: { min: 1, max: 65535, default: 256 },
+  // percent of one host CPU; 800 = eight host CPUs, enough for the largest VM (a cap above vcpus × 100 never binds)
+  cap: { min: 0, max: 800, default: 0 },
+  balloon_mib: { min: 0, max: 2048 },
+  // virtio-mmio has 32 slots; console, rng and balloon need three
+  disks: { maxItems: 16 },
+  nics: { maxItems: 8 },
+  bucketSize: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  refillTimeMs: { min: 1, max: 86_400_000 }, // one day: longer is a unit mistake
+  oneTimeBurst: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  pathLength: 4096, // PATH_MAX
+  cmdlineLength: 4096,
+} as const;
+
+/** At most this many bytes of request body; the server should stop reading beyond it. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+// JSON Schema patterns (ECMA-262, matched with the u flag); lengths count code points.
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+/** Absolute and normalised: "/"-separated non-empty components, none "." or "..", no NUL, no trailing "/". */
+export const PATH_PATTERN = '^(/([^/.\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+))+$';
+/** No control characters: the command line becomes a NUL-terminated device-tree string. */
+export const CMDLINE_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+/** Six hex bytes with colons; the first byte even (unicast). All zeroes is refused separately. */
+export const MAC_PATTERN = '^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$';
+export const MAC_ZERO = '00:00:00:00:00:00';
+/** What POST /v1/vms returns as id (see VmStore): 8 lowercase hex digits. */
+export const VM_ID_PATTERN = '^[0-9a-f]{8}$';
+
+const NAME_RE = new RegExp(NAME_PATTERN, 'u');
+const PATH_RE = new RegExp(PATH_PATTERN, 'u');
+const CMDLINE_RE = new RegExp(CMDLINE_PATTERN, 'u');
+const MAC_RE = new RegExp(MAC_PATTERN, 'u');
+const VM_ID_RE = new RegExp(VM_ID_PATTERN, 'u');
+
+// ---- routing ----
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  method: HttpMethod;
+  /** OpenAPI path template; `{id}` is a VM id. */
+  path: string;
+  kind: VmActionKind;
+  /** What the request body must be. */
+  body: 'none' | 'spec' | 'patch';
+}
+
+/** Every endpoint; the OpenAPI document describes exactly these (its test checks). */
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/vms', kind: 'list', body: 'none' },
+  { method: 'POST', path: '/v1/vms', kind: 'create', body: 'spec' },
+  { method: 'GET', path: '/v1/vms/{id}', kind: 'get', body: 'none' },
+  { method: 'PATCH', path: '/v1/vms/{id}', kind: 'update', body: 'patch' },
+  { method: 'DELETE', path: '/v1/vms/{id}', kind: 'delete', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/start', kind: 'start', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/pause', kind: 'pause', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/resume', kind: 'resume', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/stop', kind: 'stop', body: 'none' },
+  { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
+  { method: 'GET', path: '/metrics', kind: 'metrics', body: 'none' },
+  { method: 'GET', path: '/v1/openapi.json', kind: 'openapi', body: 'none' },
+];
+
+function matchTemplate(template: string, segments: string[]): { ok: boolean; id?: string } {
+  const parts = template.split('/');
+  if (parts.length !== segments.length) return { ok: false };
+  let id: string | undefined;
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '{id}') {
+      if (segments[i] === '') return { ok: false };
+      id = segments[i];
+    } else if (parts[i] !== segments[i]) {
+      return { ok: false };
+    }
+  }
+  return { ok: true, id };
+}
+
+/**
+ * Turns one HTTP request into the action it asks for, or throws the ApiError to answer with. Checked in this
+ * order: route (404), method (405), query (400), body size (413), body presence, media type (415), JSON (400
+ * invalid_json), fields (400). A VM id that cannot exist (not VM_ID_PATTERN) is 404 here; whether an
+ * existing VM has it, and whether its state allows the action (stateError), is the VM manager's to check.
+ * Bodies are only taken by POST /v1/vms and PATCH /v1/vms/{id}; elsewhere any non-empty body is refused.
+ * JSON with duplicate keys is read as JSON.parse does (the last one wins).
+ */
+export function parseRequest(method: string, path: string, contentType: string | undefined, body: string | undefined): VmAction {
+  const q = path.indexOf('?');
+  const pathname = q < 0 ? path : path.slice(0, q);
+  const segments = pathname.split('/');
+  const matches = ROUTES.map((r) => ({ r, m: matchTemplate(r.path, segments) })).filter((x) => x.m.ok);
+  if (matches.length === 0) throw E.noRoute(pathname);
+  const hit = matches.find((x) => x.r.method === method);
+  if (!hit) throw E.methodNotAllowed(method, pathname, [...new Set(matches.map((x) => x.r.method))].sort());
+  if (q >= 0 && q < path.length - 1) throw E.queryNotSupported(pathname);
+  const { r: route, m } = hit;
+  if (m.id !== undefined && !VM_ID_RE.test(m.id)) throw E.vmNotFound(m.id);
+
+  const text = body ?? '';
+  const bytes = utf8Length(text);
+  if (bytes > MAX_BODY_BYTES) throw E.payloadTooLarge(bytes, MAX_BODY_BYTES);
+  if (route.body === 'none') {
+    if (text !== '') throw E.bodyNotAllowed(method, route.path);
+  } else {
+    if (text.trim() === '') throw E.bodyRequired(method, route.path);
+    if (!isJsonMediaType(contentType)) throw E.unsupportedMediaType(contentType);
+  }
+  const json = route.body === 'none' ? undefined : parseJson(text);
+  const id = m.id as string; // present exactly on the {id} routes
+  switch (route.kind) {
+    case 'create': return { kind: 'create', spec: parseVmSpec(json) };
+    case 'update': return { kind: 'update', id, patch: parseVmPatch(json) };
+    case 'list': return { kind: 'list' };
+    case 'metrics': return { kind: 'metrics' };
+    case 'openapi': return { kind: 'openapi' };
+    case 'get': return { kind: 'get', id };
+    case 'delete': return { kind: 'delete', id };
+    case 'console': return { kind: 'console', id };
+    case 'start':
+    case 'pause':
+    case 'resume':
+    case 'stop':
+      return { kind: route.kind, id };
+  }
+}
+
+/** application/json, any case, with at most a charset parameter that says UTF-8 (JSON is UTF-8 by RFC 8259). */
+function isJsonMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const [type, ...params] = contentType.split(';').map((s) => s.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  return params.every((p) => p === '' || /^charset="?utf-8"?$/.test(p));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw E.invalidJson((e as Error).message);
+  }
+}
+
+/** UTF-8 length without encoding (a lone surrogate counts 3, as its U+FFFD replacement would). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+// ---- body validation ----
+
+const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'disks', 'nics', 'weight', 'cap'] as const;
+const PATCH_FIELDS = ['weight', 'cap', 'balloon_mib'] as const;
+const DISK_FIELDS = ['path', 'readonly', 'overlay', 'rate_limiter'] as const;
+const NIC_FIELDS = ['mac', 'rate_limiter'] as const;
+const LIMITER_FIELDS = ['bandwidth', 'ops'] as const;
+const BUCKET_FIELDS = ['size', 'refill_time_ms', 'one_time_burst'] as const;
+
+type Obj = Record<string, unknown>;
+
+/** The object at `where`, with no fields but `allowed`. */
+function object(v: unknown, where: string, allowed: readonly string[]): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw E.notAnObject(where === '' ? 'the request body' : where, v);
+  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw E.unknownField(where, k, allowed);
+  return v as Obj;
+}
+
+const has = (o: Obj, k: string) => Object.hasOwn(o, k);
+const at = (where: string, k: string) => (where === '' ? k : `${where}.${k}`);
+
+function integer(v: unknown, field: string, range: { min: number; max: number }): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) throw E.notInRange(field, range.min, range.max, v);
+  return v;
+}
+
+function string(v: unknown, field: string, maxLength: number): string {
+  if (typeof v !== 'string') throw E.notAString(field, v);
+  const n = [...v].length;
+  if (n > maxLength) throw E.tooLong(field, maxLength, n);
+  return v;
+}
+
+/** An absolute, normalised path (PATH_PATTERN), with a message for each way to miss it. */
+function filePath(v: unknown, field: string): string {
+  const p = string(v, field, LIMITS.pathLength);
+  if (p.includes('\u0000')) throw E.pathHasNul(field);
+  if (!p.startsWith('/')) throw E.pathNotAbsolute(field, p);
+  if (!PATH_RE.test(p)) throw E.pathNotNormalised(field, p, posix.resolve(p));
+  return p;
+}
+
+function required(o: Obj, where: string, k: string): unknown {
+  if (!has(o, k)) throw E.missingField(at(where, k));
+  return o[k];
+}
+
+function array(v: unknown, field: string, maxItems: number): unknown[] {
+  if (!Array.isArray(v)) throw E.notAnArray(field, v);
+  if (v.length > maxItems) throw E.tooManyItems(field, maxItems, v.length);
+  return v;
+}
+
+function bucket(v: unknown, where: string): TokenBucket {
+  const o = object(v, where, BUCKET_FIELDS);
+  const b: TokenBucket = {
+    size: integer(required(o, where, 'size'), at(where, 'size'), LIMITS.bucketSize),
+    refill_time_ms: integer(required(o, where, 'refill_time_ms'), at(where, 'refill_time_ms'), LIMITS.refillTimeMs),
+  };
+  if (has(o, 'one_time_burst')) b.one_time_burst = integer(o.one_time_burst, at(where, 'one_time_burst'), LIMITS.oneTimeBurst);
+  return b;
+}
+
+function rateLimiter(v: unknown, where: string): RateLimiter {
+  const o = object(v, where, LIMITER_FIELDS);
+  const r: RateLimiter = {};
+  if (has(o, 'bandwidth')) r.bandwidth = bucket(o.bandwidth, at(where, 'bandwidth'));
+  if (has(o, 'ops')) r.ops = bucket(o.ops, at(where, 'ops'));
+  return r;
+}
+
+function disk(v: unknown, where: string): DiskConfig {
+  const o = object(v, where, DISK_FIELDS);
+  const d: DiskConfig = { path: filePath(required(o, where, 'path'), at(where, 'path')), readonly: false };
+  if (has(o, 'readonly')) {
+    if (typeof o.readonly !== 'boolean') throw E.notABoolean(at(where, 'readonly'), o.readonly);
+    d.readonly = o.readonly;
+  }
+  if (has(o, 'overlay')) {
+    d.overlay = filePath(o.overlay, at(where, 'overlay'));
+    if (d.readonly) throw E.readonlyWithOverlay(where);
+  }
+  if (has(o, 'rate_limiter')) d.rate_limiter = rateLimiter(o.rate_limiter, at(where, 'rate_limiter'));
+  return d;
+}
+
+function nic(v: unknown, where: string): NicConfig {
+  const o = object(v, where, NIC_FIELDS);
+  const n: NicConfig = {};
+  if (has(o, 'mac')) {
+    const field = at(where, 'mac');
+    const mac = string(o.mac, field, Infinity); // the pattern bounds the length, with the better message
+    if (!MAC_RE.test(mac) || mac === MAC_ZERO) throw E.badMac(field, mac);
+    n.mac = mac;
+  }
+  if (has(o, 'rate_limiter')) n.rate_limiter = rateLimiter(o.rate_limiter, at(where, 'rate_limiter'));
+  return n;
+}
+
+/**
+ * Validates a VM definition (the body of POST /v1/vms, or one read back from the state directory) and fills in
+ * defaults. Throws an ApiError naming the first offending field.
+ */
+export function parseVmSpec(v: unknown): VmSpec {
+  const o = object(v, '', SPEC_FIELDS);
+  const name = string(required(o, '', 'name'), 'name', 63);
+  if (!NAME_RE.test(name)) throw E.badName(name);
+  const spec: VmSpec = {
+    name,
+    vcpus: integer(required(o, '', 'vcpus'), 'vcpus', LIMITS.vcpus),
+    memory_mib: integer(required(o, '', 'memory_mib'), 'memory_mib', LIMITS.memory_mib),
+    kernel: filePath(required(o, '', 'kernel'), 'kernel'),
+    disks: [],
+    nics: [],
+    weight: LIMITS.weight.default,
+    cap: LIMITS.cap.default,
+  };
+  if (has(o, 'initrd')) spec.initrd = filePath(o.initrd, 'initrd');
+  if (has(o, 'cmdline')) {
+    spec.cmdline = string(o.cmdline, 'cmdline', LIMITS.cmdlineLength);
+    if (!CMDLINE_RE.test(spec.cmdline)) throw E.badCmdline();
+  }
+  if (has(o, 'firmware')) spec.firmware = filePath(o.firmware, 'firmware');
+  if (has(o, 'disks')) spec.disks = array(o.disks, 'disks', LIMITS.disks.maxItems).map((d, i) => disk(d, `disks[${i}]`));
+  if (has(o, 'nics')) spec.nics = array(o.nics, 'nics', LIMITS.nics.maxItems).map((n, i) => nic(n, `nics[${i}]`));
+  if (has(o, 'weight')) spec.weight = integer(o.weight, 'weight', LIMITS.weight);
+  if (has(o, 'cap')) spec.cap = integer(o.cap, 'cap', LIMITS.cap);
+  return spec;
+}
+
+/** Validates the body of PATCH /v1/vms/{id}. Whether balloon_mib fits the VM's memory is the manager's check. */
+export function parseVmPatch(v: unknown): VmPatch {
+  const o = object(v, '', PATCH_FIELDS);
+  if (Object.keys(o).length === 0) throw E.emptyPatch(PATCH_FIELDS);
+  const p: VmPatch = {};
+  if (has(o, 'weight')) p.weight = integer(o.weight, 'weight', LIMITS.weight);
+  if (has(o, 'cap')) p.cap = integer(o.cap, 'cap', LIMITS.cap);
+  if (has(o, 'balloon_mib')) p.balloon_mib = integer(o.balloon_mib, 'balloon_mib', LIMITS.balloon_mib);
+  return p;
+}
+
+// ---- allowed directories ----
+
+/** Every file a spec names, with the field that names it. */
+export function specPaths(spec: VmSpec): { field: string; path: string }[] {
+  const out: { field: string; path: string }[] = [{ field: 'kernel', path: spec.kernel }];
+  if (spec.initrd !== undefined) out.push({ field: 'initrd', path: spec.initrd });
+  if (spec.firmware !== undefined) out.push({ field: 'firmware', path: spec.firmware });
+  spec.disks.forEach((d, i) => {
+    out.push({ field: `disks[${i}].path`, path: d.path });
+    if (d.overlay !== undefined) out.push({ field: `disks[${i}].overlay`, path: d.overlay });
+  });
+  return out;
+}
+
+/**
+ * Throws forbidden_path (or bad_request for a path that is not absolute and normalised) unless every file the spec names lies strictly under one of `allowedDirs` (which are
+ * resolved first, so "/srv/vms/" and "/srv/x/../vms" both mean /srv/vms). Paths must be absolute and
+ * normalised: containment is judged on the text after resolving ".." and ".", and a path that needs
+ * resolving is refused, since the kernel resolves ".." after following symlinks and could land elsewhere.
+ * Symlinks are the caller's job: this looks at no file, so the caller must open files without following
+ * links out of the allowed directories (e.g. compare realpath() with the allowed directories' realpaths).
+ */
+export function checkAllowedPaths(spec: VmSpec, allowedDirs: readonly string[]): void {
+  const dirs = allowedDirs.map((d) => posix.resolve(d));
+  for (const { field, path } of specPaths(spec)) {
+    if (!path.startsWith('/')) throw E.pathNotAbsolute(field, path);
+    if (path.includes('\u0000')) throw E.pathHasNul(field);
+    const resolved = posix.resolve(path);
+    if (!dirs.some((d) => d === '/' || resolved.startsWith(`${d}/`))) throw E.forbiddenPath(field, path, dirs);
+    if (resolved !== path) throw E.pathNotNormalised(field, path, resolved);
+  }
+}

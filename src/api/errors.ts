@@ -1,0 +1,234 @@
+// Every error the HTTP API can answer with: the code union, its HTTP status, and (here, in one place) the text of
+// every message, so wording stays consistent and each message tells the client what to do instead.
+
+/** The machine-readable `error.code` of an API error response; each maps to exactly one HTTP status. */
+export type ApiErrorCode =
+  | 'bad_request' // a field is missing, has the wrong type, is out of range, or the body is not what the route takes
+  | 'invalid_json' // the body is not JSON at all
+  | 'not_found' // no such route, or no VM with that id
+  | 'conflict' // the VM's current state does not allow the action, or a unique name is taken
+  | 'method_not_allowed' // the route exists but not with this method (the response carries Allow)
+  | 'unsupported_media_type' // a body that is not application/json (UTF-8)
+  | 'payload_too_large' // the body exceeds MAX_BODY_BYTES
+  | 'forbidden_path' // a file outside the directories the daemon was told to allow
+  | 'bad_kernel' // the kernel (or initrd/firmware) file exists but cannot be loaded
+  | 'insufficient_memory' // the host cannot give the VM the memory it asks for
+  | 'unauthorized' // missing or wrong API token
+  | 'internal'; // a bug or an unexpected host failure; details go to the daemon's log, not the client
+
+/**
+ * HTTP status of each code. insufficient_memory is 507 rather than 409 so that clients can tell "the host is
+ * full, try later or elsewhere" apart from "the VM is in the wrong state" by status alone.
+ */
+export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
+  bad_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden_path: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  bad_kernel: 422,
+  internal: 500,
+  insufficient_memory: 507,
+};
+
+export const API_ERROR_CODES = Object.keys(API_ERROR_STATUS) as ApiErrorCode[];
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: ApiErrorCode; message: string };
+}
+
+/** An error to answer a request with. Construct it only through the factories below. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    /** For method_not_allowed: the methods the route takes, for the Allow header. */
+    readonly allow?: readonly string[],
+  ) {
+    super(message);
+    this.status = API_ERROR_STATUS[code];
+  }
+}
+
+/** Shows a client's value in a message: numbers as they are, strings quoted and cut, anything else by its type. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'boolean') return String(v);
+  return `a ${typeof v}`;
+}
+
+const list = (xs: readonly string[]) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`);
+
+// ---- request shape ----
+
+export function noRoute(path: string): ApiError {
+  return new ApiError('not_found', `no such endpoint: ${path}; see GET /v1/openapi.json for the API`);
+}
+
+export function methodNotAllowed(method: string, path: string, allow: readonly string[]): ApiError {
+  return new ApiError('method_not_allowed', `${method} is not supported on ${path}; use ${list(allow)}`, allow);
+}
+
+export function queryNotSupported(path: string): ApiError {
+  return new ApiError('bad_request', `${path} takes no query parameters; remove the part after "?"`);
+}
+
+export function payloadTooLarge(bytes: number, limit: number): ApiError {
+  return new ApiError('payload_too_large', `the request body has ${bytes} bytes; at most ${limit} are accepted`);
+}
+
+export function unsupportedMediaType(contentType: string | undefined): ApiError {
+  const got = contentType === undefined || contentType.trim() === '' ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType)}`;
+  return new ApiError('unsupported_media_type', `the request body must be JSON in UTF-8 with Content-Type: application/json; got ${got}`);
+}
+
+export function bodyRequired(method: string, route: string): ApiError {
+  return new ApiError('bad_request', `${method} ${route} needs a JSON object as its request body`);
+}
+
+export function bodyNotAllowed(method: string, route: string): ApiError {
+  return new ApiError('bad_request', `${method} ${route} takes no request body; send none`);
+}
+
+export function invalidJson(detail: string): ApiError {
+  return new ApiError('invalid_json', `the request body is not valid JSON (${detail})`);
+}
+
+// ---- field validation; `field` is a path such as disks[0].rate_limiter.ops.size ----
+
+export function notAnObject(field: string, got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be a JSON object, got ${describeValue(got)}`);
+}
+
+export function notAnArray(field: string, got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be an array, got ${describeValue(got)}`);
+}
+
+export function tooManyItems(field: string, max: number, got: number): ApiError {
+  return new ApiError('bad_request', `${field} may have at most ${max} entries, got ${got}`);
+}
+
+export function unknownField(where: string, name: string, allowed: readonly string[]): ApiError {
+  const at = where === '' ? 'in the request body' : `in ${where}`;
+  return new ApiError('bad_request', `unknown field ${JSON.stringify(name)} ${at}; allowed fields are ${list(allowed)}`);
+}
+
+export function missingField(field: string): ApiError {
+  return new ApiError('bad_request', `${field} is required`);
+}
+
+export function emptyPatch(allowed: readonly string[]): ApiError {
+  return new ApiError('bad_request', `the request body must set at least one of ${list(allowed)}`);
+}
+
+export function notInRange(field: string, min: number, max: number, got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be an integer from ${min} to ${max}, got ${describeValue(got)}`);
+}
+
+export function notABoolean(field: string, got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be true or false, got ${describeValue(got)}`);
+}
+
+export function notAString(field: string, got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be a string, got ${describeValue(got)}`);
+}
+
+export function tooLong(field: string, max: number, got: number): ApiError {
+  return new ApiError('bad_request', `${field} may have at most ${max} characters, got ${got}`);
+}
+
+export function badName(got: string): ApiError {
+  return new ApiError('bad_request', `name must be 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit; got ${describeValue(got)}`);
+}
+
+export function badCmdline(): ApiError {
+  return new ApiError('bad_request', 'cmdline must not contain control characters (it becomes a NUL-terminated device-tree string)');
+}
+
+export function badMac(field: string, got: string): ApiError {
+  return new ApiError('bad_request', `${field} must be a unicast MAC address written as six hex bytes like 52:54:00:12:34:56 (lowest bit of the first byte clear, not all zero); got ${describeValue(got)}`);
+}
+
+export function pathNotAbsolute(field: string, got: string): ApiError {
+  return new ApiError('bad_request', `${field} must be an absolute path (starting with "/"), got ${describeValue(got)}`);
+}
+
+export function pathNotNormalised(field: string, got: string, normalised: string): ApiError {
+  return new ApiError('bad_request', `${field} must be a normalised path without ".", ".." or empty components, got ${describeValue(got)}; write it as ${describeValue(normalised)}`);
+}
+
+export function pathHasNul(field: string): ApiError {
+  return new ApiError('bad_request', `${field} must not contain NUL characters`);
+}
+
+export function readonlyWithOverlay(field: string): ApiError {
+  return new ApiError('bad_request', `${field}: readonly and overlay exclude each other (the overlay takes the writes and the image stays unmodified); drop one of them`);
+}
+
+export function forbiddenPath(field: string, path: string, allowedDirs: readonly string[]): ApiError {
+  const where = allowedDirs.length === 0
+    ? 'the daemon allows no directories; start it with a directory to allow'
+    : `it must lie under ${list(allowedDirs)}`;
+  return new ApiError('forbidden_path', `${field} ${describeValue(path)} is not in a directory this daemon allows: ${where}`);
+}
+
+// ---- VMs and their states ----
+
+export function vmNotFound(id: string): ApiError {
+  return new ApiError('not_found', `no VM with id ${describeValue(id)}; GET /v1/vms lists them`);
+}
+
+/** `allowedStates` is never empty: every action is allowed in some state. */
+export function wrongState(action: string, id: string, state: string, allowedStates: readonly string[]): ApiError {
+  return new ApiError('conflict', `cannot ${action} VM ${id}: it is ${state}; ${action} is allowed only when it is ${list(allowedStates)}`);
+}
+
+export function nameInUse(name: string, id: string): ApiError {
+  return new ApiError('conflict', `a VM named ${describeValue(name)} already exists (id ${id}); choose another name or delete it first`);
+}
+
+export function balloonTooLarge(balloonMib: number, memoryMib: number): ApiError {
+  return new ApiError('bad_request', `balloon_mib ${balloonMib} must be less than the VM's memory_mib ${memoryMib}`);
+}
+
+export function badKernel(field: string, path: string, why: string): ApiError {
+  return new ApiError('bad_kernel', `${field} ${describeValue(path)} cannot be loaded: ${why}`);
+}
+
+export function insufficientMemory(requestedMib: number, availableMib: number): ApiError {
+  return new ApiError('insufficient_memory', `the VM needs ${requestedMib} MiB but only ${availableMib} MiB are free on this host; stop another VM or ask for less memory`);
+}
+
+export function unauthorized(): ApiError {
+  return new ApiError('unauthorized', 'missing or wrong API token; send it as Authorization: Bearer TOKEN');
+}
+
+/** The message deliberately carries no detail: internals (paths, stack traces) stay in the daemon's log. */
+export function internal(): ApiError {
+  return new ApiError('internal', 'internal error in the daemon; its log has the details');
+}
+
+// ---- responses ----
+
+/** Anything thrown while handling a request, as an ApiError: unexpected errors become `internal`. */
+export function toApiError(e: unknown): ApiError {
+  return e instanceof ApiError ? e : internal();
+}
+
+/** The JSON body to send for anything thrown while handling a request (status: toApiError(e).status). */
+export function toBody(e: unknown): ErrorBody {
+  const err = toApiError(e);
+  return { error: { code: err.code, message: err.message } };
+}

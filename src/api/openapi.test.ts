@@ -1,0 +1,289 @@
+// Tests of the OpenAPI document: it is self-consistent ($refs resolve, routes match ROUTES both ways) and its
+// request schemas accept exactly what parseRequest accepts, checked on bodies generated from the schemas and on
+// random mutations of them, with a small JSON Schema validator for the keywords the document uses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { openApiDocument } from './openapi.js';
+import { ApiError, API_ERROR_CODES, API_ERROR_STATUS } from './errors.js';
+import { MAX_BODY_BYTES, ROUTES, VM_ID_PATTERN, parseRequest, type VmAction } from './actions.js';
+
+type Schema = Record<string, unknown>;
+type Doc = { paths: Record<string, Record<string, unknown>>; components: Record<string, Record<string, unknown>> };
+const doc = openApiDocument() as Doc;
+
+function pointer(root: unknown, ref: string): unknown {
+  assert.ok(ref.startsWith('#/'), `only local $refs: ${ref}`);
+  let at: unknown = root;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at;
+}
+
+// ---- a JSON Schema validator for the subset the document uses ----
+
+/** Keywords that only describe; everything else must be understood below, or the validator refuses the schema. */
+const ANNOTATIONS = new Set(['description', 'default', 'title']);
+const KNOWN = new Set([
+  '$ref', 'type', 'properties', 'required', 'additionalProperties', 'minimum', 'maximum', 'pattern', 'items', 'enum', 'const',
+  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas',
+]);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+function typeOk(type: string, v: unknown): boolean {
+  switch (type) {
+    case 'object': return isObject(v);
+    case 'array': return Array.isArray(v);
+    case 'string': return typeof v === 'string';
+    case 'integer': return typeof v === 'number' && Number.isInteger(v);
+    case 'number': return typeof v === 'number' && Number.isFinite(v);
+    case 'boolean': return typeof v === 'boolean';
+    case 'null': return v === null;
+    default: throw new Error(`validator: unknown type ${type}`);
+  }
+}
+
+function validate(s: Schema, v: unknown): boolean {
+  for (const k of Object.keys(s)) if (!KNOWN.has(k) && !ANNOTATIONS.has(k)) throw new Error(`validator: unsupported keyword ${k}`);
+  if (typeof s.$ref === 'string' && !validate(pointer(doc, s.$ref) as Schema, v)) return false;
+  if (typeof s.type === 'string' && !typeOk(s.type, v)) return false;
+  if (s.enum && !(s.enum as unknown[]).some((e) => same(e, v))) return false;
+  if ('const' in s && !same(s.const, v)) return false;
+  if (s.not && validate(s.not as Schema, v)) return false;
+  if (typeof v === 'number') {
+    if (typeof s.minimum === 'number' && v < s.minimum) return false;
+    if (typeof s.maximum === 'number' && v > s.maximum) return false;
+  }
+  if (typeof v === 'string') {
+    const n = [...v].length; // JSON Schema counts code points
+    if (typeof s.minLength === 'number' && n < s.minLength) return false;
+    if (typeof s.maxLength === 'number' && n > s.maxLength) return false;
+    if (typeof s.pattern === 'string' && !new RegExp(s.pattern, 'u').test(v)) return false;
+  }
+  if (Array.isArray(v)) {
+    if (typeof s.maxItems === 'number' && v.length > s.maxItems) return false;
+    if (s.items && !v.every((x) => validate(s.items as Schema, x))) return false;
+  }
+  if (isObject(v)) {
+    const props = (s.properties ?? {}) as Record<string, Schema>;
+    for (const r of (s.required ?? []) as string[]) if (!Object.hasOwn(v, r)) return false;
+    if (typeof s.minProperties === 'number' && Object.keys(v).length < s.minProperties) return false;
+    for (const [k, x] of Object.entries(v)) {
+      if (Object.hasOwn(props, k)) {
+        if (!validate(props[k], x)) return false;
+      } else if (s.additionalProperties === false) {
+        return false;
+      } else if (isObject(s.additionalProperties) && !validate(s.additionalProperties, x)) {
+        return false;
+      }
+    }
+    for (const [k, dep] of Object.entries((s.dependentSchemas ?? {}) as Record<string, Schema>)) {
+      if (Object.hasOwn(v, k) && !validate(dep, v)) return false;
+    }
+  }
+  return true;
+}
+
+const resolve = (s: Schema): Schema => (typeof s.$ref === 'string' ? resolve(pointer(doc, s.$ref) as Schema) : s);
+
+/** `v` with the schema's defaults filled in where a property is absent (what parseRequest should return). */
+function withDefaults(s: Schema, v: unknown): unknown {
+  s = resolve(s);
+  if (Array.isArray(v) && s.items) return v.map((x) => withDefaults(s.items as Schema, x));
+  if (!isObject(v) || !s.properties) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(s.properties as Record<string, Schema>)) {
+    if (Object.hasOwn(v, k)) out[k] = withDefaults(p, v[k]);
+    else if ('default' in p) out[k] = structuredClone(p.default);
+  }
+  return out;
+}
+
+// ---- generating values from a schema ----
+
+function integerArb(min: number, max: number): fc.Arbitrary<number> {
+  const edges = fc.constantFrom(min, max, Math.min(max, min + 1));
+  const any = max - min <= 0x7fffffff ? fc.integer({ min, max }) : fc.bigInt(BigInt(min), BigInt(max)).map(Number);
+  return fc.oneof(edges, any);
+}
+
+/** Candidates mostly valid for `s`; callers keep only those validate() accepts. */
+function arb(s: Schema, depth = 0): fc.Arbitrary<unknown> {
+  s = resolve(s);
+  if (s.enum) return fc.constantFrom(...(s.enum as unknown[]));
+  switch (s.type) {
+    case 'integer': return integerArb(s.minimum as number, s.maximum as number);
+    case 'boolean': return fc.boolean();
+    case 'string': {
+      const max = (s.maxLength as number | undefined) ?? 64;
+      const base = typeof s.pattern === 'string' ? fc.stringMatching(new RegExp(s.pattern, 'u')) : fc.string({ maxLength: max });
+      return base.filter((x) => [...x].length <= max);
+    }
+    case 'array': return fc.array(arb(s.items as Schema, depth + 1), { maxLength: Math.min((s.maxItems as number) ?? 3, 3) });
+    case 'object': {
+      const props = (s.properties ?? {}) as Record<string, Schema>;
+      const model = Object.fromEntries(Object.entries(props).map(([k, p]) => [k, arb(p, depth + 1)]));
+      return fc.record(model, { requiredKeys: (s.required ?? []) as never[] });
+    }
+    default: throw new Error(`generator: no arbitrary for ${JSON.stringify(s)}`);
+  }
+}
+
+const validArb = (s: Schema) => arb(s).filter((v) => validate(s, v));
+
+/** Values that sit on or just past the limits, of every JSON type. */
+const interesting = fc.oneof(
+  fc.constantFrom(-1, 0, 1, 1.5, 8, 9, 15, 16, 2048, 2049, 256, 65535, 65536, 800, 801, 86_400_000, 86_400_001, 2 ** 53 - 1, 2 ** 53, -0),
+  fc.constantFrom('', 'a', '/', '/a', '/a/', '/a/../b', '/a/./b', 'a/b', '/a\u0000b', '52:54:00:12:34:56', '00:00:00:00:00:00', '53:00:00:00:00:00', '-a', 'a\tb', true, false, null),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const extraKey = fc.oneof(fc.constantFrom('path', 'size', 'mac', 'weight', 'name', 'ops', 'readonly', 'overlay', 'balloon_mib', 'memory'), fc.string({ maxLength: 6 }));
+
+/** Every place in `v` a value sits: [container, key]. */
+function places(v: unknown, out: [Record<string, unknown> | unknown[], string | number][] = []) {
+  if (Array.isArray(v)) v.forEach((x, i) => { out.push([v, i]); places(x, out); });
+  else if (isObject(v)) for (const [k, x] of Object.entries(v)) { out.push([v, k]); places(x, out); }
+  return out;
+}
+
+/** A small change of a leaf: a boolean flipped, an integer moved by one, a string given one more character. */
+function nudge(x: unknown, pick: number): unknown {
+  if (typeof x === 'boolean') return !x;
+  if (typeof x === 'number') return pick % 2 ? x + 1 : x - 1;
+  if (typeof x === 'string') return x + '/. :\u0000a'[pick % 6];
+  return x;
+}
+
+/** One random edit of a valid value: replace, delete, nudge, or add a field somewhere (possibly keeping it valid). */
+function mutant(s: Schema): fc.Arbitrary<unknown> {
+  return fc.tuple(validArb(s), fc.nat(), fc.nat(3), interesting, extraKey).map(([v0, pick, op, value, key]) => {
+    const v = structuredClone(v0) as Record<string, unknown>;
+    const ps = places(v);
+    const objects: Record<string, unknown>[] = [v, ...ps.map(([c, k]) => (c as Record<string, unknown>)[k as string]).filter(isObject)];
+    if (op === 3 || ps.length === 0) {
+      objects[pick % objects.length][key] = value;
+      return v;
+    }
+    const [container, k] = ps[pick % ps.length] as [Record<string | number, unknown>, string | number];
+    if (op === 2) container[k] = nudge(container[k], pick);
+    else if (op === 1 && !Array.isArray(container)) delete container[k];
+    else container[k] = value;
+    return v;
+  });
+}
+
+function accepts(method: string, path: string, body: string): VmAction | ApiError {
+  try {
+    return parseRequest(method, path, 'application/json', body);
+  } catch (e) {
+    if (e instanceof ApiError) return e;
+    throw e;
+  }
+}
+
+const bodyRoutes = [
+  { method: 'POST', path: '/v1/vms', schema: 'VmSpec', out: (a: VmAction) => (a.kind === 'create' ? a.spec : undefined) },
+  { method: 'PATCH', path: '/v1/vms/0123abcd', schema: 'VmPatch', out: (a: VmAction) => (a.kind === 'update' ? a.patch : undefined) },
+] as const;
+
+// ---- the tests ----
+
+test('every $ref resolves, and the document round-trips through JSON', () => {
+  const refs: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (isObject(v)) for (const [k, x] of Object.entries(v)) (k === '$ref' ? refs.push(x as string) : walk(x));
+  };
+  walk(doc);
+  assert.ok(refs.length > 20);
+  for (const r of refs) assert.notEqual(pointer(doc, r), undefined, `unresolved ${r}`);
+  assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc);
+  assert.equal((doc as unknown as { openapi: string }).openapi, '3.1.0');
+  // each call gives a fresh document
+  (openApiDocument() as Doc).paths['/v1/vms'] = {};
+  assert.deepEqual(openApiDocument(), doc);
+});
+
+test('the document has exactly the routes parseRequest has, with bodies where it takes them', () => {
+  const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+  const inDoc = Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).filter((m) => methods.includes(m)).map((m) => `${m.toUpperCase()} ${p}`));
+  assert.deepEqual(inDoc.sort(), ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  const opIds = new Set<string>();
+  for (const r of ROUTES) {
+    const item = doc.paths[r.path];
+    const op = item[r.method.toLowerCase()] as Record<string, unknown>;
+    assert.ok(!opIds.has(op.operationId as string), `duplicate operationId ${op.operationId}`);
+    opIds.add(op.operationId as string);
+    const params = [...((item.parameters ?? []) as Schema[]), ...((op.parameters ?? []) as Schema[])].map((p) => resolve(p));
+    assert.equal(params.some((p) => p.name === 'id' && p.in === 'path'), r.path.includes('{id}'), `id parameter of ${r.method} ${r.path}`);
+    const body = op.requestBody as { content: Record<string, { schema: Schema }> } | undefined;
+    assert.equal(body !== undefined, r.body !== 'none', `request body of ${r.method} ${r.path}`);
+    if (body) assert.equal(body.content['application/json'].schema.$ref, `#/components/schemas/${r.body === 'spec' ? 'VmSpec' : 'VmPatch'}`);
+    const responses = op.responses as Record<string, unknown>;
+    assert.ok(Object.keys(responses).some((s) => /^[12]\d\d$/.test(s)), `success response of ${r.method} ${r.path}`);
+    for (const must of ['400', '404', '405', '413', '500']) assert.ok(responses[must], `${must} of ${r.method} ${r.path}`);
+    if (r.body !== 'none') assert.ok(responses['415'], `415 of ${r.method} ${r.path}`);
+    if (['start', 'pause', 'resume', 'stop', 'delete'].includes(r.kind)) assert.ok(responses['409'], `409 of ${r.kind}`);
+  }
+  const codes = (pointer(doc, '#/components/schemas/Error/properties/error/properties/code') as Schema).enum;
+  assert.deepEqual(codes, API_ERROR_CODES);
+  for (const status of new Set(Object.values(API_ERROR_STATUS))) assert.ok(pointer(doc, `#/components/responses/Error${status}`));
+});
+
+for (const r of bodyRoutes) {
+  const schema = { $ref: `#/components/schemas/${r.schema}` };
+
+  test(`${r.method} ${r.path}: every body valid by the schema is accepted, with the schema's defaults`, () => {
+    fc.assert(fc.property(validArb(schema), (v) => {
+      const body = JSON.stringify(v);
+      fc.pre(body.length < MAX_BODY_BYTES / 4);
+      const got = accepts(r.method, r.path, body);
+      if (got instanceof ApiError) throw new Error(`refused ${body}: ${got.message}`);
+      assert.deepEqual(r.out(got), withDefaults(schema, JSON.parse(body)));
+    }), { numRuns: 300 });
+  });
+
+  test(`${r.method} ${r.path}: mutated and random bodies are refused exactly when the schema refuses them`, () => {
+    let refused = 0;
+    let total = 0;
+    fc.assert(fc.property(fc.oneof({ weight: 8, arbitrary: mutant(schema) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) }), (v) => {
+      const body = JSON.stringify(v);
+      fc.pre(body !== undefined && body.length < MAX_BODY_BYTES / 4);
+      const sent = JSON.parse(body);
+      const valid = validate(schema, sent);
+      const got = accepts(r.method, r.path, body);
+      total++;
+      if (got instanceof ApiError) {
+        refused++;
+        assert.ok(!valid, `refused a valid body ${body}: ${got.message}`);
+        assert.equal(got.status, 400);
+      } else {
+        assert.ok(valid, `accepted a body the schema refuses: ${body}`);
+      }
+    }), { numRuns: 4000 });
+    // the mutations must actually exercise both outcomes
+    assert.ok(refused > total / 4 && refused < total, `${refused} of ${total} refused`);
+  });
+}
+
+test('VM ids: parseRequest finds no VM exactly for ids the path parameter schema refuses', () => {
+  const param = pointer(doc, '#/components/parameters/VmId/schema') as Schema;
+  assert.equal(param.pattern, VM_ID_PATTERN);
+  const segment = fc.oneof(fc.stringMatching(new RegExp(VM_ID_PATTERN)), fc.string({ minLength: 1, maxLength: 10 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdefA'), minLength: 7, maxLength: 9 }));
+  fc.assert(fc.property(segment.filter((s) => !/[/?]/.test(s)), (id) => {
+    const got = (() => {
+      try {
+        return parseRequest('GET', `/v1/vms/${id}`, undefined, undefined);
+      } catch (e) {
+        return e as ApiError;
+      }
+    })();
+    assert.equal(!(got instanceof ApiError), validate(param, id), id);
+    if (got instanceof ApiError) assert.equal(got.code, 'not_found');
+  }), { numRuns: 500 });
+});

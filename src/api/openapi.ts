@@ -1,0 +1,280 @@
+// The OpenAPI 3.1 description of the daemon's HTTP API (served at GET /v1/openapi.json). Its request schemas
+// must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
+import { API_ERROR_STATUS, type ApiErrorCode } from './errors.js';
+import {
+  CMDLINE_PATTERN, LIMITS, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
+} from './actions.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const int = (range: { min: number; max: number }, description?: string, dflt?: number) => ({
+  type: 'integer',
+  minimum: range.min,
+  maximum: range.max,
+  ...(dflt === undefined ? {} : { default: dflt }),
+  ...(description ? { description } : {}),
+});
+const counter = (description: string) => ({ type: 'integer', minimum: 0, description });
+
+const schemas = {
+  FilePath: {
+    type: 'string',
+    maxLength: LIMITS.pathLength,
+    pattern: PATH_PATTERN,
+    description: 'An absolute, normalised path (no ".", ".." or empty components) under a directory the daemon allows (else 403 forbidden_path). Symlinks leaving the allowed directories are refused when the file is opened.',
+  },
+  TokenBucket: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['size', 'refill_time_ms'],
+    properties: {
+      size: int(LIMITS.bucketSize, 'Tokens (bytes or operations) in a full bucket.'),
+      refill_time_ms: int(LIMITS.refillTimeMs, 'Milliseconds to refill the whole bucket.'),
+      one_time_burst: int(LIMITS.oneTimeBurst, 'Extra tokens usable once, from the start; absent means none.'),
+    },
+  },
+  RateLimiter: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      bandwidth: { ...ref('TokenBucket'), description: 'Bytes.' },
+      ops: { ...ref('TokenBucket'), description: 'Requests (disks) or packets (NICs).' },
+    },
+  },
+  Disk: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: ref('FilePath'),
+      readonly: { type: 'boolean', default: false },
+      overlay: { ...ref('FilePath'), description: 'Copy-on-write file taking the guest\'s writes; excludes readonly: true.' },
+      rate_limiter: ref('RateLimiter'),
+    },
+    dependentSchemas: { overlay: { properties: { readonly: { const: false } } } },
+  },
+  Nic: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'A port on the daemon\'s in-process virtual switch.',
+    properties: {
+      mac: {
+        type: 'string',
+        pattern: MAC_PATTERN,
+        not: { const: MAC_ZERO },
+        description: 'Unicast MAC like 52:54:00:12:34:56; derived from the VM id when absent.',
+      },
+      rate_limiter: ref('RateLimiter'),
+    },
+  },
+  VmSpec: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'vcpus', 'memory_mib', 'kernel'],
+    properties: {
+      name: { type: 'string', maxLength: 63, pattern: NAME_PATTERN },
+      vcpus: int(LIMITS.vcpus),
+      memory_mib: int(LIMITS.memory_mib),
+      kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel.' },
+      initrd: ref('FilePath'),
+      cmdline: { type: 'string', maxLength: LIMITS.cmdlineLength, pattern: CMDLINE_PATTERN, description: 'Kernel command line; absent means the daemon\'s default.' },
+      firmware: { ...ref('FilePath'), description: 'M-mode firmware (e.g. OpenSBI fw_dynamic); absent means the hypervisor provides SBI.' },
+      disks: { type: 'array', maxItems: LIMITS.disks.maxItems, items: ref('Disk'), default: [] },
+      nics: { type: 'array', maxItems: LIMITS.nics.maxItems, items: ref('Nic'), default: [] },
+      weight: int(LIMITS.weight, 'Credit-scheduler share relative to other VMs.', LIMITS.weight.default),
+      cap: int(LIMITS.cap, 'Most CPU the VM may use in percent of one host CPU; 0 = no cap.', LIMITS.cap.default),
+    },
+  },
+  VmPatch: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: {
+      weight: int(LIMITS.weight),
+      cap: int(LIMITS.cap),
+      balloon_mib: int(LIMITS.balloon_mib, 'Balloon target in MiB; must be below the VM\'s memory_mib (else 400).'),
+    },
+  },
+  VmState: {
+    type: 'string',
+    enum: [...VM_STATES],
+    description: 'created: never started · running · paused · stopped · crashed (see reason).',
+  },
+  VmStats: {
+    type: 'object',
+    required: [
+      'cpu_time_ns', 'steal_time_ns', 'instructions', 'memory_touched_bytes', 'balloon_mib', 'disk_read_bytes',
+      'disk_write_bytes', 'disk_read_ops', 'disk_write_ops', 'net_rx_bytes', 'net_tx_bytes', 'net_rx_packets', 'net_tx_packets',
+    ],
+    properties: {
+      cpu_time_ns: counter('Host CPU time spent running the VM\'s vCPUs.'),
+      steal_time_ns: counter('Time the VM was runnable but got no host CPU.'),
+      instructions: counter('Guest instructions retired.'),
+      memory_touched_bytes: counter('Guest RAM written at least once (what the VM really costs the host).'),
+      balloon_mib: counter('Current balloon size reported by the guest.'),
+      disk_read_bytes: counter('All disks.'),
+      disk_write_bytes: counter('All disks.'),
+      disk_read_ops: counter('All disks.'),
+      disk_write_ops: counter('All disks.'),
+      net_rx_bytes: counter('All NICs.'),
+      net_tx_bytes: counter('All NICs.'),
+      net_rx_packets: counter('All NICs.'),
+      net_tx_packets: counter('All NICs.'),
+    },
+  },
+  VmInfo: {
+    type: 'object',
+    required: ['id', 'name', 'state', 'config', 'stats'],
+    properties: {
+      id: { type: 'string', pattern: VM_ID_PATTERN },
+      name: { type: 'string' },
+      state: ref('VmState'),
+      reason: { type: 'string', description: 'Why the VM crashed; present when state is crashed.' },
+      config: { ...ref('VmSpec'), description: 'The definition with defaults filled in and live changes applied.' },
+      stats: ref('VmStats'),
+    },
+  },
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', enum: Object.keys(API_ERROR_STATUS) },
+          message: { type: 'string', description: 'For people: what is wrong and what to do.' },
+        },
+      },
+    },
+  },
+};
+
+/** One reusable response per error status, saying which codes it carries. */
+function errorResponses(): Record<string, object> {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const [code, status] of Object.entries(API_ERROR_STATUS) as [ApiErrorCode, number][]) {
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, object> = {};
+  for (const [status, codes] of byStatus) {
+    out[`Error${status}`] = {
+      description: `error.code ${codes.join(' or ')}`,
+      content: { 'application/json': { schema: ref('Error') } },
+      ...(status === 405 ? { headers: { Allow: { schema: { type: 'string' }, description: 'The methods the path takes.' } } } : {}),
+    };
+  }
+  return out;
+}
+
+const errs = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Error${s}` }]));
+/** Errors any request can meet: bad route parts, auth, and the daemon itself. */
+const COMMON = [400, 401, 404, 405, 500];
+const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+const idParam = { $ref: '#/components/parameters/VmId' };
+const vmInfo = (description: string) => json(ref('VmInfo'), description);
+
+function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string) {
+  return {
+    post: {
+      operationId: `${kind}Vm`,
+      summary,
+      description: `Allowed when the VM is ${allowed}; otherwise 409 conflict and nothing changes. Takes no body.`,
+      parameters: [idParam],
+      responses: { '200': vmInfo('The VM after the action.'), ...errs(...COMMON, 409, 413) },
+    },
+  };
+}
+
+/** The whole document; a fresh object each call. */
+export function openApiDocument(): object {
+  return structuredClone({
+    openapi: '3.1.0',
+    info: {
+      title: 'tvisor',
+      version: '1',
+      description: `Runs 64-bit RISC-V VMs. Request bodies are JSON (Content-Type: application/json, UTF-8, at most ${MAX_BODY_BYTES} bytes) and unknown fields are refused. A request that fails changes nothing. Errors are {error: {code, message}}.`,
+    },
+    security: [{ bearer: [] }, {}],
+    paths: {
+      '/v1/vms': {
+        get: {
+          operationId: 'listVms',
+          summary: 'All VMs',
+          responses: { '200': json({ type: 'array', items: ref('VmInfo') }, 'Every VM, oldest first.'), ...errs(...COMMON, 413) },
+        },
+        post: {
+          operationId: 'createVm',
+          summary: 'Define a VM (state created; it does not start)',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('VmSpec') } } },
+          responses: {
+            '201': vmInfo('The new VM; its definition is stored durably before this answer.'),
+            ...errs(...COMMON, 403, 409, 413, 415, 422, 507),
+          },
+        },
+      },
+      '/v1/vms/{id}': {
+        parameters: [idParam],
+        get: { operationId: 'getVm', summary: 'One VM', responses: { '200': vmInfo('The VM.'), ...errs(...COMMON, 413) } },
+        patch: {
+          operationId: 'updateVm',
+          summary: 'Change weight, cap or balloon target, live',
+          description: 'Allowed in every state; changes to a VM that is not running are kept and apply when it runs.',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('VmPatch') } } },
+          responses: { '200': vmInfo('The VM with the change applied.'), ...errs(...COMMON, 413, 415) },
+        },
+        delete: {
+          operationId: 'deleteVm',
+          summary: 'Forget a VM',
+          description: 'Allowed when the VM is created, stopped or crashed (stop it first); its disk images are left alone.',
+          responses: { '204': { description: 'Deleted.' }, ...errs(...COMMON, 409, 413) },
+        },
+      },
+      '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)'),
+      '/v1/vms/{id}/pause': lifecycle('pause', 'running', 'Park the vCPUs, keeping memory'),
+      '/v1/vms/{id}/resume': lifecycle('resume', 'paused', 'Continue a paused VM'),
+      '/v1/vms/{id}/stop': lifecycle('stop', 'running or paused', 'Power the VM off (its definition stays)'),
+      '/v1/vms/{id}/console': {
+        get: {
+          operationId: 'vmConsole',
+          summary: 'The serial console as a WebSocket',
+          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes). Allowed in every state, so a client can attach before start and see the whole boot.',
+          parameters: [idParam],
+          responses: { '101': { description: 'Switching Protocols: the WebSocket is open.' }, ...errs(...COMMON, 413) },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics of the daemon and every VM',
+          responses: {
+            '200': { description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } },
+            ...errs(...COMMON, 413),
+          },
+        },
+      },
+      '/v1/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          summary: 'This document',
+          responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1.'), ...errs(...COMMON, 413) },
+        },
+      },
+    },
+    components: {
+      schemas,
+      responses: errorResponses(),
+      parameters: {
+        VmId: {
+          name: 'id',
+          in: 'path',
+          required: true,
+          description: 'As returned by POST /v1/vms; an id that cannot exist is 404.',
+          schema: { type: 'string', pattern: VM_ID_PATTERN },
+        },
+      },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Needed only when the daemon was started with an API token.' },
+      },
+    },
+  });
+}
