@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `tvisor` command: dispatches subcommands and maps every failure to one stderr line and an exit status
 // (2 for bad input or usage, 70 for an internal error), never a stack trace unless TVISOR_DEBUG is set.
+import { SERVE_HELP, SERVE_SUMMARY, serveCommand } from './serve.js';
 import { readFileSync } from 'node:fs';
 import { InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   run: { summary: RUN_SUMMARY, help: RUN_HELP, run: makeRunCommand(resolveDefaultGuest) },
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
   image: { summary: IMAGE_SUMMARY, help: IMAGE_HELP, run: imageCommand },
+  serve: { summary: SERVE_SUMMARY, help: SERVE_HELP, run: serveCommand },
 };
 
 function usage(): string {

@@ -1,0 +1,157 @@
+// `tvisor serve`: the hypervisor daemon in the foreground — the VM manager with its credit scheduler, one
+// worker thread per VM, the HTTP API on loopback or a UNIX socket, definitions kept in a state directory.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { VmManager, type VmThread } from '../hypervisor/manager.js';
+import { VmStore, StoreError } from '../hypervisor/store.js';
+import { createApiServer } from '../api/server.js';
+import { badKernel } from '../api/errors.js';
+import { parseKernel } from '../core/machine/linux.js';
+import { RAM_BASE } from '../core/machine/board.js';
+import type { FromVm } from '../hypervisor/protocol.js';
+import { defaultCacheDir } from '../images/index.js';
+import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
+import { DEFAULT_CMDLINE } from './run.js';
+
+export const SERVE_SUMMARY = 'Run the hypervisor daemon: many VMs, an HTTP API, a credit scheduler';
+
+export const SERVE_HELP = `Usage: tvisor serve [options]
+
+Runs the hypervisor in the foreground: VMs are created and driven through a JSON HTTP API (described at
+GET /v1/openapi.json), each in its own thread; a credit scheduler shares the host CPUs among them by weight
+and cap. VM definitions persist in the state directory and VMs that were running start again.
+
+Options:
+  --listen HOST:PORT     listen on TCP (default 127.0.0.1:7477); a non-loopback address needs --token
+  --socket PATH          listen on a UNIX socket instead
+  --token TOKEN          require "Authorization: Bearer TOKEN" on every request
+  --pcpus N              host CPUs to run vCPUs on (default: ${availableParallelism()})
+  --memory-budget SIZE   total guest memory the daemon admits (default: 3/4 of host memory)
+  --state-dir DIR        where VM definitions live (default: $XDG_STATE_HOME/tvisor or ~/.local/state/tvisor)
+  --allow-dir DIR        directories API clients may name files in (repeatable; default: the image cache)
+  -h, --help             show this help
+
+Stop the daemon with Ctrl-C (SIGINT) or SIGTERM: running VMs are stopped and start again next time.
+`;
+
+const OPTIONS = {
+  listen: { type: 'string' },
+  socket: { type: 'string' },
+  token: { type: 'string' },
+  pcpus: { type: 'string' },
+  'memory-budget': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'allow-dir': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function defaultStateDir(): string {
+  const base = process.env.XDG_STATE_HOME || join(process.env.HOME ?? '.', '.local', 'state');
+  return join(base, 'tvisor');
+}
+
+/** A VM thread as a Node worker. */
+function spawnWorker(): VmThread {
+  const w = new Worker(new URL('../host/node/vm-thread.js', import.meta.url));
+  let exitFn: (reason: string) => void = () => {};
+  let ended = false;
+  w.on('error', (e) => {
+    if (!ended) exitFn(`internal error: ${e.message}`);
+    ended = true;
+  });
+  w.on('exit', (code) => {
+    if (!ended) exitFn(`exit code ${code}`);
+    ended = true;
+  });
+  return {
+    send: (m) => w.postMessage(m),
+    onMessage: (fn) => w.on('message', (m: FromVm) => fn(m)),
+    onExit: (fn) => (exitFn = fn),
+    terminate: () => {
+      ended = true;
+      void w.terminate();
+    },
+  };
+}
+
+function checkKernel(path: string): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw badKernel('kernel', path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  try {
+    parseKernel(bytes, RAM_BASE);
+  } catch (e) {
+    throw badKernel('kernel', path, (e as Error).message);
+  }
+}
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, OPTIONS, 'serve');
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'serve');
+  const pcpus = values.pcpus === undefined ? availableParallelism() : Number(values.pcpus);
+  if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > 256) throw new UsageError(`--pcpus must be a whole number from 1 to 256, got '${values.pcpus}'`, 'serve');
+  const budget = values['memory-budget'] === undefined
+    ? Math.floor((totalmem() * 3) / 4 / 2 ** 20)
+    : parseSize(values['memory-budget'] as string, '--memory-budget', 'serve') / 2 ** 20;
+  if (values.listen !== undefined && values.socket !== undefined) throw new UsageError('give --listen or --socket, not both', 'serve');
+  const listen = (values.listen as string | undefined) ?? '127.0.0.1:7477';
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen);
+  if (values.socket === undefined && !m) throw new UsageError(`--listen must be HOST:PORT, got '${listen}'`, 'serve');
+  const host = m ? m[1].replace(/^\[|\]$/g, '') : '';
+  const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
+  const token = values.token as string | undefined;
+  if (values.socket === undefined && !loopback && !token) {
+    throw new UsageError(`listening on ${host} (not loopback) needs --token, so that only your clients can drive the VMs`, 'serve');
+  }
+  const allowed = ((values['allow-dir'] as string[] | undefined) ?? [defaultCacheDir()]).map((d) => resolve(d));
+  const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  let store: VmStore;
+  try {
+    store = VmStore.open(stateDir);
+  } catch (e) {
+    if (e instanceof StoreError) throw new InputError(e.message);
+    throw e;
+  }
+  const loaded = store.load();
+  for (const p of loaded.problems) log(`tvisor: state: ${p}`);
+  const manager = new VmManager({
+    pcpus, memoryBudgetMib: budget, store, spawn: spawnWorker, nowNs: () => performance.now() * 1e6, checkKernel,
+    defaultCmdline: DEFAULT_CMDLINE, log,
+  });
+  manager.restore(loaded.vms);
+  const server = createApiServer({ manager, allowedDirs: allowed, token, log });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (e) => reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${(e as Error).message}`)));
+    if (values.socket !== undefined) {
+      rmSync(values.socket as string, { force: true });
+      server.listen(values.socket as string, resolveListen);
+    } else server.listen(Number(m![2]), host, resolveListen);
+  });
+  const addr = server.address();
+  const where = typeof addr === 'string' ? addr : `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : addr?.address}:${addr?.port}`;
+  log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}, memory budget ${budget} MiB, state in ${stateDir})`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      log('tvisor: stopping: VMs are stopped and will start again with the daemon');
+      manager.shutdown();
+      server.close();
+      server.closeAllConnections?.();
+      setTimeout(done, 300);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  store.close();
+  return 0;
+}

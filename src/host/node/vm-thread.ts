@@ -1,0 +1,157 @@
+// The Node worker thread that holds one VM for the daemon: builds the machine and its devices from a
+// VmThreadConfig, runs the time slices the manager's scheduler grants, and relays console output, network
+// frames and wake-ups. Anything thrown here ends only this thread (and so only this VM).
+import { parentPort } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Vm } from '../../core/machine/vm.js';
+import { RAM_BASE } from '../../core/machine/board.js';
+import { VirtioBlk } from '../../core/virtio/blk/blk.js';
+import { VirtioNet, parseMac } from '../../core/virtio/net/net.js';
+import { VirtioBalloon } from '../../core/virtio/balloon/balloon.js';
+import { VirtioRng } from '../../core/virtio/rng/rng.js';
+import type { VirtioDevice } from '../../core/virtio/mmio.js';
+import type { BlockBackend } from '../../core/virtio/blk/backend.js';
+import { openDiskImage } from './block-file.js';
+import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('vm-thread runs as a worker thread');
+
+const post = (m: FromVm, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
+
+let vm: Vm | null = null;
+const disks: VirtioBlk[] = [];
+const backends: BlockBackend[] = [];
+const nics: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null }[] = [];
+let balloon: VirtioBalloon | null = null;
+let idle = false;
+
+function counters(): DeviceCounters {
+  const c: DeviceCounters = {
+    diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0,
+    netRxBytes: 0, netTxBytes: 0, netRxFrames: 0, netTxFrames: 0,
+    balloonBytes: balloon?.returnedBytes ?? 0,
+    memoryTouchedBytes: vm ? vm.ram.touchedBytes : 0,
+  };
+  for (const d of disks) {
+    c.diskReadBytes += d.stats.readBytes;
+    c.diskWriteBytes += d.stats.writeBytes;
+    c.diskReadOps += d.stats.readOps;
+    c.diskWriteOps += d.stats.writeOps;
+  }
+  for (const n of nics) {
+    c.netRxBytes += n.dev.stats.rxBytes;
+    c.netTxBytes += n.dev.stats.txBytes;
+    c.netRxFrames += n.dev.stats.rxFrames;
+    c.netTxFrames += n.dev.stats.txFrames;
+  }
+  return c;
+}
+
+function init(cfg: VmThreadConfig): void {
+  const devices: VirtioDevice[] = [];
+  cfg.disks.forEach((spec, i) => {
+    const backend = openDiskImage(spec);
+    backends.push(backend);
+    const dev = new VirtioBlk({ backend, serial: `${cfg.name}-vd${String.fromCharCode(97 + i)}`.slice(0, 20), name: `virtio-blk vd${String.fromCharCode(97 + i)}` });
+    disks.push(dev);
+    devices.push(dev);
+  });
+  cfg.nics.forEach((mac, i) => {
+    const entry: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null } = { dev: null!, receive: null };
+    entry.dev = new VirtioNet({
+      mac: parseMac(mac),
+      name: `virtio-net eth${i}`,
+      backend: {
+        send: (frame) => {
+          const copy = frame.slice();
+          post({ t: 'frame', nic: i, frame: copy }, [copy.buffer as ArrayBuffer]);
+        },
+        setReceiver: (fn) => (entry.receive = fn),
+        close: () => {},
+      },
+    });
+    nics.push(entry);
+    devices.push(entry.dev);
+  });
+  devices.push(new VirtioRng((n) => new Uint8Array(randomBytes(n))));
+  balloon = new VirtioBalloon({ ramBase: RAM_BASE, ramSize: cfg.memoryBytes });
+  balloon.setTarget(cfg.balloonBytes);
+  devices.push(balloon);
+  vm = new Vm({
+    memory: cfg.memoryBytes,
+    cpus: cfg.vcpus,
+    kernel: new Uint8Array(readFileSync(cfg.kernel)),
+    initrd: cfg.initrd ? new Uint8Array(readFileSync(cfg.initrd)) : undefined,
+    firmware: cfg.firmware ? new Uint8Array(readFileSync(cfg.firmware)) : undefined,
+    cmdline: cfg.cmdline,
+    console: (bytes) => {
+      const copy = bytes.slice();
+      post({ t: 'console', bytes: copy }, [copy.buffer as ArrayBuffer]);
+    },
+    random: (n) => new Uint8Array(randomBytes(n)),
+    devices,
+    onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
+  });
+  vm.onWake = () => {
+    if (idle) {
+      idle = false;
+      post({ t: 'wake' });
+    }
+  };
+}
+
+function close(): void {
+  for (const b of backends.splice(0)) {
+    try {
+      b.close();
+    } catch {
+      // closing is best effort; the lock file is removed at exit too
+    }
+  }
+}
+
+port.on('message', (m: ToVm) => {
+  switch (m.t) {
+    case 'init':
+      try {
+        init(m.config);
+        post({ t: 'ready' });
+      } catch (e) {
+        close();
+        post({ t: 'init-error', message: (e as Error).message });
+      }
+      break;
+    case 'run': {
+      if (!vm) return;
+      const r = vm.runSlice(m.budgetNs);
+      idle = r.idle;
+      if (r.exit) close();
+      post({
+        t: 'slice',
+        instructions: r.instructions,
+        elapsedNs: r.elapsedNs,
+        idle: r.idle,
+        idleForNs: r.idle ? vm.idleForNs() : 0,
+        exit: r.exit,
+        counters: counters(),
+      });
+      break;
+    }
+    case 'input':
+      vm?.sendInput(m.bytes);
+      break;
+    case 'frame':
+      nics[m.nic]?.receive?.(m.frame);
+      break;
+    case 'balloon':
+      balloon?.setTarget(m.bytes);
+      break;
+    case 'stop':
+      vm?.stop();
+      close();
+      post({ t: 'stopped' });
+      break;
+  }
+});

@@ -1,0 +1,429 @@
+// The VM manager: lifecycle of the daemon's VMs (created → running ⇄ paused → stopped, or crashed), their
+// definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
+// scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
+// is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
+import { ApiError, vmNotFound, nameInUse, insufficientMemory, balloonTooLarge } from '../api/errors.js';
+import { stateError, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction } from '../api/actions.js';
+import { CreditScheduler } from './scheduler.js';
+import { VirtualSwitch, type SwitchPort } from './switch.js';
+import { macFromName, formatMac } from '../core/virtio/net/net.js';
+import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from './protocol.js';
+import type { StoredVm } from './store.js';
+
+/** A thread holding one VM (a Node worker in src/host/node). */
+export interface VmThread {
+  send(m: ToVm): void;
+  onMessage(fn: (m: FromVm) => void): void;
+  /** The thread died (uncaught error or exit) — `reason` says how. */
+  onExit(fn: (reason: string) => void): void;
+  terminate(): void;
+}
+
+export interface Store {
+  save(vm: StoredVm): void;
+  remove(id: string): boolean;
+  newId(): string;
+}
+
+export interface ManagerOptions {
+  pcpus: number;
+  /** Sum of guest memory the daemon admits, in MiB. */
+  memoryBudgetMib: number;
+  store: Store;
+  spawn(): VmThread;
+  nowNs(): number;
+  /** Throws ApiError (bad_kernel) when the file is not a RISC-V Linux Image or ELF kernel. */
+  checkKernel(path: string): void;
+  defaultCmdline: string;
+  log(line: string): void;
+}
+
+interface ManagedVm {
+  stored: StoredVm;
+  thread: VmThread | null;
+  vcpu: string | null;
+  pcpu: number;
+  paused: boolean;
+  wakeTimer: ReturnType<typeof setTimeout> | null;
+  counters: DeviceCounters;
+  instructions: number;
+  cpuNsBefore: number;
+  stealNsBefore: number;
+  ports: SwitchPort[];
+  console: Set<(bytes: Uint8Array) => void>;
+  /** The last 64 KiB of console output, for consoles that attach later. */
+  backlog: Uint8Array[];
+  backlogBytes: number;
+  stopping: (() => void) | null;
+}
+
+const EMPTY_COUNTERS: DeviceCounters = {
+  diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0,
+  netRxFrames: 0, netTxFrames: 0, balloonBytes: 0, memoryTouchedBytes: 0,
+};
+const CONSOLE_BACKLOG = 64 * 1024;
+
+export class VmManager {
+  readonly scheduler: CreditScheduler;
+  readonly network = new VirtualSwitch();
+  private readonly vms = new Map<string, ManagedVm>();
+  private readonly busy: (ManagedVm | null)[];
+  private pumpTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly o: ManagerOptions) {
+    this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
+    this.busy = new Array<ManagedVm | null>(o.pcpus).fill(null);
+  }
+
+  /** Takes VMs from the store at daemon start; those that were running start again. */
+  restore(vms: StoredVm[]): void {
+    for (const stored of vms) {
+      const wasRunning = stored.desired === 'running' || stored.desired === 'paused';
+      stored.state = stored.state === 'crashed' ? 'crashed' : wasRunning ? 'stopped' : stored.state;
+      this.vms.set(stored.id, this.fresh(stored));
+      if (wasRunning) {
+        try {
+          this.start(stored.id);
+        } catch (e) {
+          this.o.log(`tvisor: cannot restart VM ${stored.id} (${stored.spec.name}): ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private fresh(stored: StoredVm): ManagedVm {
+    return {
+      stored, thread: null, vcpu: null, pcpu: -1, paused: false, wakeTimer: null, counters: EMPTY_COUNTERS,
+      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0, stopping: null,
+    };
+  }
+
+  private get(id: string): ManagedVm {
+    const vm = this.vms.get(id);
+    if (!vm) throw vmNotFound(id);
+    return vm;
+  }
+
+  private check(kind: 'start' | 'stop' | 'pause' | 'resume' | 'delete', vm: ManagedVm): void {
+    const e = stateError({ kind, id: vm.stored.id } as VmTargetedAction, vm.stored.state);
+    if (e) throw e;
+  }
+
+  list(): VmInfo[] {
+    return [...this.vms.values()].map((vm) => this.info(vm));
+  }
+
+  inspect(id: string): VmInfo {
+    return this.info(this.get(id));
+  }
+
+  private info(vm: ManagedVm): VmInfo {
+    const s = vm.stored;
+    const info: VmInfo = { id: s.id, name: s.spec.name, state: s.state, config: s.spec, stats: this.stats(vm) };
+    if (s.reason) info.reason = s.reason;
+    return info;
+  }
+
+  private stats(vm: ManagedVm): VmStats {
+    let cpu = vm.cpuNsBefore;
+    let steal = vm.stealNsBefore;
+    if (vm.vcpu) {
+      const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
+      cpu += st.cpuTimeNs;
+      steal += st.stealTimeNs;
+    }
+    const c = vm.counters;
+    return {
+      cpu_time_ns: Math.round(cpu),
+      steal_time_ns: Math.round(steal),
+      instructions: vm.instructions,
+      memory_touched_bytes: c.memoryTouchedBytes,
+      balloon_mib: Math.floor(c.balloonBytes / 2 ** 20),
+      disk_read_bytes: c.diskReadBytes,
+      disk_write_bytes: c.diskWriteBytes,
+      disk_read_ops: c.diskReadOps,
+      disk_write_ops: c.diskWriteOps,
+      net_rx_bytes: c.netRxBytes,
+      net_tx_bytes: c.netTxBytes,
+      net_rx_packets: c.netRxFrames,
+      net_tx_packets: c.netTxFrames,
+    };
+  }
+
+  private committedMib(): number {
+    let n = 0;
+    for (const vm of this.vms.values()) n += vm.stored.spec.memory_mib;
+    return n;
+  }
+
+  create(spec: VmSpec): VmInfo {
+    for (const vm of this.vms.values()) if (vm.stored.spec.name === spec.name) throw nameInUse(spec.name, vm.stored.id);
+    const committed = this.committedMib();
+    if (committed + spec.memory_mib > this.o.memoryBudgetMib) {
+      throw insufficientMemory(spec.memory_mib, this.o.memoryBudgetMib - committed);
+    }
+    this.o.checkKernel(spec.kernel);
+    const stored: StoredVm = {
+      id: this.o.store.newId(), spec, balloon_mib: 0, desired: 'stopped', state: 'created', created_at: new Date().toISOString(),
+    };
+    this.o.store.save(stored);
+    const vm = this.fresh(stored);
+    this.vms.set(stored.id, vm);
+    return this.info(vm);
+  }
+
+  private setState(vm: ManagedVm, state: VmState, reason?: string): void {
+    vm.stored.state = state;
+    if (reason !== undefined) vm.stored.reason = reason;
+    else delete vm.stored.reason;
+    if (state === 'running') vm.stored.desired = 'running';
+    else if (state === 'paused') vm.stored.desired = 'paused';
+    else vm.stored.desired = 'stopped';
+    this.o.store.save(vm.stored);
+  }
+
+  start(id: string): VmInfo {
+    const vm = this.get(id);
+    this.check('start', vm);
+    const s = vm.stored.spec;
+    const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
+    const config: VmThreadConfig = {
+      id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
+      initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
+      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay })),
+      nics, balloonBytes: vm.stored.balloon_mib * 2 ** 20,
+    };
+    const thread = this.o.spawn();
+    vm.thread = thread;
+    vm.counters = EMPTY_COUNTERS;
+    vm.instructions = 0;
+    vm.backlog = [];
+    vm.backlogBytes = 0;
+    vm.ports = nics.map((_, i) => {
+      const port = this.network.port(`${s.name}/eth${i}`);
+      port.setReceiver((frame) => {
+        const copy = frame.slice();
+        thread.send({ t: 'frame', nic: i, frame: copy });
+      });
+      return port;
+    });
+    thread.onMessage((m) => this.onMessage(vm, thread, m));
+    thread.onExit((reason) => {
+      if (vm.thread !== thread) return;
+      this.ended(vm, 'crashed', `the VM thread ended: ${reason}`);
+    });
+    thread.send({ t: 'init', config });
+    vm.paused = false;
+    this.setState(vm, 'running');
+    return this.info(vm);
+  }
+
+  private onMessage(vm: ManagedVm, thread: VmThread, m: FromVm): void {
+    if (vm.thread !== thread) return;
+    switch (m.t) {
+      case 'ready': {
+        this.scheduler.addVm(vm.stored.id, { weight: vm.stored.spec.weight, cap: vm.stored.spec.cap });
+        vm.vcpu = this.scheduler.addVcpu(vm.stored.id, 0);
+        if (!vm.paused) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+        this.pump();
+        break;
+      }
+      case 'init-error':
+        this.ended(vm, 'crashed', `cannot start: ${m.message}`);
+        break;
+      case 'slice':
+        this.onSlice(vm, m);
+        break;
+      case 'console':
+        this.consoleOut(vm, m.bytes);
+        break;
+      case 'frame':
+        vm.ports[m.nic]?.send(m.frame);
+        break;
+      case 'wake':
+        if (vm.vcpu && !vm.paused) {
+          this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+          this.pump();
+        }
+        break;
+      case 'device-event':
+        this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${m.device}: ${m.reason.split('\n')[0]}`);
+        break;
+      case 'stopped':
+        vm.stopping?.();
+        break;
+    }
+  }
+
+  private onSlice(vm: ManagedVm, m: Extract<FromVm, { t: 'slice' }>): void {
+    const now = this.o.nowNs();
+    if (vm.pcpu >= 0) this.busy[vm.pcpu] = null;
+    vm.pcpu = -1;
+    vm.instructions += m.instructions;
+    vm.counters = m.counters;
+    if (vm.vcpu) this.scheduler.charge(vm.vcpu, m.elapsedNs, now);
+    if (m.exit) {
+      if (m.exit.kind === 'crashed') this.ended(vm, 'crashed', m.exit.reason);
+      else this.ended(vm, 'stopped');
+    } else if (m.idle && vm.vcpu) {
+      this.scheduler.setRunnable(vm.vcpu, false, now);
+      if (Number.isFinite(m.idleForNs)) {
+        vm.wakeTimer = setTimeout(() => {
+          vm.wakeTimer = null;
+          if (vm.vcpu && !vm.paused) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+          this.pump();
+        }, Math.max(0, m.idleForNs / 1e6));
+      }
+    }
+    this.pump();
+  }
+
+  /** The VM thread is gone or going: frees everything it held. */
+  private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
+    if (vm.wakeTimer) clearTimeout(vm.wakeTimer);
+    vm.wakeTimer = null;
+    if (vm.pcpu >= 0) this.busy[vm.pcpu] = null;
+    vm.pcpu = -1;
+    if (vm.vcpu) {
+      const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
+      vm.cpuNsBefore += st.cpuTimeNs;
+      vm.stealNsBefore += st.stealTimeNs;
+      this.scheduler.removeVm(vm.stored.id);
+      vm.vcpu = null;
+    }
+    for (const p of vm.ports) p.close();
+    vm.ports = [];
+    const thread = vm.thread;
+    vm.thread = null;
+    if (thread) {
+      // let the thread close its disks (flush, unlock) before it is ended
+      const done = setTimeout(() => thread.terminate(), 2000);
+      vm.stopping = () => {
+        clearTimeout(done);
+        vm.stopping = null;
+        thread.terminate();
+      };
+      try {
+        thread.send({ t: 'stop' });
+      } catch {
+        thread.terminate();
+      }
+    }
+    if (reason && state === 'crashed') this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}) crashed: ${reason}`);
+    this.setState(vm, state, state === 'crashed' ? reason : undefined);
+    this.pump();
+  }
+
+  stop(id: string): VmInfo {
+    const vm = this.get(id);
+    this.check('stop', vm);
+    this.ended(vm, 'stopped');
+    return this.info(vm);
+  }
+
+  pause(id: string): VmInfo {
+    const vm = this.get(id);
+    this.check('pause', vm);
+    vm.paused = true;
+    if (vm.vcpu) this.scheduler.setRunnable(vm.vcpu, false, this.o.nowNs());
+    this.setState(vm, 'paused');
+    return this.info(vm);
+  }
+
+  resume(id: string): VmInfo {
+    const vm = this.get(id);
+    this.check('resume', vm);
+    vm.paused = false;
+    if (vm.vcpu) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+    this.setState(vm, 'running');
+    this.pump();
+    return this.info(vm);
+  }
+
+  remove(id: string): void {
+    const vm = this.get(id);
+    this.check('delete', vm);
+    this.vms.delete(id);
+    this.o.store.remove(id);
+  }
+
+  update(id: string, patch: VmPatch): VmInfo {
+    const vm = this.get(id);
+    const spec = vm.stored.spec;
+    if (patch.balloon_mib !== undefined && patch.balloon_mib >= spec.memory_mib) throw balloonTooLarge(patch.balloon_mib, spec.memory_mib);
+    if (patch.weight !== undefined) spec.weight = patch.weight;
+    if (patch.cap !== undefined) spec.cap = patch.cap;
+    if (patch.balloon_mib !== undefined) {
+      vm.stored.balloon_mib = patch.balloon_mib;
+      vm.thread?.send({ t: 'balloon', bytes: patch.balloon_mib * 2 ** 20 });
+    }
+    if (vm.vcpu) this.scheduler.setParams(id, { weight: spec.weight, cap: spec.cap });
+    this.o.store.save(vm.stored);
+    return this.info(vm);
+  }
+
+  /** Attaches a console listener (gets the recent output first); returns input and detach functions. */
+  attachConsole(id: string, out: (bytes: Uint8Array) => void): { input(bytes: Uint8Array): void; detach(): void } {
+    const vm = this.get(id);
+    for (const b of vm.backlog) out(b);
+    vm.console.add(out);
+    return {
+      input: (bytes) => vm.thread?.send({ t: 'input', bytes }),
+      detach: () => vm.console.delete(out),
+    };
+  }
+
+  private consoleOut(vm: ManagedVm, bytes: Uint8Array): void {
+    vm.backlog.push(bytes);
+    vm.backlogBytes += bytes.length;
+    while (vm.backlogBytes > CONSOLE_BACKLOG && vm.backlog.length > 1) vm.backlogBytes -= vm.backlog.shift()!.length;
+    for (const f of vm.console) f(bytes);
+  }
+
+  /** Gives every free pCPU the vCPU the scheduler picks; sleeps until the scheduler's next event otherwise. */
+  private pump(): void {
+    const now = this.o.nowNs();
+    for (let p = 0; p < this.busy.length; p++) {
+      if (this.busy[p]) continue;
+      const pick = this.scheduler.pick(p, now);
+      if (!pick) continue;
+      const vm = this.byVcpu(pick.vcpu);
+      if (!vm?.thread) {
+        this.scheduler.charge(pick.vcpu, 0, now);
+        continue;
+      }
+      this.busy[p] = vm;
+      vm.pcpu = p;
+      vm.thread.send({ t: 'run', budgetNs: pick.sliceNs });
+    }
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
+    const next = this.scheduler.nextEventNs(now);
+    if (Number.isFinite(next) && next > now && this.busy.some((b) => b === null)) {
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = null;
+        this.pump();
+      }, Math.max(1, (next - now) / 1e6));
+    }
+  }
+
+  private byVcpu(key: string): ManagedVm | undefined {
+    const id = key.slice(0, key.lastIndexOf('/'));
+    return this.vms.get(id);
+  }
+
+  /** Stops every VM (daemon shutdown); definitions keep their desired state so a restart resumes them. */
+  shutdown(): void {
+    for (const vm of this.vms.values()) {
+      if (!vm.thread) continue;
+      const desired = vm.stored.desired;
+      this.ended(vm, 'stopped');
+      vm.stored.desired = desired;
+      this.o.store.save(vm.stored);
+    }
+  }
+
+  isApiError(e: unknown): e is ApiError {
+    return e instanceof ApiError;
+  }
+}
