@@ -5,10 +5,9 @@
 // -netdev socket on its side). The guests time themselves (guest time follows host time in both machines).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath, hasTool } from '../tests/lib/toolchain.js';
+import { cliPath, freePort, hasTool } from '../tests/lib/toolchain.js';
 import { ensureDefaultGuest, appendAutorun, type GuestImage } from '../src/images/index.js';
 import { aptInstall, fail } from './lib.js';
 
@@ -73,16 +72,6 @@ function rate(r: Run, label: string, what: string): number {
   return Number(m[1]) / Number(m[2]) / 1e6;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Machine {
   name: string;

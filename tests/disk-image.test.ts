@@ -5,24 +5,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendAutorun, AUTORUN_EXIT_PREFIX, ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 import { hostDebianMirror } from '../src/images/node/host.js';
 import { fetchBytes } from '../src/images/node/http.js';
-import { cliPath, tempDir } from './lib/toolchain.js';
+import { cliPath, e2fsTool, tempDir } from './lib/toolchain.js';
 
-function e2fsTool(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter((d) => d), '/usr/sbin', '/sbin']) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const skip = !e2fsTool('mke2fs') ? 'mke2fs is not installed (apt-get install e2fsprogs)' : false;
 

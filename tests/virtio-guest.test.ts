@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { e2fsTool, freePort } from './lib/toolchain.js';
 import { guestFixture, runGuest, startGuest, assertRan, type GuestFixture } from './lib/guest.js';
 
 let fx: GuestFixture;
-const mke2fs = ['/usr/sbin/mke2fs', '/sbin/mke2fs'].find(existsSync);
-const debugfs = ['/usr/sbin/debugfs', '/sbin/debugfs'].find(existsSync);
-const e2fsck = ['/usr/sbin/e2fsck', '/sbin/e2fsck'].find(existsSync);
+const mke2fs = e2fsTool('mke2fs');
+const debugfs = e2fsTool('debugfs');
+const e2fsck = e2fsTool('e2fsck');
 const noE2fs = !mke2fs || !debugfs || !e2fsck ? 'needs e2fsprogs (mke2fs, debugfs): apt-get install e2fsprogs' : false;
 
 before(async () => {
@@ -142,17 +142,6 @@ echo "typed: $line"
   assert.match(r.out, /typed: over hvc0/);
 });
 
-/** A TCP port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 test('virtio-net: two VMs linked by a socket ping each other and move 4 MiB with nc, checksums equal', async () => {
   const port = await freePort();

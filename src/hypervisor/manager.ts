@@ -2,7 +2,7 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { ApiError, vmNotFound, nameInUse, insufficientMemory, balloonTooLarge } from '../api/errors.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge } from '../api/errors.js';
 import { stateError, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction } from '../api/actions.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
@@ -421,9 +421,5 @@ export class VmManager {
       vm.stored.desired = desired;
       this.o.store.save(vm.stored);
     }
-  }
-
-  isApiError(e: unknown): e is ApiError {
-    return e instanceof ApiError;
   }
 }

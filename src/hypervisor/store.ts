@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from '../host/node/pid-lock.js';
 import { ApiError } from '../api/errors.js';
 import { parseVmSpec, VM_ID_PATTERN, VM_STATES, type VmSpec, type VmState } from '../api/actions.js';
 
@@ -231,87 +232,29 @@ function parseStored(text: string, fileId: string): StoredVm | string {
 }
 
 // ---- the directory lock ----
-// Node has no flock(), so the daemon announces itself with a lock file holding its pid, created atomically with
-// link() (it is never seen empty). A lock whose pid is dead, or is our own pid without this process holding the
-// store (a previous daemon with the same pid, common for pid 1 in containers), is stale and taken over.
-// This guards against daemons on this host, not against other hosts sharing the directory over the network.
-
-function lockOwner(text: string | null): number | null {
-  const first = text?.split('\n')[0] ?? '';
-  return /^[1-9]\d{0,9}$/.test(first) ? Number(first) : null;
-}
-
-/** The lock's text; null when there is none, '' when unreadable (which then counts as stale). */
-function readLock(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    return errCode(e) === 'ENOENT' ? null : '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errCode(e) === 'EPERM'; // exists but is not ours: treat as alive rather than risk two daemons
-  }
-}
+// One daemon per state directory, through a pid lock file (src/host/node/pid-lock.ts): a lock whose pid is dead,
+// or is our own pid without this process holding the store (a previous daemon with the same pid, common for
+// pid 1 in containers), is stale and taken over.
 
 function acquireLock(dir: string): void {
   const lockPath = path.join(dir, LOCK);
-  const tmp = `${lockPath}.${process.pid}-${unique++}.new`;
+  let holder: number | null;
   try {
-    fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+    holder = acquirePidLock(lockPath, `${process.pid}\n`);
   } catch (e) {
-    throw new StoreError(`state directory ${dir}: cannot create its lock (${errCode(e)}); check its permissions`);
+    if (!(e instanceof PidLockError)) throw e;
+    if (e.step === 'create') throw new StoreError(`state directory ${dir}: cannot create its lock (${e.detail}); check its permissions`);
+    if (e.step === 'stale') throw new StoreError(`state directory ${dir}: cannot remove the stale lock ${lockPath} (${e.detail})`);
+    if (e.step === 'busy') throw new StoreError(`state directory ${dir}: could not take the lock ${lockPath} (busy); try again`);
+    throw new StoreError(`state directory ${dir}: cannot create the lock ${lockPath} (${e.detail})`);
   }
-  try {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        fs.linkSync(tmp, lockPath);
-        fsyncDir(dir);
-        return;
-      } catch (e) {
-        if (errCode(e) !== 'EEXIST') throw new StoreError(`state directory ${dir}: cannot create the lock ${lockPath} (${errCode(e)})`);
-      }
-      const seen = readLock(lockPath);
-      if (seen === null) continue; // released meanwhile
-      const pid = lockOwner(seen);
-      if (pid !== null && pid !== process.pid && alive(pid)) {
-        throw new StoreError(`state directory ${dir}: in use by another tvisor daemon (pid ${pid}); stop it or choose another state directory`);
-      }
-      // stale: move it aside; if what was moved is not what we judged, another daemon took it over first
-      const aside = `${lockPath}.${process.pid}-${unique++}.stale`;
-      try {
-        fs.renameSync(lockPath, aside);
-      } catch (e) {
-        if (errCode(e) === 'ENOENT') continue;
-        throw new StoreError(`state directory ${dir}: cannot remove the stale lock ${lockPath} (${errCode(e)})`);
-      }
-      if (readLock(aside) !== seen) {
-        try {
-          fs.linkSync(aside, lockPath);
-        } catch {
-          // yet another daemon holds it now; the next attempt sees that
-        }
-      }
-      fs.rmSync(aside, { force: true });
-    }
-    throw new StoreError(`state directory ${dir}: could not take the lock ${lockPath} (busy); try again`);
-  } finally {
-    fs.rmSync(tmp, { force: true });
+  if (holder !== null) {
+    throw new StoreError(`state directory ${dir}: in use by another tvisor daemon (pid ${holder}); stop it or choose another state directory`);
   }
 }
 
 function releaseLock(dir: string): void {
-  const lockPath = path.join(dir, LOCK);
-  try {
-    if (lockOwner(readLock(lockPath)) === process.pid) fs.unlinkSync(lockPath);
-  } catch {
-    // already gone: nothing to release
-  }
+  releasePidLock(path.join(dir, LOCK));
 }
 
 function hookExit(): void {
@@ -324,18 +267,4 @@ function hookExit(): void {
 
 // ---- helpers ----
 
-function errCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException | null)?.code ?? (e as Error)?.message ?? String(e);
-}
 
-/** Makes renames and unlinks in `dir` durable; best effort, since some platforms cannot open directories. */
-function fsyncDir(dir: string): void {
-  let fd = -1;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // e.g. Windows
-  }
-  if (fd >= 0) fs.closeSync(fd);
-}

@@ -1,6 +1,7 @@
 // Test helpers: build RISC-V programs with Debian's riscv64-unknown-elf toolchain and run them under tvisor.
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,31 @@ export const MARCH = 'rv64imac_zicsr_zifencei_zba_zbb_zbs_zicbom_zicboz';
 export function hasTool(cmd: string): boolean {
   const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
   return r.status === 0;
+}
+
+/** An e2fsprogs tool from $PATH, /usr/sbin or /sbin (where Debian puts them, often outside a user's PATH). */
+export function e2fsTool(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter((d) => d), '/usr/sbin', '/sbin']) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
 }
 
 /** A fresh temporary directory for build products. */

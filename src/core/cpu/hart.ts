@@ -63,8 +63,6 @@ export class Hart {
    * faults again and again, like an x86 triple fault): it can make no progress, and the machine should end.
    */
   stuck: { cause: number; pcLo: number; pcHi: number } | null = null;
-  /** Consecutive traps with no instruction retired in between. */
-  private trapStreak = 0;
   /** Supervisor timer deadline (mtime ticks) set through SBI TIME when no M-mode firmware runs. */
   sbiTimer = Infinity;
   /** Handles ECALL before it traps (the hypervisor's SBI); returns true when it did. */
@@ -241,6 +239,8 @@ export class Hart {
     let n = budget;
     let fTag = TLB_INVALID, fTagHi = 0, fOff = 0;
     let d: Int32Array = EMPTY;
+    // traps in a row with no instruction retired in between (a trap loop never leaves this call otherwise)
+    let trapStreak = 0;
     let trapMark = -1;
     if (this.waiting) {
       if (!this.wakeable()) return 0;
@@ -724,11 +724,10 @@ export class Hart {
       } catch (e) {
         if (e !== TRAP) throw e;
         // A trap retires nothing; count traps in a row without progress, so a trap loop cannot spin forever.
-        this.trapStreak = n === trapMark ? this.trapStreak + 1 : 1;
+        trapStreak = n === trapMark ? trapStreak + 1 : 1;
         trapMark = n;
-        if (this.trapStreak >= STUCK_TRAPS) {
+        if (trapStreak >= STUCK_TRAPS) {
           this.stuck = { cause: this.trapCause, pcLo: curLo, pcHi: curHi };
-          this.trapStreak = 0;
           break outer;
         }
         this.takeTrap(this.trapCause, false, this.trapTvalLo, this.trapTvalHi, curLo, curHi);
@@ -827,7 +826,6 @@ export class Hart {
         for (let k = 0; k < size; k++) u8[off + k] = k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4));
       }
       const flags = ram.pageFlags[off >>> 12] | ram.pageFlags[(off + size - 1) >>> 12];
-      if (ram.touched[off >>> 12] === 0 || ram.touched[(off + size - 1) >>> 12] === 0) ram.touch(off, size);
       if (flags !== 0) {
         if (flags & 1) ram.noteWrite(off, size);
         if (flags & 2 && this.onWatchedStore) this.onWatchedStore(pa);

@@ -273,8 +273,11 @@ export class Vm {
     return this.sbi ? this.sbi.runnable(i) : true;
   }
 
-  /** Host nanoseconds until the next timer of any hart or the RTC could fire. */
-  private nextDeadlineNs(): number {
+  /**
+   * Host nanoseconds until an idle VM has work again: the next timer of any hart or the RTC alarm (Infinity if
+   * none). Device interrupts and console input wake it earlier through `onWake`.
+   */
+  idleForNs(): number {
     const tb = this.clint.timebase;
     let t = Infinity;
     for (let i = 0; i < this.harts.length; i++) {
@@ -339,14 +342,6 @@ export class Vm {
     }
   }
 
-  /**
-   * Host nanoseconds until an idle VM has work again: its next timer or RTC alarm (Infinity if none). Device
-   * interrupts and console input wake it earlier through `onWake`.
-   */
-  idleForNs(): number {
-    return this.nextDeadlineNs();
-  }
-
   /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */
   async run(): Promise<VmExit> {
     let lastYield = this.clock.nowNs();
@@ -354,7 +349,7 @@ export class Vm {
       const r = this.runSlice(YIELD_NS);
       if (r.exit) return r.exit;
       if (r.idle) {
-        await this.sleep(this.nextDeadlineNs());
+        await this.sleep(this.idleForNs());
         lastYield = this.clock.nowNs();
       } else if (this.clock.nowNs() - lastYield >= YIELD_NS) {
         await new Promise<void>((r) => setTimeout(r, 0));

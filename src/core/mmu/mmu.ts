@@ -86,13 +86,15 @@ export class Mmu {
     }
     const ram = this.ram;
     const off = pageBase - ram.base;
+    // every store to RAM is translated first (a write-TLB entry needs this fill), so the touched-memory
+    // account is kept here and nowhere on the store paths
+    if (access === Access.WRITE && off >= 0 && off < ram.size && ram.touched[off >>> 12] === 0) ram.touch(off, 1);
     if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
       const e = (vaLo >>> 12) & (TLB_SIZE - 1);
       const tag = vaLo & ~0xfff;
       if (access === Access.READ) {
         this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off;
       } else if (access === Access.WRITE) {
-        if (ram.touched[off >>> 12] === 0) ram.touch(off, 1);
         if (ram.pageFlags[off >>> 12] === 0) {
           this.wTag[e] = tag; this.wTagHi[e] = vaHi; this.wOff[e] = off;
         }

@@ -89,12 +89,6 @@ export class Virtqueue {
     this.ready = true;
   }
 
-  /** Available buffers not yet taken (0 when the queue is not ready). */
-  pending(): number {
-    if (!this.avail) return 0;
-    return u16(this.avail.getUint16(2, true) - this.lastAvail);
-  }
-
   /** Takes the next available chain, or null when there is none. */
   pop(): DescriptorChain | null {
     const avail = this.avail;

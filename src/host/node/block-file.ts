@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BlockIoError, type BlockBackend } from '../../core/virtio/blk/backend.js';
+import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from './pid-lock.js';
 
 /** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`. */
 export interface DiskSpec {
@@ -399,15 +400,12 @@ class OverlayImage implements BlockBackend {
 }
 
 // ---- locks ----
-// Node has no flock(), so a writer announces itself with a lock file named after the image's (device, inode)
-// in a per-user directory, created atomically by link() with the owner's pid inside. A lock whose pid is dead
-// is stale and taken over. This protects against tvisor processes on this host, not against other programs
-// or other hosts sharing the file over the network.
+// A writer announces itself with a pid lock file (pid-lock.ts) named after the image's (device, inode) in a
+// per-user directory.
 
 /** Locks this process holds, by file identity. */
 const held = new Map<string, FileLock>();
 let exitHooked = false;
-let unique = 0;
 
 class FileLock {
   /** The backend to close (persisting overlay bitmaps) if the process exits with it still open. */
@@ -418,11 +416,7 @@ class FileLock {
   release(): void {
     if (held.get(this.key) !== this) return;
     held.delete(this.key);
-    try {
-      if (lockOwner(readLock(this.lockPath)) === process.pid) fs.unlinkSync(this.lockPath);
-    } catch {
-      // already gone: nothing to release
-    }
+    releasePidLock(this.lockPath);
   }
 }
 
@@ -431,87 +425,35 @@ function lockDir(): string {
   return path.join(os.tmpdir(), `tvisor-locks-${user}`);
 }
 
-/** The lock's text; null when there is none, '' when unreadable (which then counts as stale). */
-function readLock(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    return errCode(e) === 'ENOENT' ? null : '';
-  }
-}
-
-function lockOwner(text: string | null): number | null {
-  const first = text?.split('\n')[0] ?? '';
-  return /^[1-9]\d{0,9}$/.test(first) ? Number(first) : null;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errCode(e) === 'EPERM'; // exists but is not ours: treat as alive rather than risk two writers
-  }
-}
-
 function acquireLock(key: string, label: string, file: string, hint: string): FileLock {
   const mine = held.get(key);
   if (mine) throw new DiskError(`${label}: already open for writing in this process (as ${mine.file})`);
   const dir = lockDir();
-  let lockPath: string;
-  let tmp: string;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // a directory planted by another user could lock us out or feed us pids
-    if (typeof process.getuid === 'function' && fs.statSync(dir).uid !== process.getuid()) {
-      throw new DiskError(`${label}: the lock directory ${dir} belongs to another user; remove it or set TMPDIR`);
-    }
-    lockPath = path.join(dir, `${key}.lock`);
-    tmp = `${lockPath}.${process.pid}.${unique++}.new`;
-    fs.writeFileSync(tmp, `${process.pid}\n${path.resolve(file)}\n`, { mode: 0o600 });
   } catch (e) {
-    if (e instanceof DiskError) throw e;
-    throw new DiskError(`${label}: cannot create a lock in ${dir} (${errCode(e) || (e as Error).message}); check TMPDIR`);
+    throw new DiskError(`${label}: cannot create a lock in ${dir} (${errCode(e)}); check TMPDIR`);
   }
+  // a directory planted by another user could lock us out or feed us pids
+  if (typeof process.getuid === 'function' && fs.statSync(dir).uid !== process.getuid()) {
+    throw new DiskError(`${label}: the lock directory ${dir} belongs to another user; remove it or set TMPDIR`);
+  }
+  const lockPath = path.join(dir, `${key}.lock`);
+  let holder: number | null;
   try {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        fs.linkSync(tmp, lockPath); // atomic: fails if the lock exists, and the lock is never seen empty
-        const lock = new FileLock(key, lockPath, file);
-        held.set(key, lock);
-        hookExit();
-        return lock;
-      } catch (e) {
-        if (errCode(e) !== 'EEXIST') throw new DiskError(`${label}: cannot create the lock ${lockPath} (${errCode(e) || (e as Error).message})`);
-      }
-      const seen = readLock(lockPath);
-      if (seen === null) continue; // released meanwhile
-      const pid = lockOwner(seen);
-      // our own pid but not in `held`: left by an earlier process that had the same pid
-      if (pid !== null && pid !== process.pid && alive(pid)) {
-        throw new DiskError(`${label}: in use by another tvisor process (pid ${pid}); ${hint}`);
-      }
-      // stale: move it aside; if what was moved is not what we judged, another process took it over first
-      const aside = `${lockPath}.${process.pid}.${unique++}.stale`;
-      try {
-        fs.renameSync(lockPath, aside);
-      } catch (e) {
-        if (errCode(e) === 'ENOENT') continue;
-        throw new DiskError(`${label}: cannot remove the stale lock ${lockPath} (${errCode(e)})`);
-      }
-      if (readLock(aside) !== seen) {
-        try {
-          fs.linkSync(aside, lockPath);
-        } catch {
-          // yet another process holds it now; the next attempt sees that
-        }
-      }
-      fs.rmSync(aside, { force: true });
-    }
-    throw new DiskError(`${label}: could not take the lock ${lockPath} (busy); try again`);
-  } finally {
-    fs.rmSync(tmp, { force: true });
+    holder = acquirePidLock(lockPath, `${process.pid}\n${path.resolve(file)}\n`);
+  } catch (e) {
+    if (!(e instanceof PidLockError)) throw e;
+    if (e.step === 'create') throw new DiskError(`${label}: cannot create a lock in ${dir} (${e.detail}); check TMPDIR`);
+    if (e.step === 'stale') throw new DiskError(`${label}: cannot remove the stale lock ${lockPath} (${e.detail})`);
+    if (e.step === 'busy') throw new DiskError(`${label}: could not take the lock ${lockPath} (busy); try again`);
+    throw new DiskError(`${label}: cannot create the lock ${lockPath} (${e.detail})`);
   }
+  if (holder !== null) throw new DiskError(`${label}: in use by another tvisor process (pid ${holder}); ${hint}`);
+  const lock = new FileLock(key, lockPath, file);
+  held.set(key, lock);
+  hookExit();
+  return lock;
 }
 
 /** On exit, close what is still open: overlays persist their bitmaps, and every lock file is removed. */
@@ -554,9 +496,6 @@ function fileKey(st: fs.BigIntStats): string {
   return `${st.dev}-${st.ino}`;
 }
 
-function errCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException | null)?.code ?? '';
-}
 
 function openError(label: string, e: unknown, readOnly: boolean): DiskError {
   switch (errCode(e)) {
@@ -610,14 +549,3 @@ function writeZeroChunks(disk: BlockBackend, offset: number, length: number): vo
   }
 }
 
-/** Makes a newly created file's directory entry durable; not possible on every platform, so best effort. */
-function fsyncDir(dir: string): void {
-  let fd = -1;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // e.g. Windows cannot open directories
-  }
-  if (fd >= 0) fs.closeSync(fd);
-}

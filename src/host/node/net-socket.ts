@@ -1,7 +1,7 @@
 // Node network backends that link two tvisor processes like QEMU's `-netdev socket`: Ethernet frames over
 // one TCP connection, each preceded by its length as a 4-byte big-endian integer; plus the --net parser.
 import * as net from 'node:net';
-import type { NetBackend } from '../../core/virtio/net/backend.js';
+import { MAX_FRAME, type NetBackend } from '../../core/virtio/net/backend.js';
 import { formatMac, parseMac } from '../../core/virtio/net/net.js';
 
 /** A network option or connection problem the user can fix; the message says what and where. */
@@ -31,8 +31,6 @@ export interface SocketStats {
   drops: number;
 }
 
-/** Largest frame on the wire (a 64 KiB packet plus its Ethernet header); same limit as virtio-net. */
-const MAX_FRAME = 65550;
 /** Bytes queued on a socket the peer does not drain, beyond which frames are dropped like a full NIC ring. */
 const MAX_QUEUED = 4 * 1024 * 1024;
 /** Pause between connection attempts within connectSocketBackend's retry window. */

@@ -3,26 +3,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import { diskInitScript } from '../initramfs.js';
 import { buildDiskImage, DISK_LABEL, estimateDiskSize, PackageIndex, resolvePackageSet } from './disk.js';
 import { ensureDefaultGuest, readGuestParts, type GuestImage } from './guest.js';
-import { tempDir } from '../../../tests/lib/toolchain.js';
+import { e2fsTool, tempDir } from '../../../tests/lib/toolchain.js';
 
-/** An e2fsprogs tool from $PATH, /usr/sbin or /sbin (where Debian puts them, often outside a user's PATH). */
-function e2fsTool(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter((d) => d), '/usr/sbin', '/sbin']) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const MKE2FS = e2fsTool('mke2fs');
 const DEBUGFS = e2fsTool('debugfs') ?? 'debugfs';

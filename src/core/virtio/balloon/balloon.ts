@@ -34,7 +34,6 @@ export class VirtioBalloon implements VirtioDevice {
   readonly queueSizes = [256, 256, 8];
   /** Latest statistics from the guest (bytes or counts, by name), with the host time they arrived. */
   guestStats: Record<string, number> = {};
-  guestStatsUpdates = 0;
   /** PFNs the guest named that lie outside RAM (ignored). */
   invalidPfns = 0;
   private ctx!: VirtioContext;
@@ -154,7 +153,6 @@ export class VirtioBalloon implements VirtioDevice {
         stats[STAT_NAMES[tag] ?? `tag_${tag}`] = value;
       }
       this.guestStats = stats;
-      this.guestStatsUpdates++;
     }
     this.ctx.usedBuffers(2);
   }

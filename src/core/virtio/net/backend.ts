@@ -2,6 +2,9 @@
 // (no virtio header). Backends: sockets to another tvisor process (src/host/node), the in-process virtual
 // switch (src/hypervisor/switch.ts), tests.
 
+/** Largest frame either way: a 64 KiB IP packet plus the Ethernet header (and a little slack). */
+export const MAX_FRAME = 65550;
+
 export interface NetBackend {
   /** A frame from the guest to the wire (destination MAC first, no FCS). Must not throw. */
   send(frame: Uint8Array): void;

@@ -4,7 +4,7 @@
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { type DescriptorChain, VirtqueueError, gather, scatter } from '../queue.js';
-import type { NetBackend } from './backend.js';
+import { MAX_FRAME, type NetBackend } from './backend.js';
 
 /** Device feature bits (5.1.3). */
 export const NET_F_CSUM = 1n << 0n; // the device completes partial checksums on transmit
@@ -40,8 +40,7 @@ const QUEUE_SIZE = 256;
 /** Ethernet header length; frames shorter than this carry no addresses and are dropped. */
 const ETH_HLEN = 14;
 export const MIN_FRAME = ETH_HLEN;
-/** Largest frame either way: a 64 KiB IP packet plus the Ethernet header (and a little slack). */
-export const MAX_FRAME = 65550;
+export { MAX_FRAME };
 /** Frames waiting for rx buffers: bounded so a guest that never posts buffers cannot eat host memory. */
 const BACKLOG_FRAMES = 256;
 const BACKLOG_BYTES = 4 * 1024 * 1024;
