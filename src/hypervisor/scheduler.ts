@@ -3,17 +3,22 @@
 //
 // Algorithm
 // - Time is cut into accounting periods (default 30 ms) aligned to multiples of periodNs. At the end of each
-//   period, pcpus × periodNs of credit (in ns of CPU) is handed out to the vCPUs that were *active* (runnable
-//   at some point) in it: each active VM in proportion to its weight, split evenly among its active vCPUs. A
-//   vCPU that never became runnable gets nothing, so idle VMs' shares go to the busy ones.
+//   period, the CPU time charged in it (at most about pcpus × periodNs) is handed out again as credit to the
+//   vCPUs that were *active* (runnable at some point) in it: each active VM in proportion to its weight,
+//   split evenly among its active vCPUs. A vCPU that never became runnable gets nothing, so idle VMs' shares
+//   go to the busy ones. Handing out what was used rather than a fixed pcpus × periodNs keeps credit
+//   zero-sum: on a real host slices overrun their grant and pCPUs sit unused between slices (Xen's idle
+//   vCPU absorbs that; our workers cannot), and a fixed supply would then fill every vCPU to its ceiling
+//   and flatten the weights.
 // - Credit is bounded above by one slice plus the vCPU's per-period share (at most one pCPU-period): what
 //   would overflow is redistributed by weight to the active vCPUs still below their bound (water-filling),
 //   and dropped only when all are full. So a VM cannot bank credit while idle and starve others on waking,
 //   and a vCPU that cannot use its share (one vCPU of a heavy VM on 2 pCPUs, a capped VM) passes it on.
 // - Running costs credit: charge() subtracts the time run. A vCPU with credit left is UNDER, one in debt
 //   is OVER (Xen's priorities); pick() runs UNDER before OVER and, within a class, the vCPU with the most
-//   credit (ties: least recently picked). Debt carries over (bounded), which makes long-run shares converge
-//   to the weights; OVER vCPUs still run when nothing is UNDER, so the scheduler is work-conserving.
+//   credit (ties: least recently picked). Debt carries over (bounded at 1 s, far beyond any normal overrun),
+//   which makes long-run shares converge to the weights; OVER vCPUs still run when nothing is UNDER, so the
+//   scheduler is work-conserving.
 // - A cap (percent of one pCPU) is a hard ceiling per period: a capped VM's slices are trimmed to its
 //   remaining budget (minus what its other running vCPUs have been granted) and to the period's end, and the
 //   VM is parked once the budget is gone, until the next period, even if pCPUs are idle.
@@ -60,6 +65,9 @@ const DEFAULT_SLICE_NS = 10_000_000;
 const DEFAULT_PERIOD_NS = 30_000_000;
 /** Periods processed one by one when the caller was away longer; beyond this the state has settled. */
 const MAX_CATCHUP_PERIODS = 16;
+/** Debt a vCPU can carry. Generous because a real slice can overrun its grant many times over (a stalled
+ *  host thread), and debt forgiven is CPU time handed out twice, which flattens the weights. */
+const MAX_DEBT_NS = 1_000_000_000;
 /** Capped budget below this is not worth a context switch: the VM waits for the next period. */
 const MIN_SLICE_NS = 1000;
 
@@ -102,6 +110,8 @@ export class CreditScheduler {
   private readonly onPcpu: (VcpuEntry | null)[];
   /** Start of the current accounting period; NaN until the first call that carries a time. */
   private periodStart = NaN;
+  /** CPU time charged in the current period: the credit handed out at its end. */
+  private periodChargedNs = 0;
   private pickSeq = 0;
 
   constructor(opts: SchedulerOptions) {
@@ -203,7 +213,8 @@ export class CreditScheduler {
     this.onPcpu[v.pcpu] = null;
     v.pcpu = -1;
     v.cpuTimeNs += ranNs;
-    v.credit = Math.max(v.credit - ranNs, -(this.sliceNs + this.periodNs));
+    this.periodChargedNs += ranNs;
+    v.credit = Math.max(v.credit - ranNs, -MAX_DEBT_NS);
     // Only the part inside the current period counts against its cap; earlier parts were within the
     // previous period's grant (slices of capped VMs end at the period boundary).
     v.vm.usedNs += Math.min(ranNs, Math.max(0, nowNs - this.periodStart));
@@ -287,12 +298,13 @@ export class CreditScheduler {
       vm.usedNs = Math.max(0, vm.usedNs - (vm.cap / 100) * this.periodNs);
       if (vm.cap === 0) vm.usedNs = 0;
     }
-    this.refill();
+    this.refill(this.periodChargedNs);
+    this.periodChargedNs = 0;
     for (const v of this.vcpus.values()) v.active = v.runnable || v.pcpu >= 0;
   }
 
   /** Hands out one period of credit by weight with water-filling (see the header). */
-  private refill(): void {
+  private refill(supply: number): void {
     const share = new Map<VcpuEntry, number>();
     for (const vm of this.vms.values()) {
       const active = vm.vcpus.filter((v) => v.active);
@@ -300,10 +312,9 @@ export class CreditScheduler {
     }
     let totalWeight = 0;
     for (const w of share.values()) totalWeight += w;
-    if (totalWeight === 0) return;
-    const supply = this.pcpus * this.periodNs;
+    if (totalWeight === 0 || supply <= 0) return;
     const ceiling = new Map<VcpuEntry, number>();
-    for (const [v, w] of share) ceiling.set(v, this.sliceNs + Math.min(this.periodNs, (supply * w) / totalWeight));
+    for (const [v, w] of share) ceiling.set(v, this.sliceNs + Math.min(this.periodNs, (this.pcpus * this.periodNs * w) / totalWeight));
     let pool = supply;
     let open = [...share.keys()];
     while (pool > 0 && open.length > 0) {
