@@ -3,12 +3,13 @@
 // 4xx JSON errors, lifecycle transitions, and definitions survive a daemon restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './lib/toolchain.js';
+import { startDaemon, stopDaemon, api, waitFor } from './lib/daemon.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 
 let guest: GuestImage;
@@ -25,59 +26,10 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Daemon {
-  child: ChildProcess;
-  url: string;
-  log: () => string;
-}
-
-async function startDaemon(stateDir: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--listen', '127.0.0.1:0', '--pcpus', '1', '--state-dir', stateDir,
-    '--allow-dir', dir, '--allow-dir', guest.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20_000);
-    child.stderr!.on('data', (d) => {
-      log += d;
-      const m = /serving the API on (http:\/\/\S+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', () => reject(new Error(`daemon exited:\n${log}`)));
-  });
-  return { child, url, log: () => log };
-}
-
-async function stopDaemon(d: Daemon): Promise<void> {
-  const exited = new Promise((r) => d.child.once('exit', r));
-  d.child.kill('SIGTERM');
-  await exited;
-}
-
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${d.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null };
-}
-
-async function waitFor(d: Daemon, id: string, ok: (v: any) => boolean, what: string, ms = 120_000): Promise<any> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = (await api(d, 'GET', `/v1/vms/${id}`)).json;
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`${what}: gave up; last ${JSON.stringify(v)}\n${d.log()}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const allow = () => ['--allow-dir', dir, '--allow-dir', guest.dir];
 
 test('serve: a crashing guest ends crashed, the other keeps running; bad requests get 4xx', async () => {
-  const d = await startDaemon(join(dir, 'state1'));
+  const d = await startDaemon(join(dir, 'state1'), allow());
   try {
     const good = await api(d, 'POST', '/v1/vms', { name: 'good', vcpus: 1, memory_mib: 256, kernel: guest.kernel, initrd: guest.initrd });
     assert.equal(good.status, 201, JSON.stringify(good.json));
@@ -123,7 +75,7 @@ test('serve: a crashing guest ends crashed, the other keeps running; bad request
 
 test('serve: definitions persist across a daemon restart', async () => {
   const state = join(dir, 'state2');
-  const d1 = await startDaemon(state);
+  const d1 = await startDaemon(state, allow());
   let id: string;
   try {
     const r = await api(d1, 'POST', '/v1/vms', { name: 'keep', vcpus: 1, memory_mib: 64, kernel: guest.kernel, weight: 300 });
@@ -132,7 +84,7 @@ test('serve: definitions persist across a daemon restart', async () => {
   } finally {
     await stopDaemon(d1);
   }
-  const d2 = await startDaemon(state);
+  const d2 = await startDaemon(state, allow());
   try {
     const v = (await api(d2, 'GET', `/v1/vms/${id}`)).json;
     assert.equal(v.name, 'keep');

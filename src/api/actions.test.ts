@@ -50,7 +50,7 @@ test('every route parses into its action', () => {
   assert.deepEqual(patch({ cap: 0, balloon_mib: 64 }), { kind: 'update', id: ID, patch: { cap: 0, balloon_mib: 64 } });
   // and the route table has every action kind
   const kinds = new Set(ROUTES.map((r) => r.kind));
-  for (const k of ['create', 'list', 'get', 'start', 'pause', 'resume', 'stop', 'delete', 'update', 'console', 'metrics', 'openapi']) assert.ok(kinds.has(k as never), k);
+  for (const k of ['create', 'list', 'get', 'start', 'pause', 'resume', 'stop', 'delete', 'update', 'update-disk', 'update-nic', 'console', 'metrics', 'openapi']) assert.ok(kinds.has(k as never), k);
 });
 
 test('create fills in defaults and keeps every given field', () => {
@@ -218,11 +218,15 @@ test('the state table: documented transitions, 409 elsewhere', () => {
     stop: ['running', 'paused'],
     delete: ['created', 'stopped', 'crashed'],
     update: [...VM_STATES],
+    'update-disk': ['created', 'running', 'paused', 'stopped'],
+    'update-nic': ['created', 'running', 'paused', 'stopped'],
     console: [...VM_STATES],
   };
   for (const [kind, states] of Object.entries(want) as [keyof typeof ALLOWED_IN, string[]][]) {
     for (const s of VM_STATES) {
-      const action = (kind === 'update' ? { kind, id: ID, patch: { weight: 1 } } : { kind, id: ID }) as VmTargetedAction;
+      const action = (kind === 'update' ? { kind, id: ID, patch: { weight: 1 } }
+        : kind === 'update-disk' || kind === 'update-nic' ? { kind, id: ID, index: 0, patch: { rate_limiter: null } }
+        : { kind, id: ID }) as VmTargetedAction;
       const err = stateError(action, s);
       assert.equal(isAllowed(kind, s), states.includes(s), `${kind} in ${s}`);
       assert.equal(err === null, states.includes(s), `${kind} in ${s}`);
@@ -240,4 +244,40 @@ test('error bodies: code and message; anything unexpected becomes a bare interna
   assert.deepEqual(toBody(leak), { error: { code: 'internal', message: 'internal error in the daemon; its log has the details' } });
   assert.equal(toApiError(leak).status, 500);
   assert.equal(toApiError('x').code, 'internal');
+});
+
+const devicePatch = (device: 'disks' | 'nics', index: string, body: unknown, ct: string | undefined = JSON_CT) =>
+  parseRequest('PATCH', `/v1/vms/${ID}/${device}/${index}`, ct, typeof body === 'string' ? body : JSON.stringify(body));
+
+test('PATCH a disk or NIC: rate_limiter replaced, or removed with null or {}', () => {
+  const rl = { bandwidth: { size: 2 << 20, refill_time_ms: 1000, one_time_burst: 1 << 20 }, ops: { size: 100, refill_time_ms: 1000 } };
+  assert.deepEqual(devicePatch('disks', '0', { rate_limiter: rl }), { kind: 'update-disk', id: ID, index: 0, patch: { rate_limiter: rl } });
+  assert.deepEqual(devicePatch('disks', '15', { rate_limiter: null }), { kind: 'update-disk', id: ID, index: 15, patch: { rate_limiter: null } });
+  assert.deepEqual(devicePatch('nics', '7', { rate_limiter: {} }), { kind: 'update-nic', id: ID, index: 7, patch: { rate_limiter: {} } });
+  assert.deepEqual(devicePatch('nics', '1', { rate_limiter: { ops: { size: 1, refill_time_ms: 86_400_000 } } }).kind, 'update-nic');
+  const e = fails(() => parseRequest('GET', `/v1/vms/${ID}/disks/0`, undefined, undefined), 'method_not_allowed', 'GET is not supported on /v1/vms/0123abcd/disks/0; use PATCH');
+  assert.deepEqual(e.allow, ['PATCH']);
+});
+
+test('PATCH a disk or NIC: indices no VM can have are 404, bad bodies 400 with the field named', () => {
+  for (const [device, index] of [['disks', '16'], ['nics', '8'], ['disks', '01'], ['disks', '-1'], ['nics', 'eth0'], ['disks', '1.0'], ['disks', '99999999999']] as const) {
+    fails(() => devicePatch(device, index, { rate_limiter: null }), 'not_found', new RegExp(`^no ${device.slice(0, -1)} "${index.replace('.', '\\.')}": a ${device.slice(0, -1)} index is a whole number from 0 to ${device === 'disks' ? 15 : 7}`));
+  }
+  fails(() => devicePatch('disks', '', { rate_limiter: null }), 'not_found', /no such endpoint/);
+  fails(() => parseRequest('PATCH', `/v1/vms/0123ABCD/disks/0`, JSON_CT, '{"rate_limiter":null}'), 'not_found', /no VM with id/);
+  fails(() => devicePatch('disks', '0', {}), 'bad_request', 'rate_limiter is required');
+  fails(() => devicePatch('disks', '0', ''), 'bad_request', 'PATCH /v1/vms/{id}/disks/{index} needs a JSON object as its request body');
+  fails(() => devicePatch('disks', '0', { rate_limiter: null }, 'text/plain'), 'unsupported_media_type');
+  fails(() => devicePatch('disks', '0', '{"rate_limiter":'), 'invalid_json');
+  fails(() => devicePatch('disks', '0', { rate_limiter: null, path: '/a' }), 'bad_request', 'unknown field "path" in the request body; allowed fields are rate_limiter');
+  fails(() => devicePatch('nics', '0', { rate_limiter: { iops: 3 } }), 'bad_request', 'unknown field "iops" in rate_limiter; allowed fields are bandwidth or ops');
+  fails(() => devicePatch('nics', '0', { rate_limiter: 'fast' }), 'bad_request', 'rate_limiter must be a JSON object, got "fast"');
+  fails(() => devicePatch('nics', '0', { rate_limiter: [] }), 'bad_request', 'rate_limiter must be a JSON object, got an array');
+  fails(() => devicePatch('disks', '0', { rate_limiter: { bandwidth: { size: 0, refill_time_ms: 1000 } } }), 'bad_request', /^rate_limiter\.bandwidth\.size must be an integer from 1 to /);
+  fails(() => devicePatch('disks', '0', { rate_limiter: { bandwidth: { size: 1.5, refill_time_ms: 1000 } } }), 'bad_request', /size must be an integer/);
+  fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { size: 10, refill_time_ms: 86_400_001 } } }), 'bad_request', 'rate_limiter.ops.refill_time_ms must be an integer from 1 to 86400000, got 86400001');
+  fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { size: 10, refill_time_ms: '1000' } } }), 'bad_request', /refill_time_ms must be an integer from 1 to 86400000, got "1000"/);
+  fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { size: 10, refill_time_ms: 1000, one_time_burst: 0 } } }), 'bad_request', /one_time_burst must be an integer from 1 to/);
+  fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { refill_time_ms: 1000 } } }), 'bad_request', 'rate_limiter.ops.size is required');
+  fails(() => devicePatch('disks', '0?x=1', { rate_limiter: null }), 'bad_request', /no query parameters/);
 });

@@ -70,6 +70,14 @@ export interface VmPatch {
   balloon_mib?: number;
 }
 
+/**
+ * A live change of one disk or NIC (PATCH /v1/vms/{id}/disks/{index} or /nics/{index}), as Firecracker's
+ * PATCH /drives/{id}: the new limits replace the old ones; null or {} removes limiting.
+ */
+export interface DevicePatch {
+  rate_limiter: RateLimiter | null;
+}
+
 /** Counters since the VM was created (they survive stop/start, not daemon restarts). */
 export interface VmStats {
   cpu_time_ns: number;
@@ -87,6 +95,10 @@ export interface VmStats {
   net_tx_bytes: number;
   net_rx_packets: number;
   net_tx_packets: number;
+  /** Times a disk's rate limiter made its queue wait (all disks). */
+  disk_throttled: number;
+  /** Times a NIC's rate limiter made its transmit or receive path wait (all NICs). */
+  net_throttled: number;
 }
 
 /** What GET /v1/vms/{id} answers (and the action endpoints, after acting). */
@@ -109,6 +121,8 @@ export type VmAction =
   | { kind: 'start' | 'pause' | 'resume' | 'stop'; id: string }
   | { kind: 'delete'; id: string }
   | { kind: 'update'; id: string; patch: VmPatch }
+  /** `index` counts the VM's disks (or NICs) from 0 in the order of its definition. */
+  | { kind: 'update-disk' | 'update-nic'; id: string; index: number; patch: DevicePatch }
   | { kind: 'console'; id: string }
   | { kind: 'metrics' }
   | { kind: 'openapi' };
@@ -134,6 +148,9 @@ export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } 
   // weight and cap take effect at the next scheduling decision, the balloon target when the guest's driver
   // next looks (or at boot); all are stored, so a change before start is kept
   update: VM_STATES,
+  // a device's limits: stored, and passed to the VM thread when there is one (running or paused)
+  'update-disk': ['created', 'running', 'paused', 'stopped'],
+  'update-nic': ['created', 'running', 'paused', 'stopped'],
   // before start too, so a client can attach first and see the whole boot
   console: VM_STATES,
 };
@@ -194,11 +211,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface Route {
   method: HttpMethod;
-  /** OpenAPI path template; `{id}` is a VM id. */
+  /** OpenAPI path template; `{id}` is a VM id, `{index}` a disk's or NIC's position in the definition. */
   path: string;
   kind: VmActionKind;
-  /** What the request body must be. */
-  body: 'none' | 'spec' | 'patch';
+  /** What the request body must be: none, a VmSpec, a VmPatch, or a DevicePatch. */
+  body: 'none' | 'spec' | 'patch' | 'device';
 }
 
 /** Every endpoint; the OpenAPI document describes exactly these (its test checks). */
@@ -207,6 +224,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/vms', kind: 'create', body: 'spec' },
   { method: 'GET', path: '/v1/vms/{id}', kind: 'get', body: 'none' },
   { method: 'PATCH', path: '/v1/vms/{id}', kind: 'update', body: 'patch' },
+  { method: 'PATCH', path: '/v1/vms/{id}/disks/{index}', kind: 'update-disk', body: 'device' },
+  { method: 'PATCH', path: '/v1/vms/{id}/nics/{index}', kind: 'update-nic', body: 'device' },
   { method: 'DELETE', path: '/v1/vms/{id}', kind: 'delete', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/start', kind: 'start', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/pause', kind: 'pause', body: 'none' },
@@ -217,19 +236,31 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/openapi.json', kind: 'openapi', body: 'none' },
 ];
 
-function matchTemplate(template: string, segments: string[]): { ok: boolean; id?: string } {
+function matchTemplate(template: string, segments: string[]): { ok: boolean; id?: string; index?: string } {
   const parts = template.split('/');
   if (parts.length !== segments.length) return { ok: false };
   let id: string | undefined;
+  let index: string | undefined;
   for (let i = 0; i < parts.length; i++) {
-    if (parts[i] === '{id}') {
+    if (parts[i] === '{id}' || parts[i] === '{index}') {
       if (segments[i] === '') return { ok: false };
-      id = segments[i];
+      if (parts[i] === '{id}') id = segments[i];
+      else index = segments[i];
     } else if (parts[i] !== segments[i]) {
       return { ok: false };
     }
   }
-  return { ok: true, id };
+  return { ok: true, id, index };
+}
+
+/** Device indices in paths: decimal without leading zeros (the OpenAPI parameters say the same). */
+const INDEX_RE = /^(0|[1-9][0-9]{0,5})$/;
+
+/** The device index a path names, or the 404 for one that no VM can have (the VM's own count is the manager's check). */
+function deviceIndex(device: 'disk' | 'nic', text: string): number {
+  const max = device === 'disk' ? LIMITS.disks.maxItems : LIMITS.nics.maxItems;
+  if (!INDEX_RE.test(text) || Number(text) >= max) throw E.badDeviceIndex(device, text, max);
+  return Number(text);
 }
 
 /**
@@ -237,7 +268,8 @@ function matchTemplate(template: string, segments: string[]): { ok: boolean; id?
  * order: route (404), method (405), query (400), body size (413), body presence, media type (415), JSON (400
  * invalid_json), fields (400). A VM id that cannot exist (not VM_ID_PATTERN) is 404 here; whether an
  * existing VM has it, and whether its state allows the action (stateError), is the VM manager's to check.
- * Bodies are only taken by POST /v1/vms and PATCH /v1/vms/{id}; elsewhere any non-empty body is refused.
+ * A device index that cannot exist (not decimal, or beyond the most disks or NICs a VM may have) is 404 too.
+ * Bodies are only taken by POST /v1/vms and the PATCH routes; elsewhere any non-empty body is refused.
  * JSON with duplicate keys is read as JSON.parse does (the last one wins).
  */
 export function parseRequest(method: string, path: string, contentType: string | undefined, body: string | undefined): VmAction {
@@ -251,6 +283,8 @@ export function parseRequest(method: string, path: string, contentType: string |
   if (q >= 0 && q < path.length - 1) throw E.queryNotSupported(pathname);
   const { r: route, m } = hit;
   if (m.id !== undefined && !VM_ID_RE.test(m.id)) throw E.vmNotFound(m.id);
+  const device = route.kind === 'update-disk' ? 'disk' : 'nic';
+  const index = m.index === undefined ? -1 : deviceIndex(device, m.index);
 
   const text = body ?? '';
   const bytes = utf8Length(text);
@@ -266,6 +300,9 @@ export function parseRequest(method: string, path: string, contentType: string |
   switch (route.kind) {
     case 'create': return { kind: 'create', spec: parseVmSpec(json) };
     case 'update': return { kind: 'update', id, patch: parseVmPatch(json) };
+    case 'update-disk':
+    case 'update-nic':
+      return { kind: route.kind, id, index, patch: parseDevicePatch(json) };
     case 'list': return { kind: 'list' };
     case 'metrics': return { kind: 'metrics' };
     case 'openapi': return { kind: 'openapi' };
@@ -315,6 +352,7 @@ function utf8Length(s: string): number {
 
 const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'disks', 'nics', 'weight', 'cap'] as const;
 const PATCH_FIELDS = ['weight', 'cap', 'balloon_mib'] as const;
+const DEVICE_PATCH_FIELDS = ['rate_limiter'] as const;
 const DISK_FIELDS = ['path', 'readonly', 'overlay', 'rate_limiter'] as const;
 const NIC_FIELDS = ['mac', 'rate_limiter'] as const;
 const LIMITER_FIELDS = ['bandwidth', 'ops'] as const;
@@ -450,6 +488,16 @@ export function parseVmPatch(v: unknown): VmPatch {
   if (has(o, 'cap')) p.cap = integer(o.cap, 'cap', LIMITS.cap);
   if (has(o, 'balloon_mib')) p.balloon_mib = integer(o.balloon_mib, 'balloon_mib', LIMITS.balloon_mib);
   return p;
+}
+
+/**
+ * Validates the body of PATCH /v1/vms/{id}/disks/{index} and /nics/{index}: `rate_limiter` is required (an
+ * object as at create, or null); whether the VM has that device is the manager's check.
+ */
+export function parseDevicePatch(v: unknown): DevicePatch {
+  const o = object(v, '', DEVICE_PATCH_FIELDS);
+  const r = required(o, '', 'rate_limiter');
+  return { rate_limiter: r === null ? null : rateLimiter(r, 'rate_limiter') };
 }
 
 // ---- allowed directories ----

@@ -190,6 +190,19 @@ export function vmNotFound(id: string): ApiError {
   return new ApiError('not_found', `no VM with id ${describeValue(id)}; GET /v1/vms lists them`);
 }
 
+/** The path names a disk or NIC index no VM can have (not a decimal number, or not below the most it may have). */
+export function badDeviceIndex(device: 'disk' | 'nic', index: string, max: number): ApiError {
+  return new ApiError('not_found', `no ${device} ${describeValue(index)}: a ${device} index is a whole number from 0 to ${max - 1} (no leading zeros)`);
+}
+
+/** VM `id` has `count` disks (or NICs), none at `index`. */
+export function deviceNotFound(id: string, device: 'disk' | 'nic', index: number, count: number): ApiError {
+  const has = count === 0
+    ? `it has no ${device}s`
+    : `its ${count === 1 ? `${device} is` : `${count} ${device}s are`} numbered from 0 in the order of its definition (GET /v1/vms/${id} shows them)`;
+  return new ApiError('not_found', `VM ${id} has no ${device} ${index}; ${has}`);
+}
+
 /** `allowedStates` is never empty: every action is allowed in some state. */
 export function wrongState(action: string, id: string, state: string, allowedStates: readonly string[]): ApiError {
   return new ApiError('conflict', `cannot ${action} VM ${id}: it is ${state}; ${action} is allowed only when it is ${list(allowedStates)}`);

@@ -29,7 +29,7 @@ function pointer(root: unknown, ref: string): unknown {
 const ANNOTATIONS = new Set(['description', 'default', 'title']);
 const KNOWN = new Set([
   '$ref', 'type', 'properties', 'required', 'additionalProperties', 'minimum', 'maximum', 'pattern', 'items', 'enum', 'const',
-  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas',
+  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas', 'anyOf',
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,6 +55,7 @@ function validate(s: Schema, v: unknown): boolean {
   if (s.enum && !(s.enum as unknown[]).some((e) => same(e, v))) return false;
   if ('const' in s && !same(s.const, v)) return false;
   if (s.not && validate(s.not as Schema, v)) return false;
+  if (s.anyOf && !(s.anyOf as Schema[]).some((alt) => validate(alt, v))) return false;
   if (typeof v === 'number') {
     if (typeof s.minimum === 'number' && v < s.minimum) return false;
     if (typeof s.maximum === 'number' && v > s.maximum) return false;
@@ -116,7 +117,9 @@ function integerArb(min: number, max: number): fc.Arbitrary<number> {
 function arb(s: Schema, depth = 0): fc.Arbitrary<unknown> {
   s = resolve(s);
   if (s.enum) return fc.constantFrom(...(s.enum as unknown[]));
+  if (s.anyOf) return fc.oneof(...(s.anyOf as Schema[]).map((alt) => arb(alt, depth + 1)));
   switch (s.type) {
+    case 'null': return fc.constant(null);
     case 'integer': return integerArb(s.minimum as number, s.maximum as number);
     case 'boolean': return fc.boolean();
     case 'string': {
@@ -189,7 +192,12 @@ function accepts(method: string, path: string, body: string): VmAction | ApiErro
 const bodyRoutes = [
   { method: 'POST', path: '/v1/vms', schema: 'VmSpec', out: (a: VmAction) => (a.kind === 'create' ? a.spec : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd', schema: 'VmPatch', out: (a: VmAction) => (a.kind === 'update' ? a.patch : undefined) },
+  { method: 'PATCH', path: '/v1/vms/0123abcd/disks/3', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-disk' && a.index === 3 ? a.patch : undefined) },
+  { method: 'PATCH', path: '/v1/vms/0123abcd/nics/0', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-nic' && a.index === 0 ? a.patch : undefined) },
 ] as const;
+
+/** The request body schema of each kind of Route.body. */
+const BODY_SCHEMA = { spec: 'VmSpec', patch: 'VmPatch', device: 'DevicePatch' } as const;
 
 // ---- the tests ----
 
@@ -221,14 +229,15 @@ test('the document has exactly the routes parseRequest has, with bodies where it
     opIds.add(op.operationId as string);
     const params = [...((item.parameters ?? []) as Schema[]), ...((op.parameters ?? []) as Schema[])].map((p) => resolve(p));
     assert.equal(params.some((p) => p.name === 'id' && p.in === 'path'), r.path.includes('{id}'), `id parameter of ${r.method} ${r.path}`);
+    assert.equal(params.some((p) => p.name === 'index' && p.in === 'path'), r.path.includes('{index}'), `index parameter of ${r.method} ${r.path}`);
     const body = op.requestBody as { content: Record<string, { schema: Schema }> } | undefined;
     assert.equal(body !== undefined, r.body !== 'none', `request body of ${r.method} ${r.path}`);
-    if (body) assert.equal(body.content['application/json'].schema.$ref, `#/components/schemas/${r.body === 'spec' ? 'VmSpec' : 'VmPatch'}`);
+    if (body && r.body !== 'none') assert.equal(body.content['application/json'].schema.$ref, `#/components/schemas/${BODY_SCHEMA[r.body]}`);
     const responses = op.responses as Record<string, unknown>;
     assert.ok(Object.keys(responses).some((s) => /^[12]\d\d$/.test(s)), `success response of ${r.method} ${r.path}`);
     for (const must of ['400', '404', '405', '413', '500']) assert.ok(responses[must], `${must} of ${r.method} ${r.path}`);
     if (r.body !== 'none') assert.ok(responses['415'], `415 of ${r.method} ${r.path}`);
-    if (['start', 'pause', 'resume', 'stop', 'delete'].includes(r.kind)) assert.ok(responses['409'], `409 of ${r.kind}`);
+    if (['start', 'pause', 'resume', 'stop', 'delete', 'update-disk', 'update-nic'].includes(r.kind)) assert.ok(responses['409'], `409 of ${r.kind}`);
   }
   const codes = (pointer(doc, '#/components/schemas/Error/properties/error/properties/code') as Schema).enum;
   assert.deepEqual(codes, API_ERROR_CODES);
@@ -286,4 +295,29 @@ test('VM ids: parseRequest finds no VM exactly for ids the path parameter schema
     assert.equal(!(got instanceof ApiError), validate(param, id), id);
     if (got instanceof ApiError) assert.equal(got.code, 'not_found');
   }), { numRuns: 500 });
+});
+
+test('device indices: parseRequest finds no device exactly for indices the path parameter schema refuses', () => {
+  for (const [device, name] of [['disks', 'DiskIndex'], ['nics', 'NicIndex']] as const) {
+    const param = pointer(doc, `#/components/parameters/${name}`) as Schema;
+    assert.equal(param.in, 'path');
+    const schema = param.schema as Schema;
+    // a path segment is text: it stands for the integer it spells in plain decimal, and for nothing otherwise
+    const allowed = (seg: string) => /^(0|[1-9][0-9]*)$/.test(seg) && validate(schema, Number(seg));
+    const segment = fc.oneof(fc.nat({ max: 40 }).map(String), fc.string({ unit: fc.constantFrom(...'0123456789-+.ex '), minLength: 1, maxLength: 4 }), fc.string({ minLength: 1, maxLength: 6 }));
+    let found = 0;
+    fc.assert(fc.property(segment.filter((s) => !/[/?]/.test(s)), (seg) => {
+      const got = (() => {
+        try {
+          return parseRequest('PATCH', `/v1/vms/0123abcd/${device}/${seg}`, 'application/json', '{"rate_limiter":null}');
+        } catch (e) {
+          return e as ApiError;
+        }
+      })();
+      if (!(got instanceof ApiError)) found++;
+      assert.equal(!(got instanceof ApiError), allowed(seg), `${device}/${seg}`);
+      if (got instanceof ApiError) assert.equal(got.code, 'not_found');
+    }), { numRuns: 500 });
+    assert.ok(found > 50, `${found} valid indices tried`);
+  }
 });

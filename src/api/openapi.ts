@@ -94,6 +94,17 @@ const schemas = {
       balloon_mib: int(LIMITS.balloon_mib, 'Balloon target in MiB; must be below the VM\'s memory_mib (else 400).'),
     },
   },
+  DevicePatch: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['rate_limiter'],
+    properties: {
+      rate_limiter: {
+        anyOf: [ref('RateLimiter'), { type: 'null' }],
+        description: 'Replaces the device\'s limits; null or {} removes limiting. A bucket that stays keeps its current balance (clamped to the new size), so a change gives no free burst; one_time_burst, when given, replaces what is left of the old one.',
+      },
+    },
+  },
   VmState: {
     type: 'string',
     enum: [...VM_STATES],
@@ -104,6 +115,7 @@ const schemas = {
     required: [
       'cpu_time_ns', 'steal_time_ns', 'instructions', 'memory_touched_bytes', 'balloon_mib', 'disk_read_bytes',
       'disk_write_bytes', 'disk_read_ops', 'disk_write_ops', 'net_rx_bytes', 'net_tx_bytes', 'net_rx_packets', 'net_tx_packets',
+      'disk_throttled', 'net_throttled',
     ],
     properties: {
       cpu_time_ns: counter('Host CPU time spent running the VM\'s vCPUs.'),
@@ -119,6 +131,8 @@ const schemas = {
       net_tx_bytes: counter('All NICs.'),
       net_rx_packets: counter('All NICs.'),
       net_tx_packets: counter('All NICs.'),
+      disk_throttled: counter('Times a disk\'s rate limiter made its queue wait (all disks).'),
+      net_throttled: counter('Times a NIC\'s rate limiter made its transmit or receive path wait (all NICs).'),
     },
   },
   VmInfo: {
@@ -171,7 +185,32 @@ const errs = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [
 const COMMON = [400, 401, 404, 405, 500];
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
 const idParam = { $ref: '#/components/parameters/VmId' };
+
+/** PATCH /v1/vms/{id}/disks/{index} and /nics/{index}. */
+function devicePatch(device: 'disk' | 'nic', what: string) {
+  const Device = device === 'disk' ? 'Disk' : 'Nic';
+  return {
+    patch: {
+      operationId: `update${Device}`,
+      summary: `Change the rate limiter of one ${device}, live`,
+      description: `Like Firecracker's PATCH /drives/{id}. The ${device} is the index-th of the VM's ${device}s (from 0, in the order of its definition); a VM without it is 404. Limits ${what}. Allowed when the VM is created, running, paused or stopped (409 when crashed); the definition is updated, and a running or paused VM applies the change at once.`,
+      parameters: [idParam, { $ref: `#/components/parameters/${Device}Index` }],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('DevicePatch') } } },
+      responses: { '200': vmInfo('The VM with the change applied.'), ...errs(...COMMON, 409, 413, 415) },
+    },
+  };
+}
 const vmInfo = (description: string) => json(ref('VmInfo'), description);
+
+function indexParam(device: string, max: number) {
+  return {
+    name: 'index',
+    in: 'path',
+    required: true,
+    description: `The ${device}'s position in the VM's definition, from 0; decimal without leading zeros. An index no VM can have is 404.`,
+    schema: { type: 'integer', minimum: 0, maximum: max - 1 },
+  };
+}
 
 function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string) {
   return {
@@ -229,6 +268,8 @@ export function openApiDocument(): object {
           responses: { '204': { description: 'Deleted.' }, ...errs(...COMMON, 409, 413) },
         },
       },
+      '/v1/vms/{id}/disks/{index}': devicePatch('disk', 'the bytes (bandwidth) and requests (ops) the guest\'s disk requests may use'),
+      '/v1/vms/{id}/nics/{index}': devicePatch('nic', 'each direction separately: bytes (bandwidth) and frames (ops) sent, and the same received'),
       '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)'),
       '/v1/vms/{id}/pause': lifecycle('pause', 'running', 'Park the vCPUs, keeping memory'),
       '/v1/vms/{id}/resume': lifecycle('resume', 'paused', 'Continue a paused VM'),
@@ -237,7 +278,7 @@ export function openApiDocument(): object {
         get: {
           operationId: 'vmConsole',
           summary: 'The serial console as a WebSocket',
-          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes). Allowed in every state, so a client can attach before start and see the whole boot.',
+          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes; at most 64 KiB each). The server sends text messages {\"event\":\"state\",\"state\":…,\"reason\"?:…} when the VM changes state. A client first gets up to 64 KiB of recent output. Allowed in every state, so a client can attach before start and see the whole boot; input is dropped while the VM is not running.',
           parameters: [idParam],
           responses: { '101': { description: 'Switching Protocols: the WebSocket is open.' }, ...errs(...COMMON, 413) },
         },
@@ -271,6 +312,8 @@ export function openApiDocument(): object {
           description: 'As returned by POST /v1/vms; an id that cannot exist is 404.',
           schema: { type: 'string', pattern: VM_ID_PATTERN },
         },
+        DiskIndex: indexParam('disk', LIMITS.disks.maxItems),
+        NicIndex: indexParam('nic', LIMITS.nics.maxItems),
       },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Needed only when the daemon was started with an API token.' },

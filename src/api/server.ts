@@ -1,8 +1,10 @@
 // The daemon's HTTP server (node:http): reads a request (bounded), parses it into a VmAction, checks file
 // paths against the allowed directories, runs it on the VM manager, and answers JSON — errors as
-// {error: {code, message}}. Also /metrics (Prometheus text) and /v1/openapi.json.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// {error: {code, message}}. Also /metrics (Prometheus text), /v1/openapi.json, and the console WebSocket.
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { realpathSync } from 'node:fs';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo } from './actions.js';
 import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, forbiddenPath } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -83,9 +85,48 @@ export function metricsText(vms: VmInfo[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Largest message a console client may send (a paste); bigger ones close the socket (1009). */
+const CONSOLE_MAX_MESSAGE = 64 * 1024;
+/** Output is dropped for a client that has this much unsent, so a stalled client cannot eat the daemon's memory. */
+const CONSOLE_MAX_BUFFERED = 4 * 2 ** 20;
+
+/** Answers an upgrade request that is refused with a JSON error, as a plain HTTP response. */
+function refuseUpgrade(socket: Duplex, err: ApiError): void {
+  const text = `${JSON.stringify(toBody(err))}\n`;
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+/**
+ * GET /v1/vms/{id}/console as a WebSocket: binary messages are console bytes both ways (text from the
+ * client is taken as its UTF-8 bytes); the server also sends text messages `{"event":"state","state":…,
+ * "reason"?:…}` when the VM changes state, so a client can say that the guest stopped.
+ */
+function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket): void {
+  const session = m.attachConsole(id, {
+    data(bytes) {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount <= CONSOLE_MAX_BUFFERED) ws.send(bytes);
+    },
+    state(state, reason) {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(JSON.stringify(reason === undefined ? { event: 'state', state } : { event: 'state', state, reason }));
+    },
+  });
+  ws.on('message', (data) => {
+    const chunks = Array.isArray(data) ? data : [data instanceof ArrayBuffer ? Buffer.from(data) : data];
+    for (const c of chunks) if (c.length > 0) session.input(new Uint8Array(c));
+  });
+  ws.on('close', () => session.detach());
+  ws.on('error', () => session.detach());
+}
+
 export function createApiServer(o: ApiServerOptions): Server {
   const m = o.manager;
-  return createServer((req, res) => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_MESSAGE });
+  const server = createServer((req, res) => {
     void (async () => {
       try {
         if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) throw unauthorized();
@@ -106,6 +147,10 @@ export function createApiServer(o: ApiServerOptions): Server {
           case 'resume': send(res, 200, m.resume(action.id)); return;
           case 'delete': m.remove(action.id); res.writeHead(204).end(); return;
           case 'update': send(res, 200, m.update(action.id, action.patch)); return;
+          case 'update-disk':
+          case 'update-nic':
+            send(res, 200, m.updateDevice(action.id, action.kind === 'update-disk' ? 'disk' : 'nic', action.index, action.patch));
+            return;
           case 'metrics': send(res, 200, metricsText(m.list())); return;
           case 'openapi': send(res, 200, openApiDocument()); return;
           case 'console':
@@ -119,4 +164,20 @@ export function createApiServer(o: ApiServerOptions): Server {
       }
     })();
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    try {
+      if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) throw unauthorized();
+      const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
+      if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console does`);
+      m.inspect(action.id); // 404 for an unknown VM
+      wss.handleUpgrade(req, socket, head, (ws) => attachConsoleSocket(m, action.id, ws));
+    } catch (e) {
+      const err = toApiError(e);
+      if (err.code === 'internal') o.log(`tvisor: internal error upgrading ${req.url}: ${(e as Error)?.stack ?? e}`);
+      refuseUpgrade(socket, err);
+    }
+  });
+  server.on('close', () => wss.close());
+  return server;
 }

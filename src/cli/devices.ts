@@ -1,5 +1,6 @@
 // The virtio devices of `tvisor run`: parses --disk, --net, --console, --rng and --balloon and builds the
-// devices with their Node backends, in slot order (disks first, so the first --disk is vda).
+// devices with their Node backends, in slot order (disks first, so the first --disk is vda), with the rate
+// limits bw=, iops= and pps= as token buckets.
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { VirtioDevice } from '../core/virtio/mmio.js';
@@ -13,17 +14,92 @@ import type { NetBackend } from '../core/virtio/net/backend.js';
 import { openDiskImage, DiskError, type DiskSpec } from '../host/node/block-file.js';
 import { connectSocketBackend, listenSocketBackend, parseNetSpec, NetError } from '../host/node/net-socket.js';
 import { RAM_BASE } from '../core/machine/board.js';
+import { monotonicClock } from '../core/host/clock.js';
+import { RateLimiter, type RateLimiterConfig } from '../hypervisor/rate-limiter.js';
 import { InputError, UsageError } from './args.js';
+
+/** Rate limits as the command line gives them: bytes and operations (requests, frames) per second. */
+export interface IoLimits {
+  bandwidth?: number;
+  ops?: number;
+}
 
 export interface DiskOption extends DiskSpec {
   serial?: string;
+  /** From bw= and iops=. */
+  limits?: IoLimits;
 }
 
-/** Parses `PATH[,readonly][,overlay=PATH][,serial=ID]`. */
-export function parseDiskOption(text: string): DiskOption {
-  const [path, ...rest] = text.split(',');
-  if (!path) throw new UsageError(`--disk '${text}': the image path comes first`, 'run');
+const RATE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+
+/** Parses RATE, bytes per second: a whole number with an optional K, M or G suffix (binary: 10M = 10 MiB/s). */
+export function parseRate(text: string, option: string, command: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(text);
+  const n = m ? Number(m[1]) * RATE_UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`${option}'${text}' is not a rate: give bytes per second as a whole number above 0 with an optional K, M or G suffix, e.g. bw=10M`, command);
+  }
+  return n;
+}
+
+/** Parses N, operations per second: a whole number above 0. */
+export function parseOpsRate(text: string, option: string, command: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${option}'${text}' must be a whole number of operations per second above 0`, command);
+  return n;
+}
+
+/**
+ * The token buckets bw= and iops=/pps= stand for: each holds one second's worth (so a burst of up to a second
+ * passes at once) and refills over 1000 ms; null when there are no limits.
+ */
+export function limiterConfig(limits: IoLimits | undefined): RateLimiterConfig | null {
+  if (!limits || (limits.bandwidth === undefined && limits.ops === undefined)) return null;
+  const cfg: RateLimiterConfig = {};
+  if (limits.bandwidth !== undefined) cfg.bandwidth = { size: limits.bandwidth, refillTimeMs: 1000 };
+  if (limits.ops !== undefined) cfg.ops = { size: limits.ops, refillTimeMs: 1000 };
+  return cfg;
+}
+
+/** The same limits as the daemon's API writes a `rate_limiter` (for clients that create VMs). */
+export function apiRateLimiter(limits: IoLimits | undefined): { bandwidth?: { size: number; refill_time_ms: number }; ops?: { size: number; refill_time_ms: number } } | undefined {
+  const cfg = limiterConfig(limits);
+  if (!cfg) return undefined;
+  const out: ReturnType<typeof apiRateLimiter> = {};
+  if (cfg.bandwidth) out.bandwidth = { size: cfg.bandwidth.size, refill_time_ms: cfg.bandwidth.refillTimeMs };
+  if (cfg.ops) out.ops = { size: cfg.ops.size, refill_time_ms: cfg.ops.refillTimeMs };
+  return out;
+}
+
+/**
+ * Takes `key=VALUE` rate settings (bw=RATE and `opsKey`=N) out of a comma-separated option; returns the
+ * limits and the other parts. A setting given twice is refused.
+ */
+function takeLimits(parts: string[], optionName: string, text: string, opsKey: 'iops' | 'pps', command: string): { limits?: IoLimits; rest: string[] } {
+  const limits: IoLimits = {};
+  const rest: string[] = [];
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (eq < 0 || (key !== 'bw' && key !== opsKey)) {
+      rest.push(part);
+      continue;
+    }
+    const field = key === 'bw' ? 'bandwidth' : 'ops';
+    if (limits[field] !== undefined) throw new UsageError(`${optionName} '${text}': ${key}= given twice`, command);
+    const value = part.slice(eq + 1);
+    limits[field] = key === 'bw' ? parseRate(value, `${optionName} bw=`, command) : parseOpsRate(value, `${optionName} ${key}=`, command);
+  }
+  return { limits: limits.bandwidth === undefined && limits.ops === undefined ? undefined : limits, rest };
+}
+
+/** Parses `PATH[,readonly][,overlay=PATH][,serial=ID][,bw=RATE][,iops=N]`. */
+export function parseDiskOption(text: string, command = 'run'): DiskOption {
+  const [path, ...parts] = text.split(',');
+  if (!path) throw new UsageError(`--disk '${text}': the image path comes first`, command);
   const spec: DiskOption = { path };
+  const { limits, rest } = takeLimits(parts, '--disk', text, 'iops', command);
+  if (limits) spec.limits = limits;
   for (const part of rest) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
@@ -31,13 +107,13 @@ export function parseDiskOption(text: string): DiskOption {
     if (key === 'readonly' && value === undefined) spec.readOnly = true;
     else if (key === 'overlay' && value) spec.overlay = value;
     else if (key === 'serial' && value !== undefined) {
-      if (value.length > 20 || !/^[\x20-\x7e]*$/.test(value)) throw new UsageError(`--disk serial '${value}' must be at most 20 printable ASCII characters`, 'run');
+      if (value.length > 20 || !/^[\x20-\x7e]*$/.test(value)) throw new UsageError(`--disk serial '${value}' must be at most 20 printable ASCII characters`, command);
       spec.serial = value;
     } else {
-      throw new UsageError(`--disk '${text}': unknown setting '${part}' (expected readonly, overlay=PATH or serial=ID)`, 'run');
+      throw new UsageError(`--disk '${text}': unknown setting '${part}' (expected readonly, overlay=PATH, serial=ID, bw=RATE or iops=N)`, command);
     }
   }
-  if (spec.readOnly && spec.overlay) throw new UsageError(`--disk '${text}': readonly and overlay= exclude each other (an overlay takes the writes)`, 'run');
+  if (spec.readOnly && spec.overlay) throw new UsageError(`--disk '${text}': readonly and overlay= exclude each other (an overlay takes the writes)`, command);
   return spec;
 }
 
@@ -65,10 +141,12 @@ export interface RunDevices {
 
 /** Opens every backend; on any failure, closes what was opened and throws a one-line InputError. */
 export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
-  const disks = o.disks.map(parseDiskOption);
+  const disks = o.disks.map((text) => parseDiskOption(text));
   const nets = o.nets.map((text) => {
+    const [kind, ...parts] = text.split(',');
+    const { limits, rest } = takeLimits(parts, '--net', text, 'pps', 'run');
     try {
-      return parseNetSpec(text);
+      return { ...parseNetSpec([kind, ...rest].join(',')), limits };
     } catch (e) {
       if (e instanceof NetError) throw new UsageError(e.message, 'run');
       throw e;
@@ -97,7 +175,9 @@ export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
       }
       opened.push(backend);
       const vd = `vd${String.fromCharCode(97 + i)}`;
-      devices.push(new VirtioBlk({ backend, serial: spec.serial ?? basename(spec.path).slice(0, 20), name: `virtio-blk ${vd}` }));
+      devices.push(new VirtioBlk({
+        backend, serial: spec.serial ?? basename(spec.path).slice(0, 20), name: `virtio-blk ${vd}`, limiter: rateLimiter(spec.limits),
+      }));
     });
     for (let i = 0; i < nets.length; i++) {
       const spec = nets[i];
@@ -112,7 +192,8 @@ export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
       }
       opened.push(backend);
       const mac = spec.mac ? parseMac(spec.mac) : macFromName(`${o.name}/${spec.mode}/${spec.host}:${spec.port}/${i}`);
-      devices.push(new VirtioNet({ mac, backend, name: `virtio-net eth${i}` }));
+      // each direction gets its own buckets: bw=10M is 10 MiB/s out and 10 MiB/s in
+      devices.push(new VirtioNet({ mac, backend, name: `virtio-net eth${i}`, txLimiter: rateLimiter(spec.limits), rxLimiter: rateLimiter(spec.limits) }));
     }
     const console = o.virtioConsole ? new VirtioConsole(o.consoleOutput, terminalSize()) : null;
     if (console) devices.push(console);
@@ -128,6 +209,12 @@ export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
     close();
     throw e;
   }
+}
+
+/** A limiter for `limits` on the clock the VM uses by default (tvisor run gives the VM no other). */
+function rateLimiter(limits: IoLimits | undefined): RateLimiter | undefined {
+  const cfg = limiterConfig(limits);
+  return cfg ? new RateLimiter(cfg, monotonicClock().nowNs() / 1e6) : undefined;
 }
 
 function terminalSize(): { cols: number; rows: number } {

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // The `tvisor` command: dispatches subcommands and maps every failure to one stderr line and an exit status
-// (2 for bad input or usage, 70 for an internal error), never a stack trace unless TVISOR_DEBUG is set.
+// (1 when the daemon refuses or cannot be reached, 2 for bad input or usage, 70 for an internal error), never a stack trace unless TVISOR_DEBUG is set.
 import { SERVE_HELP, SERVE_SUMMARY, serveCommand } from './serve.js';
 import { readFileSync } from 'node:fs';
 import { InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
 import { IMAGE_HELP, IMAGE_SUMMARY, imageCommand } from './image.js';
 import { RUN_HELP, RUN_SUMMARY, makeRunCommand, resolveDefaultGuest } from './run.js';
+import { vmCommands } from './vms.js';
+import { consoleClientCommand } from './attach.js';
+import { topCommand } from './top.js';
+import { ClientError } from './client.js';
 
+const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70; // EX_SOFTWARE from sysexits.h
 
@@ -22,6 +27,9 @@ const COMMANDS: Record<string, Command> = {
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
   image: { summary: IMAGE_SUMMARY, help: IMAGE_HELP, run: imageCommand },
   serve: { summary: SERVE_SUMMARY, help: SERVE_HELP, run: serveCommand },
+  ...vmCommands(resolveDefaultGuest),
+  console: consoleClientCommand,
+  top: topCommand,
 };
 
 function usage(): string {
@@ -104,6 +112,10 @@ function reportError(e: unknown): number {
     const helpCommand = e.command ? `tvisor ${e.command} --help` : 'tvisor --help';
     process.stderr.write(`tvisor: ${oneLine(e.message)}\nRun '${helpCommand}' for usage.\n`);
     return EXIT_USAGE;
+  }
+  if (e instanceof ClientError) {
+    process.stderr.write(`tvisor: ${oneLine(e.message)}\n`);
+    return EXIT_FAILED;
   }
   if (e instanceof InputError) {
     process.stderr.write(`tvisor: ${oneLine(e.message)}\n`);

@@ -28,18 +28,22 @@ Options:
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
 
 Devices (virtio-mmio; the default guest loads the drivers for the devices present):
-  --disk PATH[,readonly][,overlay=FILE][,serial=ID]
+  --disk PATH[,readonly][,overlay=FILE][,serial=ID][,bw=RATE][,iops=N]
                       a raw disk image as /dev/vda, the next as vdb, ... (repeatable). readonly
                       shares the image and refuses guest writes; overlay=FILE keeps the image
                       untouched and stores the guest's writes in FILE (created if missing, reused
                       by later runs). An image in use by another tvisor is refused. Make a root
                       disk with 'tvisor image build --disk SIZE' and boot it with
                       --append "console=ttyS0 root=/dev/vda".
-  --net socket-listen=HOST:PORT[,mac=MAC]
-  --net socket-connect=HOST:PORT[,mac=MAC]
+                      bw=RATE limits the disk to RATE bytes per second (K, M or G suffix, binary:
+                      bw=10M is 10 MiB/s) and iops=N to N requests per second; both are token
+                      buckets holding one second's worth, so a burst of up to a second passes.
+  --net socket-listen=HOST:PORT[,mac=MAC][,bw=RATE][,pps=N]
+  --net socket-connect=HOST:PORT[,mac=MAC][,bw=RATE][,pps=N]
                       a virtio-net interface linked to another tvisor process over TCP (frames
                       with a 4-byte length, as QEMU's socket netdev); repeatable. Without mac=
-                      the MAC is derived from --name and the link.
+                      the MAC is derived from --name and the link. bw=RATE (bytes per second)
+                      and pps=N (frames per second) limit each direction separately.
   --console serial|virtio
                       the console the terminal is attached to: the UART (ttyS0, default) or a
                       virtio-console (hvc0; the default command line then says console=hvc0)
@@ -102,8 +106,12 @@ export interface DefaultGuest {
 /** Resolves the default guest (pulled on demand); set by the image module when it is available. */
 export type DefaultGuestResolver = (log: (line: string) => void) => Promise<DefaultGuest>;
 
-/** The default guest's kernel command line. */
-export const DEFAULT_CMDLINE = 'console=ttyS0 quiet';
+/**
+ * The default guest's kernel command line. cryptomgr.notests skips the crypto self-tests Debian's kernel runs
+ * in a background thread when an algorithm is first used (module signatures, Diffie-Hellman): interpreted,
+ * they cost a guest tens of seconds of CPU after it reached its shell, which every VM on a host would pay.
+ */
+export const DEFAULT_CMDLINE = 'console=ttyS0 quiet cryptomgr.notests';
 
 /** The default Debian guest from the image cache, pulled and built on first use. */
 export const resolveDefaultGuest: DefaultGuestResolver = async (log) => {

@@ -1,9 +1,10 @@
 // `tvisor serve`: the hypervisor daemon in the foreground — the VM manager with its credit scheduler, one
 // worker thread per VM, the HTTP API on loopback or a UNIX socket, definitions kept in a state directory.
 import { Worker } from 'node:worker_threads';
+import { connect } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
 import { createApiServer } from '../api/server.js';
@@ -76,6 +77,30 @@ function spawnWorker(): VmThread {
   };
 }
 
+/**
+ * A socket file left by an earlier daemon is removed; one that a live process still answers on, or anything
+ * that is not a socket, is refused and never deleted.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new InputError(`--socket ${path}: a file that is not a socket is in the way; choose another path`);
+  const live = await new Promise<boolean>((done) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      done(true);
+    });
+    c.once('error', () => done(false));
+  });
+  if (live) throw new InputError(`--socket ${path}: another process is listening there (another tvisor serve?)`);
+  rmSync(path, { force: true });
+}
+
 function checkKernel(path: string): void {
   let bytes: Uint8Array;
   try {
@@ -134,8 +159,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e) => reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${(e as Error).message}`)));
     if (values.socket !== undefined) {
-      rmSync(values.socket as string, { force: true });
-      server.listen(values.socket as string, resolveListen);
+      removeStaleSocket(values.socket as string).then(() => server.listen(values.socket as string, resolveListen), reject);
     } else server.listen(Number(m![2]), host, resolveListen);
   });
   const addr = server.address();

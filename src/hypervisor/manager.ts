@@ -2,8 +2,11 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge } from '../api/errors.js';
-import { stateError, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction } from '../api/actions.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from '../api/errors.js';
+import {
+  stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
+} from '../api/actions.js';
+import { limiterConfigFromApi } from './rate-limiter.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
@@ -50,16 +53,21 @@ interface ManagedVm {
   cpuNsBefore: number;
   stealNsBefore: number;
   ports: SwitchPort[];
-  console: Set<(bytes: Uint8Array) => void>;
+  console: Set<ConsoleSink>;
   /** The last 64 KiB of console output, for consoles that attach later. */
   backlog: Uint8Array[];
   backlogBytes: number;
-  stopping: (() => void) | null;
+}
+
+/** A client attached to a VM's console: its output, and the VM's state changes (to say "stopped"). */
+export interface ConsoleSink {
+  data(bytes: Uint8Array): void;
+  state?(state: VmState, reason?: string): void;
 }
 
 const EMPTY_COUNTERS: DeviceCounters = {
   diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0,
-  netRxFrames: 0, netTxFrames: 0, balloonBytes: 0, memoryTouchedBytes: 0,
+  netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0, balloonBytes: 0, memoryTouchedBytes: 0,
 };
 const CONSOLE_BACKLOG = 64 * 1024;
 
@@ -69,6 +77,8 @@ export class VmManager {
   private readonly vms = new Map<string, ManagedVm>();
   private readonly busy: (ManagedVm | null)[];
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Threads told to stop, with what ends them once they answer 'stopped' (or a timeout passes). */
+  private readonly stopping = new Map<VmThread, () => void>();
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
@@ -94,7 +104,7 @@ export class VmManager {
   private fresh(stored: StoredVm): ManagedVm {
     return {
       stored, thread: null, vcpu: null, pcpu: -1, paused: false, wakeTimer: null, counters: EMPTY_COUNTERS,
-      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0, stopping: null,
+      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
     };
   }
 
@@ -147,6 +157,8 @@ export class VmManager {
       net_tx_bytes: c.netTxBytes,
       net_rx_packets: c.netRxFrames,
       net_tx_packets: c.netTxFrames,
+      disk_throttled: c.diskThrottled,
+      net_throttled: c.netThrottled,
     };
   }
 
@@ -180,6 +192,7 @@ export class VmManager {
     else if (state === 'paused') vm.stored.desired = 'paused';
     else vm.stored.desired = 'stopped';
     this.o.store.save(vm.stored);
+    for (const c of vm.console) c.state?.(state, reason);
   }
 
   start(id: string): VmInfo {
@@ -190,8 +203,8 @@ export class VmManager {
     const config: VmThreadConfig = {
       id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
       initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
-      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay })),
-      nics, balloonBytes: vm.stored.balloon_mib * 2 ** 20,
+      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined })),
+      nics, nicRateLimiters: s.nics.map((n) => limiterConfigFromApi(n.rate_limiter)), balloonBytes: vm.stored.balloon_mib * 2 ** 20,
     };
     const thread = this.o.spawn();
     vm.thread = thread;
@@ -219,6 +232,11 @@ export class VmManager {
   }
 
   private onMessage(vm: ManagedVm, thread: VmThread, m: FromVm): void {
+    if (m.t === 'stopped') {
+      // the thread closed its disks after ended() let go of it: end it now rather than at the timeout
+      this.stopping.get(thread)?.();
+      return;
+    }
     if (vm.thread !== thread) return;
     switch (m.t) {
       case 'ready': {
@@ -248,9 +266,6 @@ export class VmManager {
         break;
       case 'device-event':
         this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${m.device}: ${m.reason.split('\n')[0]}`);
-        break;
-      case 'stopped':
-        vm.stopping?.();
         break;
     }
   }
@@ -297,12 +312,13 @@ export class VmManager {
     vm.thread = null;
     if (thread) {
       // let the thread close its disks (flush, unlock) before it is ended
-      const done = setTimeout(() => thread.terminate(), 2000);
-      vm.stopping = () => {
+      const end = () => {
         clearTimeout(done);
-        vm.stopping = null;
+        this.stopping.delete(thread);
         thread.terminate();
       };
+      const done = setTimeout(end, 2000);
+      this.stopping.set(thread, end);
       try {
         thread.send({ t: 'stop' });
       } catch {
@@ -362,14 +378,37 @@ export class VmManager {
     return this.info(vm);
   }
 
-  /** Attaches a console listener (gets the recent output first); returns input and detach functions. */
-  attachConsole(id: string, out: (bytes: Uint8Array) => void): { input(bytes: Uint8Array): void; detach(): void } {
+  /**
+   * Replaces the rate limiter of the VM's index-th disk or NIC (PATCH /v1/vms/{id}/disks|nics/{index}): null or
+   * {} removes it. The definition is stored; a VM with a thread (running or paused) applies it at once,
+   * keeping the buckets' balances.
+   */
+  updateDevice(id: string, device: 'disk' | 'nic', index: number, patch: DevicePatch): VmInfo {
     const vm = this.get(id);
-    for (const b of vm.backlog) out(b);
-    vm.console.add(out);
+    const e = stateError({ kind: device === 'disk' ? 'update-disk' : 'update-nic', id, index, patch }, vm.stored.state);
+    if (e) throw e;
+    const list = device === 'disk' ? vm.stored.spec.disks : vm.stored.spec.nics;
+    const entry = list[index];
+    if (!entry) throw deviceNotFound(id, device, index, list.length);
+    const config = limiterConfigFromApi(patch.rate_limiter);
+    if (config && patch.rate_limiter) entry.rate_limiter = patch.rate_limiter;
+    else delete entry.rate_limiter;
+    this.o.store.save(vm.stored);
+    vm.thread?.send({ t: 'rate-limiter', device, index, config });
+    return this.info(vm);
+  }
+
+  /**
+   * Attaches a console client in any state (gets the recent output first, then everything the guest
+   * writes, across stops and starts); returns input (dropped while the VM is not running) and detach.
+   */
+  attachConsole(id: string, sink: ConsoleSink): { input(bytes: Uint8Array): void; detach(): void } {
+    const vm = this.get(id);
+    for (const b of vm.backlog) sink.data(b);
+    vm.console.add(sink);
     return {
       input: (bytes) => vm.thread?.send({ t: 'input', bytes }),
-      detach: () => vm.console.delete(out),
+      detach: () => vm.console.delete(sink),
     };
   }
 
@@ -377,7 +416,7 @@ export class VmManager {
     vm.backlog.push(bytes);
     vm.backlogBytes += bytes.length;
     while (vm.backlogBytes > CONSOLE_BACKLOG && vm.backlog.length > 1) vm.backlogBytes -= vm.backlog.shift()!.length;
-    for (const f of vm.console) f(bytes);
+    for (const c of vm.console) c.data(bytes);
   }
 
   /** Gives every free pCPU the vCPU the scheduler picks; sleeps until the scheduler's next event otherwise. */
@@ -394,7 +433,7 @@ export class VmManager {
       }
       this.busy[p] = vm;
       vm.pcpu = p;
-      vm.thread.send({ t: 'run', budgetNs: pick.sliceNs });
+      vm.thread.send({ t: 'run', budgetNs: pick.sliceNs, stealNs: this.scheduler.stats(pick.vcpu, now).stealTimeNs });
     }
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.pumpTimer = null;

@@ -1,6 +1,7 @@
 // Messages between the VM manager and the thread (worker) that holds one VM: the manager hands out time
 // slices chosen by the credit scheduler; the VM thread runs them and reports back, and carries the VM's
 // console and network frames. Plain data only (structured clone), so any host with threads can carry it.
+import type { RateLimiterConfig } from './rate-limiter.js';
 
 /** What a VM thread needs to build its machine. Paths are host paths, already checked by the manager. */
 export interface VmThreadConfig {
@@ -12,9 +13,15 @@ export interface VmThreadConfig {
   initrd?: string;
   cmdline: string;
   firmware?: string;
-  disks: { path: string; readOnly?: boolean; overlay?: string }[];
+  /** `rateLimiter` paces the disk's requests; absent = unlimited. */
+  disks: { path: string; readOnly?: boolean; overlay?: string; rateLimiter?: RateLimiterConfig }[];
   /** MACs of the NICs (xx:xx:xx:xx:xx:xx); frames travel to and from the manager's virtual switch. */
   nics: string[];
+  /**
+   * Per NIC (same order as `nics`; missing or null = unlimited): the limits each direction gets, separately
+   * (transmitted frames, and frames delivered to the guest).
+   */
+  nicRateLimiters?: (RateLimiterConfig | null)[];
   /** Initial balloon target in bytes (the balloon device is always present under the daemon). */
   balloonBytes: number;
 }
@@ -28,16 +35,22 @@ export interface DeviceCounters {
   netTxBytes: number;
   netRxFrames: number;
   netTxFrames: number;
+  /** Times a rate limiter made a disk queue, or a NIC's transmit or receive path, wait. */
+  diskThrottled: number;
+  netThrottled: number;
   balloonBytes: number;
   memoryTouchedBytes: number;
 }
 
 export type ToVm =
   | { t: 'init'; config: VmThreadConfig }
-  | { t: 'run'; budgetNs: number }
+  /** Run a slice; stealNs = the vCPU's steal time so far, for the guest's STA record. */
+  | { t: 'run'; budgetNs: number; stealNs: number }
   | { t: 'input'; bytes: Uint8Array }
   | { t: 'frame'; nic: number; frame: Uint8Array }
   | { t: 'balloon'; bytes: number }
+  /** New limits for one disk or NIC (index as in VmThreadConfig); null = unlimited. Balances are kept. */
+  | { t: 'rate-limiter'; device: 'disk' | 'nic'; index: number; config: RateLimiterConfig | null }
   | { t: 'stop' };
 
 export type FromVm =

@@ -11,6 +11,7 @@
 //   such a request (the tokens never exist at once); timeUntilAllowed() gives the real wait.
 // - update() keeps the current balance (clamped to the new size) rather than resetting the bucket to full,
 //   so reconfiguring a throttled device cannot be used to get a free burst.
+import type { IoLimiter } from '../core/virtio/limiter.js';
 
 export interface TokenBucketConfig {
   /** Tokens (bytes or ops) the bucket holds when full; refilled linearly over refillTimeMs. */
@@ -136,7 +137,7 @@ export interface RateLimiterConfig {
 }
 
 /** Limits one device's I/O by bytes and by operations; a request passes only if both buckets allow it. */
-export class RateLimiter {
+export class RateLimiter implements IoLimiter {
   private bandwidth: TokenBucket | null = null;
   private ops: TokenBucket | null = null;
   private throttled = 0;
@@ -179,4 +180,39 @@ export class RateLimiter {
     old.update(cfg, nowMs);
     return old;
   }
+}
+
+/** A token bucket as the API and the stored definitions write it (src/api/actions.ts). */
+export interface ApiTokenBucket {
+  size: number;
+  refill_time_ms: number;
+  one_time_burst?: number;
+}
+
+/**
+ * The limiter configuration for an API `rate_limiter`; null when it limits nothing (absent, null, or with
+ * neither bucket), which is how a device is told to run unlimited.
+ */
+export function limiterConfigFromApi(r: { bandwidth?: ApiTokenBucket; ops?: ApiTokenBucket } | null | undefined): RateLimiterConfig | null {
+  if (!r || (!r.bandwidth && !r.ops)) return null;
+  const bucket = (b: ApiTokenBucket): TokenBucketConfig => {
+    const c: TokenBucketConfig = { size: b.size, refillTimeMs: b.refill_time_ms };
+    if (b.one_time_burst !== undefined) c.oneTimeBurst = b.one_time_burst;
+    return c;
+  };
+  const cfg: RateLimiterConfig = {};
+  if (r.bandwidth) cfg.bandwidth = bucket(r.bandwidth);
+  if (r.ops) cfg.ops = bucket(r.ops);
+  return cfg;
+}
+
+/**
+ * Applies a configuration to a device's limiter: null removes it, an existing limiter is reconfigured in
+ * place (keeping its balance, see update()), otherwise a new one starts full. Returns what the device uses.
+ */
+export function applyLimiterConfig(old: RateLimiter | null, cfg: RateLimiterConfig | null, nowMs: number): RateLimiter | null {
+  if (!cfg) return null;
+  if (!old) return new RateLimiter(cfg, nowMs);
+  old.update(cfg, nowMs);
+  return old;
 }

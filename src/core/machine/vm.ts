@@ -39,7 +39,8 @@ export interface VmConfig {
   wallClock?: WallClock;
   /** virtio devices, in slot order (the guest names disks vda, vdb, … in this order). */
   devices?: VirtioDevice[];
-  /** A device failed (DEVICE_NEEDS_RESET); the VM keeps running and the guest's driver may reset it. */
+  /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
+   *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
 }
 
@@ -140,7 +141,11 @@ export class Vm {
     if (devices.length > VIRTIO_SLOTS) throw new BootError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${devices.length}`);
     devices.forEach((d, i) => {
       const slot = virtioSlot(i);
-      const t = new VirtioMmio(d, this.ram, this.plic.irq(slot.irq), (e) => cfg.onDeviceEvent?.(e));
+      // device timers (rate limiting) run on the VM's clock and count in its idle deadline
+      const t = new VirtioMmio(d, this.ram, this.plic.irq(slot.irq), (e) => this.deviceEvent(e), {
+        clock: this.clock,
+        timerArmed: () => this.wake(),
+      });
       this.bus.map(slot.base, VIRTIO_MMIO_SIZE, d.name, t);
       this.virtio.push(t);
     });
@@ -236,6 +241,15 @@ export class Vm {
     this.wake();
   }
 
+  /**
+   * Tells the guest how long hart `hart` has been runnable without a host CPU (ns since boot) and whether
+   * it is preempted now, through the SBI steal-time record (STA) if the guest registered one. Only with the
+   * hypervisor's own SBI; under M-mode firmware that is the firmware's business.
+   */
+  setStealTime(hart: number, stealNs: number, preempted: boolean): void {
+    this.sbi?.setSteal(hart, stealNs, preempted);
+  }
+
   /** Stops the VM from the host side; run() resolves with { kind: 'stopped' }. */
   stop(): void {
     this.finish({ kind: 'stopped' });
@@ -243,6 +257,16 @@ export class Vm {
 
   get instructions(): number {
     return this.harts.reduce((n, h) => n + h.retired, 0);
+  }
+
+  /**
+   * A virtio device went to DEVICE_NEEDS_RESET. A guest that broke the protocol can recover by resetting the
+   * device; a failure of the emulation itself (a bug: the device threw) cannot be trusted to leave the
+   * machine consistent, so the VM ends as crashed, as with a hart that makes no progress.
+   */
+  private deviceEvent(e: VirtioEvent): void {
+    this.cfg.onDeviceEvent?.(e);
+    if (e.internal) this.finish({ kind: 'crashed', reason: `${e.device}: ${e.reason.split('\n')[0]}` });
   }
 
   private finish(e: VmExit): void {
@@ -274,8 +298,9 @@ export class Vm {
   }
 
   /**
-   * Host nanoseconds until an idle VM has work again: the next timer of any hart or the RTC alarm (Infinity if
-   * none). Device interrupts and console input wake it earlier through `onWake`.
+   * Host nanoseconds until an idle VM has work again: the next timer of any hart, the RTC alarm or a virtio
+   * device's timer (a throttled queue), Infinity if none. Device interrupts and console input wake it earlier
+   * through `onWake`.
    */
   idleForNs(): number {
     const tb = this.clint.timebase;
@@ -286,6 +311,8 @@ export class Vm {
     }
     const rtc = this.rtc.nsUntilAlarm();
     if (rtc !== null) t = Math.min(t, rtc);
+    const now = this.clock.nowNs();
+    for (const v of this.virtio) t = Math.min(t, Math.max(0, v.timerDeadlineNs - now));
     return t;
   }
 
@@ -322,6 +349,8 @@ export class Vm {
         this.resetRequested = false;
         this.boot();
       }
+      // before the harts run, so an interrupt a device timer raises is taken in this same round
+      for (const v of this.virtio) v.pollTimer();
       let ran = 0;
       for (let i = 0; i < harts.length; i++) {
         if (!this.runnable(i)) continue;

@@ -118,3 +118,25 @@ test('STA: shared memory must be 64-byte aligned RAM; the record reports zero st
   assert.deepEqual(call(sbi, hs[0], Eid.STA, 0, -1, -1, 0), [0, 0]);
   assert.equal(sbi.staShmem[0], -1);
 });
+
+test('STA: setSteal publishes steal and preempted with the sequence bumped by two; nothing without a record', () => {
+  const { sbi, hs, ram } = setup();
+  ram.write(BASE + 0x300, new Uint8Array(64).fill(0x5a));
+  sbi.setSteal(0, 123_456, true); // no record registered: RAM untouched
+  assert.deepEqual([...ram.read(BASE + 0x300, 64)], new Array(64).fill(0x5a));
+  assert.deepEqual(call(sbi, hs[0], Eid.STA, 0, BASE + 0x300, 0, 0), [0, 0]);
+  const rec = () => {
+    const b = ram.read(BASE + 0x300, 64);
+    const dv = new DataView(b.buffer);
+    return { seq: dv.getUint32(0, true), flags: dv.getUint32(4, true), steal: dv.getBigUint64(8, true), preempted: b[16], pad: [...b.subarray(17)] };
+  };
+  sbi.setSteal(0, 2 ** 40 + 7, false);
+  assert.deepEqual(rec(), { seq: 2, flags: 0, steal: 2n ** 40n + 7n, preempted: 0, pad: new Array(47).fill(0) });
+  sbi.setSteal(0, 2 ** 40 + 9, true);
+  assert.deepEqual(rec(), { seq: 4, flags: 0, steal: 2n ** 40n + 9n, preempted: 1, pad: new Array(47).fill(0) });
+  sbi.setSteal(1, 5, true); // hart 1 registered nothing
+  assert.equal(rec().seq, 4);
+  assert.deepEqual(call(sbi, hs[0], Eid.STA, 0, -1, -1, 0), [0, 0]);
+  sbi.setSteal(0, 99, false); // disabled: the record is left alone
+  assert.equal(rec().steal, 2n ** 40n + 9n);
+});

@@ -316,6 +316,23 @@ export class Sbi {
   }
 
   /** STA: steal-time accounting record (SBI spec 12): sequence u32, flags u32, steal u64, preempted u8. */
+  /**
+   * Publishes a hart's steal time (ns it was runnable but not running, since boot) and whether it is
+   * preempted right now, in the STA record the guest registered (spec 12.1: le32 sequence, le32 flags, le64
+   * steal, u8 preempted). The sequence is bumped by two, so a guest reading around the update sees it change
+   * and retries; the hart is not running while this is written. Nothing happens without a registration.
+   */
+  setSteal(hart: number, stealNs: number, preempted: boolean): void {
+    const addr = this.staShmem[hart];
+    if (!(addr >= 0)) return;
+    const rec = this.host.memory.view(addr, 17);
+    const dv = new DataView(rec.buffer, rec.byteOffset, 17);
+    dv.setUint32(0, (dv.getUint32(0, true) + 2) >>> 0, true);
+    dv.setBigUint64(8, BigInt(Math.max(0, Math.floor(stealNs))), true);
+    rec[16] = preempted ? 1 : 0;
+    this.host.memory.written(addr, 17);
+  }
+
   private sta(h: Hart, fid: number): void {
     const x = h.x;
     if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);

@@ -8,6 +8,7 @@ import {
   F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, MMIO_MAGIC, Reg, Status, TVISOR_VENDOR_ID,
 } from './constants.js';
 import { Virtqueue, VirtqueueError } from './queue.js';
+import { monotonicClock, type Clock } from '../host/clock.js';
 
 /** What a device can do with its transport. */
 export interface VirtioContext {
@@ -23,6 +24,14 @@ export interface VirtioContext {
   configChanged(): void;
   /** Puts the device into DEVICE_NEEDS_RESET with a reason (reported to the VM). */
   fail(reason: string): void;
+  /** The VM's monotonic clock in milliseconds (fractional); devices never read host time themselves. */
+  nowMs(): number;
+  /**
+   * Asks for the device's timer() once nowMs() reaches `atMs`, replacing any earlier request (Infinity
+   * cancels). One timer per device; the machine counts it in its idle deadline, so a guest that waits in WFI
+   * for a throttled request is woken when the device can go on. Reset cancels it.
+   */
+  setTimer(atMs: number): void;
 }
 
 /** A virtio device type (block, net, …) behind the transport. */
@@ -47,6 +56,16 @@ export interface VirtioDevice {
   notify(index: number): void;
   /** Back to the initial state (status written 0, or machine reset). */
   reset(): void;
+  /** The deadline the device gave VirtioContext.setTimer has passed (called once per setTimer). */
+  timer?(): void;
+}
+
+/** What the transport needs from the machine for device timers. */
+export interface VirtioTimerHost {
+  /** The VM's clock; nowMs() reads it. */
+  readonly clock: Clock;
+  /** A device asked for a timer earlier than the one it had: an idle machine recomputes how long it sleeps. */
+  timerArmed?(): void;
 }
 
 export type VirtioEvent = { kind: 'needs-reset'; device: string; reason: string; internal: boolean };
@@ -64,6 +83,8 @@ export class VirtioMmio implements Device, VirtioContext {
   private configGeneration = 0;
   private readonly queues: Virtqueue[];
   private readonly offered: bigint;
+  /** The device's timer deadline in clock ms; Infinity when none is armed. */
+  private timerAtMs = Infinity;
 
   constructor(
     readonly device: VirtioDevice,
@@ -71,6 +92,8 @@ export class VirtioMmio implements Device, VirtioContext {
     private readonly irq: IrqLine,
     /** Reports device failures to the VM manager (which decides what to do). */
     private readonly onEvent: (e: VirtioEvent) => void = () => {},
+    /** The machine's clock and timer hook; by default the host's monotonic clock and no hook (tests). */
+    private readonly timers: VirtioTimerHost = { clock: monotonicClock() },
   ) {
     this.queues = device.queueSizes.map((n) => new Virtqueue(mem, n));
     this.offered = device.deviceFeatures | TRANSPORT_FEATURES;
@@ -103,6 +126,31 @@ export class VirtioMmio implements Device, VirtioContext {
     if (this.status & Status.DRIVER_OK) this.raise(Irq.CONFIG_CHANGE);
   }
 
+  nowMs(): number {
+    return this.timers.clock.nowNs() / 1e6;
+  }
+
+  setTimer(atMs: number): void {
+    const earlier = atMs < this.timerAtMs;
+    this.timerAtMs = atMs;
+    if (earlier) this.timers.timerArmed?.();
+  }
+
+  /** When the device's timer is due, on the clock's nanosecond scale (Infinity: none armed). */
+  get timerDeadlineNs(): number {
+    return this.timerAtMs * 1e6;
+  }
+
+  /**
+   * Calls the device's timer() if its deadline has passed; the machine's run loop calls this often. One ns of
+   * slack: a deadline that went through ns and back to ms may have lost its last bit.
+   */
+  pollTimer(): void {
+    if (this.timerAtMs === Infinity || this.nowMs() < this.timerAtMs - 1e-6) return;
+    this.timerAtMs = Infinity;
+    this.guarded('timer', () => this.device.timer?.());
+  }
+
   private raise(bits: number): void {
     this.interruptStatus |= bits;
     this.irq.set(true);
@@ -124,6 +172,7 @@ export class VirtioMmio implements Device, VirtioContext {
     this.driverFeatures = 0n;
     this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
     this.interruptStatus = 0;
+    this.timerAtMs = Infinity;
     this.irq.set(false);
     for (const q of this.queues) q.reset();
     this.guarded('reset', () => this.device.reset());

@@ -14,6 +14,8 @@ import type { VirtioDevice } from '../../core/virtio/mmio.js';
 import type { BlockBackend } from '../../core/virtio/blk/backend.js';
 import { openDiskImage } from './block-file.js';
 import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
+import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
+import { monotonicClock } from '../../core/host/clock.js';
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
@@ -26,11 +28,17 @@ const backends: BlockBackend[] = [];
 const nics: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null }[] = [];
 let balloon: VirtioBalloon | null = null;
 let idle = false;
+/** The VM's clock; rate limiters run on it too, so their times agree with the devices'. */
+const clock = monotonicClock();
+const nowMs = () => clock.nowNs() / 1e6;
+/** Each disk's limiter, and each NIC's per direction (null = unlimited), kept to be reconfigured live. */
+const diskLimiters: (RateLimiter | null)[] = [];
+const nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[] = [];
 
 function counters(): DeviceCounters {
   const c: DeviceCounters = {
     diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0,
-    netRxBytes: 0, netTxBytes: 0, netRxFrames: 0, netTxFrames: 0,
+    netRxBytes: 0, netTxBytes: 0, netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0,
     balloonBytes: balloon?.returnedBytes ?? 0,
     memoryTouchedBytes: vm ? vm.ram.touchedBytes : 0,
   };
@@ -39,12 +47,14 @@ function counters(): DeviceCounters {
     c.diskWriteBytes += d.stats.writeBytes;
     c.diskReadOps += d.stats.readOps;
     c.diskWriteOps += d.stats.writeOps;
+    c.diskThrottled += d.stats.throttled;
   }
   for (const n of nics) {
     c.netRxBytes += n.dev.stats.rxBytes;
     c.netTxBytes += n.dev.stats.txBytes;
     c.netRxFrames += n.dev.stats.rxFrames;
     c.netTxFrames += n.dev.stats.txFrames;
+    c.netThrottled += n.dev.stats.txThrottled + n.dev.stats.rxThrottled;
   }
   return c;
 }
@@ -54,13 +64,23 @@ function init(cfg: VmThreadConfig): void {
   cfg.disks.forEach((spec, i) => {
     const backend = openDiskImage(spec);
     backends.push(backend);
-    const dev = new VirtioBlk({ backend, serial: `${cfg.name}-vd${String.fromCharCode(97 + i)}`.slice(0, 20), name: `virtio-blk vd${String.fromCharCode(97 + i)}` });
+    const limiter = applyLimiterConfig(null, spec.rateLimiter ?? null, nowMs());
+    diskLimiters.push(limiter);
+    const dev = new VirtioBlk({
+      backend, serial: `${cfg.name}-vd${String.fromCharCode(97 + i)}`.slice(0, 20), name: `virtio-blk vd${String.fromCharCode(97 + i)}`,
+      limiter: limiter ?? undefined,
+    });
     disks.push(dev);
     devices.push(dev);
   });
   cfg.nics.forEach((mac, i) => {
     const entry: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null } = { dev: null!, receive: null };
+    const limits = cfg.nicRateLimiters?.[i] ?? null;
+    const limiters = { tx: applyLimiterConfig(null, limits, nowMs()), rx: applyLimiterConfig(null, limits, nowMs()) };
+    nicLimiters.push(limiters);
     entry.dev = new VirtioNet({
+      txLimiter: limiters.tx ?? undefined,
+      rxLimiter: limiters.rx ?? undefined,
       mac: parseMac(mac),
       name: `virtio-net eth${i}`,
       backend: {
@@ -91,6 +111,7 @@ function init(cfg: VmThreadConfig): void {
       post({ t: 'console', bytes: copy }, [copy.buffer as ArrayBuffer]);
     },
     random: (n) => new Uint8Array(randomBytes(n)),
+    clock,
     devices,
     onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
   });
@@ -125,8 +146,11 @@ port.on('message', (m: ToVm) => {
       break;
     case 'run': {
       if (!vm) return;
+      vm.setStealTime(0, m.stealNs, false);
       const r = vm.runSlice(m.budgetNs);
       idle = r.idle;
+      // out of its slice but still wanting to run: preempted (an idle vCPU is not)
+      if (!r.idle && !r.exit) vm.setStealTime(0, m.stealNs, true);
       if (r.exit) close();
       post({
         t: 'slice',
@@ -148,6 +172,19 @@ port.on('message', (m: ToVm) => {
     case 'balloon':
       balloon?.setTarget(m.bytes);
       break;
+    case 'rate-limiter': {
+      const now = nowMs();
+      if (m.device === 'disk' && disks[m.index]) {
+        diskLimiters[m.index] = applyLimiterConfig(diskLimiters[m.index], m.config, now);
+        disks[m.index].setLimiter(diskLimiters[m.index]);
+      } else if (m.device === 'nic' && nics[m.index]) {
+        const l = nicLimiters[m.index];
+        l.tx = applyLimiterConfig(l.tx, m.config, now);
+        l.rx = applyLimiterConfig(l.rx, m.config, now);
+        nics[m.index].dev.setLimiters(l.tx, l.rx);
+      }
+      break;
+    }
     case 'stop':
       vm?.stop();
       close();

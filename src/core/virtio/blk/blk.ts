@@ -1,8 +1,10 @@
 // virtio-blk, the block device (virtio 1.2 section 5.2): one request queue, the configuration space, and the
-// IN/OUT/FLUSH/GET_ID/DISCARD/WRITE_ZEROES requests served synchronously from a BlockBackend.
+// IN/OUT/FLUSH/GET_ID/DISCARD/WRITE_ZEROES requests served synchronously from a BlockBackend, in order,
+// optionally paced by a rate limiter.
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { gather, type DescriptorChain, type Segment } from '../queue.js';
+import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
 import type { BlockBackend } from './backend.js';
 
 /** Device feature bits (5.2.3). */
@@ -77,6 +79,8 @@ export interface BlkStats {
   writeBytes: number;
   /** Requests completed with a status other than OK, or returned without one (no status byte). */
   errors: number;
+  /** Times the rate limiter refused a request, so the queue waited for tokens. */
+  throttled: number;
 }
 
 export interface VirtioBlkOptions {
@@ -84,6 +88,8 @@ export interface VirtioBlkOptions {
   /** The device id string returned by GET_ID (ASCII, truncated to 20 bytes). */
   serial: string;
   name?: string;
+  /** Paces requests (bytes = the request's data, one operation each); absent = unlimited. See setLimiter. */
+  limiter?: IoLimiter;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -92,7 +98,7 @@ export class VirtioBlk implements VirtioDevice {
   readonly deviceFeatures: bigint;
   readonly queueSizes = [BLK_QUEUE_SIZE];
   readonly stats: BlkStats = {
-    readOps: 0, writeOps: 0, flushOps: 0, discardOps: 0, writeZeroesOps: 0, readBytes: 0, writeBytes: 0, errors: 0,
+    readOps: 0, writeOps: 0, flushOps: 0, discardOps: 0, writeZeroesOps: 0, readBytes: 0, writeBytes: 0, errors: 0, throttled: 0,
   };
   private readonly backend: BlockBackend;
   private readonly config = new ConfigSpace(Cfg.Size);
@@ -102,9 +108,16 @@ export class VirtioBlk implements VirtioDevice {
   private ctx!: VirtioContext;
   /** Bytes of data the current request stored into its writable buffers (excluding the status byte). */
   private dataWritten = 0;
+  private limiter: IoLimiter | null;
+  /**
+   * The request the limiter refused, taken from the available ring but not yet served: it stays first, so
+   * nothing is lost or reordered. While it is set the queue waits for the timer (or a limiter change).
+   */
+  private throttledRequest: DescriptorChain | null = null;
 
   constructor(opts: VirtioBlkOptions) {
     this.backend = opts.backend;
+    this.limiter = opts.limiter ?? null;
     this.name = opts.name ?? 'virtio-blk';
     const size = opts.backend.size;
     if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
@@ -148,18 +161,62 @@ export class VirtioBlk implements VirtioDevice {
 
   activate(): void {}
 
-  /** Requests complete synchronously, so there is nothing in flight to drop. */
-  reset(): void {}
+  /** Requests complete synchronously; only a throttled request is held, and the reset forgets it. */
+  reset(): void {
+    this.throttledRequest = null;
+  }
 
-  notify(index: number): void {
+  /** New requests wait behind a throttled one until the timer says the limiter has tokens again. */
+  notify(_index: number): void {
+    if (this.throttledRequest) return;
+    this.process();
+  }
+
+  timer(): void {
+    this.process();
+  }
+
+  /**
+   * Replaces the rate limiter (null = unlimited). Also call it after reconfiguring the limiter in place: a
+   * throttled queue is then retried at once (through the timer, so inside the machine's run loop) rather than
+   * at the deadline the old limits gave.
+   */
+  setLimiter(limiter: IoLimiter | null): void {
+    this.limiter = limiter;
+    if (this.throttledRequest && this.ctx) this.ctx.setTimer(this.ctx.nowMs());
+  }
+
+  /** Serves requests in ring order until the queue is empty or the limiter refuses one. */
+  private process(): void {
     if (!this.ctx.active) return;
-    const q = this.ctx.queue(index);
+    const q = this.ctx.queue(0);
     let any = false;
-    for (let c = q.pop(); c; c = q.pop()) {
+    for (let c = this.throttledRequest ?? q.pop(); c; c = q.pop()) {
+      if (!this.admit(c)) {
+        this.throttledRequest = c;
+        break;
+      }
+      this.throttledRequest = null;
       q.push(c.head, this.serve(c));
       any = true;
     }
-    if (any) this.ctx.usedBuffers(index);
+    if (any) this.ctx.usedBuffers(0);
+  }
+
+  /**
+   * Asks the limiter for one request; its bytes are the data buffers (what follows the 16-byte header, and
+   * the writable space before the status byte), so a read and a write of the same size cost the same. When
+   * refused, arms the timer for when the tokens will be there.
+   */
+  private admit(c: DescriptorChain): boolean {
+    const limiter = this.limiter;
+    if (!limiter) return true;
+    const bytes = Math.max(0, c.readableLength - HEADER) + Math.max(0, c.writableLength - 1);
+    const now = this.ctx.nowMs();
+    if (limiter.consume(bytes, now)) return true;
+    this.stats.throttled++;
+    this.ctx.setTimer(now + Math.max(MIN_THROTTLE_MS, limiter.waitMs(bytes, now)));
+    return false;
   }
 
   /** Serves one request; returns the used length (data bytes written plus the status byte). */

@@ -1,9 +1,11 @@
 // virtio-net, the network device (virtio 1.2 section 5.1): one receive and one transmit queue carrying
 // Ethernet frames behind a 12-byte virtio_net_hdr; transmit checksum completion and TCP segmentation
-// (TSO4/TSO6) done by the device, merged rx buffers, and a bounded backlog for frames awaiting rx buffers.
+// (TSO4/TSO6) done by the device, merged rx buffers, a bounded backlog for frames awaiting rx buffers, and
+// optional rate limiters on each direction.
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { type DescriptorChain, VirtqueueError, gather, scatter } from '../queue.js';
+import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
 import { MAX_FRAME, type NetBackend } from './backend.js';
 
 /** Device feature bits (5.1.3). */
@@ -60,6 +62,10 @@ export interface NetStats {
   txDropped: number;
   /** Rx chains returned unused because they could not even hold the header. */
   rxBadBuffers: number;
+  /** Times the tx rate limiter refused a frame, so the transmit queue waited for tokens. */
+  txThrottled: number;
+  /** Times the rx rate limiter refused a frame, so it (and those after it) waited in the backlog. */
+  rxThrottled: number;
 }
 
 export interface VirtioNetOptions {
@@ -70,6 +76,10 @@ export interface VirtioNetOptions {
   name?: string;
   /** When given, VIRTIO_NET_F_MTU is offered with this MTU (68..65535). */
   mtu?: number;
+  /** Paces frames from the guest (bytes = the frame before any TSO segmentation, one operation each). */
+  txLimiter?: IoLimiter;
+  /** Paces frames delivered to the guest; frames waiting for it stay in the bounded backlog. */
+  rxLimiter?: IoLimiter;
 }
 
 export class VirtioNet implements VirtioDevice {
@@ -77,7 +87,9 @@ export class VirtioNet implements VirtioDevice {
   readonly deviceId = DeviceId.Net;
   readonly deviceFeatures: bigint;
   readonly queueSizes = [QUEUE_SIZE, QUEUE_SIZE];
-  readonly stats: NetStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 0, rxBadBuffers: 0 };
+  readonly stats: NetStats = {
+    rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txDropped: 0, rxBadBuffers: 0, txThrottled: 0, rxThrottled: 0,
+  };
   readonly mac: Uint8Array;
   private readonly backend: NetBackend;
   private readonly mtu: number | undefined;
@@ -93,6 +105,15 @@ export class VirtioNet implements VirtioDevice {
    */
   private held: DescriptorChain[] = [];
   private linkUp = true;
+  private txLimiter: IoLimiter | null;
+  private rxLimiter: IoLimiter | null;
+  /** A transmit chain the tx limiter refused: taken from the ring, sent first when the timer comes. */
+  private txThrottledChain: DescriptorChain | null = null;
+  /** When each direction may try its limiter again (clock ms); Infinity while it is not throttled. */
+  private txResumeMs = Infinity;
+  private rxResumeMs = Infinity;
+  /** The backlog's first frame already got its tokens (it then waited for rx buffers): not charged twice. */
+  private rxHeadPaid = false;
 
   constructor(opts: VirtioNetOptions) {
     if (!(opts.mac instanceof Uint8Array) || opts.mac.length !== 6) throw new RangeError('virtio-net: mac must be 6 bytes');
@@ -102,6 +123,8 @@ export class VirtioNet implements VirtioDevice {
     this.mac = opts.mac.slice();
     this.backend = opts.backend;
     this.mtu = opts.mtu;
+    this.txLimiter = opts.txLimiter ?? null;
+    this.rxLimiter = opts.rxLimiter ?? null;
     this.name = opts.name ?? 'virtio-net';
     this.deviceFeatures = NET_F_MAC | NET_F_STATUS | NET_F_CSUM | NET_F_HOST_TSO4 | NET_F_HOST_TSO6 | NET_F_MRG_RXBUF |
       (opts.mtu !== undefined ? NET_F_MTU : 0n);
@@ -134,9 +157,70 @@ export class VirtioNet implements VirtioDevice {
 
   reset(): void {
     this.stats.rxDropped += this.backlog.length;
+    this.dropBacklog();
+    this.held = [];
+    this.txThrottledChain = null;
+    this.txResumeMs = this.rxResumeMs = Infinity;
+  }
+
+  private dropBacklog(): void {
     this.backlog = [];
     this.backlogBytes = 0;
-    this.held = [];
+    this.rxHeadPaid = false;
+  }
+
+  /**
+   * Replaces the rate limiters of both directions (null = unlimited). Also call it after reconfiguring a
+   * limiter in place: a throttled direction is then retried at once (through the timer, inside the machine's
+   * run loop) rather than at the deadline the old limits gave.
+   */
+  setLimiters(tx: IoLimiter | null, rx: IoLimiter | null): void {
+    this.txLimiter = tx;
+    this.rxLimiter = rx;
+    if (!this.ctx) return;
+    const now = this.ctx.nowMs();
+    if (this.txResumeMs !== Infinity) this.txResumeMs = now;
+    if (this.rxResumeMs !== Infinity) this.rxResumeMs = now;
+    this.armTimer();
+  }
+
+  /** The earlier of the two directions' retry times is the device's timer. */
+  private armTimer(): void {
+    this.ctx.setTimer(Math.min(this.txResumeMs, this.rxResumeMs));
+  }
+
+  timer(): void {
+    const now = this.ctx.nowMs();
+    if (this.txResumeMs <= now) {
+      this.txResumeMs = Infinity;
+      this.transmit();
+    }
+    if (this.rxResumeMs <= now) {
+      this.rxResumeMs = Infinity;
+      this.flushBacklog();
+    }
+    this.armTimer();
+  }
+
+  /**
+   * Asks that direction's limiter for one frame of `bytes`; when refused, counts it, sets the direction's
+   * retry time and arms the device timer for it.
+   */
+  private admit(dir: 'tx' | 'rx', bytes: number): boolean {
+    const limiter = dir === 'tx' ? this.txLimiter : this.rxLimiter;
+    if (!limiter) return true;
+    const now = this.ctx.nowMs();
+    if (limiter.consume(bytes, now)) return true;
+    const at = now + Math.max(MIN_THROTTLE_MS, limiter.waitMs(bytes, now));
+    if (dir === 'tx') {
+      this.stats.txThrottled++;
+      this.txResumeMs = at;
+    } else {
+      this.stats.rxThrottled++;
+      this.rxResumeMs = at;
+    }
+    this.armTimer();
+    return false;
   }
 
   /** Carrier on or off, as the guest sees it through config status (a configuration change interrupt). */
@@ -147,8 +231,7 @@ export class VirtioNet implements VirtioDevice {
     if (!up) {
       // queued frames are lost with the carrier; held rx chains stay ours until frames fill them
       this.stats.rxDropped += this.backlog.length;
-      this.backlog = [];
-      this.backlogBytes = 0;
+      this.dropBacklog();
     }
     this.ctx?.configChanged();
   }
@@ -176,9 +259,16 @@ export class VirtioNet implements VirtioDevice {
   // ---- transmit (5.1.6.2) ----
 
   private transmit(): void {
+    // a throttled queue waits for its timer; the chain it could not send stays first
+    if (!this.ctx.active || this.txResumeMs !== Infinity) return;
     const q = this.ctx.queue(TX_QUEUE);
     let any = false;
-    for (let c = q.pop(); c; c = q.pop()) {
+    for (let c = this.txThrottledChain ?? q.pop(); c; c = q.pop()) {
+      if (!this.admit('tx', Math.max(0, c.readableLength - NET_HDR_SIZE))) {
+        this.txThrottledChain = c;
+        break;
+      }
+      this.txThrottledChain = null;
       const frames = this.takeTxFrames(c);
       q.push(c.head, 0); // the device writes nothing into transmit buffers
       any = true;
@@ -234,10 +324,12 @@ export class VirtioNet implements VirtioDevice {
       this.stats.rxDropped++;
       return;
     }
-    if (this.backlog.length === 0) {
+    let paid = false;
+    if (this.backlog.length === 0 && this.rxResumeMs === Infinity && this.admit('rx', frame.length)) {
       // fast path: straight into guest buffers when there are some
       const r = this.guard(1, () => this.deliver(frame));
       if (r !== 'wait') return;
+      paid = true;
     }
     if (this.backlog.length >= BACKLOG_FRAMES || this.backlogBytes + frame.length > BACKLOG_BYTES) {
       this.stats.rxDropped++; // tail drop, as a NIC whose ring is full
@@ -246,17 +338,24 @@ export class VirtioNet implements VirtioDevice {
     // the backend may reuse its buffer once we return
     this.backlog.push(frame.slice());
     this.backlogBytes += frame.length;
+    if (paid) this.rxHeadPaid = true; // the backlog was empty: this frame is its head
   }
 
   /** Delivers queued frames in order while the guest has buffers for them. */
   private flushBacklog(): void {
-    if (!this.ctx.active || this.backlog.length === 0) return;
+    // a throttled direction waits for its timer, whoever calls
+    if (!this.ctx.active || this.backlog.length === 0 || this.rxResumeMs !== Infinity) return;
     this.guard(0, () => {
       while (this.backlog.length > 0) {
         const f = this.backlog[0];
+        if (!this.rxHeadPaid) {
+          if (!this.admit('rx', f.length)) break;
+          this.rxHeadPaid = true;
+        }
         if (this.deliver(f) === 'wait') break;
         this.backlog.shift();
         this.backlogBytes -= f.length;
+        this.rxHeadPaid = false;
       }
       return 'done';
     });
@@ -272,8 +371,7 @@ export class VirtioNet implements VirtioDevice {
       return fn();
     } catch (e) {
       this.stats.rxDropped += this.backlog.length + inFlight;
-      this.backlog = [];
-      this.backlogBytes = 0;
+      this.dropBacklog();
       this.held = [];
       if (e instanceof VirtqueueError) this.ctx.fail(e.message);
       else this.ctx.fail(`internal error in ${this.name} receive: ${(e as Error)?.stack ?? String(e)}`);

@@ -1,0 +1,137 @@
+// The CLI's client of the daemon's HTTP API (`tvisor ps`, `create`, `console`…): where the daemon is
+// (--api or $TVISOR_API: http://HOST:PORT, HOST:PORT, or a UNIX socket path), the bearer token (--token or
+// $TVISOR_TOKEN), JSON requests over node:http, and the console WebSocket (ws).
+import { request } from 'node:http';
+import { resolve } from 'node:path';
+import WebSocket from 'ws';
+import { UsageError } from './args.js';
+
+export const DEFAULT_API = '127.0.0.1:7477';
+
+/** The daemon could not be reached, or answered with an error: one line, exit status 1. */
+export class ClientError extends Error {
+  override name = 'ClientError';
+  constructor(
+    message: string,
+    /** The API's error code (`not_found`, `conflict`…), or `unreachable`. */
+    readonly code: string,
+    readonly status = 0,
+  ) {
+    super(message);
+  }
+}
+
+/** The client options every daemon command takes. */
+export const CLIENT_OPTIONS = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+} as const;
+
+export const CLIENT_HELP = `  --api ADDR             the daemon: http://HOST:PORT, HOST:PORT or a UNIX socket path
+                         (default: $TVISOR_API, else ${DEFAULT_API})
+  --token TOKEN          bearer token of a daemon started with --token (default: $TVISOR_TOKEN)`;
+
+export interface Endpoint {
+  /** Printed in messages. */
+  label: string;
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  token?: string;
+}
+
+/** Works out the daemon's address from --api / $TVISOR_API. */
+export function parseEndpoint(api: string | undefined, token: string | undefined, command: string): Endpoint {
+  const text = api ?? process.env.TVISOR_API ?? DEFAULT_API;
+  const tok = token ?? (process.env.TVISOR_TOKEN || undefined);
+  if (text.startsWith('/') || text.startsWith('./') || text.startsWith('../') || text.startsWith('unix:')) {
+    const path = resolve(text.replace(/^unix:/, ''));
+    return { label: path, socketPath: path, token: tok };
+  }
+  const m = /^(?:http:\/\/)?(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) {
+    throw new UsageError(`--api must be http://HOST:PORT, HOST:PORT or a UNIX socket path, got '${text}'`, command);
+  }
+  return { label: `http://${m[1]}:${port}`, host: m[1].replace(/^\[|\]$/g, ''), port, token: tok };
+}
+
+interface ApiErrorBody {
+  error?: { code?: string; message?: string };
+}
+
+export class ApiClient {
+  constructor(readonly endpoint: Endpoint) {}
+
+  /** Sends a request; resolves with the parsed JSON body (null for 204), throws ClientError for errors. */
+  call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const e = this.endpoint;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string | number> = {};
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    if (e.token) headers.authorization = `Bearer ${e.token}`;
+    return new Promise<T>((done, fail) => {
+      const req = request({ method, path, headers, host: e.host, port: e.port, socketPath: e.socketPath }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => fail(new ClientError(`the daemon at ${e.label} broke off the answer: ${err.message}`, 'unreachable')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          let json: unknown = null;
+          if (text) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              if (status >= 400) return fail(new ClientError(`the daemon answered ${status}: ${text.trim().slice(0, 200)}`, 'http', status));
+              if ((res.headers['content-type'] ?? '').includes('json')) return fail(new ClientError(`the daemon sent malformed JSON for ${method} ${path}`, 'http', status));
+              json = text;
+            }
+          }
+          if (status >= 400) {
+            const err = (json as ApiErrorBody | null)?.error;
+            fail(new ClientError(err?.message ?? `the daemon answered ${status}`, err?.code ?? 'http', status));
+          } else done(json as T);
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => fail(unreachable(e, err)));
+      req.end(payload);
+    });
+  }
+
+  /** Opens the console WebSocket of a VM; rejects with ClientError when the daemon refuses it. */
+  console(id: string): Promise<WebSocket> {
+    const e = this.endpoint;
+    const path = `/v1/vms/${encodeURIComponent(id)}/console`;
+    const url = e.socketPath ? `ws+unix://${e.socketPath}:${path}` : `ws://${e.host!.includes(':') ? `[${e.host}]` : e.host}:${e.port}${path}`;
+    const ws = new WebSocket(url, { headers: e.token ? { authorization: `Bearer ${e.token}` } : {} });
+    return new Promise((done, fail) => {
+      ws.once('open', () => done(ws));
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let message = `the daemon refused the console (${res.statusCode})`;
+          let code = 'http';
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ApiErrorBody;
+            message = body.error?.message ?? message;
+            code = body.error?.code ?? code;
+          } catch {
+            // keep the generic message
+          }
+          fail(new ClientError(message, code, res.statusCode ?? 0));
+        });
+      });
+      ws.once('error', (err: NodeJS.ErrnoException) => fail(unreachable(e, err)));
+    });
+  }
+}
+
+function unreachable(e: Endpoint, err: NodeJS.ErrnoException): ClientError {
+  const why = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'nothing is listening there' : err.message;
+  return new ClientError(`cannot reach the daemon at ${e.label}: ${why} (start it with 'tvisor serve', or give --api)`, 'unreachable');
+}

@@ -1,0 +1,173 @@
+// The CLI as a client of `tvisor serve`, end to end with the real Debian guest: create, ps, start, console
+// (over the WebSocket: see the boot, type a command, read its answer), top, update, pause/resume, stop, rm,
+// and the errors a user meets (unknown VM, no daemon, bad options, refused WebSocket upgrades).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { cliPath } from './lib/toolchain.js';
+import { startDaemon, stopDaemon, type Daemon } from './lib/daemon.js';
+import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
+
+let guest: GuestImage;
+let dir: string;
+let d: Daemon;
+
+before(async () => {
+  guest = await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
+  dir = mkdtempSync(join(tmpdir(), 'tvisor-cli-'));
+  d = await startDaemon(join(dir, 'state'), ['--allow-dir', guest.dir]);
+});
+after(async () => {
+  if (d) await stopDaemon(d);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function tvisor(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cliPath, ...args, '--api', d.url], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `tvisor console VM` as a child: its output so far, a way to type, and its exit. */
+function attach(vm: string) {
+  const child = spawn(process.execPath, [cliPath, 'console', vm, '--api', d.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exited,
+    async waitFor(what: RegExp, ms = 180_000): Promise<void> {
+      const end = Date.now() + ms;
+      while (!what.test(out)) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`console: no ${what} in:\n${out}\nstderr: ${err}\n${d.log()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  };
+}
+
+test('the CLI drives the daemon: create, ps, start, console, top, update, pause, resume, stop, rm', async () => {
+  const created = tvisor('create', 'web', '--memory', '128M', '--weight', '300');
+  assert.equal(created.status, 0, created.stderr);
+  const id = created.stdout.trim();
+  assert.match(id, /^[0-9a-f]{8}$/, 'create prints the new id');
+
+  const ps = tvisor('ps');
+  assert.equal(ps.status, 0, ps.stderr);
+  assert.match(ps.stdout, /^ID\s+NAME\s+STATE/m);
+  assert.match(ps.stdout, new RegExp(`^${id}\\s+web\\s+created\\s+1\\s+128 MiB\\s+300\\b`, 'm'));
+  assert.equal(tvisor('ps', '-q').stdout, `${id}\n`);
+  assert.equal(JSON.parse(tvisor('ps', '--json').stdout)[0].config.memory_mib, 128);
+
+  // Attach before start: the console shows the whole boot, then takes input.
+  const con = attach('web');
+  await new Promise((r) => setTimeout(r, 500));
+  const started = tvisor('start', id.slice(0, 4)); // a unique id prefix names the VM too
+  assert.equal(started.status, 0, started.stderr);
+  assert.equal(started.stdout, `web (${id}): running\n`);
+  await con.waitFor(/tvisor guest: Linux 6\.\d+/); // the initramfs's banner (the kernel boots quiet)
+  await con.waitFor(/\/ # /);
+  con.child.stdin.write('echo hi-$((6*7))\n');
+  await con.waitFor(/^hi-42\r?$/m);
+  con.child.kill('SIGINT');
+  assert.equal(await con.exited, 0, 'SIGINT detaches');
+  assert.match(con.err(), /connected to web .*\n[^]*detached; the VM keeps running/);
+
+  const top = tvisor('top', '-n', '1', '-d', '1');
+  assert.equal(top.status, 0, top.stderr);
+  assert.match(top.stdout, /1 VM, 1 running/);
+  const row = new RegExp(`^web\\s+${id}\\s+running\\s+(\\d+\\.\\d)\\s+(\\d+\\.\\d)\\s+(\\d+\\.\\d)\\s`, 'm').exec(top.stdout);
+  assert.ok(row, `top has a row for web:\n${top.stdout}`);
+  assert.ok(Number(row[1]) <= 100.5, 'one vCPU uses at most one host CPU');
+
+  const upd = tvisor('update', 'web', '--weight', '1000', '--cap', '50');
+  assert.equal(upd.status, 0, upd.stderr);
+  const info = JSON.parse(tvisor('inspect', 'web').stdout);
+  assert.equal(info.config.weight, 1000);
+  assert.equal(info.config.cap, 50);
+  assert.ok(info.stats.instructions > 100_000_000, 'inspect shows the stats');
+
+  assert.equal(tvisor('pause', 'web').stdout, `web (${id}): paused\n`);
+  assert.match(tvisor('ps').stdout, new RegExp(`^${id}\\s+web\\s+paused`, 'm'));
+  assert.equal(tvisor('resume', 'web').stdout, `web (${id}): running\n`);
+
+  const refused = tvisor('rm', 'web');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /delete is allowed only when it is created, stopped or crashed/);
+
+  // A console attached when the VM stops says so and ends with status 0.
+  const con2 = attach(id);
+  await con2.waitFor(/hi-42/); // the recent output is replayed first
+  assert.equal(tvisor('stop', 'web').status, 0);
+  assert.equal(await con2.exited, 0);
+  assert.match(con2.err(), /web stopped/);
+
+  const rm = tvisor('rm', 'web');
+  assert.equal(rm.status, 0, rm.stderr);
+  assert.equal(tvisor('ps', '-q').stdout, '');
+});
+
+test('CLI errors: unknown VM and unreachable daemon exit 1, usage mistakes exit 2; rm --force stops first', () => {
+  const unknown = tvisor('start', 'nosuch');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /^tvisor: no VM named or with id 'nosuch'/);
+
+  const r = spawnSync(process.execPath, [cliPath, 'ps', '--api', '127.0.0.1:1'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot reach the daemon at http:\/\/127\.0\.0\.1:1: nothing is listening there/);
+
+  for (const args of [['create', '--vcpus', '0'], ['create', '--memory', 'lots'], ['update', 'x'], ['console'], ['top', '-d', '0'], ['ps', 'extra']]) {
+    const bad = tvisor(...args);
+    assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, /Run 'tvisor \w+ --help' for usage/);
+  }
+  const dup1 = tvisor('create', 'twin', '--kernel', guest.kernel, '--memory', '64M');
+  assert.equal(dup1.status, 0, dup1.stderr);
+  const dup2 = tvisor('create', 'twin', '--kernel', guest.kernel, '--memory', '64M');
+  assert.equal(dup2.status, 1);
+  assert.match(dup2.stderr, /twin/);
+  const outside = tvisor('create', 'o', '--kernel', '/etc/passwd');
+  assert.equal(outside.status, 1);
+  assert.match(outside.stderr, /not in a directory this daemon allows/);
+
+  const lim = tvisor('create', 'lim', '--kernel', guest.kernel, '--memory', '64M', '--nic', 'mac=02:00:00:00:00:01,bw=1M,pps=100');
+  assert.equal(lim.status, 0, lim.stderr);
+  assert.deepEqual(JSON.parse(tvisor('inspect', 'lim').stdout).config.nics, [{
+    mac: '02:00:00:00:00:01',
+    rate_limiter: { bandwidth: { size: 2 ** 20, refill_time_ms: 1000 }, ops: { size: 100, refill_time_ms: 1000 } },
+  }]);
+  assert.equal(tvisor('rm', 'lim').status, 0);
+  assert.equal(tvisor('create', 'x', '--nic', 'bw=1Q').status, 2);
+
+  assert.equal(tvisor('start', 'twin').status, 0);
+  const forced = tvisor('rm', '-f', 'twin');
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.equal(tvisor('ps', '-q').stdout, '');
+});
+
+test('console WebSocket: upgrades are refused with JSON errors for unknown VMs and other paths', async () => {
+  const refused = (path: string) => new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}${path}`);
+    ws.once('open', () => reject(new Error(`${path} was upgraded`)));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.once('error', reject);
+  });
+  const unknown = await refused('/v1/vms/ffffffff/console');
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.error.code, 'not_found');
+  const other = await refused('/v1/vms');
+  assert.equal(other.status, 400);
+  assert.match(other.body.error.message, /only GET \/v1\/vms\/\{id\}\/console/);
+});

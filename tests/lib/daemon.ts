@@ -1,0 +1,87 @@
+// A `tvisor serve` daemon for end-to-end tests: started as a child process on a free loopback port (or a
+// UNIX socket), with a small JSON client and a poller.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cliPath } from './toolchain.js';
+
+export interface Daemon {
+  child: ChildProcess;
+  /** http://127.0.0.1:PORT, or the socket path. */
+  url: string;
+  /** What the daemon printed on stderr so far. */
+  log: () => string;
+}
+
+/** Starts `tvisor serve --pcpus 1` (plus `args`) with the state in `stateDir`; resolves once it listens. */
+export async function startDaemon(stateDir: string, args: string[] = []): Promise<Daemon> {
+  const listen = args.includes('--socket') ? [] : ['--listen', '127.0.0.1:0'];
+  const pcpus = args.includes('--pcpus') ? [] : ['--pcpus', '1'];
+  const child = spawn(process.execPath, [cliPath, 'serve', ...listen, ...pcpus, '--state-dir', stateDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20_000);
+    child.stderr!.on('data', (d) => {
+      log += d;
+      const m = /serving the API on (\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', () => reject(new Error(`daemon exited:\n${log}`)));
+  });
+  return { child, url, log: () => log };
+}
+
+export async function stopDaemon(d: Daemon): Promise<void> {
+  if (d.child.exitCode !== null) return;
+  const exited = new Promise((r) => d.child.once('exit', r));
+  d.child.kill('SIGTERM');
+  await exited;
+}
+
+/** One API request over TCP; `body` as a string is sent verbatim (for malformed JSON). */
+export async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${d.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Polls GET /v1/vms/{id} every 500 ms until `ok` holds; throws with the last answer and the log after `ms`. */
+export async function waitFor(d: Daemon, id: string, ok: (v: any) => boolean, what: string, ms = 120_000): Promise<any> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = (await api(d, 'GET', `/v1/vms/${id}`)).json;
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`${what}: gave up; last ${JSON.stringify(v)}\n${d.log()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Attaches to a VM's console WebSocket (before start, to see the whole boot) and collects its output. */
+export async function collectConsole(d: Daemon, id: string): Promise<{ text(): string; close(): void; waitFor(re: RegExp, ms?: number): Promise<void> }> {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}/v1/vms/${id}/console`);
+  let out = '';
+  ws.on('message', (data, binary) => {
+    if (binary) out += Buffer.from(data as Buffer).toString('latin1');
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    text: () => out,
+    close: () => ws.close(),
+    async waitFor(re, ms = 180_000) {
+      const end = Date.now() + ms;
+      while (!re.test(out)) {
+        if (Date.now() > end) throw new Error(`console of ${id}: no ${re} after ${ms} ms in:\n${out}\n${d.log()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  };
+}
