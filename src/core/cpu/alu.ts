@@ -196,52 +196,121 @@ export function execOther(h: Hart, w: number, imm: number): void {
   h.illegal(0);
 }
 
-/** LR/SC and AMOs (Unprivileged Spec chapter 8): naturally aligned, RAM only. */
+/**
+ * LR/SC and AMOs (Unprivileged Spec chapter 8): naturally aligned, RAM only. They go through Atomics, so they
+ * stay atomic when harts in other threads share the RAM: AMOs are one atomic read-modify-write (a
+ * compare-and-swap loop for min/max and for doublewords), and SC stores only if the reservation is valid
+ * and memory still holds what LR read (compare-and-swap; a store of the same value in between goes unseen,
+ * which the ISA permits: it only requires SC to fail when it cannot be atomic).
+ */
 function atomic(h: Hart, op: Op, rd: number, aLo: number, aHi: number, bLo: number, bHi: number, dword: boolean): void {
   const x = h.x;
   const s = h.s;
   const size = dword ? 8 : 4;
   if ((aLo & (size - 1)) !== 0) h.raise(op === Op.LR ? CAUSE.MISALIGNED_LOAD : CAUSE.MISALIGNED_STORE, aLo, aHi);
+  const ram = h.ram;
   if (op === Op.LR) {
     const pa = h.dataAddr(aLo, aHi, size, Access.READ);
-    if (!h.ram.contains(pa, size)) h.raise(CAUSE.LOAD_ACCESS, aLo, aHi);
-    const lo = h.readPhys(pa, size, aLo, aHi);
-    if (dword) set(x, rd, lo, h.tmpHi);
-    else setW(x, rd, lo);
+    if (!ram.contains(pa, size)) h.raise(CAUSE.LOAD_ACCESS, aLo, aHi);
+    const off = pa - ram.base;
+    let lo: number, hi: number;
+    if (dword) {
+      const v = Atomics.load(ram.i64, off >> 3);
+      lo = Number(BigInt.asIntN(32, v));
+      hi = Number(v >> 32n);
+      set(x, rd, lo, hi);
+    } else {
+      lo = Atomics.load(ram.i32, off >> 2);
+      hi = lo >> 31;
+      setW(x, rd, lo);
+    }
     s[S.RES_VALID] = 1;
     s[S.RES_ADDR] = pa % TWO32;
     s[S.RES_ADDR + 1] = Math.floor(pa / TWO32);
+    s[S.RES_VAL] = lo;
+    s[S.RES_VAL + 1] = hi;
     return;
   }
   const pa = h.dataAddr(aLo, aHi, size, Access.WRITE);
-  if (!h.ram.contains(pa, size)) h.raise(CAUSE.STORE_ACCESS, aLo, aHi);
+  if (!ram.contains(pa, size)) h.raise(CAUSE.STORE_ACCESS, aLo, aHi);
+  const off = pa - ram.base;
   if (op === Op.SC) {
-    const ok = s[S.RES_VALID] === 1 && s[S.RES_ADDR] === (pa % TWO32 | 0) && s[S.RES_ADDR + 1] === Math.floor(pa / TWO32);
+    let ok = s[S.RES_VALID] === 1 && s[S.RES_ADDR] === (pa % TWO32 | 0) && s[S.RES_ADDR + 1] === Math.floor(pa / TWO32);
     s[S.RES_VALID] = 0;
-    if (ok) h.writePhys(pa, size, bLo, bHi, aLo, aHi);
+    if (ok) {
+      if (dword) {
+        const expect = pair64(s[S.RES_VAL], s[S.RES_VAL + 1]);
+        ok = Atomics.compareExchange(ram.i64, off >> 3, expect, pair64(bLo, bHi)) === expect;
+      } else {
+        ok = Atomics.compareExchange(ram.i32, off >> 2, s[S.RES_VAL], bLo) === s[S.RES_VAL];
+      }
+      if (ok) stored(h, pa, off, size);
+    }
     set(x, rd, ok ? 0 : 1, 0);
     return;
   }
-  const oLo = h.readPhys(pa, size, aLo, aHi);
-  const oHi = dword ? h.tmpHi : oLo >> 31;
-  let nLo: number, nHi: number;
-  if (!dword) { bHi = bLo >> 31; }
-  switch (op) {
-    case Op.AMOSWAP: nLo = bLo; nHi = bHi; break;
-    case Op.AMOADD: {
-      const sum = (oLo >>> 0) + (bLo >>> 0);
-      nLo = sum | 0;
-      nHi = (oHi + bHi + (sum >= TWO32 ? 1 : 0)) | 0;
-      break;
+  if (!dword) {
+    const i = off >> 2;
+    const a = ram.i32;
+    let old: number;
+    switch (op) {
+      case Op.AMOSWAP: old = Atomics.exchange(a, i, bLo); break;
+      case Op.AMOADD: old = Atomics.add(a, i, bLo); break;
+      case Op.AMOXOR: old = Atomics.xor(a, i, bLo); break;
+      case Op.AMOAND: old = Atomics.and(a, i, bLo); break;
+      case Op.AMOOR: old = Atomics.or(a, i, bLo); break;
+      default:
+        for (;;) {
+          old = Atomics.load(a, i);
+          const keepOld = op === Op.AMOMIN ? old < bLo : op === Op.AMOMAX ? old > bLo
+            : op === Op.AMOMINU ? old >>> 0 < bLo >>> 0 : old >>> 0 > bLo >>> 0;
+          if (Atomics.compareExchange(a, i, old, keepOld ? old : bLo) === old) break;
+        }
     }
-    case Op.AMOXOR: nLo = oLo ^ bLo; nHi = oHi ^ bHi; break;
-    case Op.AMOAND: nLo = oLo & bLo; nHi = oHi & bHi; break;
-    case Op.AMOOR: nLo = oLo | bLo; nHi = oHi | bHi; break;
-    case Op.AMOMIN: [nLo, nHi] = ltS(oLo, oHi, bLo, bHi) ? [oLo, oHi] : [bLo, bHi]; break;
-    case Op.AMOMAX: [nLo, nHi] = ltS(oLo, oHi, bLo, bHi) ? [bLo, bHi] : [oLo, oHi]; break;
-    case Op.AMOMINU: [nLo, nHi] = ltU(oLo, oHi, bLo, bHi) ? [oLo, oHi] : [bLo, bHi]; break;
-    default: [nLo, nHi] = ltU(oLo, oHi, bLo, bHi) ? [bLo, bHi] : [oLo, oHi]; break; // AMOMAXU
+    stored(h, pa, off, 4);
+    setW(x, rd, old);
+    return;
   }
-  h.writePhys(pa, size, nLo, nHi, aLo, aHi);
-  set(x, rd, oLo, oHi);
+  const i = off >> 3;
+  const a = ram.i64;
+  for (;;) {
+    const ov = Atomics.load(a, i);
+    const oLo = Number(BigInt.asIntN(32, ov));
+    const oHi = Number(ov >> 32n);
+    let nLo: number, nHi: number;
+    switch (op) {
+      case Op.AMOSWAP: nLo = bLo; nHi = bHi; break;
+      case Op.AMOADD: {
+        const sum = (oLo >>> 0) + (bLo >>> 0);
+        nLo = sum | 0;
+        nHi = (oHi + bHi + (sum >= TWO32 ? 1 : 0)) | 0;
+        break;
+      }
+      case Op.AMOXOR: nLo = oLo ^ bLo; nHi = oHi ^ bHi; break;
+      case Op.AMOAND: nLo = oLo & bLo; nHi = oHi & bHi; break;
+      case Op.AMOOR: nLo = oLo | bLo; nHi = oHi | bHi; break;
+      case Op.AMOMIN: [nLo, nHi] = ltS(oLo, oHi, bLo, bHi) ? [oLo, oHi] : [bLo, bHi]; break;
+      case Op.AMOMAX: [nLo, nHi] = ltS(oLo, oHi, bLo, bHi) ? [bLo, bHi] : [oLo, oHi]; break;
+      case Op.AMOMINU: [nLo, nHi] = ltU(oLo, oHi, bLo, bHi) ? [oLo, oHi] : [bLo, bHi]; break;
+      default: [nLo, nHi] = ltU(oLo, oHi, bLo, bHi) ? [bLo, bHi] : [oLo, oHi]; break; // AMOMAXU
+    }
+    if (Atomics.compareExchange(a, i, ov, pair64(nLo, nHi)) === ov) {
+      stored(h, pa, off, 8);
+      set(x, rd, oLo, oHi);
+      return;
+    }
+  }
+}
+
+/** A 64-bit value from its (lo, hi) int32 halves, as Atomics on a BigInt64Array take it. */
+function pair64(lo: number, hi: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+}
+
+/** What a store to RAM owes besides the bytes: code caches and host watches (the touched-memory account
+ *  was kept by the write translation, as for every store). */
+function stored(h: Hart, pa: number, off: number, size: number): void {
+  const flags = h.ram.pageFlags[off >>> 12];
+  if (flags & 1) h.ram.noteWrite(off, size);
+  if (flags & 2 && h.onWatchedStore) h.onWatchedStore(pa);
 }

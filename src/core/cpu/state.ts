@@ -38,7 +38,8 @@ export const enum S {
   MSECCFG = 184,
   PMPCFG = 186, // 16 entries, one byte each, stored one per slot: 186..201
   PMPADDR = 202, // 16 entries × (lo, hi): 202..233
-  SIZE = 234,
+  RES_VAL = 234, // the value LR read (lo, hi): SC stores only if memory still holds it
+  SIZE = 236,
 }
 
 export const PMP_COUNT = 16;

@@ -29,6 +29,10 @@ export class GuestRam implements GuestMemory {
   readonly u16: Uint16Array;
   readonly i16: Int16Array;
   readonly i32: Int32Array;
+  /** For atomic doubleword operations (AMO*.D, LR.D/SC.D). */
+  readonly i64: BigInt64Array;
+  /** True when the RAM is a shared WebAssembly memory that harts in other threads use too. */
+  readonly shared: boolean;
   /** Per 4 KiB page flags: bit 0 = holds decoded instructions, bit 1 = watched by the host (HTIF). */
   readonly pageFlags: Uint8Array;
   /** Per 4 KiB page: 1 once anything wrote to it (the host memory a guest really uses; see touchedBytes). */
@@ -37,22 +41,35 @@ export class GuestRam implements GuestMemory {
   /** Called when a write lands in a page flagged as code: (page index, byte offset in RAM, length). */
   onCodeWrite: ((ramOffset: number, length: number) => void) | null = null;
 
-  constructor(readonly base: number, readonly size: number) {
+  /**
+   * New RAM of `size` bytes at guest physical `base`. With `shared`, a shared WebAssembly memory (a
+   * SharedArrayBuffer) that `GuestRam.attach` can open in other threads, so harts there run on the same RAM.
+   * Alternatively `memory` gives an existing memory (from another thread) to wrap.
+   */
+  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory } = {}) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
     if (size > MAX_RAM) throw new RangeError(`RAM size ${size} exceeds the ${MAX_RAM / 2 ** 30} GiB limit`);
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('tvisor needs a little-endian host');
     const pages = Math.ceil(size / WASM_PAGE);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    if (opts.memory && opts.memory.buffer.byteLength < size) throw new RangeError(`the memory given holds ${opts.memory.buffer.byteLength} bytes, fewer than ${size}`);
+    this.memory = opts.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: opts.shared === true });
     const buf = this.memory.buffer;
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
     this.u8 = new Uint8Array(buf, 0, size);
     this.i8 = new Int8Array(buf, 0, size);
     this.u16 = new Uint16Array(buf, 0, size >>> 1);
     this.i16 = new Int16Array(buf, 0, size >>> 1);
     this.i32 = new Int32Array(buf, 0, size >>> 2);
+    this.i64 = new BigInt64Array(buf, 0, size >>> 3);
     this.pageFlags = new Uint8Array(size >>> 12);
     this.touched = new Uint8Array(size >>> 12);
+  }
+
+  /** The same RAM in another thread (a worker running more harts): `memory` is this.memory sent over. */
+  static attach(memory: WebAssembly.Memory, base: number, size: number): GuestRam {
+    return new GuestRam(base, size, { memory });
   }
 
   /** Bytes of RAM the guest (or DMA, or the loader) has written at least once since the last reset. */
