@@ -53,9 +53,9 @@ function defaultStateDir(): string {
   return join(base, 'tvisor');
 }
 
-/** A VM thread as a Node worker. */
-function spawnWorker(): VmThread {
-  const w = new Worker(new URL('../host/node/vm-thread.js', import.meta.url));
+/** A VM thread (or a hart thread of a multi-vCPU VM) as a Node worker. */
+function spawnWorker(script: 'vm-thread' | 'hart-thread'): VmThread {
+  const w = new Worker(new URL(`../host/node/${script}.js`, import.meta.url));
   let exitFn: (reason: string) => void = () => {};
   let ended = false;
   w.on('error', (e) => {
@@ -151,7 +151,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const loaded = store.load();
   for (const p of loaded.problems) log(`tvisor: state: ${p}`);
   const manager = new VmManager({
-    pcpus, memoryBudgetMib: budget, store, spawn: spawnWorker, nowNs: () => performance.now() * 1e6, checkKernel,
+    pcpus, memoryBudgetMib: budget, store, spawn: () => spawnWorker('vm-thread'), spawnHart: () => spawnWorker('hart-thread'), nowNs: () => performance.now() * 1e6, checkKernel,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);

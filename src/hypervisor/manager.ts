@@ -10,7 +10,7 @@ import { limiterConfigFromApi } from './rate-limiter.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
-import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from './protocol.js';
+import type { DeviceCounters, FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
 import type { StoredVm } from './store.js';
 
 /** A thread holding one VM (a Node worker in src/host/node). */
@@ -34,6 +34,8 @@ export interface ManagerOptions {
   memoryBudgetMib: number;
   store: Store;
   spawn(): VmThread;
+  /** A thread for one further hart of a multi-vCPU VM (harts in parallel); absent: harts share the VM thread. */
+  spawnHart?(): VmThread;
   nowNs(): number;
   /** Throws ApiError (bad_kernel) when the file is not a RISC-V Linux Image or ELF kernel. */
   checkKernel(path: string): void;
@@ -41,13 +43,29 @@ export interface ManagerOptions {
   log(line: string): void;
 }
 
+/** One schedulable vCPU: the VM thread (hart 0, or all harts) or a hart thread. */
+interface Vcpu {
+  readonly index: number;
+  /** The scheduler's key. */
+  readonly key: string;
+  readonly thread: VmThread;
+  /** The thread has built its hart. */
+  ready: boolean;
+  /** A wake arrived before the thread was ready. */
+  wantWake: boolean;
+  pcpu: number;
+  wakeTimer: ReturnType<typeof setTimeout> | null;
+}
+
 interface ManagedVm {
   stored: StoredVm;
+  /** The VM thread (devices and hart 0); null when the VM is not running. */
   thread: VmThread | null;
-  vcpu: string | null;
-  pcpu: number;
+  /** Hart threads of a multi-vCPU VM, besides `thread`. */
+  hartThreads: VmThread[];
+  /** Scheduled vCPUs; empty until the VM thread is ready. */
+  vcpus: Vcpu[];
   paused: boolean;
-  wakeTimer: ReturnType<typeof setTimeout> | null;
   counters: DeviceCounters;
   instructions: number;
   cpuNsBefore: number;
@@ -75,14 +93,14 @@ export class VmManager {
   readonly scheduler: CreditScheduler;
   readonly network = new VirtualSwitch();
   private readonly vms = new Map<string, ManagedVm>();
-  private readonly busy: (ManagedVm | null)[];
+  private readonly busy: ({ vm: ManagedVm; cpu: Vcpu } | null)[];
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
   /** Threads told to stop, with what ends them once they answer 'stopped' (or a timeout passes). */
   private readonly stopping = new Map<VmThread, () => void>();
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
-    this.busy = new Array<ManagedVm | null>(o.pcpus).fill(null);
+    this.busy = new Array<{ vm: ManagedVm; cpu: Vcpu } | null>(o.pcpus).fill(null);
   }
 
   /** Takes VMs from the store at daemon start; those that were running start again. */
@@ -103,7 +121,7 @@ export class VmManager {
 
   private fresh(stored: StoredVm): ManagedVm {
     return {
-      stored, thread: null, vcpu: null, pcpu: -1, paused: false, wakeTimer: null, counters: EMPTY_COUNTERS,
+      stored, thread: null, hartThreads: [], vcpus: [], paused: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
     };
   }
@@ -137,7 +155,7 @@ export class VmManager {
   private stats(vm: ManagedVm): VmStats {
     let cpu = vm.cpuNsBefore;
     let steal = vm.stealNsBefore;
-    if (vm.vcpu) {
+    if (vm.vcpus.length > 0) {
       const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
       cpu += st.cpuTimeNs;
       steal += st.stealTimeNs;
@@ -241,16 +259,16 @@ export class VmManager {
     switch (m.t) {
       case 'ready': {
         this.scheduler.addVm(vm.stored.id, { weight: vm.stored.spec.weight, cap: vm.stored.spec.cap });
-        vm.vcpu = this.scheduler.addVcpu(vm.stored.id, 0);
-        if (!vm.paused) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
-        this.pump();
+        vm.vcpus = [this.newVcpu(vm, 0, thread, true)];
+        if (m.smp) this.startHartThreads(vm, m.smp);
+        this.wakeVcpu(vm, 0);
         break;
       }
       case 'init-error':
         this.ended(vm, 'crashed', `cannot start: ${m.message}`);
         break;
       case 'slice':
-        this.onSlice(vm, m);
+        this.onSlice(vm, vm.vcpus[0], m);
         break;
       case 'console':
         this.consoleOut(vm, m.bytes);
@@ -259,10 +277,10 @@ export class VmManager {
         vm.ports[m.nic]?.send(m.frame);
         break;
       case 'wake':
-        if (vm.vcpu && !vm.paused) {
-          this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
-          this.pump();
-        }
+        this.wakeVcpu(vm, m.hart ?? 0);
+        break;
+      case 'reset':
+        this.guestReset(vm, m.kind);
         break;
       case 'device-event':
         this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${m.device}: ${m.reason.split('\n')[0]}`);
@@ -270,22 +288,88 @@ export class VmManager {
     }
   }
 
-  private onSlice(vm: ManagedVm, m: Extract<FromVm, { t: 'slice' }>): void {
+  private newVcpu(vm: ManagedVm, index: number, thread: VmThread, ready: boolean): Vcpu {
+    return { index, key: this.scheduler.addVcpu(vm.stored.id, index), thread, ready, wantWake: false, pcpu: -1, wakeTimer: null };
+  }
+
+  /** A multi-vCPU VM with parallel harts: one thread per further hart, on the VM thread's shared RAM. */
+  private startHartThreads(vm: ManagedVm, smp: SmpShare): void {
+    for (let j = 1; j < smp.harts; j++) {
+      const t = this.o.spawnHart!();
+      vm.hartThreads.push(t);
+      const cpu = this.newVcpu(vm, j, t, false);
+      vm.vcpus.push(cpu);
+      t.onMessage((m) => {
+        if (!vm.hartThreads.includes(t)) return;
+        switch (m.t) {
+          case 'ready':
+            cpu.ready = true;
+            if (cpu.wantWake) this.wakeVcpu(vm, j);
+            break;
+          case 'init-error':
+            this.ended(vm, 'crashed', `cannot start hart ${j}: ${m.message}`);
+            break;
+          case 'slice':
+            this.onSlice(vm, cpu, m);
+            break;
+          case 'console':
+            this.consoleOut(vm, m.bytes);
+            break;
+          case 'wake':
+            this.wakeVcpu(vm, m.hart ?? j);
+            break;
+          case 'reset':
+            this.guestReset(vm, m.kind);
+            break;
+          default:
+            break;
+        }
+      });
+      t.onExit((reason) => {
+        if (vm.hartThreads.includes(t)) this.ended(vm, 'crashed', `the thread of hart ${j} ended: ${reason}`);
+      });
+      t.send({ t: 'init-hart', hartId: j, smp });
+    }
+  }
+
+  /** Hart `index` may have work (interrupt, IPI, start): make its vCPU runnable unless the VM is paused. */
+  private wakeVcpu(vm: ManagedVm, index: number): void {
+    const cpu = vm.vcpus[index];
+    if (!cpu) return;
+    if (!cpu.ready) {
+      cpu.wantWake = true;
+      return;
+    }
+    if (cpu.wakeTimer) clearTimeout(cpu.wakeTimer);
+    cpu.wakeTimer = null;
+    if (!vm.paused) this.scheduler.setRunnable(cpu.key, true, this.o.nowNs());
+    this.pump();
+  }
+
+  /** SBI system reset from a guest whose harts run in threads: shutdown stops the VM, a reboot restarts it. */
+  private guestReset(vm: ManagedVm, kind: 'shutdown' | 'cold-reboot' | 'warm-reboot'): void {
+    if (!vm.thread) return;
+    this.ended(vm, 'stopped');
+    if (kind !== 'shutdown') this.start(vm.stored.id);
+  }
+
+  private onSlice(vm: ManagedVm, cpu: Vcpu | undefined, m: Extract<FromVm, { t: 'slice' }>): void {
+    if (!cpu) return;
     const now = this.o.nowNs();
-    if (vm.pcpu >= 0) this.busy[vm.pcpu] = null;
-    vm.pcpu = -1;
+    if (cpu.pcpu >= 0) this.busy[cpu.pcpu] = null;
+    cpu.pcpu = -1;
     vm.instructions += m.instructions;
-    vm.counters = m.counters;
-    if (vm.vcpu) this.scheduler.charge(vm.vcpu, m.elapsedNs, now);
+    if (m.counters) vm.counters = m.counters;
+    this.scheduler.charge(cpu.key, m.elapsedNs, now);
     if (m.exit) {
       if (m.exit.kind === 'crashed') this.ended(vm, 'crashed', m.exit.reason);
       else this.ended(vm, 'stopped');
-    } else if (m.idle && vm.vcpu) {
-      this.scheduler.setRunnable(vm.vcpu, false, now);
+    } else if (m.idle) {
+      this.scheduler.setRunnable(cpu.key, false, now);
       if (Number.isFinite(m.idleForNs)) {
-        vm.wakeTimer = setTimeout(() => {
-          vm.wakeTimer = null;
-          if (vm.vcpu && !vm.paused) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+        cpu.wakeTimer = setTimeout(() => {
+          cpu.wakeTimer = null;
+          if (vm.vcpus.includes(cpu) && !vm.paused) this.scheduler.setRunnable(cpu.key, true, this.o.nowNs());
           this.pump();
         }, Math.max(0, m.idleForNs / 1e6));
       }
@@ -295,17 +379,20 @@ export class VmManager {
 
   /** The VM thread is gone or going: frees everything it held. */
   private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
-    if (vm.wakeTimer) clearTimeout(vm.wakeTimer);
-    vm.wakeTimer = null;
-    if (vm.pcpu >= 0) this.busy[vm.pcpu] = null;
-    vm.pcpu = -1;
-    if (vm.vcpu) {
+    for (const cpu of vm.vcpus) {
+      if (cpu.wakeTimer) clearTimeout(cpu.wakeTimer);
+      cpu.wakeTimer = null;
+      if (cpu.pcpu >= 0) this.busy[cpu.pcpu] = null;
+      cpu.pcpu = -1;
+    }
+    if (vm.vcpus.length > 0) {
       const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
       vm.cpuNsBefore += st.cpuTimeNs;
       vm.stealNsBefore += st.stealTimeNs;
       this.scheduler.removeVm(vm.stored.id);
-      vm.vcpu = null;
+      vm.vcpus = [];
     }
+    for (const t of vm.hartThreads.splice(0)) t.terminate();
     for (const p of vm.ports) p.close();
     vm.ports = [];
     const thread = vm.thread;
@@ -341,7 +428,7 @@ export class VmManager {
     const vm = this.get(id);
     this.check('pause', vm);
     vm.paused = true;
-    if (vm.vcpu) this.scheduler.setRunnable(vm.vcpu, false, this.o.nowNs());
+    for (const cpu of vm.vcpus) this.scheduler.setRunnable(cpu.key, false, this.o.nowNs());
     this.setState(vm, 'paused');
     return this.info(vm);
   }
@@ -350,7 +437,8 @@ export class VmManager {
     const vm = this.get(id);
     this.check('resume', vm);
     vm.paused = false;
-    if (vm.vcpu) this.scheduler.setRunnable(vm.vcpu, true, this.o.nowNs());
+    // every vCPU runs once: the idle ones say so at once and park again
+    for (const cpu of vm.vcpus) if (cpu.ready) this.scheduler.setRunnable(cpu.key, true, this.o.nowNs());
     this.setState(vm, 'running');
     this.pump();
     return this.info(vm);
@@ -373,7 +461,7 @@ export class VmManager {
       vm.stored.balloon_mib = patch.balloon_mib;
       vm.thread?.send({ t: 'balloon', bytes: patch.balloon_mib * 2 ** 20 });
     }
-    if (vm.vcpu) this.scheduler.setParams(id, { weight: spec.weight, cap: spec.cap });
+    if (vm.vcpus.length > 0) this.scheduler.setParams(id, { weight: spec.weight, cap: spec.cap });
     this.o.store.save(vm.stored);
     return this.info(vm);
   }
@@ -426,14 +514,14 @@ export class VmManager {
       if (this.busy[p]) continue;
       const pick = this.scheduler.pick(p, now);
       if (!pick) continue;
-      const vm = this.byVcpu(pick.vcpu);
-      if (!vm?.thread) {
+      const found = this.byVcpu(pick.vcpu);
+      if (!found) {
         this.scheduler.charge(pick.vcpu, 0, now);
         continue;
       }
-      this.busy[p] = vm;
-      vm.pcpu = p;
-      vm.thread.send({ t: 'run', budgetNs: pick.sliceNs, stealNs: this.scheduler.stats(pick.vcpu, now).stealTimeNs });
+      this.busy[p] = found;
+      found.cpu.pcpu = p;
+      found.cpu.thread.send({ t: 'run', budgetNs: pick.sliceNs, stealNs: this.scheduler.stats(pick.vcpu, now).stealTimeNs });
     }
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.pumpTimer = null;
@@ -446,10 +534,13 @@ export class VmManager {
     }
   }
 
-  private byVcpu(key: string): ManagedVm | undefined {
+  private byVcpu(key: string): { vm: ManagedVm; cpu: Vcpu } | undefined {
     const id = key.slice(0, key.lastIndexOf('/'));
-    return this.vms.get(id);
+    const vm = this.vms.get(id);
+    const cpu = vm?.vcpus.find((c) => c.key === key);
+    return vm && cpu && vm.thread ? { vm, cpu } : undefined;
   }
+
 
   /** Stops every VM (daemon shutdown); definitions keep their desired state so a restart resumes them. */
   shutdown(): void {

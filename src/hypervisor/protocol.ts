@@ -42,8 +42,27 @@ export interface DeviceCounters {
   memoryTouchedBytes: number;
 }
 
+/**
+ * A multi-vCPU VM whose harts run in parallel: what the VM thread (devices and hart 0) hands the manager so it
+ * can start one hart thread per further hart on the same RAM (see core/machine/smp.ts).
+ */
+export interface SmpShare {
+  memory: WebAssembly.Memory;
+  /** GuestRam.touchedBuffer: the touched-memory account all threads add to. */
+  touched: SharedArrayBuffer;
+  link: SharedArrayBuffer;
+  mmio: { base: number; size: number; name: string }[];
+  /** performance.timeOrigin + performance.now() (ms) at which the VM's mtime was 0. */
+  epochMs: number;
+  ramBase: number;
+  ramSize: number;
+  harts: number;
+}
+
 export type ToVm =
   | { t: 'init'; config: VmThreadConfig }
+  /** To a hart thread: run hart `hartId` of the VM described by `smp`. */
+  | { t: 'init-hart'; hartId: number; smp: SmpShare }
   /** Run a slice; stealNs = the vCPU's steal time so far, for the guest's STA record. */
   | { t: 'run'; budgetNs: number; stealNs: number }
   | { t: 'input'; bytes: Uint8Array }
@@ -54,7 +73,8 @@ export type ToVm =
   | { t: 'stop' };
 
 export type FromVm =
-  | { t: 'ready' }
+  /** Built; `smp` when its further harts are to run in hart threads. */
+  | { t: 'ready'; smp?: SmpShare }
   | { t: 'init-error'; message: string }
   | {
       t: 'slice';
@@ -64,12 +84,15 @@ export type FromVm =
       /** When idle: host ns until the VM's next timer (Infinity = only an interrupt wakes it). */
       idleForNs: number;
       exit: { kind: 'poweroff'; code: number } | { kind: 'stopped' } | { kind: 'crashed'; reason: string } | null;
-      counters: DeviceCounters;
+      /** From the VM thread; hart threads have no devices and send none. */
+      counters?: DeviceCounters;
     }
   | { t: 'console'; bytes: Uint8Array }
   | { t: 'frame'; nic: number; frame: Uint8Array }
-  /** Something (interrupt, input) may have made the idle VM runnable. */
-  | { t: 'wake' }
+  /** Something (interrupt, input, IPI, hart start) may have made hart `hart` (default 0) runnable. */
+  | { t: 'wake'; hart?: number }
+  /** A hart thread's guest asked for a shutdown or a reboot. */
+  | { t: 'reset'; kind: 'shutdown' | 'cold-reboot' | 'warm-reboot' }
   | { t: 'device-event'; device: string; reason: string; internal: boolean }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' };

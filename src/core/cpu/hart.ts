@@ -69,6 +69,9 @@ export class Hart {
   ecallHook: ((h: Hart) => boolean) | null = null;
   /** Interrupt lines driven by devices (MEIP, SEIP bits). */
   irqLines = 0;
+  /** Called between chunks of instructions (every few thousand): an SMP VM's thread serves other threads'
+   *  requests there (device accesses, IPIs, fences). */
+  chunkHook: (() => void) | null = null;
   /** Called after a store lands in a page flagged as watched (HTIF tohost). */
   onWatchedStore: ((paddr: number) => void) | null = null;
   /** The last fetchPage() found the page executable as a whole (PMP), so the loop may keep it. */
@@ -247,6 +250,7 @@ export class Hart {
       this.waiting = false;
     }
     outer: for (;;) {
+      if (this.chunkHook !== null) this.chunkHook();
       if (this.stop || this.waiting) break;
       const irq = this.pendingInterrupt();
       if (irq >= 0) {

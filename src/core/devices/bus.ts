@@ -43,4 +43,9 @@ export class Bus {
   reset(): void {
     for (const m of this.maps) m.device.reset();
   }
+
+  /** Where the devices are (for harts in other threads, which reach them through the VM's SmpLink). */
+  layout(): { base: number; size: number; name: string }[] {
+    return this.maps.map((m) => ({ base: m.base, size: m.size, name: m.name }));
+  }
 }

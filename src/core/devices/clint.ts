@@ -11,8 +11,9 @@ export const TIMEBASE_HZ = 10_000_000;
 export class Timebase {
   private t0: number;
   private offset = 0;
-  constructor(private readonly clock: Clock) {
-    this.t0 = clock.nowNs();
+  /** mtime counts from `t0` on the clock (default: now); threads of one VM pass the same t0 to agree. */
+  constructor(private readonly clock: Clock, t0?: number) {
+    this.t0 = t0 ?? clock.nowNs();
   }
   /** Current mtime (an integer below 2^53). */
   now(): number {

@@ -37,7 +37,8 @@ export class GuestRam implements GuestMemory {
   readonly pageFlags: Uint8Array;
   /** Per 4 KiB page: 1 once anything wrote to it (the host memory a guest really uses; see touchedBytes). */
   readonly touched: Uint8Array;
-  private touchedPages = 0;
+  /** [0] = pages touched; shared with the other threads of the RAM when it is shared. */
+  private readonly touchedCount: Int32Array;
   /** Called when a write lands in a page flagged as code: (page index, byte offset in RAM, length). */
   onCodeWrite: ((ramOffset: number, length: number) => void) | null = null;
 
@@ -46,7 +47,7 @@ export class GuestRam implements GuestMemory {
    * SharedArrayBuffer) that `GuestRam.attach` can open in other threads, so harts there run on the same RAM.
    * Alternatively `memory` gives an existing memory (from another thread) to wrap.
    */
-  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory } = {}) {
+  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory; touched?: SharedArrayBuffer } = {}) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
@@ -64,34 +65,40 @@ export class GuestRam implements GuestMemory {
     this.i32 = new Int32Array(buf, 0, size >>> 2);
     this.i64 = new BigInt64Array(buf, 0, size >>> 3);
     this.pageFlags = new Uint8Array(size >>> 12);
-    this.touched = new Uint8Array(size >>> 12);
+    // the touched account is shared too, so writes by harts in other threads count
+    const acct = opts.touched ?? (this.shared ? new SharedArrayBuffer(4 + (size >>> 12)) : new ArrayBuffer(4 + (size >>> 12)));
+    this.touchedCount = new Int32Array(acct, 0, 1);
+    this.touched = new Uint8Array(acct, 4, size >>> 12);
   }
 
-  /** The same RAM in another thread (a worker running more harts): `memory` is this.memory sent over. */
-  static attach(memory: WebAssembly.Memory, base: number, size: number): GuestRam {
-    return new GuestRam(base, size, { memory });
+  /** The touched account's buffer, for GuestRam.attach in another thread. */
+  get touchedBuffer(): ArrayBufferLike {
+    return this.touchedCount.buffer;
+  }
+
+  /** The same RAM in another thread (a worker running more harts): `memory` and `touched` are this.memory
+   *  and this.touchedBuffer sent over. */
+  static attach(memory: WebAssembly.Memory, base: number, size: number, touched?: SharedArrayBuffer): GuestRam {
+    return new GuestRam(base, size, { memory, touched });
   }
 
   /** Bytes of RAM the guest (or DMA, or the loader) has written at least once since the last reset. */
   get touchedBytes(): number {
-    return this.touchedPages * 4096;
+    return Atomics.load(this.touchedCount, 0) * 4096;
   }
 
   /** Notes writes to [ramOffset, ramOffset+length) for the touched-memory account. */
   touch(ramOffset: number, length: number): void {
     const t = this.touched;
     for (let p = ramOffset >>> 12, last = (ramOffset + Math.max(length, 1) - 1) >>> 12; p <= last; p++) {
-      if (t[p] === 0) {
-        t[p] = 1;
-        this.touchedPages++;
-      }
+      if (t[p] === 0 && Atomics.compareExchange(t, p, 0, 1) === 0) Atomics.add(this.touchedCount, 0, 1);
     }
   }
 
   /** Forgets the touched account (the machine cleared RAM). */
   resetTouched(): void {
     this.touched.fill(0);
-    this.touchedPages = 0;
+    Atomics.store(this.touchedCount, 0, 0);
   }
 
   contains(paddr: number, length: number): boolean {

@@ -16,6 +16,7 @@ import { MISA_LO } from '../cpu/system.js';
 import { Sbi, type ResetKind } from '../sbi/sbi.js';
 import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, VIRTIO_SLOTS, virtioSlot, type HartFeatures } from './board.js';
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernel, type KernelImage } from './linux.js';
+import type { SmpLink } from './smp.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
@@ -39,6 +40,13 @@ export interface VmConfig {
   wallClock?: WallClock;
   /** virtio devices, in slot order (the guest names disks vda, vdb, … in this order). */
   devices?: VirtioDevice[];
+  /**
+   * Runs harts 1… in other threads (multi-vCPU VM with parallel harts; only with the hypervisor's own SBI):
+   * this Vm keeps the devices and hart 0, RAM becomes a shared memory, and everything crossing threads goes
+   * through `link`. `wake(hart)` asks the scheduler to run a remote hart that has something to do. `clock`
+   * must then count from an epoch all the VM's threads share (mtime starts at 0 there).
+   */
+  smp?: { link: SmpLink; wake(hart: number): void };
   /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
    *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
@@ -70,7 +78,7 @@ const EXTENSIONS = ['zicbom', 'zicboz', 'zicntr', 'zicond', 'zicsr', 'zifencei',
 
 const hex = (lo: number, hi: number) => `0x${(BigInt(hi >>> 0) << 32n | BigInt(lo >>> 0)).toString(16)}`;
 
-function stuckReason(hart: number, t: { cause: number; pcLo: number; pcHi: number }): string {
+export function stuckReason(hart: number, t: { cause: number; pcLo: number; pcHi: number }): string {
   return `hart ${hart} makes no progress: ${STUCK_TRAPS} traps in a row without an instruction retired ` +
     `(last: cause ${t.cause} at pc ${hex(t.pcLo, t.pcHi)}); its trap vector faults again and again`;
 }
@@ -98,6 +106,8 @@ export class Vm {
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
   private resetRequested = false;
+  /** SMP: the link's doorbell count when mailboxes were last served. */
+  private doorbellSeen = 0;
   private wakeup: (() => void) | null = null;
 
   constructor(private readonly cfg: VmConfig) {
@@ -112,9 +122,10 @@ export class Vm {
       throw new BootError(`the firmware (${cfg.firmware.length} bytes) overlaps the kernel at RAM + 0x${this.kernel.pieces[0].offset.toString(16)}`);
     }
     this.layout = layoutBoot(cfg.memory, this.kernel.endOffset, initrdSize);
-    this.ram = new GuestRam(RAM_BASE, cfg.memory);
+    if (cfg.smp && cfg.firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
+    this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined });
     this.code = new CodeCache(this.ram);
-    this.clint = new Clint(new Timebase(this.clock), cfg.cpus);
+    this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
     this.clint.onChange = () => this.wake();
     const contexts = 2 * cfg.cpus;
     this.plic = new Plic({
@@ -124,7 +135,10 @@ export class Vm {
         const h = this.harts[ctx >> 1];
         const bit = ctx & 1 ? MIP_SEIP : MIP_MEIP;
         h.irqLines = level ? h.irqLines | bit : h.irqLines & ~bit;
-        if (level) this.wake();
+        if (cfg.smp && h.hartId > 0) {
+          cfg.smp.link.setLines(h.hartId, h.irqLines);
+          if (level) cfg.smp.wake(h.hartId);
+        } else if (level) this.wake();
       },
     });
     this.uart = new Uart16550((b) => cfg.console(Uint8Array.of(b)), this.plic.irq(UART0_IRQ));
@@ -152,8 +166,10 @@ export class Vm {
     for (let i = 0; i < cfg.cpus; i++) {
       this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
     }
+    const smp = cfg.smp;
     this.sbi = cfg.firmware ? null : new Sbi({
-      harts: this.harts,
+      harts: smp ? this.harts.map((h, i) => (i === 0 ? h : null)) : this.harts,
+      smp: smp && { link: smp.link, wake: smp.wake, flushCode: () => this.code.clear(), serve: () => this.serveRemote() },
       memory: this.ram,
       consoleWrite: (b) => cfg.console(b),
       // console input belongs to the UART (ttyS0); the SBI debug console has nothing to read
@@ -162,6 +178,14 @@ export class Vm {
       wake: () => this.wake(),
     });
     if (this.sbi) for (const h of this.harts) this.sbi.attach(h);
+    if (smp) {
+      // hart 0 serves the other harts' device accesses, IPIs and fences between its instruction chunks
+      const h0 = this.harts[0];
+      h0.chunkHook = () => {
+        if (smp.link.doorbell() !== this.doorbellSeen) this.serveRemote();
+        this.sbi!.syncLocal(h0);
+      };
+    }
     const initrd = cfg.initrd && cfg.initrd.length > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
     this.dtb = buildDeviceTree({
@@ -216,23 +240,34 @@ export class Vm {
     }
   }
 
-  /** What firmware would leave behind for an S-mode kernel: PMP open, traps and interrupts delegated. */
   private delegateToSupervisor(h: Hart): void {
-    const s = h.s;
-    s[S.PMPADDR] = -1; // NAPOT over all of physical memory
-    s[S.PMPADDR + 1] = 0x3fffff;
-    s[S.PMPCFG] = (3 << PMPCFG.A_SHIFT) | PMPCFG.R | PMPCFG.W | PMPCFG.X;
-    h.mmu.pmp.update();
-    s[S.MEDELEG] = 0xb1ff; // all exceptions but ecalls from S and M
-    s[S.MIDELEG] = S_INTERRUPTS;
-    s[S.MCOUNTEREN] = 7; // cycle, time, instret
-    // OpenSBI also opens the counters to U-mode (scounteren = 7); Linux only sets scounteren through its SBI
-    // PMU driver, which our SBI does not offer, and its vDSO reads `time` from user space.
-    s[S.SCOUNTEREN] = 7;
-    s[S.MENVCFG] = ENVCFG.CBIE | ENVCFG.CBCFE | ENVCFG.CBZE;
-    s[S.MENVCFG + 1] = ENVCFG.HI_STCE;
-    s[S.PRIV] = PRIV.S;
-    h.mmu.flush();
+    prepareSupervisorHart(h);
+  }
+
+  /**
+   * SMP: serves the device accesses harts in other threads asked for; returns how many. The host calls it
+   * when the link's doorbell rings while hart 0 is not running; hart 0 calls it between chunks.
+   */
+  serveRemote(): number {
+    const link = this.cfg.smp?.link;
+    if (!link) return 0;
+    this.doorbellSeen = link.doorbell();
+    const bus = this.bus;
+    return link.serve((write, paddr, width, value) => {
+      const m = bus.find(paddr, width);
+      if (m === undefined || (paddr & (width - 1)) !== 0) return null;
+      if (write) {
+        m.device.write(paddr - m.base, width, width === 8 ? value : Number(BigInt.asUintN(8 * width, value)));
+        return 0n;
+      }
+      const v = m.device.read(paddr - m.base, width);
+      return typeof v === 'bigint' ? v : BigInt(width === 8 ? v : v >>> 0);
+    });
+  }
+
+  /** The MMIO map, for harts in other threads (their device accesses come back here). */
+  mmioLayout(): { base: number; size: number; name: string }[] {
+    return this.bus.layout();
   }
 
   /** Host → guest console input (UART receive FIFO; SBI debug console reads take from the same queue). */
@@ -294,6 +329,7 @@ export class Vm {
   }
 
   private runnable(i: number): boolean {
+    if (this.cfg.smp && i > 0) return false; // it runs in its own thread
     return this.sbi ? this.sbi.runnable(i) : true;
   }
 
@@ -351,6 +387,10 @@ export class Vm {
       }
       // before the harts run, so an interrupt a device timer raises is taken in this same round
       for (const v of this.virtio) v.pollTimer();
+      if (this.cfg.smp) {
+        if (this.cfg.smp.link.doorbell() !== this.doorbellSeen) this.serveRemote();
+        this.sbi!.syncLocal(harts[0]);
+      }
       let ran = 0;
       for (let i = 0; i < harts.length; i++) {
         if (!this.runnable(i)) continue;
@@ -386,4 +426,23 @@ export class Vm {
       }
     }
   }
+}
+
+/** What firmware would leave behind for an S-mode kernel: PMP open, traps and interrupts delegated. */
+export function prepareSupervisorHart(h: Hart): void {
+  const s = h.s;
+  s[S.PMPADDR] = -1; // NAPOT over all of physical memory
+  s[S.PMPADDR + 1] = 0x3fffff;
+  s[S.PMPCFG] = (3 << PMPCFG.A_SHIFT) | PMPCFG.R | PMPCFG.W | PMPCFG.X;
+  h.mmu.pmp.update();
+  s[S.MEDELEG] = 0xb1ff; // all exceptions but ecalls from S and M
+  s[S.MIDELEG] = S_INTERRUPTS;
+  s[S.MCOUNTEREN] = 7; // cycle, time, instret
+  // OpenSBI also opens the counters to U-mode (scounteren = 7); Linux only sets scounteren through its SBI
+  // PMU driver, which our SBI does not offer, and its vDSO reads `time` from user space.
+  s[S.SCOUNTEREN] = 7;
+  s[S.MENVCFG] = ENVCFG.CBIE | ENVCFG.CBCFE | ENVCFG.CBZE;
+  s[S.MENVCFG + 1] = ENVCFG.HI_STCE;
+  s[S.PRIV] = PRIV.S;
+  h.mmu.flush();
 }

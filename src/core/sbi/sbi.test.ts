@@ -140,3 +140,51 @@ test('STA: setSteal publishes steal and preempted with the sequence bumped by tw
   sbi.setSteal(0, 99, false); // disabled: the record is left alone
   assert.equal(rec().steal, 2n ** 40n + 9n);
 });
+
+test('SMP: HSM starts, IPIs and fences reach a hart of another thread through the link', async () => {
+  const { SmpLink, FENCE_VMA } = await import('../machine/smp.js');
+  const link = new SmpLink(2);
+  const ram = new GuestRam(BASE, 1 << 20, { shared: true });
+  const code = new CodeCache(ram);
+  const clock = { ns: 0, nowNs: () => clock.ns };
+  const clint = new Clint(new Timebase(clock), 2);
+  // thread A holds hart 0, thread B hart 1; each has its own Sbi over the same link
+  const h0 = new Hart({ hartId: 0, ram, bus: new Bus(), code, clint });
+  const h1 = new Hart({ hartId: 1, ram, bus: new Bus(), code: new CodeCache(ram), clint });
+  const woken: number[] = [];
+  let flushed = 0;
+  const host = (harts: (Hart | null)[]) => ({
+    harts, memory: ram, consoleWrite: () => {}, consoleRead: () => new Uint8Array(0), reset: () => {}, wake: () => {},
+    smp: { link, wake: (h: number) => woken.push(h), flushCode: () => flushed++ },
+  });
+  const a = new Sbi(host([h0, null]));
+  const b = new Sbi(host([null, h1]));
+  a.reset();
+  a.startHart(0, BASE | 0, 0, 0, 0);
+  assert.equal(link.hsmState(0), HartState.STARTED);
+  assert.equal(b.hsmState(0), HartState.STARTED, 'the other thread sees hart 0 started');
+  // hart 0 starts hart 1: pending in the link, its vCPU woken; hart 1's thread starts it
+  assert.deepEqual(call(a, h0, Eid.HSM, 0, 1, BASE + 0x1000, 0x55), [0, 0]);
+  assert.equal(link.hsmState(1), HartState.START_PENDING);
+  assert.deepEqual(woken, [1]);
+  assert.deepEqual(call(a, h0, Eid.HSM, 0, 1, BASE + 0x1000, 0x55), [SbiError.ALREADY_AVAILABLE, 0], 'no second start');
+  b.syncLocal(h1);
+  assert.equal(link.hsmState(1), HartState.STARTED);
+  assert.equal(h1.s[S.PC], (BASE + 0x1000) | 0);
+  assert.equal(h1.x[22], 0x55, 'a1 = opaque');
+  assert.equal(h1.s[S.PRIV], PRIV.S);
+  // IPI from hart 0 to hart 1 lands as SSIP once hart 1's thread looks
+  assert.deepEqual(call(a, h0, Eid.IPI, 0, 0b10, 0), [0, 0]);
+  assert.equal(h1.s[S.MIP] & MIP_SSIP, 0);
+  b.syncLocal(h1);
+  assert.equal(h1.s[S.MIP] & MIP_SSIP, MIP_SSIP);
+  // a remote sfence.vma returns at once when the target is not running, and is served before it runs
+  assert.deepEqual(call(a, h0, Eid.RFENCE, 1, 0b10, 0, 0, 0), [0, 0]);
+  assert.equal(link.takeFences(1), FENCE_VMA);
+  // fence.i on all harts flushes this thread's decoded code too
+  assert.deepEqual(call(a, h0, Eid.RFENCE, 0, -1, -1), [0, 0]);
+  assert.ok(flushed >= 1);
+  // hart 1 stops itself: hart 0 sees it stopped
+  assert.deepEqual(call(b, h1, Eid.HSM, 1), [0, 0]);
+  assert.deepEqual(call(a, h0, Eid.HSM, 2, 1), [0, HartState.STOPPED]);
+});

@@ -2,6 +2,7 @@
 // Base, legacy console/timer/IPI/shutdown, TIME, IPI, RFENCE, HSM, SRST, DBCN and STA (chapters 3-12).
 import type { Hart } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
+import { FENCE_I, FENCE_VMA, type SmpLink } from '../machine/smp.js';
 import { MIP_SSIP, MSTATUS, PRIV } from '../cpu/bits.js';
 import type { GuestMemory } from '../machine/memory.js';
 
@@ -62,9 +63,23 @@ const SUPPORTED = new Set<number>([
 
 export type ResetKind = 'shutdown' | 'cold-reboot' | 'warm-reboot';
 
+/** Harts of the VM that run in other threads (see machine/smp.ts). */
+export interface SbiSmp {
+  link: SmpLink;
+  /** A remote hart has something to do (IPI, start): its vCPU should be made runnable. */
+  wake(hart: number): void;
+  /** Flushes this thread's decoded-instruction cache (a remote hart may have written code). */
+  flushCode(): void;
+  /** Serves other harts' device accesses (the VM thread), so a hart waiting here for their fences cannot
+   *  deadlock with a hart waiting for a device access. */
+  serve?(): void;
+}
+
 /** What the SBI needs from the machine around it. */
 export interface SbiHost {
-  readonly harts: readonly Hart[];
+  /** Every hart of the VM by id; null for harts that run in another thread (then `smp` is set). */
+  readonly harts: readonly (Hart | null)[];
+  readonly smp?: SbiSmp;
   readonly memory: GuestMemory;
   /** Guest console output (DBCN and legacy putchar). */
   consoleWrite(bytes: Uint8Array): void;
@@ -98,17 +113,39 @@ export class Sbi {
 
   reset(): void {
     this.state.fill(HartState.STOPPED);
+    if (this.host.smp) for (let id = 0; id < this.host.harts.length; id++) this.host.smp.link.setHsmState(id, HartState.STOPPED);
     this.staShmem.fill(-1);
   }
 
   /** True when the scheduler may run hart i. */
   runnable(i: number): boolean {
-    return this.state[i] === HartState.STARTED || this.state[i] === HartState.SUSPENDED;
+    const st = this.hsmState(i);
+    return st === HartState.STARTED || st === HartState.SUSPENDED || st === HartState.START_PENDING;
   }
 
-  /** Starts hart `id` in S-mode at `pc` with a0 = hartid, a1 = opaque (SBI spec 9.2; also used at boot). */
+  /** HSM state of hart `id` (shared with the other threads of an SMP VM). */
+  hsmState(id: number): number {
+    const smp = this.host.smp;
+    return smp ? smp.link.hsmState(id) : this.state[id];
+  }
+
+  private setHsm(id: number, state: HartState): void {
+    const smp = this.host.smp;
+    if (smp) smp.link.setHsmState(id, state);
+    else this.state[id] = state;
+  }
+
+  /** Starts hart `id` in S-mode at `pc` with a0 = hartid, a1 = opaque (SBI spec 9.2; also used at boot). A
+   *  hart in another thread is left START_PENDING with its entry in the link; its thread starts it. */
   startHart(id: number, pcLo: number, pcHi: number, opaqueLo: number, opaqueHi: number): void {
     const h = this.host.harts[id];
+    if (!h) {
+      const smp = this.host.smp!;
+      smp.link.setStart(id, pcLo, pcHi, opaqueLo, opaqueHi);
+      smp.link.setHsmState(id, HartState.START_PENDING);
+      smp.wake(id);
+      return;
+    }
     const s = h.s;
     s[S.PRIV] = PRIV.S;
     s[S.PC] = pcLo;
@@ -121,8 +158,28 @@ export class Sbi {
     h.x[A1 + 1] = opaqueHi;
     h.waiting = false;
     h.mmu.flush();
-    this.state[id] = HartState.STARTED;
+    this.setHsm(id, HartState.STARTED);
     this.host.wake();
+  }
+
+  /**
+   * For a hart of this thread in an SMP VM, at the start of a slice and between instruction chunks: takes
+   * what other threads asked of it (IPI, fences) and, for a START_PENDING hart, starts it.
+   */
+  syncLocal(h: Hart): void {
+    const smp = this.host.smp;
+    if (!smp) return;
+    const link = smp.link;
+    const id = h.hartId;
+    if (link.hsmState(id) === HartState.START_PENDING) {
+      const [pcLo, pcHi, opLo, opHi] = link.start(id);
+      smp.flushCode(); // RAM may hold other code than when this hart last ran (a reboot, a new kernel)
+      this.startHart(id, pcLo, pcHi, opLo, opHi);
+    }
+    if (link.takeIpi(id)) h.s[S.MIP] |= MIP_SSIP;
+    const f = link.takeFences(id);
+    if (f & FENCE_VMA) h.mmu.flush();
+    if (f & FENCE_I) smp.flushCode();
   }
 
   /** Handles one SBI call from hart `h` (a7 = EID, a6 = FID, arguments in a0-a5). */
@@ -142,9 +199,9 @@ export class Sbi {
         if (fid !== 0) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
         return this.ret(h, this.forHarts(h, (t) => this.sendIpi(t)), 0);
       case Eid.RFENCE:
-        // fence.i, sfence.vma and sfence.vma.asid: our decode caches are coherent, TLBs are flushed whole
+        // fence.i, sfence.vma and sfence.vma.asid: TLBs are flushed whole
         if (fid > 2) return this.ret(h, SbiError.NOT_SUPPORTED, 0);
-        return this.ret(h, this.forHarts(h, (t) => t.mmu.flush()), 0);
+        return this.ret(h, this.forHarts(h, (t) => this.fence(h, t, fid === 0 ? FENCE_I : FENCE_VMA)), 0);
       case Eid.HSM: return this.hsm(h, fid);
       case Eid.SRST: return this.srst(h, fid);
       case Eid.DBCN: return this.dbcn(h, fid);
@@ -174,29 +231,52 @@ export class Sbi {
     h.sbiTimer = this.u64(h, A0);
   }
 
-  private sendIpi(t: Hart): void {
-    t.s[S.MIP] |= MIP_SSIP;
-    this.host.wake();
+  private sendIpi(id: number): void {
+    const t = this.host.harts[id];
+    if (t) {
+      t.s[S.MIP] |= MIP_SSIP;
+      this.host.wake();
+    } else {
+      this.host.smp!.link.raiseIpi(id);
+      this.host.smp!.wake(id);
+    }
   }
 
-  /** Applies `fn` to the harts named by (hart_mask in a0, hart_mask_base in a1) (SBI spec 3.1). */
-  private forHarts(h: Hart, fn: (t: Hart) => void): number {
-    const harts = this.host.harts;
+  /** A fence on hart `id` asked by hart `h`: at once for a hart of this thread; a hart running in another
+   *  thread is asked and awaited (one not running serves it before it runs again). */
+  private fence(h: Hart, id: number, kind: number): void {
+    const t = this.host.harts[id];
+    const smp = this.host.smp;
+    if (t) {
+      if (kind & FENCE_VMA) t.mmu.flush();
+      if (kind & FENCE_I && smp) smp.flushCode();
+      return;
+    }
+    smp!.link.requestFence(id, kind);
+    smp!.link.awaitFences(id, () => {
+      smp!.serve?.();
+      this.syncLocal(h);
+    });
+  }
+
+  /** Applies `fn` to the hart ids named by (hart_mask in a0, hart_mask_base in a1) (SBI spec 3.1). */
+  private forHarts(h: Hart, fn: (id: number) => void): number {
+    const n = this.host.harts.length;
     const x = h.x;
     if (x[A1] === -1 && x[A1 + 1] === -1) {
-      for (const t of harts) fn(t);
+      for (let id = 0; id < n; id++) fn(id);
       return SbiError.SUCCESS;
     }
     const base = this.u64(h, A1);
-    const targets: Hart[] = [];
+    const targets: number[] = [];
     for (let bit = 0; bit < 64; bit++) {
       const set = bit < 32 ? (x[A0] >>> bit) & 1 : (x[A0 + 1] >>> (bit - 32)) & 1;
       if (!set) continue;
       const id = base + bit;
-      if (id >= harts.length || this.state[id] === HartState.STOPPED) return SbiError.INVALID_PARAM;
-      targets.push(harts[id]);
+      if (id >= n || this.hsmState(id) === HartState.STOPPED) return SbiError.INVALID_PARAM;
+      targets.push(id);
     }
-    for (const t of targets) fn(t);
+    for (const id of targets) fn(id);
     return SbiError.SUCCESS;
   }
 
@@ -223,11 +303,11 @@ export class Sbi {
           const lo = h.readVirt(x[A0], x[A0 + 1], 8);
           mask = (BigInt(h.tmpHi >>> 0) << 32n) | BigInt(lo >>> 0);
         } else mask = (1n << BigInt(this.host.harts.length)) - 1n;
-        this.host.harts.forEach((t, i) => {
-          if (((mask >> BigInt(i)) & 1n) === 0n) return;
-          if (eid === Eid.LEGACY_SEND_IPI) this.sendIpi(t);
-          else t.mmu.flush();
-        });
+        for (let i = 0; i < this.host.harts.length; i++) {
+          if (((mask >> BigInt(i)) & 1n) === 0n) continue;
+          if (eid === Eid.LEGACY_SEND_IPI) this.sendIpi(i);
+          else this.fence(h, i, eid === Eid.LEGACY_FENCE_I ? FENCE_I : FENCE_VMA);
+        }
         break;
       }
       case Eid.LEGACY_SHUTDOWN: this.host.reset('shutdown', 0); break;
@@ -257,21 +337,25 @@ export class Sbi {
       case 0: { // hart_start(hartid, start_addr, opaque)
         const id = this.u64(h, A0);
         if (id >= harts.length) return this.ret(h, SbiError.INVALID_PARAM, 0);
-        if (this.state[id] !== HartState.STOPPED) return this.ret(h, SbiError.ALREADY_AVAILABLE, 0);
         const addr = this.u64(h, A1);
         if (!this.host.memory.contains(addr, 2)) return this.ret(h, SbiError.INVALID_ADDRESS, 0);
+        if (this.host.smp) {
+          // claim the hart atomically: two harts starting it at once must not both succeed
+          if (!this.host.smp.link.casHsmState(id, HartState.STOPPED, HartState.START_PENDING)) return this.ret(h, SbiError.ALREADY_AVAILABLE, 0);
+        } else if (this.state[id] !== HartState.STOPPED) return this.ret(h, SbiError.ALREADY_AVAILABLE, 0);
         this.startHart(id, x[A1], x[A1 + 1], x[A2], x[A2 + 1]);
         return this.ret(h, SbiError.SUCCESS, 0);
       }
       case 1: // hart_stop: does not return on success
-        this.state[h.hartId] = HartState.STOPPED;
+        this.setHsm(h.hartId, HartState.STOPPED);
         h.waiting = true;
         this.host.wake();
         return this.ret(h, SbiError.SUCCESS, 0);
       case 2: { // hart_get_status(hartid)
         const id = this.u64(h, A0);
         if (id >= harts.length) return this.ret(h, SbiError.INVALID_PARAM, 0);
-        return this.ret(h, SbiError.SUCCESS, this.state[id] === HartState.SUSPENDED ? HartState.STARTED : this.state[id]);
+        const st = this.hsmState(id);
+        return this.ret(h, SbiError.SUCCESS, st === HartState.SUSPENDED ? HartState.STARTED : st);
       }
       case 3: { // hart_suspend(type, resume_addr, opaque): the default retentive type behaves as WFI
         const type = x[A0] >>> 0;

@@ -15,7 +15,9 @@ import type { BlockBackend } from '../../core/virtio/blk/backend.js';
 import { openDiskImage } from './block-file.js';
 import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
-import { monotonicClock } from '../../core/host/clock.js';
+import { monotonicClock, type Clock } from '../../core/host/clock.js';
+import { SmpLink } from '../../core/machine/smp.js';
+import { epochClock } from './vm-thread-clock.js';
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
@@ -28,8 +30,12 @@ const backends: BlockBackend[] = [];
 const nics: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null }[] = [];
 let balloon: VirtioBalloon | null = null;
 let idle = false;
-/** The VM's clock; rate limiters run on it too, so their times agree with the devices'. */
-const clock = monotonicClock();
+/** The VM's clock; rate limiters run on it too, so their times agree with the devices'. With harts in other
+ *  threads it counts from an epoch they share (see epochClock). */
+let clock: Clock = monotonicClock();
+let link: SmpLink | null = null;
+let epochMs = 0;
+let stopped = false;
 const nowMs = () => clock.nowNs() / 1e6;
 /** Each disk's limiter, and each NIC's per direction (null = unlimited), kept to be reconfigured live. */
 const diskLimiters: (RateLimiter | null)[] = [];
@@ -59,7 +65,24 @@ function counters(): DeviceCounters {
   return c;
 }
 
+/** While hart 0 does not run, the device accesses of the other harts are served from the event loop. */
+async function serveDoorbell(l: SmpLink): Promise<void> {
+  const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+  while (!stopped && vm) {
+    const seen = l.doorbell();
+    vm.serveRemote();
+    const w = waitAsync(l.i32, 0, seen);
+    if (w.async) await w.value;
+  }
+}
+
 function init(cfg: VmThreadConfig): void {
+  // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one)
+  if (cfg.vcpus > 1 && !cfg.firmware) {
+    link = new SmpLink(cfg.vcpus);
+    epochMs = performance.timeOrigin + performance.now();
+    clock = epochClock(epochMs);
+  }
   const devices: VirtioDevice[] = [];
   cfg.disks.forEach((spec, i) => {
     const backend = openDiskImage(spec);
@@ -114,6 +137,7 @@ function init(cfg: VmThreadConfig): void {
     clock,
     devices,
     onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
+    smp: link ? { link, wake: (hart) => post({ t: 'wake', hart }) } : undefined,
   });
   vm.onWake = () => {
     if (idle) {
@@ -138,7 +162,16 @@ port.on('message', (m: ToVm) => {
     case 'init':
       try {
         init(m.config);
-        post({ t: 'ready' });
+        if (link && vm) {
+          post({
+            t: 'ready',
+            smp: {
+              memory: vm.ram.memory, touched: vm.ram.touchedBuffer as SharedArrayBuffer, link: link.buffer, mmio: vm.mmioLayout(), epochMs, ramBase: RAM_BASE,
+              ramSize: m.config.memoryBytes, harts: m.config.vcpus,
+            },
+          });
+          void serveDoorbell(link);
+        } else post({ t: 'ready' });
       } catch (e) {
         close();
         post({ t: 'init-error', message: (e as Error).message });
@@ -186,6 +219,7 @@ port.on('message', (m: ToVm) => {
       break;
     }
     case 'stop':
+      stopped = true;
       vm?.stop();
       close();
       post({ t: 'stopped' });

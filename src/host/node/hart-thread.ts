@@ -1,0 +1,56 @@
+// The Node worker thread that runs one further hart of a multi-vCPU VM (harts in parallel; see
+// core/machine/smp.ts): it attaches to the VM thread's shared RAM and link, runs the slices the manager's
+// scheduler grants it, and relays the hart's SBI console output, wake-ups of other harts and reset requests.
+import { parentPort } from 'node:worker_threads';
+import { RemoteHartMachine } from '../../core/machine/smp-hart.js';
+import type { FromVm, ToVm } from '../../hypervisor/protocol.js';
+import { epochClock } from './vm-thread-clock.js';
+
+const port = parentPort;
+if (!port) throw new Error('hart-thread runs as a worker thread');
+const post = (m: FromVm) => port.postMessage(m);
+
+let machine: RemoteHartMachine | null = null;
+
+port.on('message', (m: ToVm) => {
+  switch (m.t) {
+    case 'init-hart':
+      try {
+        machine = new RemoteHartMachine({
+          hartId: m.hartId,
+          harts: m.smp.harts,
+          memory: m.smp.memory,
+          touched: m.smp.touched,
+          ramBase: m.smp.ramBase,
+          ramSize: m.smp.ramSize,
+          link: m.smp.link,
+          mmio: m.smp.mmio,
+          clock: epochClock(m.smp.epochMs),
+          console: (bytes) => post({ t: 'console', bytes: bytes.slice() }),
+          reset: (kind) => post({ t: 'reset', kind }),
+          wake: (hart) => post({ t: 'wake', hart }),
+        });
+        post({ t: 'ready' });
+      } catch (e) {
+        post({ t: 'init-error', message: (e as Error).message });
+      }
+      break;
+    case 'run': {
+      if (!machine) return;
+      machine.setStealTime(m.stealNs, false);
+      const r = machine.runSlice(m.budgetNs);
+      if (!r.idle && !r.crashed) machine.setStealTime(m.stealNs, true);
+      post({
+        t: 'slice',
+        instructions: r.instructions,
+        elapsedNs: r.elapsedNs,
+        idle: r.idle,
+        idleForNs: r.idle ? machine.idleForNs() : 0,
+        exit: r.crashed ? { kind: 'crashed', reason: r.crashed } : null,
+      });
+      break;
+    }
+    default:
+      break;
+  }
+});
