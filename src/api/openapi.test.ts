@@ -5,90 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openApiDocument } from './openapi.js';
+import { schemaPointer, validateSchema, type ApiDocument, type Schema } from './schema.js';
 import { ApiError, API_ERROR_CODES, API_ERROR_STATUS } from './errors.js';
 import { MAX_BODY_BYTES, ROUTES, VM_ID_PATTERN, parseRequest, type VmAction } from './actions.js';
 
-type Schema = Record<string, unknown>;
-type Doc = { paths: Record<string, Record<string, unknown>>; components: Record<string, Record<string, unknown>> };
-const doc = openApiDocument() as Doc;
+const doc = openApiDocument() as ApiDocument;
 
-function pointer(root: unknown, ref: string): unknown {
-  assert.ok(ref.startsWith('#/'), `only local $refs: ${ref}`);
-  let at: unknown = root;
-  for (const raw of ref.slice(2).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
-    at = (at as Record<string, unknown>)[key];
-  }
-  return at;
-}
-
-// ---- a JSON Schema validator for the subset the document uses ----
-
-/** Keywords that only describe; everything else must be understood below, or the validator refuses the schema. */
-const ANNOTATIONS = new Set(['description', 'default', 'title']);
-const KNOWN = new Set([
-  '$ref', 'type', 'properties', 'required', 'additionalProperties', 'minimum', 'maximum', 'pattern', 'items', 'enum', 'const',
-  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas', 'anyOf',
-]);
-
+const pointer = (root: unknown, ref: string): unknown => schemaPointer(root, ref);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-function typeOk(type: string, v: unknown): boolean {
-  switch (type) {
-    case 'object': return isObject(v);
-    case 'array': return Array.isArray(v);
-    case 'string': return typeof v === 'string';
-    case 'integer': return typeof v === 'number' && Number.isInteger(v);
-    case 'number': return typeof v === 'number' && Number.isFinite(v);
-    case 'boolean': return typeof v === 'boolean';
-    case 'null': return v === null;
-    default: throw new Error(`validator: unknown type ${type}`);
-  }
-}
-
-function validate(s: Schema, v: unknown): boolean {
-  for (const k of Object.keys(s)) if (!KNOWN.has(k) && !ANNOTATIONS.has(k)) throw new Error(`validator: unsupported keyword ${k}`);
-  if (typeof s.$ref === 'string' && !validate(pointer(doc, s.$ref) as Schema, v)) return false;
-  if (typeof s.type === 'string' && !typeOk(s.type, v)) return false;
-  if (s.enum && !(s.enum as unknown[]).some((e) => same(e, v))) return false;
-  if ('const' in s && !same(s.const, v)) return false;
-  if (s.not && validate(s.not as Schema, v)) return false;
-  if (s.anyOf && !(s.anyOf as Schema[]).some((alt) => validate(alt, v))) return false;
-  if (typeof v === 'number') {
-    if (typeof s.minimum === 'number' && v < s.minimum) return false;
-    if (typeof s.maximum === 'number' && v > s.maximum) return false;
-  }
-  if (typeof v === 'string') {
-    const n = [...v].length; // JSON Schema counts code points
-    if (typeof s.minLength === 'number' && n < s.minLength) return false;
-    if (typeof s.maxLength === 'number' && n > s.maxLength) return false;
-    if (typeof s.pattern === 'string' && !new RegExp(s.pattern, 'u').test(v)) return false;
-  }
-  if (Array.isArray(v)) {
-    if (typeof s.maxItems === 'number' && v.length > s.maxItems) return false;
-    if (s.items && !v.every((x) => validate(s.items as Schema, x))) return false;
-  }
-  if (isObject(v)) {
-    const props = (s.properties ?? {}) as Record<string, Schema>;
-    for (const r of (s.required ?? []) as string[]) if (!Object.hasOwn(v, r)) return false;
-    if (typeof s.minProperties === 'number' && Object.keys(v).length < s.minProperties) return false;
-    for (const [k, x] of Object.entries(v)) {
-      if (Object.hasOwn(props, k)) {
-        if (!validate(props[k], x)) return false;
-      } else if (s.additionalProperties === false) {
-        return false;
-      } else if (isObject(s.additionalProperties) && !validate(s.additionalProperties, x)) {
-        return false;
-      }
-    }
-    for (const [k, dep] of Object.entries((s.dependentSchemas ?? {}) as Record<string, Schema>)) {
-      if (Object.hasOwn(v, k) && !validate(dep, v)) return false;
-    }
-  }
-  return true;
-}
+const validate = (s: Schema, v: unknown): boolean => validateSchema(doc, s, v) === null;
 
 const resolve = (s: Schema): Schema => (typeof s.$ref === 'string' ? resolve(pointer(doc, s.$ref) as Schema) : s);
 
@@ -213,7 +138,7 @@ test('every $ref resolves, and the document round-trips through JSON', () => {
   assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc);
   assert.equal((doc as unknown as { openapi: string }).openapi, '3.1.0');
   // each call gives a fresh document
-  (openApiDocument() as Doc).paths['/v1/vms'] = {};
+  (openApiDocument() as ApiDocument).paths['/v1/vms'] = {};
   assert.deepEqual(openApiDocument(), doc);
 });
 

@@ -2,6 +2,8 @@
 // UNIX socket), with a small JSON client and a poller.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cliPath } from './toolchain.js';
+import { openApiDocument } from '../../src/api/openapi.js';
+import { documentedResponse, validateSchema, type ApiDocument } from '../../src/api/schema.js';
 
 export interface Daemon {
   child: ChildProcess;
@@ -39,7 +41,13 @@ export async function stopDaemon(d: Daemon): Promise<void> {
   await exited;
 }
 
-/** One API request over TCP; `body` as a string is sent verbatim (for malformed JSON). */
+const DOC = openApiDocument() as ApiDocument;
+
+/**
+ * One API request over TCP; `body` as a string is sent verbatim (for malformed JSON). Every answer is held to
+ * the OpenAPI document: its status must be documented for the operation, and its body must match the
+ * documented schema (so every end-to-end test is also an API conformance test).
+ */
 export async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const r = await fetch(`${d.url}${path}`, {
     method,
@@ -47,7 +55,20 @@ export async function api(d: Daemon, method: string, path: string, body?: unknow
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null };
+  const route = path.split('?')[0];
+  const documented = documentedResponse(DOC, method, route, r.status);
+  const contentType = r.headers.get('content-type') ?? '';
+  if (documented.schema === null) {
+    if (text !== '' && contentType.includes('json')) throw new Error(`${method} ${path} → ${r.status}: the document promises no JSON body, got ${text}`);
+    return { status: r.status, json: null };
+  }
+  if (!contentType.startsWith(documented.contentType!.split(';')[0])) {
+    throw new Error(`${method} ${path} → ${r.status}: Content-Type ${contentType}, documented ${documented.contentType}`);
+  }
+  const json = documented.contentType!.includes('json') ? JSON.parse(text) : text;
+  const why = validateSchema(DOC, documented.schema, json);
+  if (why) throw new Error(`${method} ${path} → ${r.status} does not match the OpenAPI document: ${why}\n${text.slice(0, 2000)}`);
+  return { status: r.status, json };
 }
 
 /** Polls GET /v1/vms/{id} every 500 ms until `ok` holds; throws with the last answer and the log after `ms`. */
