@@ -95,6 +95,14 @@ export class GuestRam implements GuestMemory {
     }
   }
 
+  /** Zeroes every page written since the last reset and forgets them: RAM is all zero again, and pages
+   *  never written stay untouched by the host too (a fresh memory is zero without being resident). */
+  zeroTouched(): void {
+    const t = this.touched;
+    for (let p = 0; p < t.length; p++) if (t[p] !== 0) this.u8.fill(0, p << 12, (p + 1) << 12);
+    this.resetTouched();
+  }
+
   /** Forgets the touched account (the machine cleared RAM). */
   resetTouched(): void {
     this.touched.fill(0);

@@ -47,6 +47,11 @@ export interface VmConfig {
    * must then count from an epoch all the VM's threads share (mtime starts at 0 there).
    */
   smp?: { link: SmpLink; wake(hart: number): void };
+  /**
+   * Gives the images again for a guest reboot. When set, the Vm drops its copies of kernel, initrd and
+   * firmware once booted (tens of MiB per VM otherwise kept for a reboot that may never come).
+   */
+  reloadImages?: () => { kernel: Uint8Array; initrd?: Uint8Array; firmware?: Uint8Array };
   /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
    *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
@@ -102,27 +107,33 @@ export class Vm {
   readonly virtio: VirtioMmio[] = [];
   private readonly code: CodeCache;
   private readonly clock: Clock;
-  private readonly kernel: KernelImage;
+  /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
+  private images: { kernel: KernelImage; initrd?: Uint8Array; firmware?: Uint8Array } | null;
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
+  private readonly cfg: VmConfig;
   private resetRequested = false;
   /** SMP: the link's doorbell count when mailboxes were last served. */
   private doorbellSeen = 0;
   private wakeup: (() => void) | null = null;
 
-  constructor(private readonly cfg: VmConfig) {
+  constructor(config: VmConfig) {
+    // with reloadImages the images are not kept past the first boot: hold the configuration without them
+    const cfg: VmConfig = config.reloadImages ? { ...config, kernel: new Uint8Array(0), initrd: undefined, firmware: undefined } : config;
+    this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
-    this.kernel = parseKernel(cfg.kernel, RAM_BASE);
-    const initrdSize = cfg.initrd?.length ?? 0;
+    const kernel = parseKernel(config.kernel, RAM_BASE);
+    this.images = { kernel, initrd: config.initrd, firmware: config.firmware };
+    const initrdSize = config.initrd?.length ?? 0;
     if (initrdSize > cfg.memory) {
       throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
     }
-    if (cfg.firmware && cfg.firmware.length > this.kernel.pieces[0].offset) {
-      throw new BootError(`the firmware (${cfg.firmware.length} bytes) overlaps the kernel at RAM + 0x${this.kernel.pieces[0].offset.toString(16)}`);
+    if (config.firmware && config.firmware.length > kernel.pieces[0].offset) {
+      throw new BootError(`the firmware (${config.firmware.length} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
     }
-    this.layout = layoutBoot(cfg.memory, this.kernel.endOffset, initrdSize);
-    if (cfg.smp && cfg.firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
+    this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
+    if (cfg.smp && config.firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
     this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined });
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
@@ -167,7 +178,7 @@ export class Vm {
       this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
     }
     const smp = cfg.smp;
-    this.sbi = cfg.firmware ? null : new Sbi({
+    this.sbi = config.firmware ? null : new Sbi({
       harts: smp ? this.harts.map((h, i) => (i === 0 ? h : null)) : this.harts,
       smp: smp && { link: smp.link, wake: smp.wake, flushCode: () => this.code.clear(), serve: () => this.serveRemote() },
       memory: this.ram,
@@ -186,7 +197,7 @@ export class Vm {
         this.sbi!.syncLocal(h0);
       };
     }
-    const initrd = cfg.initrd && cfg.initrd.length > 0
+    const initrd = config.initrd && config.initrd.length > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
     this.dtb = buildDeviceTree({
       harts: cfg.cpus,
@@ -205,18 +216,19 @@ export class Vm {
   /** Loads the images into RAM and puts every hart at its reset state. */
   private boot(): void {
     const ram = this.ram;
-    const cfg = this.cfg;
-    ram.u8.fill(0);
-    ram.resetTouched();
+    const img = this.images ?? this.reload();
+    if (!img) return;
+    ram.zeroTouched(); // a fresh memory is zero already: this costs nothing at the first boot
     this.code.clear();
     this.bus.reset();
-    for (const p of this.kernel.pieces) ram.write(RAM_BASE + p.offset, p.data);
-    if (cfg.initrd && cfg.initrd.length > 0) ram.write(RAM_BASE + this.layout.initrdOffset, cfg.initrd);
+    for (const p of img.kernel.pieces) ram.write(RAM_BASE + p.offset, p.data);
+    if (img.initrd && img.initrd.length > 0) ram.write(RAM_BASE + this.layout.initrdOffset, img.initrd);
     ram.write(RAM_BASE + this.layout.dtbOffset, this.dtb);
     const dtb = RAM_BASE + this.layout.dtbOffset;
-    const entry = RAM_BASE + this.kernel.entryOffset;
-    if (cfg.firmware) {
-      ram.write(RAM_BASE, cfg.firmware);
+    const entry = RAM_BASE + img.kernel.entryOffset;
+    if (this.cfg.reloadImages) this.images = null;
+    if (img.firmware) {
+      ram.write(RAM_BASE, img.firmware);
       const info = RAM_BASE + this.layout.fwInfoOffset;
       ram.write(info, fwDynamicInfo(BigInt(entry), 0));
       for (const h of this.harts) {
@@ -237,6 +249,22 @@ export class Vm {
         h.waiting = true;
       }
       sbi.startHart(0, entry | 0, 0, dtb | 0, 0);
+    }
+  }
+
+  /** The images again, for a reboot; they must still fit the layout the machine was built with. */
+  private reload(): { kernel: KernelImage; initrd?: Uint8Array; firmware?: Uint8Array } | null {
+    try {
+      const again = this.cfg.reloadImages!();
+      const kernel = parseKernel(again.kernel, RAM_BASE);
+      const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd?.length ?? 0);
+      if (fits.initrdOffset !== this.layout.initrdOffset || fits.dtbOffset !== this.layout.dtbOffset || (again.firmware !== undefined) !== (this.sbi === null)) {
+        throw new Error('the kernel, initrd or firmware file changed since the VM started; stop and start it');
+      }
+      return { kernel, initrd: again.initrd, firmware: again.firmware };
+    } catch (e) {
+      this.finish({ kind: 'crashed', reason: `cannot reboot: ${(e as Error).message}` });
+      return null;
     }
   }
 
@@ -405,7 +433,7 @@ export class Vm {
       instructions += ran;
       const elapsedNs = this.clock.nowNs() - start;
       if (this.exit) return { instructions, idle: false, exit: this.exit, elapsedNs };
-      if (this.resetRequested) continue;
+      if (this.resetRequested && elapsedNs < budgetNs) continue; // a guest rebooting in a loop still yields
       if (ran === 0) return { instructions, idle: true, exit: null, elapsedNs };
       if (elapsedNs >= budgetNs) return { instructions, idle: false, exit: null, elapsedNs };
     }

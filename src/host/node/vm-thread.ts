@@ -76,6 +76,14 @@ async function serveDoorbell(l: SmpLink): Promise<void> {
   }
 }
 
+function loadImages(cfg: VmThreadConfig): { kernel: Uint8Array; initrd?: Uint8Array; firmware?: Uint8Array } {
+  return {
+    kernel: new Uint8Array(readFileSync(cfg.kernel)),
+    initrd: cfg.initrd ? new Uint8Array(readFileSync(cfg.initrd)) : undefined,
+    firmware: cfg.firmware ? new Uint8Array(readFileSync(cfg.firmware)) : undefined,
+  };
+}
+
 function init(cfg: VmThreadConfig): void {
   // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one)
   if (cfg.vcpus > 1 && !cfg.firmware) {
@@ -125,9 +133,9 @@ function init(cfg: VmThreadConfig): void {
   vm = new Vm({
     memory: cfg.memoryBytes,
     cpus: cfg.vcpus,
-    kernel: new Uint8Array(readFileSync(cfg.kernel)),
-    initrd: cfg.initrd ? new Uint8Array(readFileSync(cfg.initrd)) : undefined,
-    firmware: cfg.firmware ? new Uint8Array(readFileSync(cfg.firmware)) : undefined,
+    ...loadImages(cfg),
+    // read again at a guest reboot rather than kept: tens of MiB per VM
+    reloadImages: () => loadImages(cfg),
     cmdline: cfg.cmdline,
     console: (bytes) => {
       const copy = bytes.slice();
