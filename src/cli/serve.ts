@@ -4,12 +4,12 @@ import { Worker } from 'node:worker_threads';
 import { connect } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { lstatSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
 import { createApiServer } from '../api/server.js';
 import { badKernel } from '../api/errors.js';
-import { parseKernel } from '../core/machine/linux.js';
+import { imageHeader, isRiscvImage, parseKernel } from '../core/machine/linux.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -101,15 +101,28 @@ async function removeStaleSocket(path: string): Promise<void> {
   rmSync(path, { force: true });
 }
 
+/**
+ * Refuses a file that is not a RISC-V Linux Image or ELF kernel (at create). An Image is judged by its header
+ * and size, without reading tens of MiB on the thread that schedules every VM; an ELF is parsed whole.
+ */
 function checkKernel(path: string): void {
-  let bytes: Uint8Array;
+  let head: Uint8Array;
+  let size: number;
+  let fd: number | undefined;
   try {
-    bytes = new Uint8Array(readFileSync(path));
+    fd = openSync(path, 'r');
+    size = fstatSync(fd).size;
+    head = new Uint8Array(Math.min(size, 4096));
+    readSync(fd, head, 0, head.length, 0);
   } catch (e) {
     throw badKernel('kernel', path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   try {
-    parseKernel(bytes, RAM_BASE);
+    if (isRiscvImage(head)) imageHeader(head, size);
+    else if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) parseKernel(new Uint8Array(readFileSync(path)), RAM_BASE);
+    else parseKernel(head, RAM_BASE); // not a kernel: the first bytes say what it is instead
   } catch (e) {
     throw badKernel('kernel', path, (e as Error).message);
   }

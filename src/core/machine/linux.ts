@@ -21,15 +21,29 @@ export interface KernelImage {
 const ascii = (b: Uint8Array, at: number, n: number) => String.fromCharCode(...b.subarray(at, at + n));
 const u64 = (b: Uint8Array, at: number) => Number(new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0, true));
 
+/** True when `head` (the file's first 64 bytes or more) carries the RISC-V Linux Image magic. */
+export function isRiscvImage(head: Uint8Array): boolean {
+  return head.length >= 64 && ascii(head, 0x38, 4) === 'RSC\x05';
+}
+
+/**
+ * Checks a RISC-V Image header against the size of its file (`head` holds at least its first 64 bytes), so a
+ * caller can vet a kernel without reading all of it.
+ */
+export function imageHeader(head: Uint8Array, fileSize: number): { textOffset: number; imageSize: number } {
+  const textOffset = u64(head, 8);
+  let imageSize = u64(head, 16);
+  if (imageSize === 0) imageSize = fileSize;
+  if (textOffset % 4096 !== 0 || textOffset > 2 ** 31) throw new BootError(`the Image header's text_offset 0x${textOffset.toString(16)} is not usable`);
+  if (imageSize < fileSize || imageSize > 2 ** 31) throw new BootError(`the Image header's image_size ${imageSize} does not fit the file (${fileSize} bytes): the file is corrupt`);
+  return { textOffset, imageSize };
+}
+
 /** Identifies and lays out a kernel file: a RISC-V Linux Image, or an ELF (vmlinux). */
 export function parseKernel(bytes: Uint8Array, ramBase: number): KernelImage {
   if (bytes.length >= 4 && bytes[0] === 0x7f && ascii(bytes, 1, 3) === 'ELF') return elfKernel(bytes, ramBase);
-  if (bytes.length >= 64 && ascii(bytes, 0x38, 4) === 'RSC\x05') {
-    const textOffset = u64(bytes, 8);
-    let imageSize = u64(bytes, 16);
-    if (imageSize === 0) imageSize = bytes.length;
-    if (textOffset % 4096 !== 0 || textOffset > 2 ** 31) throw new BootError(`the Image header's text_offset 0x${textOffset.toString(16)} is not usable`);
-    if (imageSize < bytes.length || imageSize > 2 ** 31) throw new BootError(`the Image header's image_size ${imageSize} does not fit the file (${bytes.length} bytes): the file is corrupt`);
+  if (isRiscvImage(bytes)) {
+    const { textOffset, imageSize } = imageHeader(bytes, bytes.length);
     return {
       format: 'image',
       pieces: [{ offset: textOffset, data: bytes, memsz: imageSize }],
