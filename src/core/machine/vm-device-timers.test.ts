@@ -3,23 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vm } from './vm.js';
+import { idleKernel } from './test-images.js';
 import { S } from '../cpu/state.js';
 import { MockDriver } from '../virtio/mock-driver.js';
 import { MemoryBlockBackend } from '../virtio/blk/backend.js';
 import { BlkType, VirtioBlk } from '../virtio/blk/blk.js';
 import { RateLimiter } from '../../hypervisor/rate-limiter.js';
-
-/** A RISC-V Linux Image whose code is `wfi; j -4`: a guest that only ever waits. */
-function idleKernel(): Uint8Array {
-  const b = new Uint8Array(4096);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, 0x10500073, true); // wfi
-  v.setUint32(4, 0xffdff06f, true); // jal x0, -4
-  v.setBigUint64(8, 0x200000n, true); // text_offset
-  v.setBigUint64(16, 4096n, true); // image_size
-  b.set([0x52, 0x53, 0x43, 0x05], 0x38); // "RSC\x05"
-  return b;
-}
 
 function readRequest(drv: MockDriver, sector: number): void {
   const h = new Uint8Array(16);

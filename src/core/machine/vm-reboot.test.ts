@@ -3,21 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vm } from './vm.js';
+import { tinyImage } from './test-images.js';
 
-/** A RISC-V Linux Image whose code (past the header) asks the SBI for a cold reboot at once (SRST type 1). */
-function image(): Uint8Array {
-  // code0 jumps over the 64-byte header to the code at 0x40: lui/addi a7 = SRST, a6 = 0, a0 = 1 (cold
-  // reboot), a1 = 0, ecall, then spin
-  const b = new Uint8Array(4096);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, 0x0400006f, true); // j +0x40
-  v.setBigUint64(8, 0x200000n, true); // text_offset
-  v.setBigUint64(16, 4096n, true); // image_size
-  b.set([0x52, 0x53, 0x43, 0x05], 0x38); // "RSC\x05"
-  const code = [0x535258b7, 0x35488893, 0x00000813, 0x00100513, 0x00000593, 0x00000073, 0x0000006f];
-  code.forEach((w, i) => v.setUint32(0x40 + 4 * i, w, true));
-  return b;
-}
+/** The guest asks the SBI for a cold reboot at once: a7 = SRST, a6 = 0, a0 = 1 (cold), a1 = 0, ecall, spin. */
+const image = (): Uint8Array => tinyImage([0x535258b7, 0x35488893, 0x00000813, 0x00100513, 0x00000593, 0x00000073, 0x0000006f]);
 
 test('a guest reboot reloads the images; a file that changed size ends the VM crashed', () => {
   let reloads = 0;
