@@ -46,6 +46,9 @@ test('serve: a throttled disk stalls the guest\'s reads until PATCH lifts the li
     const still = (await api(d, 'GET', `/v1/vms/${id}`)).json;
     assert.equal(still.stats.disk_read_ops, 1, 'and nothing more two seconds later');
     assert.equal(still.state, 'running');
+    const metrics = (await api(d, 'GET', '/metrics')).json as string;
+    assert.match(metrics, new RegExp(`^tvisor_vm_disk_throttled_total\\{vm="${id}",name="[^"]+"\\} [1-9]\\d*$`, 'm'), 'the throttling shows in /metrics');
+    assert.match(metrics, new RegExp(`^tvisor_vm_disk_ops_total\\{vm="${id}",name="[^"]+"\\} 1$`, 'm'));
 
     const lifted = await api(d, 'PATCH', `/v1/vms/${id}/disks/0`, { rate_limiter: null });
     assert.equal(lifted.status, 200, JSON.stringify(lifted.json));

@@ -82,6 +82,9 @@ export function metricsText(vms: VmInfo[]): string {
   metric('vm_disk_write_bytes_total', 'bytes written to disks', 'counter', (v) => v.stats.disk_write_bytes);
   metric('vm_net_rx_bytes_total', 'bytes received by NICs', 'counter', (v) => v.stats.net_rx_bytes);
   metric('vm_net_tx_bytes_total', 'bytes sent by NICs', 'counter', (v) => v.stats.net_tx_bytes);
+  metric('vm_disk_ops_total', 'disk requests served (reads and writes)', 'counter', (v) => v.stats.disk_read_ops + v.stats.disk_write_ops);
+  metric('vm_disk_throttled_total', 'times a rate limiter made a disk queue wait', 'counter', (v) => v.stats.disk_throttled);
+  metric('vm_net_throttled_total', 'times a rate limiter made a NIC wait (either direction)', 'counter', (v) => v.stats.net_throttled);
   return `${lines.join('\n')}\n`;
 }
 
