@@ -1,12 +1,11 @@
 // An in-process learning Ethernet switch (IEEE 802.1D transparent bridging, without spanning tree): each
 // port is a NetBackend for one VM's virtio-net; frames go to the port that last sent from their destination.
-import { MAX_FRAME, type NetBackend } from '../core/virtio/net/backend.js';
+import { ETH_HLEN, MAX_FRAME, type NetBackend } from '../core/virtio/net/backend.js';
 
 /** Frames waiting for delivery on one egress port; beyond this the port is congested and frames drop. */
 const PORT_QUEUE_FRAMES = 1024;
 /** Learned addresses kept; the oldest entry goes when full, so random source MACs cannot grow the table. */
 const MAC_TABLE_SIZE = 4096;
-const ETH_HLEN = 14;
 
 export interface SwitchPortStats {
   /** Frames and bytes the port's VM sent into the switch. */

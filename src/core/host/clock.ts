@@ -10,6 +10,14 @@ export function monotonicClock(): Clock {
   return { nowNs: () => performance.now() * 1e6 };
 }
 
+/**
+ * A clock all threads of one VM agree on: ns since `epochMs`, a value of performance.timeOrigin +
+ * performance.now() taken in any thread (each thread's performance.now() starts at its own origin).
+ */
+export function epochClock(epochMs: number): Clock {
+  return { nowNs: () => (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
+}
+
 /** A wall clock: nanoseconds since the Unix epoch (1970-01-01T00:00:00Z), for the guest's RTC. */
 export interface WallClock {
   nowNs(): bigint;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { concatBytes } from '../test-bytes.js';
 import { fdtCells, fdtFind, fdtStrings, FdtWriter, parseFdt, readFdt, type FdtNode } from './fdt.js';
 import { hasTool, tempDir } from '../../../tests/lib/toolchain.js';
 
@@ -15,15 +16,7 @@ const u32be = (...ns: number[]) => {
   return b;
 };
 const str = (s: string) => te.encode(s + '\0');
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const cat = concatBytes;
 const pad4 = (b: Uint8Array) => cat(b, new Uint8Array((4 - (b.length % 4)) % 4));
 
 /** A QEMU-virt-like tree that dtc checks without warnings. Phandles: cpu0 intc = 1, plic = 2. */

@@ -192,10 +192,7 @@ export class Vm {
     if (smp) {
       // hart 0 serves the other harts' device accesses, IPIs and fences between its instruction chunks
       const h0 = this.harts[0];
-      h0.chunkHook = () => {
-        if (smp.link.doorbell() !== this.doorbellSeen) this.serveRemote();
-        this.sbi!.syncLocal(h0);
-      };
+      h0.chunkHook = () => this.serveSmp();
     }
     const initrd = config.initrd && config.initrd.length > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
@@ -291,6 +288,12 @@ export class Vm {
       const v = m.device.read(paddr - m.base, width);
       return typeof v === 'bigint' ? v : BigInt(width === 8 ? v : v >>> 0);
     });
+  }
+
+  /** SMP: serves pending device accesses of other harts and takes what they asked of hart 0. */
+  private serveSmp(): void {
+    if (this.cfg.smp!.link.doorbell() !== this.doorbellSeen) this.serveRemote();
+    this.sbi!.syncLocal(this.harts[0]);
   }
 
   /** The MMIO map, for harts in other threads (their device accesses come back here). */
@@ -415,10 +418,7 @@ export class Vm {
       }
       // before the harts run, so an interrupt a device timer raises is taken in this same round
       for (const v of this.virtio) v.pollTimer();
-      if (this.cfg.smp) {
-        if (this.cfg.smp.link.doorbell() !== this.doorbellSeen) this.serveRemote();
-        this.sbi!.syncLocal(harts[0]);
-      }
+      if (this.cfg.smp) this.serveSmp();
       let ran = 0;
       for (let i = 0; i < harts.length; i++) {
         if (!this.runnable(i)) continue;

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { RemoteHartMachine } from '../../core/machine/smp-hart.js';
 import type { FromVm, ToVm } from '../../hypervisor/protocol.js';
-import { epochClock } from './vm-thread-clock.js';
+import { epochClock } from '../../core/host/clock.js';
 
 const port = parentPort;
 if (!port) throw new Error('hart-thread runs as a worker thread');

@@ -15,9 +15,8 @@ import type { BlockBackend } from '../../core/virtio/blk/backend.js';
 import { openDiskImage } from './block-file.js';
 import type { DeviceCounters, FromVm, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
-import { monotonicClock, type Clock } from '../../core/host/clock.js';
+import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js';
 import { SmpLink } from '../../core/machine/smp.js';
-import { epochClock } from './vm-thread-clock.js';
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');

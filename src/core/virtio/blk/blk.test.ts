@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GuestRam } from '../../machine/memory.js';
+import { concatBytes } from '../../test-bytes.js';
 import { DescFlag, Reg, Status } from '../constants.js';
 import { VirtioMmio, type VirtioEvent } from '../mmio.js';
 import { MockDriver, type MockBuffer } from '../mock-driver.js';
@@ -350,15 +351,7 @@ test('hostile descriptors still end in DEVICE_NEEDS_RESET from the queue, not an
   assert.equal(env.events[0].internal, false);
 });
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 /** The device-writable buffers of the chain at `head`, read back from the descriptor tables in guest RAM. */
 function writableBuffers(env: Env, head: number): [number, number][] {

@@ -2,6 +2,9 @@
 // (no virtio header). Backends: sockets to another tvisor process (src/host/node), the in-process virtual
 // switch (src/hypervisor/switch.ts), tests.
 
+/** Ethernet header: destination and source MAC, EtherType. */
+export const ETH_HLEN = 14;
+
 /** Largest frame either way: a 64 KiB IP packet plus the Ethernet header (and a little slack). */
 export const MAX_FRAME = 65550;
 

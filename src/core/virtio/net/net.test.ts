@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GuestRam } from '../../machine/memory.js';
+import { concatBytes } from '../../test-bytes.js';
 import { DescFlag, F_VERSION_1, Irq, Reg, Status } from '../constants.js';
 import { VirtioMmio, type VirtioEvent } from '../mmio.js';
 import { MockDriver, type MockBuffer } from '../mock-driver.js';
@@ -67,15 +68,7 @@ function netHdr(fields: { flags?: number; gsoType?: number; gsoSize?: number; cs
   return h;
 }
 
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
+const cat = concatBytes;
 
 /** Reassembles received frames from used rx entries, following num_buffers. */
 function received(drv: MockDriver): { frames: Uint8Array[]; headers: DataView[] } {

@@ -6,7 +6,7 @@ import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { type DescriptorChain, VirtqueueError, gather, scatter } from '../queue.js';
 import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
-import { MAX_FRAME, type NetBackend } from './backend.js';
+import { ETH_HLEN, MAX_FRAME, type NetBackend } from './backend.js';
 
 /** Device feature bits (5.1.3). */
 export const NET_F_CSUM = 1n << 0n; // the device completes partial checksums on transmit
@@ -40,7 +40,6 @@ export const TX_QUEUE = 1;
 const QUEUE_SIZE = 256;
 
 /** Ethernet header length; frames shorter than this carry no addresses and are dropped. */
-const ETH_HLEN = 14;
 export const MIN_FRAME = ETH_HLEN;
 export { MAX_FRAME };
 /** Frames waiting for rx buffers: bounded so a guest that never posts buffers cannot eat host memory. */
