@@ -1,6 +1,7 @@
 // `tvisor serve`: the hypervisor daemon in the foreground — the VM manager with its credit scheduler, one
 // worker thread per VM, the HTTP API on loopback or a UNIX socket, definitions kept in a state directory.
 import { Worker } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
 import { connect } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,8 +54,13 @@ function defaultStateDir(): string {
   return join(base, 'tvisor');
 }
 
-/** A VM thread (or a hart thread of a multi-vCPU VM) as a Node worker. */
+/**
+ * A VM thread (or a hart thread of a multi-vCPU VM) as a Node worker. Workers made after this get a `gc()`:
+ * a VM thread collects once its guest is loaded, since the kernel and initrd it read (tens of MiB) are then
+ * garbage that an idle VM thread, allocating next to nothing, would otherwise keep resident for good.
+ */
 function spawnWorker(script: 'vm-thread' | 'hart-thread'): VmThread {
+  setFlagsFromString('--expose-gc');
   const w = new Worker(new URL(`../host/node/${script}.js`, import.meta.url));
   let exitFn: (reason: string) => void = () => {};
   let ended = false;

@@ -1,40 +1,100 @@
 // Decoded-instruction cache per physical RAM page: 2048 halfword slots × (packed op word, immediate).
 // Stores into a cached page (from any hart or by DMA) clear the affected slots, so self-modifying code and
 // loaders need no explicit flush. A page written to repeatedly is dropped so data pages stay fast.
+// The cache holds at most `maxPages` pages (16 KiB each): past that, a clock sweep takes the array of a page
+// not fetched from since the hand last passed it. A Linux boot runs code from ~1,400 pages, its working set
+// at any time is far smaller, and an idle guest needs a few dozen; without a bound every VM would keep
+// ~22 MiB of decoded pages it no longer runs.
 import type { GuestRam } from '../machine/memory.js';
 
 /** Int32 slots per page: 2048 halfword positions × 2. */
 export const DECODE_SLOTS = 4096;
 /** Invalidating writes after which a page's cache is dropped. */
 const DROP_AFTER = 256;
+/** Default bound on cached pages (8 MiB of decode arrays): a Linux boot runs no slower than unbounded. */
+export const DEFAULT_MAX_PAGES = 512;
 
 export class CodeCache {
   private pages: (Int32Array | undefined)[];
   private writes: Uint16Array;
   /** Notified when a page becomes code (harts drop write-TLB entries) or a cache is dropped. */
   private listeners: ((ramPage: number, dropped: boolean) => void)[] = [];
+  /** Fetched from since the clock hand last passed (one byte per RAM page). */
+  private readonly referenced: Uint8Array;
+  /** The clock's ring: a RAM page per slot (-1: free). */
+  private readonly ring: Int32Array;
+  /** Each cached page's slot in the ring. */
+  private readonly slotOf: Uint16Array;
+  private hand = 0;
+  /** Arrays of dropped pages, zeroed, for the next pages to be cached (never more than the ring has slots). */
+  private readonly spare: Int32Array[] = [];
+  /** Pages given to the cache since it was made, and how many were evicted to make room (for tests and stats). */
+  loads = 0;
+  evictions = 0;
 
-  constructor(private readonly ram: GuestRam) {
+  constructor(private readonly ram: GuestRam, readonly maxPages = DEFAULT_MAX_PAGES) {
+    if (!Number.isInteger(maxPages) || maxPages < 2 || maxPages > 65536) {
+      throw new Error(`code cache: maxPages must be an integer from 2 to 65536, got ${maxPages}`);
+    }
     this.pages = new Array(ram.size >>> 12);
     this.writes = new Uint16Array(ram.size >>> 12);
+    this.referenced = new Uint8Array(ram.size >>> 12);
+    this.ring = new Int32Array(maxPages).fill(-1);
+    this.slotOf = new Uint16Array(ram.size >>> 12);
     ram.onCodeWrite = (off, len) => this.invalidate(off, len);
+  }
+
+  /** Pages cached now. */
+  get size(): number {
+    let n = 0;
+    for (let i = 0; i < this.ring.length; i++) if (this.ring[i] >= 0) n++;
+    return n;
   }
 
   listen(fn: (ramPage: number, dropped: boolean) => void): void {
     this.listeners.push(fn);
   }
 
-  /** The decode array of a RAM page (by RAM byte offset >>> 12), created on first use. */
+  /**
+   * The decode array of a RAM page (by RAM byte offset >>> 12), created on first use. Making room may evict
+   * another page; callers hold only the array of the page they asked for last.
+   */
   page(ramPage: number): Int32Array {
     let d = this.pages[ramPage];
-    if (d === undefined) {
-      d = new Int32Array(DECODE_SLOTS);
-      this.pages[ramPage] = d;
-      this.writes[ramPage] = 0;
-      this.ram.pageFlags[ramPage] |= 1;
-      for (const l of this.listeners) l(ramPage, false);
+    if (d !== undefined) {
+      this.referenced[ramPage] = 1;
+      return d;
     }
+    d = this.makeRoom();
+    this.ring[this.hand] = ramPage;
+    this.slotOf[ramPage] = this.hand;
+    this.hand = (this.hand + 1) % this.ring.length;
+    this.pages[ramPage] = d;
+    this.referenced[ramPage] = 1;
+    this.writes[ramPage] = 0;
+    this.loads++;
+    this.ram.pageFlags[ramPage] |= 1;
+    for (const l of this.listeners) l(ramPage, false);
     return d;
+  }
+
+  /** Moves the hand to a slot that can take a page and returns a zeroed array for it. */
+  private makeRoom(): Int32Array {
+    const ring = this.ring;
+    // at most two turns: the first clears every reference bit it passes
+    for (let step = 0; ; step++) {
+      const p = ring[this.hand];
+      if (p < 0) return this.spare.pop() ?? new Int32Array(DECODE_SLOTS);
+      if (this.referenced[p] === 0 || step >= 2 * ring.length) {
+        const d = this.pages[p]!;
+        this.drop(p);
+        this.spare.pop(); // drop() kept d as a spare: it is taken right here
+        this.evictions++;
+        return d;
+      }
+      this.referenced[p] = 0;
+      this.hand = (this.hand + 1) % ring.length;
+    }
   }
 
   /** Clears decoded slots overlapping [ramOffset, ramOffset+length). */
@@ -61,12 +121,15 @@ export class CodeCache {
     if (d === undefined) return;
     d.fill(0);
     this.pages[p] = undefined;
+    this.referenced[p] = 0;
+    this.ring[this.slotOf[p]] = -1;
+    this.spare.push(d);
     this.ram.pageFlags[p] &= ~1;
     for (const l of this.listeners) l(p, true);
   }
 
   /** Drops every cached page (e.g. on reset). */
   clear(): void {
-    for (let p = 0; p < this.pages.length; p++) if (this.pages[p]) this.drop(p);
+    for (let i = 0; i < this.ring.length; i++) if (this.ring[i] >= 0) this.drop(this.ring[i]);
   }
 }

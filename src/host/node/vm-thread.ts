@@ -179,6 +179,8 @@ port.on('message', (m: ToVm) => {
           });
           void serveDoorbell(link);
         } else post({ t: 'ready' });
+        // the images are in guest RAM now: free their buffers (serve exposes gc to VM threads)
+        (globalThis as { gc?: () => void }).gc?.();
       } catch (e) {
         close();
         post({ t: 'init-error', message: (e as Error).message });
