@@ -1,6 +1,7 @@
 // `tvisor serve` end to end: the daemon with the real Debian guest — create through the API, a VM whose kernel
 // has a valid Image header and a zeroed body ends `crashed` while the good VM keeps running, bad requests get
-// 4xx JSON errors, lifecycle transitions, and definitions survive a daemon restart.
+// 4xx JSON errors, lifecycle transitions, and definitions survive a daemon restart; with --vms-per-thread,
+// VMs sharing one thread boot side by side and a crash or a stop of one leaves the others running.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './lib/toolchain.js';
-import { startDaemon, stopDaemon, api, waitFor } from './lib/daemon.js';
+import { startDaemon, stopDaemon, api, waitFor, collectConsole } from './lib/daemon.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 
 let guest: GuestImage;
@@ -99,4 +100,39 @@ test('serve: listening beyond loopback needs a token', () => {
   const r = spawnSync(process.execPath, [cliPath, 'serve', '--listen', '0.0.0.0:0', '--state-dir', join(dir, 'state3')], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /needs --token/);
+});
+
+test('serve --vms-per-thread: VMs in one thread boot side by side; a crash or a stop there ends only that VM', async () => {
+  const d = await startDaemon(join(dir, 'state-packed'), [...allow(), '--vms-per-thread', '4']);
+  try {
+    assert.match(d.log(), /up to 4 VMs per thread/);
+    const create = async (name: string, body: object) => {
+      const r = await api(d, 'POST', '/v1/vms', { name, vcpus: 1, ...body });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return r.json.id as string;
+    };
+    const one = await create('one', { memory_mib: 256, kernel: guest.kernel, initrd: guest.initrd });
+    const two = await create('two', { memory_mib: 256, kernel: guest.kernel, initrd: guest.initrd });
+    const bad = await create('bad', { memory_mib: 64, kernel: join(dir, 'zeroed.Image') });
+    const consoles = [await collectConsole(d, one), await collectConsole(d, two)];
+    for (const id of [one, two, bad]) assert.equal((await api(d, 'POST', `/v1/vms/${id}/start`)).status, 200);
+    const crashed = await waitFor(d, bad, (v) => v.state === 'crashed', 'the bad VM crashes');
+    assert.match(crashed.reason, /makes no progress/);
+    for (const c of consoles) await c.waitFor(/tvisor guest: Linux/, 240_000);
+    for (const id of [one, two]) assert.equal((await api(d, 'GET', `/v1/vms/${id}`)).json.state, 'running');
+    assert.equal((await api(d, 'POST', `/v1/vms/${one}/stop`)).json.state, 'stopped');
+    // the thread goes on for the VM left in it: its guest still answers
+    const before = consoles[1].text().length;
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}/v1/vms/${two}/console`);
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    ws.send(Buffer.from('echo packed-$((6*7))\n'));
+    await consoles[1].waitFor(/packed-42/, 60_000);
+    assert.ok(consoles[1].text().length > before);
+    ws.close();
+    for (const c of consoles) c.close();
+    assert.equal((await api(d, 'GET', `/v1/vms/${two}`)).json.state, 'running');
+  } finally {
+    await stopDaemon(d);
+  }
 });

@@ -7,12 +7,13 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
+import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
 import { createApiServer } from '../api/server.js';
 import { badKernel } from '../api/errors.js';
 import { imageHeader, isRiscvImage, parseKernel } from '../core/machine/linux.js';
 import { RAM_BASE } from '../core/machine/board.js';
-import type { FromVm } from '../hypervisor/protocol.js';
+import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { DEFAULT_CMDLINE } from './run.js';
@@ -22,8 +23,9 @@ export const SERVE_SUMMARY = 'Run the hypervisor daemon: many VMs, an HTTP API, 
 export const SERVE_HELP = `Usage: tvisor serve [options]
 
 Runs the hypervisor in the foreground: VMs are created and driven through a JSON HTTP API (described at
-GET /v1/openapi.json), each in its own thread; a credit scheduler shares the host CPUs among them by weight
-and cap. VM definitions persist in the state directory and VMs that were running start again.
+GET /v1/openapi.json), each in its own thread (or up to N per thread with --vms-per-thread); a credit
+scheduler shares the host CPUs among them by weight and cap. VM definitions persist in the state directory
+and VMs that were running start again.
 
 Options:
   --listen HOST:PORT     listen on TCP (default 127.0.0.1:7477); a non-loopback address needs --token
@@ -33,6 +35,9 @@ Options:
   --memory-budget SIZE   total guest memory the daemon admits (default: 3/4 of host memory)
   --state-dir DIR        where VM definitions live (default: $XDG_STATE_HOME/tvisor or ~/.local/state/tvisor)
   --allow-dir DIR        directories API clients may name files in (repeatable; default: the image cache)
+  --vms-per-thread N     pack up to N single-vCPU VMs into one host thread (default 1): a thread costs ~8 MiB
+                         of host memory before it holds a VM, so dense hosts of mostly idle VMs gain; VMs of
+                         one thread never run at the same time, and if the thread dies all of them crash
   -h, --help             show this help
 
 Stop the daemon with Ctrl-C (SIGINT) or SIGTERM: running VMs are stopped and start again next time.
@@ -46,6 +51,7 @@ const OPTIONS = {
   'memory-budget': { type: 'string' },
   'state-dir': { type: 'string' },
   'allow-dir': { type: 'string', multiple: true },
+  'vms-per-thread': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,11 +61,12 @@ function defaultStateDir(): string {
 }
 
 /**
- * A VM thread (or a hart thread of a multi-vCPU VM) as a Node worker. Workers made after this get a `gc()`:
- * a VM thread collects once its guest is loaded, since the kernel and initrd it read (tens of MiB) are then
- * garbage that an idle VM thread, allocating next to nothing, would otherwise keep resident for good.
+ * A Node worker running one of src/host/node's thread scripts: a VM thread (ToHost/FromHost messages, VMs on
+ * channels) or a hart thread of a multi-vCPU VM (ToVm/FromVm). Workers made after this get a `gc()`: a VM
+ * thread collects once a guest is loaded, since the kernel and initrd it read (tens of MiB) are then garbage
+ * that an idle VM thread, allocating next to nothing, would otherwise keep resident for good.
  */
-function spawnWorker(script: 'vm-thread' | 'hart-thread'): VmThread {
+function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread') {
   setFlagsFromString('--expose-gc');
   const w = new Worker(new URL(`../host/node/${script}.js`, import.meta.url));
   let exitFn: (reason: string) => void = () => {};
@@ -73,9 +80,9 @@ function spawnWorker(script: 'vm-thread' | 'hart-thread'): VmThread {
     ended = true;
   });
   return {
-    send: (m) => w.postMessage(m),
-    onMessage: (fn) => w.on('message', (m: FromVm) => fn(m)),
-    onExit: (fn) => (exitFn = fn),
+    send: (m: In) => w.postMessage(m),
+    onMessage: (fn: (m: Out) => void) => w.on('message', (m: Out) => fn(m)),
+    onExit: (fn: (reason: string) => void) => (exitFn = fn),
     terminate: () => {
       ended = true;
       void w.terminate();
@@ -156,6 +163,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (values.socket === undefined && !loopback && !token) {
     throw new UsageError(`listening on ${host} (not loopback) needs --token, so that only your clients can drive the VMs`, 'serve');
   }
+  const vmsPerThread = values['vms-per-thread'] === undefined ? 1 : Number(values['vms-per-thread']);
+  if (!Number.isInteger(vmsPerThread) || vmsPerThread < 1 || vmsPerThread > 1024) {
+    throw new UsageError(`--vms-per-thread must be a whole number from 1 to 1024, got '${values['vms-per-thread']}'`, 'serve');
+  }
   const allowed = ((values['allow-dir'] as string[] | undefined) ?? [defaultCacheDir()]).map((d) => resolve(d));
   const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -169,8 +180,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const loaded = store.load();
   for (const p of loaded.problems) log(`tvisor: state: ${p}`);
+  const pool = new ThreadPool(() => spawnWorker<ToHost, FromHost>('vm-thread') satisfies HostWorker, vmsPerThread, pcpus);
   const manager = new VmManager({
-    pcpus, memoryBudgetMib: budget, store, spawn: () => spawnWorker('vm-thread'), spawnHart: () => spawnWorker('hart-thread'), nowNs: () => performance.now() * 1e6, checkKernel,
+    pcpus, memoryBudgetMib: budget, store,
+    spawn: (o) => pool.open(o?.dedicated),
+    spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread') satisfies VmThread,
+    nowNs: () => performance.now() * 1e6, checkKernel,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);
@@ -183,7 +198,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   const addr = server.address();
   const where = typeof addr === 'string' ? addr : `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : addr?.address}:${addr?.port}`;
-  log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}, memory budget ${budget} MiB, state in ${stateDir})`);
+  const packing = vmsPerThread > 1 ? `, up to ${vmsPerThread} VMs per thread` : '';
+  log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}${packing}, memory budget ${budget} MiB, state in ${stateDir})`);
   await new Promise<void>((done) => {
     const stop = () => {
       log('tvisor: stopping: VMs are stopped and will start again with the daemon');

@@ -13,8 +13,10 @@ import { macFromName, formatMac } from '../core/virtio/net/net.js';
 import type { DeviceCounters, FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
 import type { StoredVm } from './store.js';
 
-/** A thread holding one VM (a Node worker in src/host/node). */
+/** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
 export interface VmThread {
+  /** The OS thread it runs on when that may be shared (thread-pool.ts): VMs of one host never run at once. */
+  readonly host?: object;
   send(m: ToVm): void;
   onMessage(fn: (m: FromVm) => void): void;
   /** The thread died (uncaught error or exit) — `reason` says how. */
@@ -33,7 +35,8 @@ export interface ManagerOptions {
   /** Sum of guest memory the daemon admits, in MiB. */
   memoryBudgetMib: number;
   store: Store;
-  spawn(): VmThread;
+  /** A thread for a VM; `dedicated` (multi-vCPU VMs) asks for one the VM has to itself. */
+  spawn(opts?: { dedicated: boolean }): VmThread;
   /** A thread for one further hart of a multi-vCPU VM (harts in parallel); absent: harts share the VM thread. */
   spawnHart?(): VmThread;
   nowNs(): number;
@@ -94,6 +97,8 @@ export class VmManager {
   readonly network = new VirtualSwitch();
   private readonly vms = new Map<string, ManagedVm>();
   private readonly busy: ({ vm: ManagedVm; cpu: Vcpu } | null)[];
+  /** Shared threads (VmThread.host) running a slice now: their other VMs wait. */
+  private readonly hostsBusy = new Set<object>();
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
   /** Threads told to stop, with what ends them once they answer 'stopped' (or a timeout passes). */
   private readonly stopping = new Map<VmThread, () => void>();
@@ -224,7 +229,7 @@ export class VmManager {
       disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined })),
       nics, nicRateLimiters: s.nics.map((n) => limiterConfigFromApi(n.rate_limiter)), balloonBytes: vm.stored.balloon_mib * 2 ** 20,
     };
-    const thread = this.o.spawn();
+    const thread = this.o.spawn({ dedicated: s.vcpus > 1 });
     vm.thread = thread;
     vm.counters = EMPTY_COUNTERS;
     vm.instructions = 0;
@@ -266,6 +271,9 @@ export class VmManager {
       }
       case 'init-error':
         this.ended(vm, 'crashed', `cannot start: ${m.message}`);
+        break;
+      case 'crash':
+        this.ended(vm, 'crashed', m.reason);
         break;
       case 'slice':
         this.onSlice(vm, vm.vcpus[0], m);
@@ -356,8 +364,7 @@ export class VmManager {
   private onSlice(vm: ManagedVm, cpu: Vcpu | undefined, m: Extract<FromVm, { t: 'slice' }>): void {
     if (!cpu) return;
     const now = this.o.nowNs();
-    if (cpu.pcpu >= 0) this.busy[cpu.pcpu] = null;
-    cpu.pcpu = -1;
+    this.release(cpu);
     vm.instructions += m.instructions;
     if (m.counters) vm.counters = m.counters;
     this.scheduler.charge(cpu.key, m.elapsedNs, now);
@@ -382,8 +389,7 @@ export class VmManager {
     for (const cpu of vm.vcpus) {
       if (cpu.wakeTimer) clearTimeout(cpu.wakeTimer);
       cpu.wakeTimer = null;
-      if (cpu.pcpu >= 0) this.busy[cpu.pcpu] = null;
-      cpu.pcpu = -1;
+      this.release(cpu);
     }
     if (vm.vcpus.length > 0) {
       const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
@@ -507,12 +513,24 @@ export class VmManager {
     for (const c of vm.console) c.data(bytes);
   }
 
+  /** The vCPU's slice is over (or its VM ended): its pCPU and its thread are free. */
+  private release(cpu: Vcpu): void {
+    if (cpu.pcpu < 0) return;
+    this.busy[cpu.pcpu] = null;
+    cpu.pcpu = -1;
+    if (cpu.thread.host) this.hostsBusy.delete(cpu.thread.host);
+  }
+
   /** Gives every free pCPU the vCPU the scheduler picks; sleeps until the scheduler's next event otherwise. */
   private pump(): void {
     const now = this.o.nowNs();
+    const hostFree = (key: string) => {
+      const host = this.byVcpu(key)?.cpu.thread.host;
+      return !host || !this.hostsBusy.has(host);
+    };
     for (let p = 0; p < this.busy.length; p++) {
       if (this.busy[p]) continue;
-      const pick = this.scheduler.pick(p, now);
+      const pick = this.scheduler.pick(p, now, this.hostsBusy.size > 0 ? hostFree : undefined);
       if (!pick) continue;
       const found = this.byVcpu(pick.vcpu);
       if (!found) {
@@ -521,6 +539,7 @@ export class VmManager {
       }
       this.busy[p] = found;
       found.cpu.pcpu = p;
+      if (found.cpu.thread.host) this.hostsBusy.add(found.cpu.thread.host);
       found.cpu.thread.send({ t: 'run', budgetNs: pick.sliceNs, stealNs: this.scheduler.stats(pick.vcpu, now).stealTimeNs });
     }
     if (this.pumpTimer) clearTimeout(this.pumpTimer);

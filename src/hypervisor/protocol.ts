@@ -1,6 +1,8 @@
-// Messages between the VM manager and the thread (worker) that holds one VM: the manager hands out time
+// Messages between the VM manager and the threads (workers) that hold VMs: the manager hands out time
 // slices chosen by the credit scheduler; the VM thread runs them and reports back, and carries the VM's
-// console and network frames. Plain data only (structured clone), so any host with threads can carry it.
+// console and network frames. A VM thread may hold several VMs (serve --vms-per-thread): its messages are
+// ToHost/FromHost, a VM's messages tagged with the VM's channel there. Plain data only (structured clone), so
+// any host with threads can carry it.
 import type { RateLimiterConfig } from './rate-limiter.js';
 
 /** What a VM thread needs to build its machine. Paths are host paths, already checked by the manager. */
@@ -95,4 +97,18 @@ export type FromVm =
   | { t: 'reset'; kind: 'shutdown' | 'cold-reboot' | 'warm-reboot' }
   | { t: 'device-event'; device: string; reason: string; internal: boolean }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
-  | { t: 'stopped' };
+  | { t: 'stopped' }
+  /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */
+  | { t: 'crash'; reason: string };
+
+/** To a VM thread: a message for the VM on channel `ch` ('init' opens the channel). */
+export interface ToHost {
+  ch: number;
+  m: ToVm;
+}
+
+/** From a VM thread: a message of the VM on channel `ch`. */
+export interface FromHost {
+  ch: number;
+  m: FromVm;
+}

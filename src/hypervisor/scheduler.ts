@@ -178,8 +178,11 @@ export class CreditScheduler {
     }
   }
 
-  /** The vCPU a free pCPU should run next and for how long; null when nothing may run now. */
-  pick(pcpu: number, nowNs: number): Pick | null {
+  /**
+   * The vCPU a free pCPU should run next and for how long; null when nothing may run now. `eligible` leaves
+   * out vCPUs that cannot run at the moment for reasons of the host (their thread is busy with another VM).
+   */
+  pick(pcpu: number, nowNs: number, eligible?: (vcpuKey: string) => boolean): Pick | null {
     if (!(pcpu >= 0 && pcpu < this.pcpus)) throw new Error(`no pCPU ${pcpu}`);
     if (this.onPcpu[pcpu]) throw new Error(`pCPU ${pcpu} is still running ${this.onPcpu[pcpu]!.key}; charge it first`);
     this.advance(nowNs);
@@ -188,6 +191,7 @@ export class CreditScheduler {
     for (const v of this.vcpus.values()) {
       if (!v.runnable || v.pcpu >= 0) continue;
       if (best && !better(v, best)) continue;
+      if (eligible && !eligible(v.key)) continue;
       const slice = this.allowedSlice(v.vm, nowNs);
       if (slice < MIN_SLICE_NS) continue;
       best = v;

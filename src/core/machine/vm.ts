@@ -94,6 +94,9 @@ export function hartFeatures(): HartFeatures {
   return { letters, extensions: EXTENSIONS, mmu: 'sv57' };
 }
 
+/** How often an idle VM lets go of decoded code pages it did not run since the last time. */
+const TRIM_INTERVAL_NS = 2e9;
+
 export class Vm {
   readonly ram: GuestRam;
   readonly bus = new Bus();
@@ -108,6 +111,7 @@ export class Vm {
   private readonly code: CodeCache;
   private readonly clock: Clock;
   /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
+  private lastTrimNs = 0;
   private images: { kernel: KernelImage; initrd?: Uint8Array; firmware?: Uint8Array } | null;
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
@@ -434,9 +438,23 @@ export class Vm {
       const elapsedNs = this.clock.nowNs() - start;
       if (this.exit) return { instructions, idle: false, exit: this.exit, elapsedNs };
       if (this.resetRequested && elapsedNs < budgetNs) continue; // a guest rebooting in a loop still yields
-      if (ran === 0) return { instructions, idle: true, exit: null, elapsedNs };
+      if (ran === 0) {
+        this.trimWhenIdle();
+        return { instructions, idle: true, exit: null, elapsedNs };
+      }
       if (elapsedNs >= budgetNs) return { instructions, idle: false, exit: null, elapsedNs };
     }
+  }
+
+  /**
+   * An idle guest runs a few dozen code pages: every TRIM_INTERVAL_NS of idling, the decoded pages not
+   * fetched from since the last trim are let go (their memory serves the other VMs of the host thread).
+   */
+  private trimWhenIdle(): void {
+    const now = this.clock.nowNs();
+    if (now - this.lastTrimNs < TRIM_INTERVAL_NS) return;
+    this.lastTrimNs = now;
+    this.code.trim();
   }
 
   /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */

@@ -128,6 +128,25 @@ export class CodeCache {
     for (const l of this.listeners) l(p, true);
   }
 
+  /**
+   * Drops the pages not fetched from since the last trim (or since the hand passed them), and lets go of the
+   * spare arrays: what an idle VM keeps is what it runs. Returns the pages dropped.
+   */
+  trim(): number {
+    let n = 0;
+    for (let i = 0; i < this.ring.length; i++) {
+      const p = this.ring[i];
+      if (p < 0) continue;
+      if (this.referenced[p]) this.referenced[p] = 0;
+      else {
+        this.drop(p);
+        n++;
+      }
+    }
+    this.spare.length = 0;
+    return n;
+  }
+
   /** Drops every cached page (e.g. on reset). */
   clear(): void {
     for (let i = 0; i < this.ring.length; i++) if (this.ring[i] >= 0) this.drop(this.ring[i]);
