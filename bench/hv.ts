@@ -45,6 +45,8 @@ const CFG = {
   latencyMib: envNumber('HV_LATENCY_MIB', 256),
   idleVms: envNumber('HV_IDLE_VMS', 8),
   idleMib: envNumber('HV_IDLE_MIB', 256),
+  /** The packed daemon of the memory section (serve --vms-per-thread); 1 measures only a thread per VM. */
+  vmsPerThread: envNumber('HV_VMS_PER_THREAD', 8),
   busyVms: envNumber('HV_BUSY_VMS', 8),
   busyMib: envNumber('HV_BUSY_MIB', 128),
   windowS: envNumber('HV_WINDOW_S', 10),
@@ -122,10 +124,10 @@ const fmtMib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 class Daemon {
   private constructor(readonly child: ChildProcess, readonly url: string, private readonly logText: () => string) {}
 
-  static async start(pcpus: number, budgetMib: number, allowDirs: string[], stateDir: string): Promise<Daemon> {
+  static async start(pcpus: number, budgetMib: number, allowDirs: string[], stateDir: string, extra: DaemonExtra = {}): Promise<Daemon> {
     const args = [cliPath, 'serve', '--listen', '127.0.0.1:0', '--pcpus', String(pcpus), '--state-dir', stateDir,
-      '--memory-budget', `${Math.ceil(budgetMib)}M`, ...allowDirs.flatMap((d) => ['--allow-dir', d])];
-    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+      '--memory-budget', `${Math.ceil(budgetMib)}M`, ...allowDirs.flatMap((d) => ['--allow-dir', d]), ...(extra.args ?? [])];
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...extra.env } }));
     let log = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the daemon did not start in 30 s:\n${log}`)), 30_000);
@@ -196,9 +198,15 @@ class Daemon {
   }
 }
 
-async function withDaemon<T>(env: Env, pcpus: number, budgetMib: number, body: (d: Daemon) => Promise<T>): Promise<T> {
+/** More `serve` arguments and environment for one daemon. */
+interface DaemonExtra {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+async function withDaemon<T>(env: Env, pcpus: number, budgetMib: number, body: (d: Daemon) => Promise<T>, extra: DaemonExtra = {}): Promise<T> {
   const stateDir = mkdtempSync(join(env.work, 'state-'));
-  const d = await Daemon.start(pcpus, budgetMib, [env.work, env.guest.dir], stateDir);
+  const d = await Daemon.start(pcpus, budgetMib, [env.work, env.guest.dir], stateDir, extra);
   try {
     return await body(d);
   } finally {
@@ -480,63 +488,90 @@ async function latency(env: Env): Promise<void> {
   console.log('tuned kernel, i3.metal (SPECIFICATION.md), not measured here.');
 }
 
-async function memory(env: Env): Promise<void> {
+interface IdleMemory {
+  rss0: number;
+  rss1: number;
+  touched: number;
+  rssStart: number;
+  touchedStart: number;
+  idleCpu: number;
+}
+
+/** Boots HV_IDLE_VMS default guests to their idle shell in one daemon and reads its RSS and touched RAM. */
+async function idleMemory(env: Env, label: string, extra: DaemonExtra): Promise<IdleMemory> {
   const n = CFG.idleVms;
   const pcpus = availableParallelism();
-  console.log(`\n== 2. Host memory per idle VM (${n} VMs × ${CFG.idleMib} MiB, default guest idle at its shell; --pcpus ${pcpus}, ${pcpus} boot at a time) ==`);
-  progress(`host load average ${loadavg()}`);
-  let rss0 = 0;
-  let rss1 = 0;
-  let touched = 0;
-  let rssStart = 0;
-  let touchedStart = 0;
-  let idleCpu = 0;
+  const m: IdleMemory = { rss0: 0, rss1: 0, touched: 0, rssStart: 0, touchedStart: 0, idleCpu: 0 };
+  progress(`${label}: host load average ${loadavg()}`);
   await withDaemon(env, pcpus, n * CFG.idleMib + 1024, async (d) => {
     await sleep(1000);
-    rss0 = rssBytes(d.pid);
-    progress(`daemon RSS with no VMs: ${fmtMib(rss0)}; booting ${n} VMs…`);
+    m.rss0 = rssBytes(d.pid);
+    progress(`${label}: daemon RSS with no VMs: ${fmtMib(m.rss0)}; booting ${n} VMs…`);
     // the first batch (as many as boot at a time) shows what a VM costs before its guest has run much
     const ids: string[] = [];
     for (let i = 0; i < Math.min(n, pcpus); i++) ids.push(await d.launch(`mem-${i}`, CFG.idleMib, env.guest.kernel, env.guest.initrd));
     await waitInstructions(d, ids, 1, 120, 'memory: first slices');
-    rssStart = (rssBytes(d.pid) - rss0) / ids.length;
-    touchedStart = (await d.list()).reduce((s, v) => s + v.stats.memory_touched_bytes, 0) / ids.length;
-    progress(`${ids.length} VMs started (each ran a slice): daemon RSS +${fmtMib(rssStart)} per VM, guest RAM touched ${fmtMib(touchedStart)} per VM`);
+    m.rssStart = (rssBytes(d.pid) - m.rss0) / ids.length;
+    m.touchedStart = (await d.list()).reduce((s, v) => s + v.stats.memory_touched_bytes, 0) / ids.length;
+    progress(`${label}: ${ids.length} VMs started (each ran a slice): daemon RSS +${fmtMib(m.rssStart)} per VM, guest RAM touched ${fmtMib(m.touchedStart)} per VM`);
     const r = await launchIdle(env, d, {
       prefix: 'mem', memoryMib: CFG.idleMib, initrd: env.guest.initrd, concurrency: pcpus, already: ids,
       minInstructions: env.bootInstructions * 0.5, idleTimeoutS: CFG.idleTimeoutS, label: 'memory',
       stopReason: (launched) => (launched >= n ? 'done' : null),
     });
     if (r.failed || r.idle.length !== n) throw new Error(`memory: ${r.stopReason}`);
-    progress(`${n} VMs idle`);
-    await sleep(3000);
-    rss1 = rssBytes(d.pid);
-    touched = (await d.list()).reduce((s, v) => s + v.stats.memory_touched_bytes, 0);
+    // idle VMs let go of decoded code they no longer run every 2 s of idling
+    await sleep(5000);
+    m.rss1 = rssBytes(d.pid);
+    m.touched = (await d.list()).reduce((s, v) => s + v.stats.memory_touched_bytes, 0);
     const c0 = cpuSeconds(d.pid);
     await sleep(5000);
-    idleCpu = ((cpuSeconds(d.pid) - c0) / 5) * 100;
-    progress(`${n} VMs idle: daemon RSS ${fmtMib(rss1)}, guest RAM touched ${fmtMib(touched)}`);
-  });
+    m.idleCpu = ((cpuSeconds(d.pid) - c0) / 5) * 100;
+    progress(`${label}: ${n} VMs idle: daemon RSS ${fmtMib(m.rss1)}, guest RAM touched ${fmtMib(m.touched)}`);
+  }, extra);
+  return m;
+}
+
+async function memory(env: Env): Promise<void> {
+  const n = CFG.idleVms;
+  const pcpus = availableParallelism();
+  const pack = CFG.vmsPerThread;
+  console.log(`\n== 2. Host memory per idle VM (${n} VMs × ${CFG.idleMib} MiB, default guest idle at its shell; --pcpus ${pcpus}, ${pcpus} boot at a time) ==`);
+  const runs: { label: string; m: IdleMemory }[] = [];
+  runs.push({ label: 'tvisor serve (a thread per VM)', m: await idleMemory(env, 'a thread per VM', {}) });
+  if (pack > 1) {
+    runs.push({ label: `tvisor serve --vms-per-thread ${pack}`, m: await idleMemory(env, `--vms-per-thread ${pack}`, { args: ['--vms-per-thread', String(pack)] }) });
+    runs.push({
+      label: `  … and MALLOC_ARENA_MAX=1`,
+      m: await idleMemory(env, `--vms-per-thread ${pack}, MALLOC_ARENA_MAX=1`, { args: ['--vms-per-thread', String(pack)], env: { MALLOC_ARENA_MAX: '1' } }),
+    });
+  }
   let q: { rss: number; cpuPercent: number } | null = null;
   if (env.qemu) {
     progress(`${QEMU}: booting the same guest (${CFG.idleMib} MiB) to its idle shell…`);
     q = await qemuIdleRss(env, CFG.idleMib);
   }
-  const overhead = (rss1 - rss0 - touched) / n;
   console.log('');
-  console.log(`tvisor daemon RSS: ${fmtMib(rss0)} with no VMs, ${fmtMib(rss1)} with ${n} idle VMs; guest RAM touched: ${fmtMib(touched)} (${fmtMib(touched / n)} per VM)`);
-  console.log(`just after start (first slice run, images loaded): ΔRSS ${fmtMib(rssStart)} per VM with ${fmtMib(touchedStart)} touched`);
-  console.log(`${''.padEnd(58)}${'per VM'.padStart(14)}`);
-  console.log(`${'tvisor: host memory beyond guest RAM ((ΔRSS − touched)/N)'.padEnd(58)}${fmtMib(overhead).padStart(14)}   goal ≤ 10 MiB`);
-  console.log(`${'tvisor: ΔRSS / N (guest RAM included)'.padEnd(58)}${fmtMib((rss1 - rss0) / n).padStart(14)}`);
+  for (const { label, m } of runs) {
+    console.log(`${label}: daemon RSS ${fmtMib(m.rss0)} with no VMs, ${fmtMib(m.rss1)} with ${n} idle VMs; guest RAM touched ${fmtMib(m.touched)} ` +
+      `(${fmtMib(m.touched / n)} per VM); just after start ΔRSS ${fmtMib(m.rssStart)} per VM with ${fmtMib(m.touchedStart)} touched; ` +
+      `host CPU while idle ${m.idleCpu.toFixed(1)}%`);
+  }
+  console.log(`${'host memory beyond guest RAM ((ΔRSS − touched)/N)'.padEnd(58)}${'per VM'.padStart(14)}${'ΔRSS/N'.padStart(14)}`);
+  for (const { label, m } of runs) {
+    const overhead = (m.rss1 - m.rss0 - m.touched) / n;
+    console.log(`${label.padEnd(58)}${fmtMib(overhead).padStart(14)}${fmtMib((m.rss1 - m.rss0) / n).padStart(14)}   goal ≤ 10 MiB`);
+  }
   if (q) {
-    console.log(`${`${QEMU}: process RSS, one VM (guest RAM included)`.padEnd(58)}${fmtMib(q.rss).padStart(14)}`);
+    const touched = runs[0].m.touched;
+    console.log(`${`${QEMU}: process RSS, one VM (guest RAM included)`.padEnd(58)}${''.padStart(14)}${fmtMib(q.rss).padStart(14)}`);
     console.log(`${`${QEMU}: RSS − tvisor's touched RAM per VM (estimate)`.padEnd(58)}${fmtMib(q.rss - touched / n).padStart(14)}`);
+    console.log(`Host CPU while idle: ${QEMU} ${q.cpuPercent.toFixed(1)}% for one VM (over 5 s).`);
   }
   console.log(`${'Firecracker (published figure): VMM overhead'.padEnd(58)}${'≤ 5 MiB'.padStart(14)}`);
-  console.log(`Host CPU while idle: tvisor daemon ${idleCpu.toFixed(1)}% for ${n} VMs${q ? `; ${QEMU} ${q.cpuPercent.toFixed(1)}% for one` : ''} (over 5 s).`);
   console.log('RSS is VmRSS of /proc/PID/status (the daemon with all its VM threads). Touched RAM = sum of stats.memory_touched_bytes');
   console.log('(guest pages written at least once). QEMU\'s guest RAM use is not visible from outside, hence the estimate line.');
+  console.log('A Node worker costs ~8 MiB before it holds a VM; glibc keeps freed memory in one arena per thread (MALLOC_ARENA_MAX=1: one for all).');
 }
 
 interface Window {
