@@ -541,10 +541,6 @@ async function memory(env: Env): Promise<void> {
   runs.push({ label: 'tvisor serve (a thread per VM)', m: await idleMemory(env, 'a thread per VM', {}) });
   if (pack > 1) {
     runs.push({ label: `tvisor serve --vms-per-thread ${pack}`, m: await idleMemory(env, `--vms-per-thread ${pack}`, { args: ['--vms-per-thread', String(pack)] }) });
-    runs.push({
-      label: `  … and MALLOC_ARENA_MAX=1`,
-      m: await idleMemory(env, `--vms-per-thread ${pack}, MALLOC_ARENA_MAX=1`, { args: ['--vms-per-thread', String(pack)], env: { MALLOC_ARENA_MAX: '1' } }),
-    });
   }
   let q: { rss: number; cpuPercent: number } | null = null;
   if (env.qemu) {
@@ -571,7 +567,7 @@ async function memory(env: Env): Promise<void> {
   console.log(`${'Firecracker (published figure): VMM overhead'.padEnd(58)}${'≤ 5 MiB'.padStart(14)}`);
   console.log('RSS is VmRSS of /proc/PID/status (the daemon with all its VM threads). Touched RAM = sum of stats.memory_touched_bytes');
   console.log('(guest pages written at least once). QEMU\'s guest RAM use is not visible from outside, hence the estimate line.');
-  console.log('A Node worker costs ~8 MiB before it holds a VM; glibc keeps freed memory in one arena per thread (MALLOC_ARENA_MAX=1: one for all).');
+  console.log('A Node worker costs ~8 MiB before it holds a VM: packed VMs share that, and the memory one VM frees serves the others.');
 }
 
 interface Window {

@@ -63,8 +63,8 @@ function defaultStateDir(): string {
 /**
  * A Node worker running one of src/host/node's thread scripts: a VM thread (ToHost/FromHost messages, VMs on
  * channels) or a hart thread of a multi-vCPU VM (ToVm/FromVm). Workers made after this get a `gc()`: a VM
- * thread collects once a guest is loaded, since the kernel and initrd it read (tens of MiB) are then garbage
- * that an idle VM thread, allocating next to nothing, would otherwise keep resident for good.
+ * thread collects when its idle VMs have let go of decoded code (megabytes of garbage that a thread of idle
+ * VMs, allocating next to nothing, would otherwise keep resident for good).
  */
 function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread') {
   setFlagsFromString('--expose-gc');

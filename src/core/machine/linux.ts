@@ -2,6 +2,7 @@
 // and ELF), the RAM layout of kernel, initrd and device tree, and OpenSBI's fw_dynamic handoff structure.
 import { parseElf } from './elf.js';
 import { ElfError } from './elf-types.js';
+import { imageBytes, imageHead, imageSize, type BootImage } from './boot-file.js';
 
 /** A kernel, firmware or initrd file tvisor cannot use; the message is one line a user can act on. */
 export class BootError extends Error {
@@ -11,7 +12,7 @@ export class BootError extends Error {
 export interface KernelImage {
   format: 'image' | 'elf';
   /** Pieces to copy, at byte offsets from the start of RAM. */
-  pieces: { offset: number; data: Uint8Array; memsz: number }[];
+  pieces: { offset: number; data: BootImage; memsz: number }[];
   /** Entry point as an offset from the start of RAM. */
   entryOffset: number;
   /** End of the kernel's memory footprint (offset from RAM start), bss included. */
@@ -37,6 +38,18 @@ export function imageHeader(head: Uint8Array, fileSize: number): { textOffset: n
   if (textOffset % 4096 !== 0 || textOffset > 2 ** 31) throw new BootError(`the Image header's text_offset 0x${textOffset.toString(16)} is not usable`);
   if (imageSize < fileSize || imageSize > 2 ** 31) throw new BootError(`the Image header's image_size ${imageSize} does not fit the file (${fileSize} bytes): the file is corrupt`);
   return { textOffset, imageSize };
+}
+
+/**
+ * Identifies and lays out a kernel: a RISC-V Linux Image (read from a BootFile only when it is loaded), or an
+ * ELF (vmlinux).
+ */
+export function parseKernelImage(kernel: BootImage, ramBase: number): KernelImage {
+  if (kernel instanceof Uint8Array) return parseKernel(kernel, ramBase);
+  const head = imageHead(kernel, 64);
+  if (!isRiscvImage(head)) return parseKernel(imageBytes(kernel), ramBase);
+  const { textOffset, imageSize: size } = imageHeader(head, imageSize(kernel));
+  return { format: 'image', pieces: [{ offset: textOffset, data: kernel, memsz: size }], entryOffset: textOffset, endOffset: textOffset + size };
 }
 
 /** Identifies and lays out a kernel file: a RISC-V Linux Image, or an ELF (vmlinux). */

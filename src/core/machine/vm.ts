@@ -15,7 +15,8 @@ import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/b
 import { MISA_LO } from '../cpu/system.js';
 import { Sbi, type ResetKind } from '../sbi/sbi.js';
 import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, VIRTIO_SLOTS, virtioSlot, type HartFeatures } from './board.js';
-import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernel, type KernelImage } from './linux.js';
+import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
+import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
@@ -27,11 +28,12 @@ export interface VmConfig {
   /** Guest RAM in bytes (multiple of 4 KiB, at most 2 GiB). */
   memory: number;
   cpus: number;
-  kernel: Uint8Array;
-  initrd?: Uint8Array;
+  /** Images in memory, or files read straight into guest RAM at each boot (boot-file.ts). */
+  kernel: BootImage;
+  initrd?: BootImage;
   cmdline: string;
   /** M-mode firmware (OpenSBI fw_dynamic.bin); without it the hypervisor's SBI serves the kernel. */
-  firmware?: Uint8Array;
+  firmware?: BootImage;
   /** Console output from the guest (UART, SBI debug console). */
   console: (bytes: Uint8Array) => void;
   /** Cryptographic random bytes for the device tree's rng-seed. */
@@ -51,7 +53,7 @@ export interface VmConfig {
    * Gives the images again for a guest reboot. When set, the Vm drops its copies of kernel, initrd and
    * firmware once booted (tens of MiB per VM otherwise kept for a reboot that may never come).
    */
-  reloadImages?: () => { kernel: Uint8Array; initrd?: Uint8Array; firmware?: Uint8Array };
+  reloadImages?: () => { kernel: BootImage; initrd?: BootImage; firmware?: BootImage };
   /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
    *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
@@ -112,7 +114,9 @@ export class Vm {
   private readonly clock: Clock;
   /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
   private lastTrimNs = 0;
-  private images: { kernel: KernelImage; initrd?: Uint8Array; firmware?: Uint8Array } | null;
+  /** Decoded code pages an idle VM has let go of so far (their arrays are garbage for the host to collect). */
+  trimmedPages = 0;
+  private images: { kernel: KernelImage; initrd?: BootImage; firmware?: BootImage } | null;
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
   private readonly cfg: VmConfig;
@@ -127,14 +131,14 @@ export class Vm {
     this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
-    const kernel = parseKernel(config.kernel, RAM_BASE);
+    const kernel = parseKernelImage(config.kernel, RAM_BASE);
     this.images = { kernel, initrd: config.initrd, firmware: config.firmware };
-    const initrdSize = config.initrd?.length ?? 0;
+    const initrdSize = config.initrd ? imageSize(config.initrd) : 0;
     if (initrdSize > cfg.memory) {
       throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
     }
-    if (config.firmware && config.firmware.length > kernel.pieces[0].offset) {
-      throw new BootError(`the firmware (${config.firmware.length} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
+    if (config.firmware && imageSize(config.firmware) > kernel.pieces[0].offset) {
+      throw new BootError(`the firmware (${imageSize(config.firmware)} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
     }
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
     if (cfg.smp && config.firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
@@ -198,7 +202,7 @@ export class Vm {
       const h0 = this.harts[0];
       h0.chunkHook = () => this.serveSmp();
     }
-    const initrd = config.initrd && config.initrd.length > 0
+    const initrd = initrdSize > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
     this.dtb = buildDeviceTree({
       harts: cfg.cpus,
@@ -222,14 +226,19 @@ export class Vm {
     ram.zeroTouched(); // a fresh memory is zero already: this costs nothing at the first boot
     this.code.clear();
     this.bus.reset();
-    for (const p of img.kernel.pieces) ram.write(RAM_BASE + p.offset, p.data);
-    if (img.initrd && img.initrd.length > 0) ram.write(RAM_BASE + this.layout.initrdOffset, img.initrd);
+    try {
+      for (const p of img.kernel.pieces) this.load(RAM_BASE + p.offset, p.data);
+      if (img.initrd) this.load(RAM_BASE + this.layout.initrdOffset, img.initrd);
+      if (img.firmware) this.load(RAM_BASE, img.firmware);
+    } catch (e) {
+      this.finish({ kind: 'crashed', reason: `cannot load the boot images: ${(e as Error).message}` });
+      return;
+    }
     ram.write(RAM_BASE + this.layout.dtbOffset, this.dtb);
     const dtb = RAM_BASE + this.layout.dtbOffset;
     const entry = RAM_BASE + img.kernel.entryOffset;
     if (this.cfg.reloadImages) this.images = null;
     if (img.firmware) {
-      ram.write(RAM_BASE, img.firmware);
       const info = RAM_BASE + this.layout.fwInfoOffset;
       ram.write(info, fwDynamicInfo(BigInt(entry), 0));
       for (const h of this.harts) {
@@ -253,12 +262,20 @@ export class Vm {
     }
   }
 
+  /** Copies an image into guest RAM at `paddr` (a file is read straight into it). */
+  private load(paddr: number, image: BootImage): void {
+    const size = imageSize(image);
+    if (size === 0) return;
+    copyImage(image, this.ram.view(paddr, size));
+    this.ram.written(paddr, size);
+  }
+
   /** The images again, for a reboot; they must still fit the layout the machine was built with. */
-  private reload(): { kernel: KernelImage; initrd?: Uint8Array; firmware?: Uint8Array } | null {
+  private reload(): { kernel: KernelImage; initrd?: BootImage; firmware?: BootImage } | null {
     try {
       const again = this.cfg.reloadImages!();
-      const kernel = parseKernel(again.kernel, RAM_BASE);
-      const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd?.length ?? 0);
+      const kernel = parseKernelImage(again.kernel, RAM_BASE);
+      const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd ? imageSize(again.initrd) : 0);
       if (fits.initrdOffset !== this.layout.initrdOffset || fits.dtbOffset !== this.layout.dtbOffset || (again.firmware !== undefined) !== (this.sbi === null)) {
         throw new Error('the kernel, initrd or firmware file changed since the VM started; stop and start it');
       }
@@ -454,7 +471,7 @@ export class Vm {
     const now = this.clock.nowNs();
     if (now - this.lastTrimNs < TRIM_INTERVAL_NS) return;
     this.lastTrimNs = now;
-    this.code.trim();
+    this.trimmedPages += this.code.trim();
   }
 
   /** Runs the VM until the guest powers off or stop() is called; guest reboots restart it in place. */

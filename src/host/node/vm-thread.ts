@@ -4,7 +4,6 @@
 // number (protocol.ts ToHost/FromHost). An error in one VM ends that VM as crashed, not its neighbours; only
 // the death of the thread itself takes all of its VMs.
 import { parentPort } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Vm } from '../../core/machine/vm.js';
 import { RAM_BASE } from '../../core/machine/board.js';
@@ -15,6 +14,8 @@ import { VirtioRng } from '../../core/virtio/rng/rng.js';
 import type { VirtioDevice } from '../../core/virtio/mmio.js';
 import type { BlockBackend } from '../../core/virtio/blk/backend.js';
 import { openDiskImage } from './block-file.js';
+import { bootFile } from './boot-file.js';
+import type { BootFile } from '../../core/machine/boot-file.js';
 import type { DeviceCounters, FromHost, FromVm, ToHost, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
 import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js';
@@ -136,7 +137,7 @@ class VmSlot {
       memory: cfg.memoryBytes,
       cpus: cfg.vcpus,
       ...loadImages(cfg),
-      // read again at a guest reboot rather than kept: tens of MiB per VM
+      // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
       reloadImages: () => loadImages(cfg),
       cmdline: cfg.cmdline,
       console: (bytes) => {
@@ -184,8 +185,6 @@ class VmSlot {
             });
             void this.serveDoorbell(this.link);
           } else post({ t: 'ready' });
-          // the images are in guest RAM now: free their buffers (serve exposes gc to VM threads)
-          (globalThis as { gc?: () => void }).gc?.();
         } catch (e) {
           this.close();
           post({ t: 'init-error', message: (e as Error).message });
@@ -194,7 +193,9 @@ class VmSlot {
       case 'run': {
         if (!vm) return;
         vm.setStealTime(0, m.stealNs, false);
+        const trimmed = vm.trimmedPages;
         const r = vm.runSlice(m.budgetNs);
+        released(vm.trimmedPages - trimmed);
         this.idle = r.idle;
         // out of its slice but still wanting to run: preempted (an idle vCPU is not)
         if (!r.idle && !r.exit) vm.setStealTime(0, m.stealNs, true);
@@ -242,15 +243,31 @@ class VmSlot {
   }
 }
 
-function loadImages(cfg: VmThreadConfig): { kernel: Uint8Array; initrd?: Uint8Array; firmware?: Uint8Array } {
+/** The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot). */
+function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile } {
   return {
-    kernel: new Uint8Array(readFileSync(cfg.kernel)),
-    initrd: cfg.initrd ? new Uint8Array(readFileSync(cfg.initrd)) : undefined,
-    firmware: cfg.firmware ? new Uint8Array(readFileSync(cfg.firmware)) : undefined,
+    kernel: bootFile(cfg.kernel),
+    initrd: cfg.initrd ? bootFile(cfg.initrd) : undefined,
+    firmware: cfg.firmware ? bootFile(cfg.firmware) : undefined,
   };
 }
 
 const slots = new Map<number, VmSlot>();
+
+/**
+ * Decoded pages idle VMs let go of are garbage that a thread of idle VMs, allocating next to nothing, would
+ * hardly ever collect: once a few MiB have piled up, collect them (serve gives its workers a `gc()`).
+ */
+let releasedPages = 0;
+let lastGcMs = 0;
+function released(pages: number): void {
+  releasedPages += pages;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc || releasedPages < 256 || performance.now() - lastGcMs < 5000) return;
+  releasedPages = 0;
+  lastGcMs = performance.now();
+  setImmediate(gc);
+}
 
 port.on('message', ({ ch, m }: ToHost) => {
   let slot = slots.get(ch);
