@@ -5,7 +5,7 @@
 //
 // Debian's riscv64 kernels (6.12; 7.2 in trixie-backports) are built without CONFIG_PARAVIRT, so Linux
 // guests from Debian never register the record. The last test builds Debian's kernel source with it
-// (tests/lib/paravirt-kernel.ts) and reads the steal where a user would: /proc/stat and procps's vmstat.
+// (tests/lib/paravirt-kernel.ts) and reads the steal where a user would: /proc/stat, procps's vmstat and top.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,13 +101,12 @@ test('STA: a guest alone on the pCPU sees almost no steal', async (t) => {
   assert.ok(last.stealNs < 0.1 * last.timeNs, `solo steal ${last.stealNs} ns is under 10% of ${last.timeNs} ns`);
 });
 
-test('Linux built with CONFIG_PARAVIRT shows its steal time in /proc/stat and in vmstat', async (t) => {
+test('Linux built with CONFIG_PARAVIRT shows its steal time in /proc/stat, vmstat and top', async (t) => {
   const log = (line: string) => process.stderr.write(`# ${line}\n`);
   const { image, version } = await paravirtKernel(log);
   const kernel = join(dir, 'Image-paravirt');
   copyFileSync(image, kernel);
-  // procps on a Debian root disk: busybox has no vmstat, and its top no steal column. (procps's top 4.0.4
-  // exits with status 1 and no message on this small kernel; vmstat reads the same /proc/stat fields.)
+  // procps on a Debian root disk: busybox has no vmstat, and its top no steal column
   const disk = await buildDiskImage({ output: join(dir, 'pv-root.img'), size: 128 * 2 ** 20, packages: ['procps'], log });
   const { busybox } = await readGuestParts(await ensureDefaultGuest({ log }));
   const initrd = (name: string, autorun: string) => {
@@ -124,8 +123,9 @@ test('Linux built with CONFIG_PARAVIRT shows its steal time in /proc/stat and in
     'sleep 8',
     'read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 _ < /proc/stat',
     'echo "window busy=$((u2 - u + n2 - n + s2 - s + q2 - q + sq2 - sq)) idle=$((i2 - i + w2 - w)) steal=$((st2 - st))"',
-    // vmstat's second line covers the 3 s after the first
+    // vmstat's second line covers the 3 s after the first; so does top's second report
     'vmstat 3 2',
+    '/usr/bin/top -b -n 2 -d 3 | grep "^%Cpu" | tail -n 1',
     'kill %1',
     '',
   ].join('\n'));
@@ -163,4 +163,9 @@ test('Linux built with CONFIG_PARAVIRT shows its steal time in /proc/stat and in
   const vmstatSteal = Number(lines[header + 2].trim().split(/\s+/)[column]);
   t.diagnostic(`vmstat over 3 s: ${lines[header + 2].trim()} (st ${vmstatSteal}%)`);
   assert.ok(vmstatSteal > 25 && vmstatSteal < 75, `vmstat shows about 50% steal: ${lines[header + 2]}`);
+  const top = /^%Cpu\(s\):.*$/m.exec(out)?.[0];
+  assert.ok(top, `top printed its CPU line:\n${out}`);
+  t.diagnostic(`top over 3 s: ${top.trim()}`);
+  const st = /([\d.]+) st\b/.exec(top);
+  assert.ok(st && Number(st[1]) > 25 && Number(st[1]) < 75, `top shows about 50% steal: ${top}`);
 });

@@ -188,6 +188,9 @@ describe('image build: package dependencies', () => {
       stanza('vim', { Provides: 'editor (= 9.1)' }),
       stanza('libbar1'),
       stanza('tool', { Depends: 'editor' }),
+      stanza('procps', { Depends: 'libtinfo6' }),
+      stanza('libtinfo6'),
+      stanza('ncurses-base'),
     ].join('\n') + '\n',
   );
 
@@ -200,6 +203,13 @@ describe('image build: package dependencies', () => {
     assert.ok(lines.some((l) => /^warning: app depends on editor, a virtual package/.test(l)));
     assert.ok(lines.some((l) => /^warning: app depends on missing-thing, which is not in the archive: skipped$/.test(l)));
     assert.ok(lines.some((l) => /^note: version constraints in Depends are not checked/.test(l)));
+  });
+
+  it('adds the terminal descriptions (ncurses-base) when a package links with libtinfo', () => {
+    const lines: string[] = [];
+    assert.deepEqual(resolvePackageSet(index, ['procps'], (l) => lines.push(l)).map((r) => r.package), ['procps', 'libtinfo6', 'ncurses-base']);
+    assert.deepEqual(lines, ['adding ncurses-base: the terminal descriptions that programs using libtinfo need']);
+    assert.deepEqual(resolvePackageSet(index, ['libbar1'], () => {}).map((r) => r.package), ['libbar1'], 'not without libtinfo');
   });
 
   it('counts a virtual package as met when a chosen package provides it', () => {

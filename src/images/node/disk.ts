@@ -543,5 +543,16 @@ export function resolvePackageSet(index: PackageIndex, requested: string[], log:
     }
   }
   if (constrained) log('note: version constraints in Depends are not checked; the newest version of each package is used');
+  // Debian packages do not depend on what every Debian system has (Priority: required). The one a small disk
+  // misses in practice: terminal descriptions, without which programs using libtinfo (top, less, vim) quit
+  // at start without a word.
+  const terminfo = index.get(TERMINFO_PACKAGE);
+  if (terminfo && !chosen.has(TERMINFO_PACKAGE) && [...chosen.keys()].some((name) => /^lib(tinfo|ncurses)/.test(name))) {
+    log(`adding ${TERMINFO_PACKAGE}: the terminal descriptions that programs using libtinfo need`);
+    chosen.set(TERMINFO_PACKAGE, terminfo);
+  }
   return [...chosen.values()];
 }
+
+/** Debian's package of the common terminfo entries (linux, xterm, vt100, dumb, …). */
+const TERMINFO_PACKAGE = 'ncurses-base';
