@@ -15,7 +15,6 @@ const DROP_AFTER = 256;
 export const DEFAULT_MAX_PAGES = 512;
 
 export class CodeCache {
-  private pages: (Int32Array | undefined)[];
   private writes: Uint16Array;
   /** Notified when a page becomes code (harts drop write-TLB entries) or a cache is dropped. */
   private listeners: ((ramPage: number, dropped: boolean) => void)[] = [];
@@ -23,8 +22,10 @@ export class CodeCache {
   private readonly referenced: Uint8Array;
   /** The clock's ring: a RAM page per slot (-1: free). */
   private readonly ring: Int32Array;
-  /** Each cached page's slot in the ring. */
+  /** Each RAM page's slot in the ring plus one (0: not cached). */
   private readonly slotOf: Uint16Array;
+  /** The decode array of each slot's page. */
+  private readonly arrays: (Int32Array | undefined)[];
   private hand = 0;
   /** Arrays of dropped pages, zeroed, for the next pages to be cached (never more than the ring has slots). */
   private readonly spare: Int32Array[] = [];
@@ -33,14 +34,14 @@ export class CodeCache {
   evictions = 0;
 
   constructor(private readonly ram: GuestRam, readonly maxPages = DEFAULT_MAX_PAGES) {
-    if (!Number.isInteger(maxPages) || maxPages < 2 || maxPages > 65536) {
-      throw new Error(`code cache: maxPages must be an integer from 2 to 65536, got ${maxPages}`);
+    if (!Number.isInteger(maxPages) || maxPages < 2 || maxPages > 65535) {
+      throw new Error(`code cache: maxPages must be an integer from 2 to 65535, got ${maxPages}`);
     }
-    this.pages = new Array(ram.size >>> 12);
     this.writes = new Uint16Array(ram.size >>> 12);
     this.referenced = new Uint8Array(ram.size >>> 12);
     this.ring = new Int32Array(maxPages).fill(-1);
     this.slotOf = new Uint16Array(ram.size >>> 12);
+    this.arrays = new Array<Int32Array | undefined>(maxPages).fill(undefined);
     ram.onCodeWrite = (off, len) => this.invalidate(off, len);
   }
 
@@ -60,16 +61,16 @@ export class CodeCache {
    * another page; callers hold only the array of the page they asked for last.
    */
   page(ramPage: number): Int32Array {
-    let d = this.pages[ramPage];
-    if (d !== undefined) {
+    const s = this.slotOf[ramPage];
+    if (s !== 0) {
       this.referenced[ramPage] = 1;
-      return d;
+      return this.arrays[s - 1]!;
     }
-    d = this.makeRoom();
+    const d = this.makeRoom();
     this.ring[this.hand] = ramPage;
-    this.slotOf[ramPage] = this.hand;
+    this.slotOf[ramPage] = this.hand + 1;
+    this.arrays[this.hand] = d;
     this.hand = (this.hand + 1) % this.ring.length;
-    this.pages[ramPage] = d;
     this.referenced[ramPage] = 1;
     this.writes[ramPage] = 0;
     this.loads++;
@@ -86,7 +87,7 @@ export class CodeCache {
       const p = ring[this.hand];
       if (p < 0) return this.spare.pop() ?? new Int32Array(DECODE_SLOTS);
       if (this.referenced[p] === 0 || step >= 2 * ring.length) {
-        const d = this.pages[p]!;
+        const d = this.arrays[this.hand]!;
         this.drop(p);
         this.spare.pop(); // drop() kept d as a spare: it is taken right here
         this.evictions++;
@@ -102,8 +103,9 @@ export class CodeCache {
     const first = ramOffset >>> 12;
     const last = (ramOffset + length - 1) >>> 12;
     for (let p = first; p <= last; p++) {
-      const d = this.pages[p];
-      if (d === undefined) continue;
+      const s = this.slotOf[p];
+      if (s === 0) continue;
+      const d = this.arrays[s - 1]!;
       if (++this.writes[p] > DROP_AFTER || length >= 4096) {
         this.drop(p);
         continue;
@@ -117,12 +119,14 @@ export class CodeCache {
   }
 
   private drop(p: number): void {
-    const d = this.pages[p];
-    if (d === undefined) return;
+    const s = this.slotOf[p];
+    if (s === 0) return;
+    const d = this.arrays[s - 1]!;
     d.fill(0);
-    this.pages[p] = undefined;
+    this.arrays[s - 1] = undefined;
+    this.ring[s - 1] = -1;
+    this.slotOf[p] = 0;
     this.referenced[p] = 0;
-    this.ring[this.slotOf[p]] = -1;
     this.spare.push(d);
     this.ram.pageFlags[p] &= ~1;
     for (const l of this.listeners) l(p, true);
