@@ -5,13 +5,15 @@ import { setFlagsFromString } from 'node:v8';
 import { connect } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
 import { createApiServer } from '../api/server.js';
 import { badKernel } from '../api/errors.js';
-import { imageHeader, isRiscvImage, parseKernel } from '../core/machine/linux.js';
+import { parseKernelImage } from '../core/machine/linux.js';
+import type { BootFile } from '../core/machine/boot-file.js';
+import { bootFile } from '../host/node/boot-file.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -121,23 +123,14 @@ async function removeStaleSocket(path: string): Promise<void> {
  * and size, without reading tens of MiB on the thread that schedules every VM; an ELF is parsed whole.
  */
 function checkKernel(path: string): void {
-  let head: Uint8Array;
-  let size: number;
-  let fd: number | undefined;
+  let file: BootFile;
   try {
-    fd = openSync(path, 'r');
-    size = fstatSync(fd).size;
-    head = new Uint8Array(Math.min(size, 4096));
-    readSync(fd, head, 0, head.length, 0);
+    file = bootFile(path);
   } catch (e) {
     throw badKernel('kernel', path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
   try {
-    if (isRiscvImage(head)) imageHeader(head, size);
-    else if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) parseKernel(new Uint8Array(readFileSync(path)), RAM_BASE);
-    else parseKernel(head, RAM_BASE); // not a kernel: the first bytes say what it is instead
+    parseKernelImage(file, RAM_BASE);
   } catch (e) {
     throw badKernel('kernel', path, (e as Error).message);
   }

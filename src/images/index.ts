@@ -4,6 +4,6 @@ export { buildInitramfs, appendAutorun, initScript, DEFAULT_GUEST_MODULES, AUTOR
 export { readCpio, writeCpio, type CpioEntry, type CpioReadEntry } from './cpio.js';
 export { ImageError } from './errors.js';
 export {
-  currentGuest, defaultCacheDir, ensureDefaultGuest, isRiscvImage, listCache, pullDefaultGuest, readGuestParts,
+  currentGuest, defaultCacheDir, ensureDefaultGuest, listCache, pullDefaultGuest, readGuestParts,
   DEFAULT_SUITE, type CacheListing, type GuestImage, type GuestManifest, type GuestOptions,
 } from './node/guest.js';

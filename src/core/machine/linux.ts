@@ -40,21 +40,25 @@ export function imageHeader(head: Uint8Array, fileSize: number): { textOffset: n
   return { textOffset, imageSize };
 }
 
+/** The ELF magic, at the start of a vmlinux. */
+const isElf = (head: Uint8Array) => head.length >= 4 && head[0] === 0x7f && ascii(head, 1, 3) === 'ELF';
+
 /**
- * Identifies and lays out a kernel: a RISC-V Linux Image (read from a BootFile only when it is loaded), or an
- * ELF (vmlinux).
+ * Identifies and lays out a kernel in memory or in a file: a RISC-V Linux Image is judged by its header and
+ * size (a file's body is read only when it is loaded), an ELF (vmlinux) is read whole, and anything else is
+ * named from its first bytes without reading the rest.
  */
 export function parseKernelImage(kernel: BootImage, ramBase: number): KernelImage {
-  if (kernel instanceof Uint8Array) return parseKernel(kernel, ramBase);
-  const head = imageHead(kernel, 64);
-  if (!isRiscvImage(head)) return parseKernel(imageBytes(kernel), ramBase);
+  const head = imageHead(kernel, 4096);
+  if (isElf(head)) return elfKernel(imageBytes(kernel), ramBase);
+  if (!isRiscvImage(head)) return parseKernel(head, ramBase); // throws, saying what the file is instead
   const { textOffset, imageSize: size } = imageHeader(head, imageSize(kernel));
   return { format: 'image', pieces: [{ offset: textOffset, data: kernel, memsz: size }], entryOffset: textOffset, endOffset: textOffset + size };
 }
 
 /** Identifies and lays out a kernel file: a RISC-V Linux Image, or an ELF (vmlinux). */
 export function parseKernel(bytes: Uint8Array, ramBase: number): KernelImage {
-  if (bytes.length >= 4 && bytes[0] === 0x7f && ascii(bytes, 1, 3) === 'ELF') return elfKernel(bytes, ramBase);
+  if (isElf(bytes)) return elfKernel(bytes, ramBase);
   if (isRiscvImage(bytes)) {
     const { textOffset, imageSize } = imageHeader(bytes, bytes.length);
     return {

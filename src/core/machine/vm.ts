@@ -112,10 +112,10 @@ export class Vm {
   readonly virtio: VirtioMmio[] = [];
   private readonly code: CodeCache;
   private readonly clock: Clock;
-  /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
   private lastTrimNs = 0;
   /** Decoded code pages an idle VM has let go of so far (their arrays are garbage for the host to collect). */
   trimmedPages = 0;
+  /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
   private images: { kernel: KernelImage; initrd?: BootImage; firmware?: BootImage } | null;
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
@@ -126,22 +126,23 @@ export class Vm {
   private wakeup: (() => void) | null = null;
 
   constructor(config: VmConfig) {
+    const { initrd, firmware } = config;
     // with reloadImages the images are not kept past the first boot: hold the configuration without them
     const cfg: VmConfig = config.reloadImages ? { ...config, kernel: new Uint8Array(0), initrd: undefined, firmware: undefined } : config;
     this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
     const kernel = parseKernelImage(config.kernel, RAM_BASE);
-    this.images = { kernel, initrd: config.initrd, firmware: config.firmware };
-    const initrdSize = config.initrd ? imageSize(config.initrd) : 0;
+    this.images = { kernel, initrd, firmware };
+    const initrdSize = initrd ? imageSize(initrd) : 0;
     if (initrdSize > cfg.memory) {
       throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
     }
-    if (config.firmware && imageSize(config.firmware) > kernel.pieces[0].offset) {
-      throw new BootError(`the firmware (${imageSize(config.firmware)} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
+    if (firmware && imageSize(firmware) > kernel.pieces[0].offset) {
+      throw new BootError(`the firmware (${imageSize(firmware)} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
     }
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
-    if (cfg.smp && config.firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
+    if (cfg.smp && firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
     this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined });
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
@@ -186,7 +187,7 @@ export class Vm {
       this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
     }
     const smp = cfg.smp;
-    this.sbi = config.firmware ? null : new Sbi({
+    this.sbi = firmware ? null : new Sbi({
       harts: smp ? this.harts.map((h, i) => (i === 0 ? h : null)) : this.harts,
       smp: smp && { link: smp.link, wake: smp.wake, flushCode: () => this.code.clear(), serve: () => this.serveRemote() },
       memory: this.ram,
@@ -202,7 +203,7 @@ export class Vm {
       const h0 = this.harts[0];
       h0.chunkHook = () => this.serveSmp();
     }
-    const initrd = initrdSize > 0
+    const initrdRange = initrdSize > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
     this.dtb = buildDeviceTree({
       harts: cfg.cpus,
@@ -210,7 +211,7 @@ export class Vm {
       plicSize: plicSize(contexts),
       features: hartFeatures(),
       bootargs: cfg.cmdline,
-      initrd,
+      initrd: initrdRange,
       rngSeed: cfg.random(64),
       virtioDevices: devices.length,
     });

@@ -15,7 +15,7 @@ const DROP_AFTER = 256;
 export const DEFAULT_MAX_PAGES = 512;
 
 export class CodeCache {
-  private writes: Uint16Array;
+  private readonly writes: Uint16Array;
   /** Notified when a page becomes code (harts drop write-TLB entries) or a cache is dropped. */
   private listeners: ((ramPage: number, dropped: boolean) => void)[] = [];
   /** Fetched from since the clock hand last passed (one byte per RAM page). */
@@ -87,11 +87,8 @@ export class CodeCache {
       const p = ring[this.hand];
       if (p < 0) return this.spare.pop() ?? new Int32Array(DECODE_SLOTS);
       if (this.referenced[p] === 0 || step >= 2 * ring.length) {
-        const d = this.arrays[this.hand]!;
-        this.drop(p);
-        this.spare.pop(); // drop() kept d as a spare: it is taken right here
         this.evictions++;
-        return d;
+        return this.release(p);
       }
       this.referenced[p] = 0;
       this.hand = (this.hand + 1) % ring.length;
@@ -118,18 +115,23 @@ export class CodeCache {
     }
   }
 
+  /** Drops a page's cache, keeping its array as a spare. */
   private drop(p: number): void {
-    const s = this.slotOf[p];
-    if (s === 0) return;
-    const d = this.arrays[s - 1]!;
+    if (this.slotOf[p] !== 0) this.spare.push(this.release(p));
+  }
+
+  /** Takes a cached page out of the cache (its slot freed, listeners told) and returns its array, zeroed. */
+  private release(p: number): Int32Array {
+    const s = this.slotOf[p] - 1;
+    const d = this.arrays[s]!;
     d.fill(0);
-    this.arrays[s - 1] = undefined;
-    this.ring[s - 1] = -1;
+    this.arrays[s] = undefined;
+    this.ring[s] = -1;
     this.slotOf[p] = 0;
     this.referenced[p] = 0;
-    this.spare.push(d);
     this.ram.pageFlags[p] &= ~1;
     for (const l of this.listeners) l(p, true);
+    return d;
   }
 
   /**

@@ -26,6 +26,7 @@ import { canonicalModuleName, parseBuiltinModinfo, parseModulesBuiltin, readModi
 import { resolveModules, type ModuleTree } from '../modules.js';
 import { exists, hashFile, openFileSource, sha256Hex, tempNameFor, writeFileAtomic } from './files.js';
 import { hostDebianMirror } from './host.js';
+import { isRiscvImage } from '../../core/machine/linux.js';
 import { DownloadError, downloadToFile, fetchBytes } from './http.js';
 import { formatBytes, type ProgressOptions } from './progress.js';
 import { hostKeyrings, unverifiedInReleaseText, verifyDetached, verifyInRelease } from './signature.js';
@@ -494,11 +495,6 @@ interface KernelParts {
   modules: Map<string, { path: string; data: Uint8Array }>;
   builtin: Set<string>;
   builtinModinfo: Map<string, Modinfo>;
-}
-
-/** True for a RISC-V Linux boot Image: "RSC\x05" at 0x38 (an EFI-stub kernel also starts with "MZ"). */
-export function isRiscvImage(bytes: Uint8Array): boolean {
-  return bytes.length > 0x40 && bytes[0x38] === 0x52 && bytes[0x39] === 0x53 && bytes[0x3a] === 0x43 && bytes[0x3b] === 0x05;
 }
 
 async function withDeb<T>(path: string, f: (source: ByteSource) => Promise<T>): Promise<T> {
