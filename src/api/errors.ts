@@ -12,13 +12,14 @@ export type ApiErrorCode =
   | 'payload_too_large' // the body exceeds MAX_BODY_BYTES
   | 'forbidden_path' // a file outside the directories the daemon was told to allow
   | 'bad_kernel' // the kernel (or initrd/firmware) file exists but cannot be loaded
-  | 'insufficient_memory' // the host cannot give the VM the memory it asks for
+  | 'insufficient_memory' // the daemon's memory budget cannot hold the VM's memory besides the VMs defined already
   | 'unauthorized' // missing or wrong API token
   | 'internal'; // a bug or an unexpected host failure; details go to the daemon's log, not the client
 
 /**
- * HTTP status of each code. insufficient_memory is 507 rather than 409 so that clients can tell "the host is
- * full, try later or elsewhere" apart from "the VM is in the wrong state" by status alone.
+ * HTTP status of each code. insufficient_memory is 409 like conflict: the request clashes with the daemon's
+ * current state (the definitions already fill its memory budget) and succeeds once that state changes; 507 is
+ * WebDAV's "cannot store the representation", which this is not. Clients tell the two apart by error.code.
  */
 export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   bad_request: 400,
@@ -31,8 +32,8 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   bad_kernel: 422,
+  insufficient_memory: 409,
   internal: 500,
-  insufficient_memory: 507,
 };
 
 export const API_ERROR_CODES = Object.keys(API_ERROR_STATUS) as ApiErrorCode[];
@@ -220,8 +221,14 @@ export function badKernel(field: string, path: string, why: string): ApiError {
   return new ApiError('bad_kernel', `${field} ${describeValue(path)} cannot be loaded: ${why}`);
 }
 
-export function insufficientMemory(requestedMib: number, availableMib: number): ApiError {
-  return new ApiError('insufficient_memory', `the VM needs ${requestedMib} MiB but only ${availableMib} MiB are free on this host; stop another VM or ask for less memory`);
+/** Every defined VM holds its memory_mib of the budget, whatever its state, until it is deleted. */
+export function insufficientMemory(requestedMib: number, freeMib: number, budgetMib: number): ApiError {
+  return new ApiError(
+    'insufficient_memory',
+    `the VM needs ${requestedMib} MiB but only ${Math.max(0, freeMib)} MiB of the daemon's ${budgetMib} MiB memory budget are free ` +
+      '(every defined VM counts, stopped ones too); delete VMs you no longer need, ask for less memory, ' +
+      'or restart the daemon with a larger --memory-budget',
+  );
 }
 
 export function unauthorized(): ApiError {

@@ -244,10 +244,11 @@ export function openApiDocument(): object {
         post: {
           operationId: 'createVm',
           summary: 'Define a VM (state created; it does not start)',
+          description: 'Every defined VM holds its memory_mib of the daemon\'s memory budget (serve --memory-budget) until it is deleted, whatever its state. A VM the budget cannot hold is refused with 409 and error.code insufficient_memory (not 507): the message says how much is free; delete VMs or ask for less memory. A name already taken is 409 conflict.',
           requestBody: { required: true, content: { 'application/json': { schema: ref('VmSpec') } } },
           responses: {
             '201': vmInfo('The new VM; its definition is stored durably before this answer.'),
-            ...errs(...COMMON, 403, 409, 413, 415, 422, 507),
+            ...errs(...COMMON, 403, 409, 413, 415, 422),
           },
         },
       },

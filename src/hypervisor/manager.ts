@@ -195,7 +195,7 @@ export class VmManager {
     for (const vm of this.vms.values()) if (vm.stored.spec.name === spec.name) throw nameInUse(spec.name, vm.stored.id);
     const committed = this.committedMib();
     if (committed + spec.memory_mib > this.o.memoryBudgetMib) {
-      throw insufficientMemory(spec.memory_mib, this.o.memoryBudgetMib - committed);
+      throw insufficientMemory(spec.memory_mib, this.o.memoryBudgetMib - committed, this.o.memoryBudgetMib);
     }
     this.o.checkKernel(spec.kernel);
     const stored: StoredVm = {
