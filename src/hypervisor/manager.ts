@@ -44,7 +44,15 @@ export interface ManagerOptions {
   checkKernel(path: string): void;
   defaultCmdline: string;
   log(line: string): void;
+  /** VM threads set up at once (spawned, not yet ready); further starts wait their turn. Default DEFAULT_MAX_STARTING. */
+  maxStarting?: number;
 }
+
+/**
+ * Making a worker and building a machine cost the main thread and the CPU: 50 starts at once would compete
+ * with the API and the running guests. Starts return at once and their threads are set up a few at a time.
+ */
+export const DEFAULT_MAX_STARTING = 2;
 
 /** One schedulable vCPU: the VM thread (hart 0, or all harts) or a hart thread. */
 interface Vcpu {
@@ -69,6 +77,8 @@ interface ManagedVm {
   /** Scheduled vCPUs; empty until the VM thread is ready. */
   vcpus: Vcpu[];
   paused: boolean;
+  /** Started (running or paused to the API) and waiting for its turn to get a thread (admit()). */
+  queued: boolean;
   counters: DeviceCounters;
   instructions: number;
   cpuNsBefore: number;
@@ -84,6 +94,8 @@ interface ManagedVm {
 export interface ConsoleSink {
   data(bytes: Uint8Array): void;
   state?(state: VmState, reason?: string): void;
+  /** The VM is gone (deleted): the client should be disconnected, telling it `reason`. */
+  closed?(reason: string): void;
 }
 
 const EMPTY_COUNTERS: DeviceCounters = {
@@ -102,21 +114,30 @@ export class VmManager {
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
   /** Threads told to stop, with what ends them once they answer 'stopped' (or a timeout passes). */
   private readonly stopping = new Map<VmThread, () => void>();
+  /** Started VMs waiting for a thread, oldest first. */
+  private readonly startQueue: ManagedVm[] = [];
+  /** VMs whose thread is being set up: spawned, not yet 'ready'. */
+  private readonly starting = new Set<ManagedVm>();
+  private admitTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
     this.busy = new Array<{ vm: ManagedVm; cpu: Vcpu } | null>(o.pcpus).fill(null);
   }
 
-  /** Takes VMs from the store at daemon start; those that were running start again. */
+  /**
+   * Takes VMs from the store at daemon start; those that were running start again, and those that were paused
+   * start paused: their machine is built but the guest runs no slice until it is resumed.
+   */
   restore(vms: StoredVm[]): void {
     for (const stored of vms) {
-      const wasRunning = stored.desired === 'running' || stored.desired === 'paused';
+      const desired = stored.desired;
+      const wasRunning = desired === 'running' || desired === 'paused';
       stored.state = stored.state === 'crashed' ? 'crashed' : wasRunning ? 'stopped' : stored.state;
       this.vms.set(stored.id, this.fresh(stored));
       if (wasRunning) {
         try {
-          this.start(stored.id);
+          this.start(stored.id, { paused: desired === 'paused' });
         } catch (e) {
           this.o.log(`tvisor: cannot restart VM ${stored.id} (${stored.spec.name}): ${(e as Error).message}`);
         }
@@ -126,7 +147,7 @@ export class VmManager {
 
   private fresh(stored: StoredVm): ManagedVm {
     return {
-      stored, thread: null, hartThreads: [], vcpus: [], paused: false, counters: EMPTY_COUNTERS,
+      stored, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
     };
   }
@@ -218,9 +239,50 @@ export class VmManager {
     for (const c of vm.console) c.state?.(state, reason);
   }
 
-  start(id: string): VmInfo {
+  /**
+   * Starts a VM (paused: with its vCPUs parked from the first instruction). It is running (or paused) at once
+   * to the API; its thread is set up when its turn comes (admit()).
+   */
+  start(id: string, opts: { paused?: boolean } = {}): VmInfo {
     const vm = this.get(id);
     this.check('start', vm);
+    vm.paused = opts.paused ?? false;
+    vm.queued = true;
+    this.startQueue.push(vm);
+    this.setState(vm, vm.paused ? 'paused' : 'running');
+    this.admit();
+    return this.info(vm);
+  }
+
+  /** Runs admit() on a later turn of the event loop, so that setting up threads does not add up in one turn. */
+  private admitSoon(): void {
+    this.admitTimer ??= setTimeout(() => {
+      this.admitTimer = null;
+      this.admit();
+    }, 0);
+  }
+
+  /** Gives queued VMs their threads, while fewer than maxStarting are being set up; one per turn of the event loop. */
+  private admit(): void {
+    if (this.starting.size >= (this.o.maxStarting ?? DEFAULT_MAX_STARTING)) return;
+    const vm = this.startQueue.shift();
+    if (!vm) return;
+    vm.queued = false;
+    this.starting.add(vm);
+    try {
+      this.spawnVm(vm);
+    } catch (e) {
+      this.ended(vm, 'crashed', `cannot start: ${(e as Error).message}`);
+    }
+    this.admitSoon();
+  }
+
+  /** The VM's thread has its machine (or failed to): the next queued VM may go. */
+  private admitted(vm: ManagedVm): void {
+    if (this.starting.delete(vm)) this.admitSoon();
+  }
+
+  private spawnVm(vm: ManagedVm): void {
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
     const config: VmThreadConfig = {
@@ -249,9 +311,6 @@ export class VmManager {
       this.ended(vm, 'crashed', `the VM thread ended: ${reason}`);
     });
     thread.send({ t: 'init', config });
-    vm.paused = false;
-    this.setState(vm, 'running');
-    return this.info(vm);
   }
 
   private onMessage(vm: ManagedVm, thread: VmThread, m: FromVm): void {
@@ -261,6 +320,7 @@ export class VmManager {
       return;
     }
     if (vm.thread !== thread) return;
+    if (m.t === 'ready' || m.t === 'init-error') this.admitted(vm);
     switch (m.t) {
       case 'ready': {
         this.scheduler.addVm(vm.stored.id, { weight: vm.stored.spec.weight, cap: vm.stored.spec.cap });
@@ -386,6 +446,9 @@ export class VmManager {
 
   /** The VM thread is gone or going: frees everything it held. */
   private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
+    if (vm.queued) this.startQueue.splice(this.startQueue.indexOf(vm), 1);
+    vm.queued = false;
+    this.admitted(vm);
     for (const cpu of vm.vcpus) {
       if (cpu.wakeTimer) clearTimeout(cpu.wakeTimer);
       cpu.wakeTimer = null;
@@ -455,6 +518,8 @@ export class VmManager {
     this.check('delete', vm);
     this.vms.delete(id);
     this.o.store.remove(id);
+    for (const c of vm.console) c.closed?.('VM deleted');
+    vm.console.clear();
   }
 
   update(id: string, patch: VmPatch): VmInfo {
@@ -564,7 +629,7 @@ export class VmManager {
   /** Stops every VM (daemon shutdown); definitions keep their desired state so a restart resumes them. */
   shutdown(): void {
     for (const vm of this.vms.values()) {
-      if (!vm.thread) continue;
+      if (!vm.thread && !vm.queued) continue;
       const desired = vm.stored.desired;
       this.ended(vm, 'stopped');
       vm.stored.desired = desired;
