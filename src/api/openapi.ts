@@ -212,12 +212,12 @@ function indexParam(device: string, max: number) {
   };
 }
 
-function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string) {
+function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string, more = '') {
   return {
     post: {
       operationId: `${kind}Vm`,
       summary,
-      description: `Allowed when the VM is ${allowed}; otherwise 409 conflict and nothing changes. Takes no body.`,
+      description: `Allowed when the VM is ${allowed}; otherwise 409 conflict and nothing changes. Takes no body.${more}`,
       parameters: [idParam],
       responses: { '200': vmInfo('The VM after the action.'), ...errs(...COMMON, 409, 413) },
     },
@@ -231,7 +231,7 @@ export function openApiDocument(): object {
     info: {
       title: 'tvisor',
       version: '1',
-      description: `Runs 64-bit RISC-V VMs. Request bodies are JSON (Content-Type: application/json, UTF-8, at most ${MAX_BODY_BYTES} bytes) and unknown fields are refused. A request that fails changes nothing. Errors are {error: {code, message}}.`,
+      description: `Runs 64-bit RISC-V VMs. Request bodies are JSON (Content-Type: application/json, UTF-8, at most ${MAX_BODY_BYTES} bytes; a bigger one is 413, refused before it is sent when the client asks with Expect: 100-continue) and unknown fields are refused. A request that fails changes nothing. Errors are {error: {code, message}}. A client has 10 s (or the request timeout if shorter) to send its headers and 30 s (serve --request-timeout) for the whole request, else the connection is closed (Node's plain-text 408); idle keep-alive connections close after 5 s; connections beyond serve --max-connections (default 256, console WebSockets included) are refused.`,
     },
     security: [{ bearer: [] }, {}],
     paths: {
@@ -271,7 +271,8 @@ export function openApiDocument(): object {
       },
       '/v1/vms/{id}/disks/{index}': devicePatch('disk', 'the bytes (bandwidth) and requests (ops) the guest\'s disk requests may use'),
       '/v1/vms/{id}/nics/{index}': devicePatch('nic', 'each direction separately: bytes (bandwidth) and frames (ops) sent, and the same received'),
-      '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)'),
+      '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)',
+        ' Answers at once with the VM running; its thread is set up when its turn comes (the daemon sets up a few at a time, so that many starts at once do not starve the API), and its counters stay 0 until then.'),
       '/v1/vms/{id}/pause': lifecycle('pause', 'running', 'Park the vCPUs, keeping memory'),
       '/v1/vms/{id}/resume': lifecycle('resume', 'paused', 'Continue a paused VM'),
       '/v1/vms/{id}/stop': lifecycle('stop', 'running or paused', 'Power the VM off (its definition stays)'),
@@ -279,7 +280,7 @@ export function openApiDocument(): object {
         get: {
           operationId: 'vmConsole',
           summary: 'The serial console as a WebSocket',
-          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes; at most 64 KiB each). The server sends text messages {\"event\":\"state\",\"state\":…,\"reason\"?:…} when the VM changes state. A client first gets up to 64 KiB of recent output. Allowed in every state, so a client can attach before start and see the whole boot; input is dropped while the VM is not running.',
+          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes; at most 64 KiB each). The server sends text messages {\"event\":\"state\",\"state\":…,\"reason\"?:…} when the VM changes state. A client first gets up to 64 KiB of recent output. Allowed in every state, so a client can attach before start and see the whole boot; input is dropped while the VM is not running. When the VM is deleted the server closes the WebSocket with code 4404 and reason \"VM deleted\".',
           parameters: [idParam],
           responses: { '101': { description: 'Switching Protocols: the WebSocket is open.' }, ...errs(...COMMON, 413) },
         },

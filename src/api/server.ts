@@ -1,8 +1,10 @@
 // The daemon's HTTP server (node:http): reads a request (bounded), parses it into a VmAction, checks file
 // paths against the allowed directories, runs it on the VM manager, and answers JSON — errors as
 // {error: {code, message}}. Also /metrics (Prometheus text), /v1/openapi.json, and the console WebSocket.
+// Hostile clients are bounded: body size (413), header and request timeouts, a cap on connections.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo } from './actions.js';
@@ -15,25 +17,116 @@ export interface ApiServerOptions {
   allowedDirs: string[];
   /** When set, every request needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** Open connections (console WebSockets included) beyond which new ones are refused; default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
+  /** Seconds a client has to send a whole request; default DEFAULT_REQUEST_TIMEOUT_S. */
+  requestTimeoutS?: number;
   log(line: string): void;
 }
 
+export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_REQUEST_TIMEOUT_S = 30;
+/** Headers must be complete this soon (or within the request timeout if shorter): a slowloris client is cut off. */
+const HEADERS_TIMEOUT_S = 10;
+/** An idle keep-alive connection is closed after this long. */
+const KEEP_ALIVE_TIMEOUT_S = 5;
+/**
+ * An oversized body up to this size is read and thrown away before the 413, so the client (still sending)
+ * gets the answer and not a connection reset; beyond it the daemon answers at once and closes the connection.
+ */
+const DRAIN_LIMIT = 16 * 2 ** 20;
+
+/** The client went away before its request was whole: there is nobody to answer. */
+class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
+/** A 413 whose body was not read to its end: the connection cannot carry another request. */
+class TooLargeUnread extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.message);
+  }
+}
+
+function declaredLength(req: IncomingMessage): number | undefined {
+  const n = Number(req.headers['content-length']);
+  return req.headers['content-length'] !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * The request body as text (undefined when empty), at most MAX_BODY_BYTES. A bigger one is drained (up to
+ * DRAIN_LIMIT) and rejected with payload_too_large; a client that disconnects first rejects with ClientGone.
+ */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > DRAIN_LIMIT) {
+      reject(new TooLargeUnread(payloadTooLarge(declared, MAX_BODY_BYTES)));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (!settled) f();
+      settled = true;
+    };
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(payloadTooLarge(size, MAX_BODY_BYTES));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size > DRAIN_LIMIT) settle(() => reject(new TooLargeUnread(payloadTooLarge(size, MAX_BODY_BYTES))));
+      else if (size <= MAX_BODY_BYTES) chunks.push(c);
+      else chunks.length = 0; // over the limit: keep reading, keep nothing
     });
-    req.on('end', () => resolve(size === 0 ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => settle(() => {
+      if (size > MAX_BODY_BYTES) reject(payloadTooLarge(size, MAX_BODY_BYTES));
+      else resolve(size === 0 ? undefined : Buffer.concat(chunks).toString('utf8'));
+    }));
+    const gone = () => settle(() => reject(new ClientGone(`${size}${declared === undefined ? '' : ` of ${declared}`} bytes of the body had arrived`)));
+    req.on('aborted', gone);
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!req.complete) gone();
+    });
   });
+}
+
+/** Compares `Authorization` with the token in constant time (over fixed-length digests, so not even the length leaks). */
+function tokenChecker(token: string | undefined): (authorization: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+  const want = digest(`Bearer ${token}`);
+  return (authorization) => timingSafeEqual(digest(authorization ?? ''), want) && authorization !== undefined;
+}
+
+/**
+ * Logs at most one line of each kind every `intervalMs`, so that a client misbehaving in a loop cannot flood
+ * the daemon's log: the first line of a kind is logged at once, the ones after it within the interval are
+ * summed up in one line (the last of them, with a count) when it ends.
+ */
+export function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000) {
+  const kinds = new Map<string, { suppressed: number; last: string; timer: ReturnType<typeof setTimeout> }>();
+  const open = (kind: string) => {
+    const timer = setTimeout(() => {
+      const k = kinds.get(kind)!;
+      kinds.delete(kind);
+      if (k.suppressed === 0) return;
+      const more = k.suppressed > 1 ? ` (and ${k.suppressed - 1} more like it in the last ${intervalMs / 1000} s)` : '';
+      log(`${k.last}${more}`);
+      open(kind); // a new interval: the next line of this kind waits for its end too
+    }, intervalMs);
+    timer.unref?.();
+    kinds.set(kind, { suppressed: 0, last: '', timer });
+  };
+  return (kind: string, line: string) => {
+    const k = kinds.get(kind);
+    if (k) {
+      k.suppressed++;
+      k.last = line;
+      return;
+    }
+    log(line);
+    open(kind);
+  };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -93,6 +186,9 @@ const CONSOLE_MAX_MESSAGE = 64 * 1024;
 /** Output is dropped for a client that has this much unsent, so a stalled client cannot eat the daemon's memory. */
 const CONSOLE_MAX_BUFFERED = 4 * 2 ** 20;
 
+/** Close code for a console whose VM was deleted (4000-4999: private use, RFC 6455 §7.4.2; 404 as in HTTP). */
+const CONSOLE_CLOSE_DELETED = 4404;
+
 /** Answers an upgrade request that is refused with a JSON error, as a plain HTTP response. */
 function refuseUpgrade(socket: Duplex, err: ApiError): void {
   const text = `${JSON.stringify(toBody(err))}\n`;
@@ -109,6 +205,9 @@ function refuseUpgrade(socket: Duplex, err: ApiError): void {
  */
 function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket): void {
   const session = m.attachConsole(id, {
+    closed(reason) {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CONSOLE_CLOSE_DELETED, reason);
+    },
     data(bytes) {
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount <= CONSOLE_MAX_BUFFERED) ws.send(bytes);
@@ -128,12 +227,20 @@ function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket): void {
 
 export function createApiServer(o: ApiServerOptions): Server {
   const m = o.manager;
+  const authorized = tokenChecker(o.token);
+  const note = rateLimitedLog(o.log);
+  const requestTimeoutS = o.requestTimeoutS ?? DEFAULT_REQUEST_TIMEOUT_S;
   const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_MESSAGE });
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const peer = req.socket.remoteAddress ?? 'a local client';
     void (async () => {
       try {
-        if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) throw unauthorized();
-        const body = await readBody(req);
+        const reading = readBody(req);
+        if (!authorized(req.headers.authorization)) {
+          await reading.catch(() => {}); // read the body first, so that the client gets the 401 (not a reset)
+          throw unauthorized();
+        }
+        const body = await reading;
         const action = parseRequest(req.method ?? 'GET', req.url ?? '/', req.headers['content-type'], body);
         switch (action.kind) {
           case 'create': {
@@ -161,16 +268,46 @@ export function createApiServer(o: ApiServerOptions): Server {
             throw new ApiError('bad_request', 'the console needs a WebSocket upgrade (Upgrade: websocket)');
         }
       } catch (e) {
-        const err = toApiError(e);
+        if (e instanceof ClientGone) {
+          // the client left, or a timeout cut it off: nobody to answer, nothing wrong in the daemon
+          note('gone', `tvisor: the connection from ${peer} ended in the middle of ${req.method} ${req.url}: ${e.message}`);
+          return;
+        }
+        const unread = e instanceof TooLargeUnread;
+        const err = toApiError(unread ? e.error : e);
         if (err.code === 'internal') o.log(`tvisor: internal error serving ${req.method} ${req.url}: ${(e as Error)?.stack ?? e}`);
-        send(res, err.status, toBody(err), err.allow ? { allow: err.allow.join(', ') } : {});
+        const headers: Record<string, string> = err.allow ? { allow: err.allow.join(', ') } : {};
+        if (unread) headers.connection = 'close';
+        send(res, err.status, toBody(err), headers);
       }
     })();
+  };
+  const server = createServer({
+    requestTimeout: requestTimeoutS * 1000,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_S, requestTimeoutS) * 1000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_S * 1000,
+    // how often the timeouts above are checked (Node's default, 30 s, would let a slow client stay that long)
+    connectionsCheckingInterval: 1000,
+  }, handle);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_S * 1000;
+  server.maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.on('drop', (d) => {
+    note('drop', `tvisor: refused a connection from ${d?.remoteAddress ?? 'a local client'}: ${server.maxConnections} are open (serve --max-connections)`);
+  });
+  // "Expect: 100-continue": a body that is too big is refused before the client sends it
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > MAX_BODY_BYTES) {
+      send(res, 413, toBody(payloadTooLarge(declared, MAX_BODY_BYTES)), { connection: 'close' });
+      return;
+    }
+    res.writeContinue();
+    handle(req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     try {
-      if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) throw unauthorized();
+      if (!authorized(req.headers.authorization)) throw unauthorized();
       const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
       if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console does`);
       m.inspect(action.id); // 404 for an unknown VM

@@ -1,10 +1,11 @@
 // The CLI's client of the daemon's HTTP API (`tvisor ps`, `create`, `console`…): where the daemon is
-// (--api or $TVISOR_API: http://HOST:PORT, HOST:PORT, or a UNIX socket path), the bearer token (--token or
-// $TVISOR_TOKEN), JSON requests over node:http, and the console WebSocket (ws).
+// (--api or $TVISOR_API: http://HOST:PORT, HOST:PORT, or a UNIX socket path), the bearer token (--token,
+// --token-file or $TVISOR_TOKEN), JSON requests over node:http, and the console WebSocket (ws).
 import { request } from 'node:http';
 import { resolve } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import WebSocket from 'ws';
-import { UsageError } from './args.js';
+import { InputError, UsageError } from './args.js';
 
 export const DEFAULT_API = '127.0.0.1:7477';
 
@@ -25,11 +26,47 @@ export class ClientError extends Error {
 export const CLIENT_OPTIONS = {
   api: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
 } as const;
 
 export const CLIENT_HELP = `  --api ADDR             the daemon: http://HOST:PORT, HOST:PORT or a UNIX socket path
                          (default: $TVISOR_API, else ${DEFAULT_API})
-  --token TOKEN          bearer token of a daemon started with --token (default: $TVISOR_TOKEN)`;
+  --token TOKEN          bearer token of a daemon started with a token (default: $TVISOR_TOKEN)
+  --token-file PATH      read the token from PATH (its first line; the file must not be readable by others),
+                         so that it does not show in ps`;
+
+/** The most a token file may hold: a token is a line, not a document. */
+const TOKEN_FILE_MAX = 4096;
+
+/**
+ * Reads an API token from a file (`option` names it in messages): a regular file, private to its owner
+ * (mode & 0o077 zero, as ssh asks of keys: a token others can read is no secret), whose first line is the
+ * token. Opened non-blocking, so a FIFO cannot hang the caller.
+ */
+export function readTokenFile(path: string, option: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new InputError(`${option} ${path}: cannot open it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(`${option} ${path}: not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new InputError(`${option} ${path}: other users may read or change it (mode ${mode}); make it private with: chmod 600 ${path}`);
+    }
+    if (st.size > TOKEN_FILE_MAX) throw new InputError(`${option} ${path}: ${st.size} bytes is too long for a token file (at most ${TOKEN_FILE_MAX}; the token is its first line)`);
+    const buf = Buffer.alloc(TOKEN_FILE_MAX);
+    const n = readSync(fd, buf, 0, TOKEN_FILE_MAX, 0);
+    const token = buf.subarray(0, n).toString('utf8').split(/\r?\n/)[0].trim();
+    if (token === '') throw new InputError(`${option} ${path}: the file is empty; write the token on its first line`);
+    return token;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface Endpoint {
   /** Printed in messages. */
@@ -40,10 +77,11 @@ export interface Endpoint {
   token?: string;
 }
 
-/** Works out the daemon's address from --api / $TVISOR_API. */
-export function parseEndpoint(api: string | undefined, token: string | undefined, command: string): Endpoint {
+/** Works out the daemon's address from --api / $TVISOR_API, and the token from --token, --token-file or $TVISOR_TOKEN. */
+export function parseEndpoint(api: string | undefined, token: string | undefined, command: string, tokenFile?: string): Endpoint {
   const text = api ?? process.env.TVISOR_API ?? DEFAULT_API;
-  const tok = token ?? (process.env.TVISOR_TOKEN || undefined);
+  if (token !== undefined && tokenFile !== undefined) throw new UsageError('give --token or --token-file, not both', command);
+  const tok = token ?? (tokenFile !== undefined ? readTokenFile(tokenFile, '--token-file') : process.env.TVISOR_TOKEN || undefined);
   if (text.startsWith('/') || text.startsWith('./') || text.startsWith('../') || text.startsWith('unix:')) {
     const path = resolve(text.replace(/^unix:/, ''));
     return { label: path, socketPath: path, token: tok };

@@ -9,7 +9,8 @@ import { lstatSync, rmSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
-import { createApiServer } from '../api/server.js';
+import { createApiServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_S } from '../api/server.js';
+import { readTokenFile } from './client.js';
 import { badKernel } from '../api/errors.js';
 import { parseKernelImage } from '../core/machine/linux.js';
 import type { BootFile } from '../core/machine/boot-file.js';
@@ -17,7 +18,7 @@ import { bootFile } from '../host/node/boot-file.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
-import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
+import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { DEFAULT_CMDLINE } from './run.js';
 
 export const SERVE_SUMMARY = 'Run the hypervisor daemon: many VMs, an HTTP API, a credit scheduler';
@@ -30,9 +31,16 @@ scheduler shares the host CPUs among them by weight and cap. VM definitions pers
 and VMs that were running start again.
 
 Options:
-  --listen HOST:PORT     listen on TCP (default 127.0.0.1:7477); a non-loopback address needs --token
+  --listen HOST:PORT     listen on TCP (default 127.0.0.1:7477); a non-loopback address needs a token
   --socket PATH          listen on a UNIX socket instead
-  --token TOKEN          require "Authorization: Bearer TOKEN" on every request
+  --token TOKEN          require "Authorization: Bearer TOKEN" on every request (visible in ps: prefer
+                         --token-file or $TVISOR_TOKEN)
+  --token-file PATH      the same, with the token read from the first line of PATH, which must be private to
+                         its owner (chmod 600); without either option, $TVISOR_TOKEN is the token if set
+  --max-connections N    open connections (console WebSockets included) beyond which new ones are refused
+                         (default ${DEFAULT_MAX_CONNECTIONS})
+  --request-timeout S    seconds a client has to send a whole request (default ${DEFAULT_REQUEST_TIMEOUT_S}); its headers must
+                         arrive within 10 s (or S if less), and idle keep-alive connections close after 5 s
   --pcpus N              host CPUs to run vCPUs on (default: ${availableParallelism()})
   --memory-budget SIZE   total guest memory the daemon admits (default: 3/4 of host memory)
   --state-dir DIR        where VM definitions live (default: $XDG_STATE_HOME/tvisor or ~/.local/state/tvisor)
@@ -49,6 +57,9 @@ const OPTIONS = {
   listen: { type: 'string' },
   socket: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'request-timeout': { type: 'string' },
   pcpus: { type: 'string' },
   'memory-budget': { type: 'string' },
   'state-dir': { type: 'string' },
@@ -154,10 +165,16 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (values.socket === undefined && !m) throw new UsageError(`--listen must be HOST:PORT, got '${listen}'`, 'serve');
   const host = m ? m[1].replace(/^\[|\]$/g, '') : '';
   const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
-  const token = values.token as string | undefined;
+  if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both', 'serve');
+  const token = (values.token as string | undefined) ??
+    (values['token-file'] !== undefined ? readTokenFile(values['token-file'] as string, '--token-file') : process.env.TVISOR_TOKEN || undefined);
   if (values.socket === undefined && !loopback && !token) {
-    throw new UsageError(`listening on ${host} (not loopback) needs --token, so that only your clients can drive the VMs`, 'serve');
+    throw new UsageError(`listening on ${host} (not loopback) needs --token, --token-file or $TVISOR_TOKEN, so that only your clients can drive the VMs`, 'serve');
   }
+  const maxConnections = values['max-connections'] === undefined
+    ? DEFAULT_MAX_CONNECTIONS : parseCount(values['max-connections'] as string, '--max-connections', 'serve');
+  const requestTimeoutS = values['request-timeout'] === undefined
+    ? DEFAULT_REQUEST_TIMEOUT_S : parseSeconds(values['request-timeout'] as string, '--request-timeout', 'serve') / 1000;
   const vmsPerThread = values['vms-per-thread'] === undefined ? 1 : Number(values['vms-per-thread']);
   if (!Number.isInteger(vmsPerThread) || vmsPerThread < 1 || vmsPerThread > 1024) {
     throw new UsageError(`--vms-per-thread must be a whole number from 1 to 1024, got '${values['vms-per-thread']}'`, 'serve');
@@ -184,7 +201,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);
-  const server = createApiServer({ manager, allowedDirs: allowed, token, log });
+  const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e) => reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${(e as Error).message}`)));
     if (values.socket !== undefined) {

@@ -27,7 +27,7 @@ export function clientArgs(
     process.stdout.write(help);
     return null;
   }
-  const client = new ApiClient(parseEndpoint(values.api as string | undefined, values.token as string | undefined, command));
+  const client = new ApiClient(parseEndpoint(values.api as string | undefined, values.token as string | undefined, command, values['token-file'] as string | undefined));
   return { values, positionals, client };
 }
 

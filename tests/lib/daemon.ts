@@ -13,11 +13,17 @@ export interface Daemon {
   log: () => string;
 }
 
-/** Starts `tvisor serve --pcpus 1` (plus `args`) with the state in `stateDir`; resolves once it listens. */
-export async function startDaemon(stateDir: string, args: string[] = []): Promise<Daemon> {
+/**
+ * Starts `tvisor serve --pcpus 1` (plus `args`) with the state in `stateDir`; resolves once it listens. The
+ * daemon gets this process's environment without $TVISOR_TOKEN (which would make it ask for a token), plus `env`.
+ */
+export async function startDaemon(stateDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
   const listen = args.includes('--socket') ? [] : ['--listen', '127.0.0.1:0'];
   const pcpus = args.includes('--pcpus') ? [] : ['--pcpus', '1'];
-  const child = spawn(process.execPath, [cliPath, 'serve', ...listen, ...pcpus, '--state-dir', stateDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { TVISOR_TOKEN: _, ...inherited } = process.env;
+  const child = spawn(process.execPath, [cliPath, 'serve', ...listen, ...pcpus, '--state-dir', stateDir, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...inherited, ...env },
+  });
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20_000);
