@@ -52,7 +52,7 @@ export interface ManagerOptions {
  * Making a worker and building a machine cost the main thread and the CPU: 50 starts at once would compete
  * with the API and the running guests. Starts return at once and their threads are set up a few at a time.
  */
-export const DEFAULT_MAX_STARTING = 2;
+export const DEFAULT_MAX_STARTING = 4;
 
 /** One schedulable vCPU: the VM thread (hart 0, or all harts) or a hart thread. */
 interface Vcpu {
