@@ -285,12 +285,14 @@ test('serve: a paused VM stays paused across a daemon restart and runs only once
   }
 });
 
-test('serve: deleting a VM closes its console WebSockets with 4404 "VM deleted"', { timeout: 60_000 }, async () => {
-  const d = await startDaemon(join(dir, 'state-del'), ['--allow-dir', dir]);
+test('serve: consoles outlive the request timeout; deleting a VM closes them with 4404 "VM deleted"', { timeout: 60_000 }, async () => {
+  const d = await startDaemon(join(dir, 'state-del'), ['--allow-dir', dir, '--request-timeout', '1']);
   try {
     const id = (await api(d, 'POST', '/v1/vms', { name: 'del', vcpus: 1, memory_mib: 16, kernel })).json.id;
     const consoles = [await openConsole(d, id), await openConsole(d, id)];
     const closed = consoles.map((ws) => new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()]))));
+    await sleep(3000); // longer than the request timeout: that applies to requests, not to open consoles
+    for (const ws of consoles) assert.equal(ws.readyState, WebSocket.OPEN);
     assert.equal((await api(d, 'DELETE', `/v1/vms/${id}`)).status, 204);
     for (const c of closed) assert.deepEqual(await c, [4404, 'VM deleted']);
   } finally {

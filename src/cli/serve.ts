@@ -182,6 +182,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const allowed = ((values['allow-dir'] as string[] | undefined) ?? [defaultCacheDir()]).map((d) => resolve(d));
   const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (values.token !== undefined) log('tvisor: note: --token shows in ps to every user of this host; --token-file or $TVISOR_TOKEN keep it private');
 
   let store: VmStore;
   try {
