@@ -362,3 +362,35 @@ test('a stale lock left by a dead process is taken over', () => {
   fs.writeFileSync(lock, 'garbage'); // unreadable owner: stale as well
   openDiskImage({ path: p }).close();
 });
+
+test('a disk open for writing in another thread of this process is refused naming its holder, and stays locked', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const p = image();
+  const mod = new URL('./block-file.js', import.meta.url).href;
+  // the worker opens the image as "VM a", reports, and keeps it open until told to close it
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(mod)}).then(({ openDiskImage }) => {
+       const d = openDiskImage({ path: ${JSON.stringify(p)}, owner: 'VM a (first)' });
+       parentPort.postMessage('open');
+       parentPort.once('message', () => { d.close(); parentPort.postMessage('closed'); });
+     });`,
+    { eval: true },
+  );
+  const next = () => new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  try {
+    assert.equal(await next(), 'open');
+    const refused = (e: Error) => e instanceof DiskError && e.message.includes('already open for writing by VM a (first) of this tvisor process');
+    assert.throws(() => openDiskImage({ path: p, owner: 'VM b (second)' }), refused);
+    assert.throws(() => openDiskImage({ path: p, owner: 'VM b (second)' }), refused, 'the refused attempt released nothing');
+    assert.ok(fs.readFileSync(diskLockPath(p), 'utf8').includes('holder=VM a (first)'));
+    w.postMessage('close');
+    assert.equal(await next(), 'closed');
+    openDiskImage({ path: p }).close(); // free once its holder closed it
+  } finally {
+    await w.terminate();
+  }
+});
