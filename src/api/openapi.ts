@@ -20,7 +20,7 @@ const schemas = {
     type: 'string',
     maxLength: LIMITS.pathLength,
     pattern: PATH_PATTERN,
-    description: 'An absolute, normalised path (no ".", ".." or empty components) under a directory the daemon allows (else 403 forbidden_path). Symlinks leaving the allowed directories are refused when the file is opened.',
+    description: 'An absolute, normalised path (no ".", ".." or empty components) under a directory the daemon allows (else 403 forbidden_path, also when its directory resolves, through symlinks, outside them). At create the file must exist (an overlay may be missing if its directory exists: it is created at start) and be a regular file (a FIFO, directory, device, symbolic link as last component or file with several hard links is 400 bad_request). Every start checks again where the file is opened: a VM whose file fails then crashes with the reason.',
   },
   TokenBucket: {
     type: 'object',
@@ -212,12 +212,12 @@ function indexParam(device: string, max: number) {
   };
 }
 
-function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string) {
+function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string, more = '') {
   return {
     post: {
       operationId: `${kind}Vm`,
       summary,
-      description: `Allowed when the VM is ${allowed}; otherwise 409 conflict and nothing changes. Takes no body.`,
+      description: `Allowed when the VM is ${allowed}; otherwise 409 conflict and nothing changes.${more} Takes no body.`,
       parameters: [idParam],
       responses: { '200': vmInfo('The VM after the action.'), ...errs(...COMMON, 409, 413) },
     },
@@ -270,7 +270,7 @@ export function openApiDocument(): object {
       },
       '/v1/vms/{id}/disks/{index}': devicePatch('disk', 'the bytes (bandwidth) and requests (ops) the guest\'s disk requests may use'),
       '/v1/vms/{id}/nics/{index}': devicePatch('nic', 'each direction separately: bytes (bandwidth) and frames (ops) sent, and the same received'),
-      '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)'),
+      '/v1/vms/{id}/start': lifecycle('start', 'created, stopped or crashed', 'Boot the VM (afresh, from stopped or crashed)', ' Also 409 conflict when one of its writable disks or overlays (or an overlay\'s base) is the same file (device and inode) as one another running or paused VM of this daemon writes; the message names that VM.'),
       '/v1/vms/{id}/pause': lifecycle('pause', 'running', 'Park the vCPUs, keeping memory'),
       '/v1/vms/{id}/resume': lifecycle('resume', 'paused', 'Continue a paused VM'),
       '/v1/vms/{id}/stop': lifecycle('stop', 'running or paused', 'Power the VM off (its definition stays)'),

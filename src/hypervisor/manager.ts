@@ -2,7 +2,7 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from '../api/errors.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, diskInUse } from '../api/errors.js';
 import {
   stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from '../api/actions.js';
@@ -42,6 +42,14 @@ export interface ManagerOptions {
   nowNs(): number;
   /** Throws ApiError (bad_kernel) when the file is not a RISC-V Linux Image or ELF kernel. */
   checkKernel(path: string): void;
+  /**
+   * Directories every file of a VM must lie beneath: its VM thread opens them confined (confined-open.ts) at
+   * every start, so a file swapped for a symlink, or a narrower list after a daemon restart, stops the start.
+   * Absent: anywhere.
+   */
+  allowedDirs?: readonly string[];
+  /** A file's identity (e.g. device and inode), so that no two VMs of this daemon write one image; absent: its path. */
+  fileIdentity?(path: string): string;
   defaultCmdline: string;
   log(line: string): void;
 }
@@ -60,8 +68,19 @@ interface Vcpu {
   wakeTimer: ReturnType<typeof setTimeout> | null;
 }
 
+/** The images a VM thread has (or is about to have) open: each file's identity, with the field and path naming it. */
+interface DiskHold {
+  vm: ManagedVm;
+  /** Opened for writing: raw disks that are not readonly, and overlays. */
+  writes: Map<string, { field: string; path: string }>;
+  /** Opened read-only as an overlay's base (which must not change under it). */
+  bases: Map<string, { field: string; path: string }>;
+}
+
 interface ManagedVm {
   stored: StoredVm;
+  /** Starts waiting for this VM's previous thread to close its disks (it answers 'stopped'); null: none. */
+  closing: (() => void)[] | null;
   /** The VM thread (devices and hart 0); null when the VM is not running. */
   thread: VmThread | null;
   /** Hart threads of a multi-vCPU VM, besides `thread`. */
@@ -102,6 +121,8 @@ export class VmManager {
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
   /** Threads told to stop, with what ends them once they answer 'stopped' (or a timeout passes). */
   private readonly stopping = new Map<VmThread, () => void>();
+  /** Per VM thread, from start until the thread has closed its disks: the process-wide disk registry. */
+  private readonly diskHolds = new Map<VmThread, DiskHold>();
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
@@ -126,7 +147,7 @@ export class VmManager {
 
   private fresh(stored: StoredVm): ManagedVm {
     return {
-      stored, thread: null, hartThreads: [], vcpus: [], paused: false, counters: EMPTY_COUNTERS,
+      stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
     };
   }
@@ -218,18 +239,47 @@ export class VmManager {
     for (const c of vm.console) c.state?.(state, reason);
   }
 
+  /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
+  private diskHold(vm: ManagedVm): DiskHold {
+    const key = (path: string) => this.o.fileIdentity?.(path) ?? `path:${path}`;
+    const hold: DiskHold = { vm, writes: new Map(), bases: new Map() };
+    vm.stored.spec.disks.forEach((d, i) => {
+      if (d.overlay !== undefined) {
+        hold.writes.set(key(d.overlay), { field: `disks[${i}].overlay`, path: d.overlay });
+        hold.bases.set(key(d.path), { field: `disks[${i}].path`, path: d.path });
+      } else if (!d.readonly) hold.writes.set(key(d.path), { field: `disks[${i}].path`, path: d.path });
+    });
+    for (const other of this.diskHolds.values()) {
+      if (other.vm === vm) continue;
+      const clash = (mine: DiskHold['writes'], theirs: DiskHold['writes']) => {
+        for (const [k, f] of mine) {
+          const t = theirs.get(k);
+          if (t) throw diskInUse(f.field, f.path, other.vm.stored.id, other.vm.stored.spec.name, t.path);
+        }
+      };
+      clash(hold.writes, other.writes);
+      clash(hold.writes, other.bases);
+      clash(hold.bases, other.writes);
+    }
+    return hold;
+  }
+
   start(id: string): VmInfo {
     const vm = this.get(id);
     this.check('start', vm);
+    const hold = this.diskHold(vm);
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
+    const owner = `VM ${vm.stored.id} (${s.name})`;
     const config: VmThreadConfig = {
       id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
       initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
-      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined })),
+      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined, owner })),
       nics, nicRateLimiters: s.nics.map((n) => limiterConfigFromApi(n.rate_limiter)), balloonBytes: vm.stored.balloon_mib * 2 ** 20,
+      allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
     };
     const thread = this.o.spawn({ dedicated: s.vcpus > 1 });
+    this.diskHolds.set(thread, hold);
     vm.thread = thread;
     vm.counters = EMPTY_COUNTERS;
     vm.instructions = 0;
@@ -248,7 +298,12 @@ export class VmManager {
       if (vm.thread !== thread) return;
       this.ended(vm, 'crashed', `the VM thread ended: ${reason}`);
     });
-    thread.send({ t: 'init', config });
+    // the VM's previous thread (a stop or reboot just now) must close its disks before this one opens them
+    const init = () => {
+      if (vm.thread === thread) thread.send({ t: 'init', config });
+    };
+    if (vm.closing) vm.closing.push(init);
+    else init();
     vm.paused = false;
     this.setState(vm, 'running');
     return this.info(vm);
@@ -404,11 +459,16 @@ export class VmManager {
     const thread = vm.thread;
     vm.thread = null;
     if (thread) {
-      // let the thread close its disks (flush, unlock) before it is ended
+      // let the thread close its disks (flush, unlock) before it is ended; a new start of this VM waits for it
+      const waiting: (() => void)[] = [];
+      vm.closing = waiting;
       const end = () => {
         clearTimeout(done);
         this.stopping.delete(thread);
+        this.diskHolds.delete(thread);
         thread.terminate();
+        if (vm.closing === waiting) vm.closing = null;
+        for (const f of waiting) f();
       };
       const done = setTimeout(end, 2000);
       this.stopping.set(thread, end);

@@ -9,8 +9,8 @@ export type RefusalKind = 'missing' | 'type' | 'outside' | 'symlink' | 'hardlink
 
 export class FileRefused extends Error {
   override name = 'FileRefused';
-  constructor(readonly kind: RefusalKind, message: string) {
-    super(message);
+  constructor(readonly kind: RefusalKind, readonly label: string, readonly file: string, readonly detail: string) {
+    super(`${label} ${file}: ${detail}`);
   }
 }
 
@@ -96,15 +96,15 @@ export function openConfined(file: string, o: ConfinedOpenOptions): OpenedFile {
     const st = fs.fstatSync(fd, { bigint: true });
     if (!st.isFile()) {
       const hint = st.isBlockDevice() ? ' (block devices are not supported: copy it into a file)' : '';
-      throw new FileRefused('type', `${o.label} ${file}: is ${fileTypeName(st)}, not a regular file${hint}`);
+      throw new FileRefused('type', o.label, file, `is ${fileTypeName(st)}, not a regular file${hint}`);
     }
     if (allowed) {
       if (st.nlink > 1n) {
-        throw new FileRefused('hardlink', `${o.label} ${file}: has ${st.nlink} hard links, and a hard link may share a file outside the allowed directories; copy it (cp) to a file of its own`);
+        throw new FileRefused('hardlink', o.label, file, `has ${st.nlink} hard links, and a hard link may share a file outside the allowed directories; copy it (cp) to a file of its own`);
       }
       const real = fdPath(fd);
       if (real !== null && !beneath(real, allowed)) {
-        throw new FileRefused('outside', `${o.label} ${file}: leads to ${real}, outside the allowed directories (${allowed.join(', ')})`);
+        throw new FileRefused('outside', o.label, file, `leads to ${real}, outside the allowed directories (${allowed.join(', ')})`);
       }
     }
     return { fd, st, created };
@@ -117,34 +117,36 @@ export function openConfined(file: string, o: ConfinedOpenOptions): OpenedFile {
 
 /**
  * Checks without opening anything for writing that `file` could be opened as `o` says: an existing file is
- * opened read-only and closed; a missing one that `o.create` allows needs only its parent confined.
+ * opened read-only and closed (its stats are returned); a missing one that `o.create` allows needs only its
+ * parent confined (null is returned).
  */
-export function checkConfined(file: string, o: ConfinedOpenOptions): void {
+export function checkConfined(file: string, o: ConfinedOpenOptions): fs.BigIntStats | null {
   let opened: OpenedFile;
   try {
     opened = openConfined(file, { ...o, write: false, create: false });
   } catch (e) {
-    if (!(o.create && e instanceof FileRefused && e.kind === 'missing')) throw e;
+    if (!(o.create && e instanceof FileRefused && e.kind === 'missing' && !e.detail.includes('directory'))) throw e;
     if (o.allowedDirs) confinedTarget(file, o.label, realDirs(o.allowedDirs));
-    return;
+    return null;
   }
   fs.closeSync(opened.fd);
+  return opened.st;
 }
 
 /** The path to open: the parent's real path (which must lie beneath an allowed directory) and the last component. */
 function confinedTarget(file: string, label: string, allowed: readonly string[]): string {
   const abs = path.resolve(file);
   const name = path.basename(abs);
-  if (name === '' || name === '.' || name === '..') throw new FileRefused('type', `${label} ${file}: names a directory, not a file`);
+  if (name === '' || name === '.' || name === '..') throw new FileRefused('type', label, file, `names a directory, not a file`);
   let parent: string;
   try {
     parent = fs.realpathSync(path.dirname(abs));
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') throw new FileRefused('missing', `${label} ${file}: no such file (its directory ${path.dirname(abs)} does not exist)`);
-    throw new FileRefused('access', `${label} ${file}: cannot resolve its directory (${code(e)})`);
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') throw new FileRefused('missing', label, file, `no such file (its directory ${path.dirname(abs)} does not exist)`);
+    throw new FileRefused('access', label, file, `cannot resolve its directory (${code(e)})`);
   }
   if (!beneath(parent, allowed)) {
-    throw new FileRefused('outside', `${label} ${file}: its directory resolves to ${parent}, outside the allowed directories (${allowed.join(', ')})`);
+    throw new FileRefused('outside', label, file, `its directory resolves to ${parent}, outside the allowed directories (${allowed.join(', ')})`);
   }
   return path.join(parent, name);
 }
@@ -160,17 +162,17 @@ function fdPath(fd: number): string | null {
 
 function openRefusal(file: string, o: ConfinedOpenOptions, e: unknown): FileRefused {
   const c = code(e);
-  const label = `${o.label} ${file}`;
+  const label = o.label;
   switch (c) {
-    case 'ENOENT': return new FileRefused('missing', `${label}: no such file`);
-    case 'ELOOP': return new FileRefused('symlink', `${label}: is a symbolic link; give the real path of a file inside the allowed directories`);
-    case 'EISDIR': return new FileRefused('type', `${label}: is a directory, not a regular file`);
-    case 'ENOTDIR': return new FileRefused('missing', `${label}: no such file (a component of the path is not a directory)`);
+    case 'ENOENT': return new FileRefused('missing', label, file, `no such file`);
+    case 'ELOOP': return new FileRefused('symlink', label, file, `is a symbolic link; give the real path of a file inside the allowed directories`);
+    case 'EISDIR': return new FileRefused('type', label, file, `is a directory, not a regular file`);
+    case 'ENOTDIR': return new FileRefused('missing', label, file, `no such file (a component of the path is not a directory)`);
     case 'EACCES':
     case 'EPERM':
-      return new FileRefused('access', `${label}: permission denied${o.write ? '; fix its permissions, or make the disk readonly (or give it an overlay) to leave it unmodified' : ''}`);
-    case 'EROFS': return new FileRefused('access', `${label}: on a read-only file system; make the disk readonly or give it an overlay`);
-    default: return new FileRefused('other', `${label}: cannot open it (${c})`);
+      return new FileRefused('access', label, file, `permission denied${o.write ? '; fix its permissions, or make the disk readonly (or give it an overlay) to leave it unmodified' : ''}`);
+    case 'EROFS': return new FileRefused('access', label, file, `on a read-only file system; make the disk readonly or give it an overlay`);
+    default: return new FileRefused('other', label, file, `cannot open it (${c})`);
   }
 }
 
