@@ -15,6 +15,7 @@ import { parseKernelImage } from '../core/machine/linux.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
+import { releaseAbandonedLocks } from '../host/node/block-file.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -195,6 +196,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     spawn: (o) => pool.open(o?.dedicated),
     spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread') satisfies VmThread,
     nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
+    releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);

@@ -50,6 +50,11 @@ export interface ManagerOptions {
   allowedDirs?: readonly string[];
   /** A file's identity (e.g. device and inode), so that no two VMs of this daemon write one image; absent: its path. */
   fileIdentity?(path: string): string;
+  /**
+   * Called once a VM thread has ended (closed or not): removes the disk locks `owner` may have left on `paths`
+   * (a thread terminated or dead without closing its disks), so they do not stay held by this process.
+   */
+  releaseDiskLocks?(owner: string, paths: string[]): void;
   defaultCmdline: string;
   log(line: string): void;
 }
@@ -71,6 +76,8 @@ interface Vcpu {
 /** The images a VM thread has (or is about to have) open: each file's identity, with the field and path naming it. */
 interface DiskHold {
   vm: ManagedVm;
+  /** The name the VM's lock files carry (VmThreadConfig disks' owner). */
+  owner: string;
   /** Opened for writing: raw disks that are not readonly, and overlays. */
   writes: Map<string, { field: string; path: string }>;
   /** Opened read-only as an overlay's base (which must not change under it). */
@@ -110,6 +117,9 @@ const EMPTY_COUNTERS: DeviceCounters = {
   netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0, balloonBytes: 0, memoryTouchedBytes: 0,
 };
 const CONSOLE_BACKLOG = 64 * 1024;
+
+/** How a VM's disk locks name it. */
+const diskOwner = (vm: ManagedVm) => `VM ${vm.stored.id} (${vm.stored.spec.name})`;
 
 export class VmManager {
   readonly scheduler: CreditScheduler;
@@ -242,7 +252,7 @@ export class VmManager {
   /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
   private diskHold(vm: ManagedVm): DiskHold {
     const key = (path: string) => this.o.fileIdentity?.(path) ?? `path:${path}`;
-    const hold: DiskHold = { vm, writes: new Map(), bases: new Map() };
+    const hold: DiskHold = { vm, owner: diskOwner(vm), writes: new Map(), bases: new Map() };
     vm.stored.spec.disks.forEach((d, i) => {
       if (d.overlay !== undefined) {
         hold.writes.set(key(d.overlay), { field: `disks[${i}].overlay`, path: d.overlay });
@@ -270,7 +280,7 @@ export class VmManager {
     const hold = this.diskHold(vm);
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
-    const owner = `VM ${vm.stored.id} (${s.name})`;
+    const owner = hold.owner;
     const config: VmThreadConfig = {
       id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
       initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
@@ -465,8 +475,10 @@ export class VmManager {
       const end = () => {
         clearTimeout(done);
         this.stopping.delete(thread);
-        this.diskHolds.delete(thread);
         thread.terminate();
+        const hold = this.diskHolds.get(thread);
+        this.diskHolds.delete(thread);
+        if (hold) this.o.releaseDiskLocks?.(hold.owner, [...hold.writes.values()].map((f) => f.path));
         if (vm.closing === waiting) vm.closing = null;
         for (const f of waiting) f();
       };

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { BlockIoError } from '../../core/virtio/blk/backend.js';
+import { preciseLockText } from './pid-lock.js';
 import fc from 'fast-check';
-import { DiskError, diskLockPath, openDiskImage, type DiskSpec } from './block-file.js';
+import { DiskError, diskLockPath, openDiskImage, releaseAbandonedLocks, type DiskSpec } from './block-file.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tvisor-block-file-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -392,5 +393,25 @@ test('a disk open for writing in another thread of this process is refused namin
     openDiskImage({ path: p }).close(); // free once its holder closed it
   } finally {
     await w.terminate();
+  }
+});
+
+test('locks a dead thread of this process left behind are removed for their owner only', () => {
+  const p = image();
+  const q = image();
+  // what a VM thread that died without its exit handler leaves: a lock of this process, live for it
+  fs.mkdirSync(path.dirname(diskLockPath(p)), { recursive: true });
+  fs.writeFileSync(diskLockPath(p), preciseLockText(`file=${p}\nholder=VM t (gone)\n`));
+  const other = openDiskImage({ path: q, owner: 'VM u (alive)' });
+  try {
+    assert.throws(() => openDiskImage({ path: p }), /already open for writing by VM t \(gone\) of this tvisor process/);
+    releaseAbandonedLocks('VM u (alive)', [p]);
+    assert.ok(fs.existsSync(diskLockPath(p)), 'another owner\'s lock is left');
+    releaseAbandonedLocks('VM t (gone)', [p, q]);
+    assert.ok(!fs.existsSync(diskLockPath(p)), 'removed for its owner');
+    assert.ok(fs.existsSync(diskLockPath(q)), 'the live VM\'s lock on another file is left');
+    openDiskImage({ path: p }).close();
+  } finally {
+    other.close();
   }
 });

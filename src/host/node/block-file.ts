@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BlockIoError, type BlockBackend } from '../../core/virtio/blk/backend.js';
-import { acquirePidLock, errCode, fsyncDir, PidLockError, preciseLockText, readPidLock, releasePidLock } from './pid-lock.js';
+import { acquirePidLock, errCode, fsyncDir, heldByThisProcess, PidLockError, preciseLockText, readPidLock, releasePidLock } from './pid-lock.js';
 import { FileRefused, openConfined } from './confined-open.js';
 
 /** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`. */
@@ -60,6 +60,24 @@ export function openDiskImage(spec: DiskSpec): BlockBackend {
 export function diskLockPath(file: string): string {
   const st = fs.statSync(file, { bigint: true });
   return path.join(lockDir(), `${st.dev}-${st.ino}.lock`);
+}
+
+/**
+ * Removes the locks `owner` (DiskSpec.owner) still holds in this process on `files` — for the daemon, once the
+ * VM's thread has ended without closing its disks (terminated, or died): a lock of this process would
+ * otherwise stay live until the daemon exits. Locks of other holders are left alone.
+ */
+export function releaseAbandonedLocks(owner: string, files: readonly string[]): void {
+  for (const file of files) {
+    let lockPath: string;
+    try {
+      lockPath = diskLockPath(file);
+    } catch {
+      continue; // gone: whatever lock it had names a file nobody can open by this path
+    }
+    const text = readPidLock(lockPath);
+    if (text !== null && heldByThisProcess(text) && text.includes(`\nholder=${owner}\n`)) releasePidLock(lockPath, text);
+  }
 }
 
 // ---- raw images ----

@@ -88,6 +88,12 @@ function liveHolder(text: string): number | null {
   return now === null || now === id ? pid : null; // unreadable /proc: rather two refusals than two writers
 }
 
+/** Whether a lock's text names this very process (pid and identity): held by one of its threads. */
+export function heldByThisProcess(text: string): boolean {
+  const id = lockIdentity(text);
+  return lockOwner(text) === process.pid && id !== null && id === processIdentity();
+}
+
 /** The text of the lock at `lockPath` now, or null when there is none or it cannot be read. */
 export function readPidLock(lockPath: string): string | null {
   const t = readLock(lockPath);
