@@ -126,6 +126,16 @@ test('serve: files are checked by type, confined to --allow-dir, and never writt
     assert.ok(fs.readFileSync(join(outside, 'secret.img')).every((b) => b === 7), 'the file outside is untouched');
     assert.ok(!fs.existsSync(join(allowed, 'swap.ovl')) || fs.statSync(join(allowed, 'swap.ovl')).isFile());
 
+    // an initrd swapped for a FIFO after create: the VM thread refuses it by type instead of waiting on it
+    fs.writeFileSync(join(allowed, 'init.cpio'), Buffer.alloc(512));
+    const pipe = await create(d, spec('pipe', { initrd: join(allowed, 'init.cpio') }));
+    assert.equal(pipe.status, 201, JSON.stringify(pipe.json));
+    fs.rmSync(join(allowed, 'init.cpio'));
+    assert.equal(spawnSync('mkfifo', [join(allowed, 'init.cpio')]).status, 0);
+    assert.equal((await api(d, 'POST', `/v1/vms/${pipe.json.id}/start`)).status, 200);
+    const pipeEnd = await waitFor(d, pipe.json.id, (v) => v.state === 'crashed', 'the FIFO initrd stops the start', 60_000);
+    assert.match(pipeEnd.reason, /^cannot start: initrd .*init\.cpio: is a FIFO/);
+
     // two VMs with one writable disk: the second start is refused, naming the first
     const a = (await create(d, spec('a', { disks: [{ path: join(allowed, 'shared.img') }] }))).json;
     const b = (await create(d, spec('b', { disks: [{ path: join(allowed, 'shared.img') }] }))).json;
