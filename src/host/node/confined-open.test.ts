@@ -44,7 +44,7 @@ test('an allowed directory reached through a symlink counts as itself', () => {
 
 test('a symlinked parent directory leading outside is refused', () => {
   fs.symlinkSync(outside, path.join(allowed, 'escape'));
-  refused('outside', /escape\/secret: its directory resolves to .*outside, outside the allowed directories/, () => opens(path.join(allowed, 'escape', 'secret')));
+  refused('outside', /escape\/secret: its directory leads through a symbolic link outside the allowed directories \(.*allowed\)$/, () => opens(path.join(allowed, 'escape', 'secret')));
 });
 
 test('a symlink as the last component is refused, inside or out; without confinement it is followed', () => {
@@ -88,7 +88,7 @@ test('directories and devices are refused by type', () => {
   fs.mkdirSync(path.join(allowed, 'sub'));
   refused('type', /sub: is a directory/, () => opens(path.join(allowed, 'sub')));
   refused('type', /is a character device/, () => opens('/dev/null', { label: 'kernel' } as typeof opts));
-  refused('outside', /outside the allowed directories/, () => opens('/dev/null'));
+  refused('outside', /null: it is not under the allowed directories/, () => opens('/dev/null'));
 });
 
 test('a missing file, or one in a missing directory, is refused as missing', () => {

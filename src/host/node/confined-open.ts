@@ -71,7 +71,7 @@ const beneath = (p: string, dirs: readonly string[]) => dirs.some((d) => d === '
  */
 export function openConfined(file: string, o: ConfinedOpenOptions): OpenedFile {
   const allowed = o.allowedDirs ? realDirs(o.allowedDirs) : null;
-  const target = allowed ? confinedTarget(file, o.label, allowed) : file;
+  const target = allowed ? confinedTarget(file, o, allowed) : file;
   const base = (o.write ? O_RDWR : O_RDONLY) | O_NONBLOCK | (allowed ? O_NOFOLLOW : 0);
   let fd: number;
   let created = false;
@@ -104,7 +104,7 @@ export function openConfined(file: string, o: ConfinedOpenOptions): OpenedFile {
       }
       const real = fdPath(fd);
       if (real !== null && !beneath(real, allowed)) {
-        throw new FileRefused('outside', o.label, file, `leads to ${real}, outside the allowed directories (${allowed.join(', ')})`);
+        throw new FileRefused('outside', o.label, file, `leads through a symbolic link outside the allowed directories (${o.allowedDirs!.join(', ')})`);
       }
     }
     return { fd, st, created };
@@ -125,16 +125,20 @@ export function checkConfined(file: string, o: ConfinedOpenOptions): fs.BigIntSt
   try {
     opened = openConfined(file, { ...o, write: false, create: false });
   } catch (e) {
-    if (!(o.create && e instanceof FileRefused && e.kind === 'missing' && !e.detail.includes('directory'))) throw e;
-    if (o.allowedDirs) confinedTarget(file, o.label, realDirs(o.allowedDirs));
+    if (!(o.create && e instanceof FileRefused && e.kind === 'missing')) throw e;
+    confinedTarget(file, o, o.allowedDirs ? realDirs(o.allowedDirs) : null); // its directory must exist
     return null;
   }
   fs.closeSync(opened.fd);
   return opened.st;
 }
 
-/** The path to open: the parent's real path (which must lie beneath an allowed directory) and the last component. */
-function confinedTarget(file: string, label: string, allowed: readonly string[]): string {
+/**
+ * The path to open: the parent's real path (which must exist and, unless `allowed` is null, lie beneath an
+ * allowed directory) and the last component. Where a symlink leads is not told: it lies outside.
+ */
+function confinedTarget(file: string, o: ConfinedOpenOptions, allowed: readonly string[] | null): string {
+  const label = o.label;
   const abs = path.resolve(file);
   const name = path.basename(abs);
   if (name === '' || name === '.' || name === '..') throw new FileRefused('type', label, file, `names a directory, not a file`);
@@ -145,8 +149,10 @@ function confinedTarget(file: string, label: string, allowed: readonly string[])
     if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') throw new FileRefused('missing', label, file, `no such file (its directory ${path.dirname(abs)} does not exist)`);
     throw new FileRefused('access', label, file, `cannot resolve its directory (${code(e)})`);
   }
-  if (!beneath(parent, allowed)) {
-    throw new FileRefused('outside', label, file, `its directory resolves to ${parent}, outside the allowed directories (${allowed.join(', ')})`);
+  if (allowed && !beneath(parent, allowed)) {
+    const dirs = o.allowedDirs!;
+    const how = beneath(path.dirname(abs), [...dirs, ...allowed]) ? 'its directory leads through a symbolic link outside' : 'it is not under';
+    throw new FileRefused('outside', label, file, `${how} the allowed directories (${dirs.join(', ')})`);
   }
   return path.join(parent, name);
 }
