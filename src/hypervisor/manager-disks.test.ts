@@ -8,6 +8,9 @@ import type { FromVm, ToVm } from './protocol.js';
 import { ApiError } from '../api/errors.js';
 import type { VmSpec } from '../api/actions.js';
 
+/** Files that exist now, for fileIdentity: a missing one is known by its path only (as serve.ts does). */
+const existing = new Set(['/srv/shared.img', '/srv/alias.img', '/srv/base.img']);
+
 function setup() {
   const threads: { sent: ToVm[]; emit(m: FromVm): void }[] = [];
   const released: { owner: string; paths: string[] }[] = [];
@@ -28,7 +31,7 @@ function setup() {
     log: () => {},
     allowedDirs: ['/srv'],
     // /srv/alias.img is the same file as /srv/shared.img (as a path through a symlinked directory would be)
-    fileIdentity: (p) => (p === '/srv/alias.img' ? 'id:/srv/shared.img' : `id:${p}`),
+    fileIdentity: (p) => (!existing.has(p) ? `path:${p}` : p === '/srv/alias.img' ? 'id:/srv/shared.img' : `id:${p}`),
     releaseDiskLocks: (owner, paths) => released.push({ owner, paths }),
   });
   return { manager, threads, released };
@@ -77,4 +80,13 @@ test('the image stays held until the holder\'s thread has closed it; a restart o
   threads[1].emit({ t: 'stopped' });
   manager.start(b);
   assert.equal(manager.inspect(b).state, 'running');
+});
+
+test('an overlay that one VM is about to create is the same file for the next VM naming it', () => {
+  const { manager } = setup();
+  const a = manager.create(spec('a', [{ path: '/srv/base.img', readonly: false, overlay: '/srv/new.ovl' }])).id;
+  const b = manager.create(spec('b', [{ path: '/srv/base.img', readonly: false, overlay: '/srv/new.ovl' }])).id;
+  manager.start(a);
+  existing.add('/srv/new.ovl'); // a's thread created it: it has an identity now
+  inUse(() => manager.start(b), /^disks\[0\]\.overlay "\/srv\/new\.ovl" is in use by VM 00000001 \(a\)/);
 });

@@ -251,13 +251,17 @@ export class VmManager {
 
   /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
   private diskHold(vm: ManagedVm): DiskHold {
-    const key = (path: string) => this.o.fileIdentity?.(path) ?? `path:${path}`;
+    // by identity, and by path too: an overlay not created yet has no identity, and gets one once created
+    const keys = (path: string) => [`path:${path}`, this.o.fileIdentity?.(path) ?? `path:${path}`];
     const hold: DiskHold = { vm, owner: diskOwner(vm), writes: new Map(), bases: new Map() };
+    const add = (into: DiskHold['writes'], field: string, path: string) => {
+      for (const k of keys(path)) into.set(k, { field, path });
+    };
     vm.stored.spec.disks.forEach((d, i) => {
       if (d.overlay !== undefined) {
-        hold.writes.set(key(d.overlay), { field: `disks[${i}].overlay`, path: d.overlay });
-        hold.bases.set(key(d.path), { field: `disks[${i}].path`, path: d.path });
-      } else if (!d.readonly) hold.writes.set(key(d.path), { field: `disks[${i}].path`, path: d.path });
+        add(hold.writes, `disks[${i}].overlay`, d.overlay);
+        add(hold.bases, `disks[${i}].path`, d.path);
+      } else if (!d.readonly) add(hold.writes, `disks[${i}].path`, d.path);
     });
     for (const other of this.diskHolds.values()) {
       if (other.vm === vm) continue;
@@ -478,7 +482,7 @@ export class VmManager {
         thread.terminate();
         const hold = this.diskHolds.get(thread);
         this.diskHolds.delete(thread);
-        if (hold) this.o.releaseDiskLocks?.(hold.owner, [...hold.writes.values()].map((f) => f.path));
+        if (hold) this.o.releaseDiskLocks?.(hold.owner, [...new Set([...hold.writes.values()].map((f) => f.path))]);
         if (vm.closing === waiting) vm.closing = null;
         for (const f of waiting) f();
       };
