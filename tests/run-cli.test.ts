@@ -31,6 +31,16 @@ before(() => {
   writeFileSync(join(dir, 'big.cpio'), '');
   truncateSync(join(dir, 'big.cpio'), 64 * 2 ** 20);
   writeFileSync(join(dir, 'gz'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
+  writeFileSync(join(dir, 'size0.Image'), imageHeader('RSC\x05', 0));
+  // an EFI-stub Image whose PE section table says it has 12 KiB, cut to 8 KiB
+  const pe = imageHeader('RSC\x05', 65536);
+  pe.writeUInt32LE(0x40, 0x3c);
+  pe.write('PE\0\0', 0x40, 'latin1');
+  pe.writeUInt16LE(1, 0x40 + 6); // one section, no optional header
+  pe.writeUInt32LE(0x2000, 0x40 + 24 + 16); // SizeOfRawData
+  pe.writeUInt32LE(0x1000, 0x40 + 24 + 20); // PointerToRawData
+  writeFileSync(join(dir, 'truncated.Image'), Buffer.concat([pe, Buffer.alloc(4096)]));
+  spawnSync('mkfifo', [join(dir, 'fifo')]);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,6 +62,16 @@ test('missing kernel or initrd file', () => {
   assertBadInput(['--kernel', join(dir, 'nope')], /kernel .*nope: no such file/);
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--initrd', join(dir, 'nope.cpio')], /initrd .*nope\.cpio: no such file/);
   assertBadInput(['--kernel', dir], /not a regular file/);
+});
+
+test('a FIFO kernel or initrd is refused by type at once, not waited on', () => {
+  assertBadInput(['--kernel', join(dir, 'fifo')], /kernel .*fifo: is a FIFO \(named pipe\), not a regular file/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--initrd', join(dir, 'fifo')], /initrd .*fifo: is a FIFO/);
+});
+
+test('an Image whose header says image_size 0, or that is shorter than its PE header says, is refused', () => {
+  assertBadInput(['--kernel', join(dir, 'size0.Image')], /image_size is 0/);
+  assertBadInput(['--kernel', join(dir, 'truncated.Image')], /is truncated: 8192 bytes, but its PE header says the Image has 12288/);
 });
 
 test('corrupt kernels and kernels for other architectures', () => {

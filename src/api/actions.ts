@@ -520,7 +520,8 @@ export function specPaths(spec: VmSpec): { field: string; path: string }[] {
  * normalised: containment is judged on the text after resolving ".." and ".", and a path that needs
  * resolving is refused, since the kernel resolves ".." after following symlinks and could land elsewhere.
  * Symlinks are the caller's job: this looks at no file, so the caller must open files without following
- * links out of the allowed directories (e.g. compare realpath() with the allowed directories' realpaths).
+ * links out of the allowed directories (the daemon opens them through src/host/node/confined-open.ts, at
+ * create and again in the VM thread at every start).
  */
 export function checkAllowedPaths(spec: VmSpec, allowedDirs: readonly string[]): void {
   const dirs = allowedDirs.map((d) => posix.resolve(d));

@@ -185,6 +185,27 @@ export function forbiddenPath(field: string, path: string, allowedDirs: readonly
   return new ApiError('forbidden_path', `${field} ${describeValue(path)} is not in a directory this daemon allows: ${where}`);
 }
 
+/** A file the spec names does not exist (or, for an overlay to create, its directory does not). */
+export function fileMissing(field: string, path: string, detail: string): ApiError {
+  return new ApiError('bad_request', `${field} ${describeValue(path)}: ${detail}; give the path of an existing file`);
+}
+
+/** A file the spec names exists but cannot be used: a FIFO, directory, device, symlink, hard link, empty disk... */
+export function fileUnusable(field: string, path: string, detail: string): ApiError {
+  return new ApiError('bad_request', `${field} ${describeValue(path)}: ${detail}`);
+}
+
+/** A file whose directory or real location (through symlinks) lies outside the allowed directories. */
+export function fileOutside(field: string, path: string, detail: string): ApiError {
+  return new ApiError('forbidden_path', `${field} ${describeValue(path)}: ${detail}`);
+}
+
+/** Starting would give a second running VM of this daemon write access to the same image (same device and inode). */
+export function diskInUse(field: string, path: string, holderId: string, holderName: string, holderPath: string): ApiError {
+  const same = holderPath === path ? '' : ` (as ${describeValue(holderPath)}: the same file)`;
+  return new ApiError('conflict', `${field} ${describeValue(path)} is in use by VM ${holderId} (${holderName})${same}, and two VMs must not both write one image; stop that VM first, or give this disk an overlay or make it readonly (and that VM's too)`);
+}
+
 // ---- VMs and their states ----
 
 export function vmNotFound(id: string): ApiError {

@@ -5,10 +5,10 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo } from './actions.js';
-import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, forbiddenPath } from './errors.js';
+import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
+import { checkConfined, FileRefused } from '../host/node/confined-open.js';
+import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
 
@@ -139,23 +139,27 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-/** Symlinks must not lead out of the allowed directories either: check the resolved paths too. */
-function checkRealPaths(paths: { field: string; path: string }[], allowed: string[]): void {
-  const realAllowed = allowed.map((d) => {
+/**
+ * Every file the spec names must exist (an overlay may be missing if its directory exists: it is created at
+ * start), be a regular file, and be reachable beneath the allowed directories without symlinks leading out
+ * (confined-open.ts; opened read-only, non-blocking, and closed again). Disks must have a usable size.
+ * The VM thread checks again at every start, where the files are really opened.
+ */
+function checkSpecFiles(spec: VmSpec, allowed: readonly string[]): void {
+  for (const { field, path } of specPaths(spec)) {
+    const overlay = field.endsWith('.overlay');
+    let st;
     try {
-      return realpathSync(d);
-    } catch {
-      return d;
+      st = checkConfined(path, { label: field, allowedDirs: allowed, create: overlay });
+    } catch (e) {
+      if (!(e instanceof FileRefused)) throw e;
+      if (e.kind === 'missing') throw fileMissing(field, path, e.detail);
+      if (e.kind === 'outside') throw fileOutside(field, path, e.detail);
+      throw fileUnusable(field, path, e.detail);
     }
-  });
-  for (const { field, path } of paths) {
-    let real: string;
-    try {
-      real = realpathSync(path);
-    } catch {
-      continue; // a missing file is reported when it is opened (overlays are created)
+    if (st && field.startsWith('disks[') && !overlay && (st.size === 0n || st.size % 512n !== 0n)) {
+      throw fileUnusable(field, path, `its size (${st.size} bytes) is not a whole, non-zero number of 512-byte sectors; resize it, e.g. truncate -s 1G`);
     }
-    if (!realAllowed.some((d) => real.startsWith(`${d}/`))) throw forbiddenPath(field, path, allowed);
   }
 }
 
@@ -245,7 +249,7 @@ export function createApiServer(o: ApiServerOptions): Server {
         switch (action.kind) {
           case 'create': {
             checkAllowedPaths(action.spec, o.allowedDirs);
-            checkRealPaths(specPaths(action.spec), o.allowedDirs);
+            checkSpecFiles(action.spec, o.allowedDirs);
             send(res, 201, m.create(action.spec));
             return;
           }

@@ -1,6 +1,5 @@
 // `tvisor run`: boots a Linux VM in the foreground with the guest's UART as the console. A raw terminal when
 // stdin is a TTY (Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, as in QEMU), a plain stream otherwise.
-import { readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Vm, BootError } from '../core/machine/vm.js';
 import { MAX_RAM } from '../core/machine/memory.js';
@@ -8,6 +7,9 @@ import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
 import { createRunDevices } from './devices.js';
+import { bootFile } from '../host/node/boot-file.js';
+import { FileRefused } from '../host/node/confined-open.js';
+import type { BootFile } from '../core/machine/boot-file.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -81,19 +83,16 @@ const CTRL_A = 0x01;
 /** Exit status when the guest can make no progress (tvisor run). */
 const EXIT_CRASHED = 1;
 
-function readInput(path: string, what: string): Uint8Array {
-  let st;
+/**
+ * A kernel, initrd or firmware file, opened non-blocking and accepted only as a regular file (a FIFO never
+ * hangs the open); its bytes are read straight into guest RAM when the VM boots.
+ */
+function readInput(path: string, what: string): BootFile {
   try {
-    st = statSync(path);
+    return bootFile(path, { label: what });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
-  if (!st.isFile()) throw new InputError(`${what} ${path}: not a regular file`);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new InputError(`${what} ${path}: ${(e as Error).message}`);
+    if (e instanceof FileRefused) throw new InputError(e.message);
+    throw e;
   }
 }
 

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { connect } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { lstatSync, rmSync } from 'node:fs';
+import { lstatSync, rmSync, statSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
 import { VmStore, StoreError } from '../hypervisor/store.js';
@@ -15,6 +15,8 @@ import { badKernel } from '../api/errors.js';
 import { parseKernelImage } from '../core/machine/linux.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { bootFile } from '../host/node/boot-file.js';
+import { FileRefused } from '../host/node/confined-open.js';
+import { releaseAbandonedLocks } from '../host/node/block-file.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -130,20 +132,33 @@ async function removeStaleSocket(path: string): Promise<void> {
 }
 
 /**
- * Refuses a file that is not a RISC-V Linux Image or ELF kernel (at create). An Image is judged by its header
- * and size, without reading tens of MiB on the thread that schedules every VM; an ELF is parsed whole.
+ * Refuses a file that is not a RISC-V Linux Image or ELF kernel (at create), with bounded reads on the thread
+ * that schedules every VM: opened non-blocking and confined (confined-open.ts), an Image judged by its header
+ * and size, an ELF by its ELF and program headers; the kernel's body is read by the VM thread at start.
  */
-function checkKernel(path: string): void {
-  let file: BootFile;
+function kernelChecker(allowedDirs: readonly string[]): (path: string) => void {
+  return (path) => {
+    let file: BootFile;
+    try {
+      file = bootFile(path, { label: 'kernel', allowedDirs });
+    } catch (e) {
+      throw badKernel('kernel', path, e instanceof FileRefused ? e.detail : (e as Error).message);
+    }
+    try {
+      parseKernelImage(file, RAM_BASE);
+    } catch (e) {
+      throw badKernel('kernel', path, (e as Error).message);
+    }
+  };
+}
+
+/** A file's identity (device and inode) for the manager's check that no two VMs write one image; its path when missing. */
+function fileIdentity(path: string): string {
   try {
-    file = bootFile(path);
-  } catch (e) {
-    throw badKernel('kernel', path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
-  }
-  try {
-    parseKernelImage(file, RAM_BASE);
-  } catch (e) {
-    throw badKernel('kernel', path, (e as Error).message);
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}-${st.ino}`;
+  } catch {
+    return `path:${path}`;
   }
 }
 
@@ -198,7 +213,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     pcpus, memoryBudgetMib: budget, store,
     spawn: (o) => pool.open(o?.dedicated),
     spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread') satisfies VmThread,
-    nowNs: () => performance.now() * 1e6, checkKernel,
+    nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
+    releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);

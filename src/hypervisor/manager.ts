@@ -2,7 +2,7 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from '../api/errors.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, diskInUse } from '../api/errors.js';
 import {
   stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from '../api/actions.js';
@@ -42,6 +42,19 @@ export interface ManagerOptions {
   nowNs(): number;
   /** Throws ApiError (bad_kernel) when the file is not a RISC-V Linux Image or ELF kernel. */
   checkKernel(path: string): void;
+  /**
+   * Directories every file of a VM must lie beneath: its VM thread opens them confined (confined-open.ts) at
+   * every start, so a file swapped for a symlink, or a narrower list after a daemon restart, stops the start.
+   * Absent: anywhere.
+   */
+  allowedDirs?: readonly string[];
+  /** A file's identity (e.g. device and inode), so that no two VMs of this daemon write one image; absent: its path. */
+  fileIdentity?(path: string): string;
+  /**
+   * Called once a VM thread has ended (closed or not): removes the disk locks `owner` may have left on `paths`
+   * (a thread terminated or dead without closing its disks), so they do not stay held by this process.
+   */
+  releaseDiskLocks?(owner: string, paths: string[]): void;
   defaultCmdline: string;
   log(line: string): void;
   /** VM threads set up at once (spawned, not yet ready); further starts wait their turn. Default DEFAULT_MAX_STARTING. */
@@ -68,8 +81,21 @@ interface Vcpu {
   wakeTimer: ReturnType<typeof setTimeout> | null;
 }
 
+/** The images a VM thread has (or is about to have) open: each file's identity, with the field and path naming it. */
+interface DiskHold {
+  vm: ManagedVm;
+  /** The name the VM's lock files carry (VmThreadConfig disks' owner). */
+  owner: string;
+  /** Opened for writing: raw disks that are not readonly, and overlays. */
+  writes: Map<string, { field: string; path: string }>;
+  /** Opened read-only as an overlay's base (which must not change under it). */
+  bases: Map<string, { field: string; path: string }>;
+}
+
 interface ManagedVm {
   stored: StoredVm;
+  /** Starts waiting for this VM's previous thread to close its disks (it answers 'stopped'); null: none. */
+  closing: (() => void)[] | null;
   /** The VM thread (devices and hart 0); null when the VM is not running. */
   thread: VmThread | null;
   /** Hart threads of a multi-vCPU VM, besides `thread`. */
@@ -104,6 +130,9 @@ const EMPTY_COUNTERS: DeviceCounters = {
 };
 const CONSOLE_BACKLOG = 64 * 1024;
 
+/** How a VM's disk locks name it. */
+const diskOwner = (vm: ManagedVm) => `VM ${vm.stored.id} (${vm.stored.spec.name})`;
+
 export class VmManager {
   readonly scheduler: CreditScheduler;
   readonly network = new VirtualSwitch();
@@ -119,6 +148,8 @@ export class VmManager {
   /** VMs whose thread is being set up: spawned, not yet 'ready'. */
   private readonly starting = new Set<ManagedVm>();
   private admitTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Per VM thread (or per queued VM, until it has one), from start until the thread has closed its disks: the process-wide disk registry. */
+  private readonly diskHolds = new Map<object, DiskHold>();
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
@@ -147,7 +178,7 @@ export class VmManager {
 
   private fresh(stored: StoredVm): ManagedVm {
     return {
-      stored, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
+      stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
     };
   }
@@ -239,6 +270,35 @@ export class VmManager {
     for (const c of vm.console) c.state?.(state, reason);
   }
 
+  /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
+  private diskHold(vm: ManagedVm): DiskHold {
+    // by identity, and by path too: an overlay not created yet has no identity, and gets one once created
+    const keys = (path: string) => [`path:${path}`, this.o.fileIdentity?.(path) ?? `path:${path}`];
+    const hold: DiskHold = { vm, owner: diskOwner(vm), writes: new Map(), bases: new Map() };
+    const add = (into: DiskHold['writes'], field: string, path: string) => {
+      for (const k of keys(path)) into.set(k, { field, path });
+    };
+    vm.stored.spec.disks.forEach((d, i) => {
+      if (d.overlay !== undefined) {
+        add(hold.writes, `disks[${i}].overlay`, d.overlay);
+        add(hold.bases, `disks[${i}].path`, d.path);
+      } else if (!d.readonly) add(hold.writes, `disks[${i}].path`, d.path);
+    });
+    for (const other of this.diskHolds.values()) {
+      if (other.vm === vm) continue;
+      const clash = (mine: DiskHold['writes'], theirs: DiskHold['writes']) => {
+        for (const [k, f] of mine) {
+          const t = theirs.get(k);
+          if (t) throw diskInUse(f.field, f.path, other.vm.stored.id, other.vm.stored.spec.name, t.path);
+        }
+      };
+      clash(hold.writes, other.writes);
+      clash(hold.writes, other.bases);
+      clash(hold.bases, other.writes);
+    }
+    return hold;
+  }
+
   /**
    * Starts a VM (paused: with its vCPUs parked from the first instruction). It is running (or paused) at once
    * to the API; its thread is set up when its turn comes (admit()).
@@ -246,6 +306,8 @@ export class VmManager {
   start(id: string, opts: { paused?: boolean } = {}): VmInfo {
     const vm = this.get(id);
     this.check('start', vm);
+    // refused (409) now if another VM of this daemon writes one of its disks; held from now on, queued or not
+    this.diskHolds.set(vm, this.diskHold(vm));
     vm.paused = opts.paused ?? false;
     vm.queued = true;
     this.startQueue.push(vm);
@@ -283,15 +345,20 @@ export class VmManager {
   }
 
   private spawnVm(vm: ManagedVm): void {
+    const hold = this.diskHolds.get(vm) ?? this.diskHold(vm);
+    this.diskHolds.delete(vm);
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
+    const owner = hold.owner;
     const config: VmThreadConfig = {
       id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
       initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
-      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined })),
+      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined, owner })),
       nics, nicRateLimiters: s.nics.map((n) => limiterConfigFromApi(n.rate_limiter)), balloonBytes: vm.stored.balloon_mib * 2 ** 20,
+      allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
     };
     const thread = this.o.spawn({ dedicated: s.vcpus > 1 });
+    this.diskHolds.set(thread, hold);
     vm.thread = thread;
     vm.counters = EMPTY_COUNTERS;
     vm.instructions = 0;
@@ -310,7 +377,12 @@ export class VmManager {
       if (vm.thread !== thread) return;
       this.ended(vm, 'crashed', `the VM thread ended: ${reason}`);
     });
-    thread.send({ t: 'init', config });
+    // the VM's previous thread (a stop or reboot just now) must close its disks before this one opens them
+    const init = () => {
+      if (vm.thread === thread) thread.send({ t: 'init', config });
+    };
+    if (vm.closing) vm.closing.push(init);
+    else init();
   }
 
   private onMessage(vm: ManagedVm, thread: VmThread, m: FromVm): void {
@@ -446,7 +518,10 @@ export class VmManager {
 
   /** The VM thread is gone or going: frees everything it held. */
   private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
-    if (vm.queued) this.startQueue.splice(this.startQueue.indexOf(vm), 1);
+    if (vm.queued) {
+      this.startQueue.splice(this.startQueue.indexOf(vm), 1);
+      this.diskHolds.delete(vm);
+    }
     vm.queued = false;
     this.admitted(vm);
     for (const cpu of vm.vcpus) {
@@ -467,11 +542,18 @@ export class VmManager {
     const thread = vm.thread;
     vm.thread = null;
     if (thread) {
-      // let the thread close its disks (flush, unlock) before it is ended
+      // let the thread close its disks (flush, unlock) before it is ended; a new start of this VM waits for it
+      const waiting: (() => void)[] = [];
+      vm.closing = waiting;
       const end = () => {
         clearTimeout(done);
         this.stopping.delete(thread);
         thread.terminate();
+        const hold = this.diskHolds.get(thread);
+        this.diskHolds.delete(thread);
+        if (hold) this.o.releaseDiskLocks?.(hold.owner, [...new Set([...hold.writes.values()].map((f) => f.path))]);
+        if (vm.closing === waiting) vm.closing = null;
+        for (const f of waiting) f();
       };
       const done = setTimeout(end, 2000);
       this.stopping.set(thread, end);

@@ -5,7 +5,7 @@
 // any host with threads can carry it.
 import type { RateLimiterConfig } from './rate-limiter.js';
 
-/** What a VM thread needs to build its machine. Paths are host paths, already checked by the manager. */
+/** What a VM thread needs to build its machine. Paths are host paths, checked at create and again when opened. */
 export interface VmThreadConfig {
   id: string;
   name: string;
@@ -15,8 +15,13 @@ export interface VmThreadConfig {
   initrd?: string;
   cmdline: string;
   firmware?: string;
-  /** `rateLimiter` paces the disk's requests; absent = unlimited. */
-  disks: { path: string; readOnly?: boolean; overlay?: string; rateLimiter?: RateLimiterConfig }[];
+  /** `rateLimiter` paces the disk's requests; absent = unlimited. `owner` names the VM in its lock files. */
+  disks: { path: string; readOnly?: boolean; overlay?: string; rateLimiter?: RateLimiterConfig; owner?: string }[];
+  /**
+   * Directories every file (kernel, initrd, firmware, disks, overlays) must lie beneath; the thread opens them
+   * confined (src/host/node/confined-open.ts), so the check holds at every start. Absent: anywhere.
+   */
+  allowedDirs?: string[];
   /** MACs of the NICs (xx:xx:xx:xx:xx:xx); frames travel to and from the manager's virtual switch. */
   nics: string[];
   /**

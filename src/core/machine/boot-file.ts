@@ -22,6 +22,13 @@ export function imageHead(b: BootImage, n: number): Uint8Array {
   return head;
 }
 
+/** `length` bytes of `b` from `offset` on, as an image of its own (a view: a file's bytes are read when loaded). */
+export function sliceImage(b: BootImage, offset: number, length: number): BootImage {
+  if (offset < 0 || length < 0 || offset + length > imageSize(b)) throw new RangeError(`sliceImage: ${length} bytes at ${offset} of ${imageSize(b)}`);
+  if (b instanceof Uint8Array) return b.subarray(offset, offset + length);
+  return { size: length, read: (into, position) => b.read(into, offset + position) };
+}
+
 /** All of it, in memory. */
 export function imageBytes(b: BootImage): Uint8Array {
   return imageHead(b, imageSize(b));

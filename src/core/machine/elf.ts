@@ -62,10 +62,33 @@ function hex(v: bigint | number): string {
   return '0x' + v.toString(16);
 }
 
-/** Bounds-checked little-endian reads over the whole file; every range is checked before a DataView touches it. */
+/**
+ * A file the ELF headers are read from piecewise: `read` is only asked for ranges inside the file (checked
+ * first), so a loader can parse a kernel of any size from its headers alone, with bounded reads.
+ */
+export interface ElfSource {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A PT_LOAD segment as the program header describes it, its data not read: `filesz` bytes at file `offset`. */
+export interface ElfSegmentLayout extends Omit<ElfSegment, 'data'> {
+  offset: number;
+  filesz: number;
+}
+
+/** The whole file in memory as an ElfSource (views, no copies). */
+function bytesSource(bytes: Uint8Array): ElfSource {
+  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/**
+ * Bounds-checked little-endian reads over `bytes`, a piece of a file of `fileSize` bytes (the whole file by
+ * default); every range is checked against the file before a DataView touches it.
+ */
 class Reader {
   private readonly view: DataView;
-  constructor(readonly bytes: Uint8Array) {
+  constructor(readonly bytes: Uint8Array, private readonly fileSize = bytes.length) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get length(): number {
@@ -74,10 +97,10 @@ class Reader {
   /** Throws "truncated" unless [offset, offset+size) lies inside the file. */
   need(offset: bigint, size: bigint, what: string): number {
     const end = offset + size;
-    if (end > BigInt(this.bytes.length)) {
+    if (end > BigInt(this.fileSize)) {
       throw new ElfError(
         `truncated ELF: ${what} at bytes ${hex(offset)}..${hex(end)} runs past the end of the file ` +
-          `(${this.bytes.length} bytes)`,
+          `(${this.fileSize} bytes)`,
       );
     }
     return Number(offset);
@@ -107,7 +130,23 @@ interface LoadRange {
  * (no copy). Throws ElfError with a one-line message for anything malformed or unsupported.
  */
 export function parseElf(bytes: Uint8Array): ElfImage {
-  const r = new Reader(bytes);
+  const h = parseHeaders(bytesSource(bytes));
+  const segments = h.segments.map(({ offset, filesz, ...s }) => ({ ...s, data: bytes.subarray(offset, offset + filesz) }));
+  const symbols = h.shoff !== 0n && h.shnum > 0 ? readSymbols(new Reader(bytes), h.shoff, h.shentsize, h.shnum) : new Map<string, bigint>();
+  return { entry: h.entry, segments, symbols };
+}
+
+/**
+ * Validates an ELF executable as parseElf does and lays out its segments, reading only the ELF header, the
+ * program header table (and section header 0 when the counts overflow): the segments' data stay in the file.
+ */
+export function parseElfLayout(src: ElfSource): { entry: bigint; segments: ElfSegmentLayout[] } {
+  const { entry, segments } = parseHeaders(src);
+  return { entry, segments };
+}
+
+function parseHeaders(src: ElfSource): { entry: bigint; segments: ElfSegmentLayout[]; shoff: bigint; shentsize: number; shnum: number } {
+  const r = new Reader(src.read(0, Math.min(src.size, EHDR64_SIZE)), src.size);
   checkIdent(r);
 
   const type = r.u16(16);
@@ -133,18 +172,17 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   // Section header 0 carries the real counts when they overflow the 16-bit header fields.
   if (phnum === PN_XNUM) {
     if (shoff === 0n) throw new ElfError('malformed ELF: e_phnum is PN_XNUM but there is no section header 0');
-    phnum = readSection0(r, shoff, shentsize).info;
+    phnum = readSection0(r, src, shoff, shentsize).info;
   }
   let shnum = shnumField;
   if (shoff !== 0n && shnum === 0) {
-    const size = readSection0(r, shoff, shentsize).size;
+    const size = readSection0(r, src, shoff, shentsize).size;
     if (size > 0xffff_ffffn) throw new ElfError(`malformed ELF: absurd section count ${size}`);
     shnum = Number(size);
   }
 
-  const segments = readSegments(r, phoff, phentsize, phnum);
-  const symbols = shoff !== 0n && shnum > 0 ? readSymbols(r, shoff, shentsize, shnum) : new Map<string, bigint>();
-  return { entry, segments, symbols };
+  const segments = readSegments(r, src, phoff, phentsize, phnum);
+  return { entry, segments, shoff, shentsize, shnum };
 }
 
 function checkIdent(r: Reader): void {
@@ -173,24 +211,26 @@ function checkShentsize(shentsize: number): void {
   }
 }
 
-function readSection0(r: Reader, shoff: bigint, shentsize: number): { size: bigint; info: number } {
+function readSection0(r: Reader, src: ElfSource, shoff: bigint, shentsize: number): { size: bigint; info: number } {
   checkShentsize(shentsize);
   const at = r.need(shoff, BigInt(SHDR64_SIZE), 'section header 0');
-  return { size: r.u64(at + 32), info: r.u32(at + 44) };
+  const s0 = new Reader(src.read(at, SHDR64_SIZE));
+  return { size: s0.u64(32), info: s0.u32(44) };
 }
 
-function readSegments(r: Reader, phoff: bigint, phentsize: number, phnum: number): ElfSegment[] {
+function readSegments(h: Reader, src: ElfSource, phoff: bigint, phentsize: number, phnum: number): ElfSegmentLayout[] {
   if (phnum === 0 || phoff === 0n) throw new ElfError('has no loadable segments (no program headers)');
   if (phentsize < PHDR64_SIZE) {
     throw new ElfError(`malformed ELF: program header size e_phentsize ${phentsize} is smaller than ${PHDR64_SIZE}`);
   }
-  r.need(phoff, BigInt(phentsize) * BigInt(phnum), `program header table (${phnum} entries)`);
+  const table = h.need(phoff, BigInt(phentsize) * BigInt(phnum), `program header table (${phnum} entries)`);
+  const r = new Reader(src.read(table, phentsize * phnum));
 
-  const segments: ElfSegment[] = [];
+  const segments: ElfSegmentLayout[] = [];
   const physical: LoadRange[] = [];
   const virtual: LoadRange[] = [];
   for (let i = 0; i < phnum; i++) {
-    const at = Number(phoff) + i * phentsize;
+    const at = i * phentsize;
     if (r.u32(at) !== PT_LOAD) continue;
     const flags = r.u32(at + 4);
     const offset = r.u64(at + 8);
@@ -207,8 +247,8 @@ function readSegments(r: Reader, phoff: bigint, phentsize: number, phnum: number
     if (paddr + memsz > ADDRESS_SPACE_END || vaddr + memsz > ADDRESS_SPACE_END) {
       throw new ElfError(`malformed ELF: segment ${i} at ${hex(paddr)} (${hex(memsz)} bytes) wraps past the end of the address space`);
     }
-    const start = r.need(offset, filesz, `segment ${i} data`);
-    segments.push({ paddr, vaddr, data: r.bytes.subarray(start, start + Number(filesz)), memsz: Number(memsz), flags });
+    const start = h.need(offset, filesz, `segment ${i} data`);
+    segments.push({ paddr, vaddr, offset: start, filesz: Number(filesz), memsz: Number(memsz), flags });
     if (memsz > 0n) {
       physical.push({ index: i, start: paddr, end: paddr + memsz });
       virtual.push({ index: i, start: vaddr, end: vaddr + memsz });

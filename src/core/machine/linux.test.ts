@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseKernel, layoutBoot, fwDynamicInfo, BootError } from './linux.js';
+import { parseKernel, parseKernelImage, layoutBoot, fwDynamicInfo, BootError } from './linux.js';
+import { imageSize, type BootFile } from './boot-file.js';
 
 const RAM = 0x8000_0000;
 const MiB = 2 ** 20;
@@ -68,4 +69,80 @@ test('fw_dynamic_info carries magic, version 2, the kernel entry and S-mode', ()
   assert.equal(v.getBigUint64(8, true), 2n);
   assert.equal(v.getBigUint64(16, true), 0x80200000n);
   assert.equal(v.getBigUint64(24, true), 1n);
+});
+
+/** A BootFile over `bytes` padded (virtually) to `size` with zeroes, counting the bytes read from it. */
+function countingFile(bytes: Uint8Array, size: number): BootFile & { readBytes: number } {
+  const f = {
+    size,
+    readBytes: 0,
+    read(into: Uint8Array, position: number) {
+      f.readBytes += into.length;
+      into.fill(0);
+      if (position < bytes.length) into.set(bytes.subarray(position, Math.min(bytes.length, position + into.length)));
+    },
+  };
+  return f;
+}
+
+/** An ELF64 RISC-V header with one PT_LOAD of `filesz` bytes at file offset 0x1000, linked at RAM + 2 MiB. */
+function elfHeader(filesz: bigint, memsz = filesz): Uint8Array {
+  const b = Buffer.alloc(0x1000);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  b.writeUInt16LE(2, 16); // ET_EXEC
+  b.writeUInt16LE(243, 18); // EM_RISCV
+  b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(0x8020_0000n, 24); // entry
+  b.writeBigUInt64LE(64n, 32); // phoff
+  b.writeUInt16LE(64, 52);
+  b.writeUInt16LE(56, 54);
+  b.writeUInt16LE(1, 56);
+  b.writeUInt32LE(1, 64); // PT_LOAD
+  b.writeUInt32LE(5, 68);
+  b.writeBigUInt64LE(0x1000n, 72); // p_offset
+  b.writeBigUInt64LE(0x8020_0000n, 80); // p_vaddr
+  b.writeBigUInt64LE(0x8020_0000n, 88); // p_paddr
+  b.writeBigUInt64LE(filesz, 96);
+  b.writeBigUInt64LE(memsz, 104);
+  return new Uint8Array(b);
+}
+
+test('an ELF kernel in a file is laid out from its headers alone: a 1.5 GiB one costs a few KiB of reads', () => {
+  const size = 0x1000 + 1536 * MiB;
+  const f = countingFile(elfHeader(BigInt(1536 * MiB)), size);
+  const k = parseKernelImage(f, RAM);
+  assert.equal(k.format, 'elf');
+  assert.equal(k.pieces[0].offset, 0x200000);
+  assert.equal(imageSize(k.pieces[0].data), 1536 * MiB, 'the segment is a slice of the file, not read');
+  assert.ok(f.readBytes <= 8192, `read ${f.readBytes} bytes`);
+  // its bytes come from the right place when loaded
+  const into = new Uint8Array(16);
+  (k.pieces[0].data as BootFile).read(into, 0);
+  assert.equal(f.readBytes <= 8192 + 16, true);
+});
+
+test('an ELF kernel whose segment runs past the end of its file is refused as truncated', () => {
+  const f = countingFile(elfHeader(0x10000n), 0x1000 + 0x8000);
+  assert.throws(() => parseKernelImage(f, RAM), (e) => e instanceof BootError && /truncated ELF: segment 0 data/.test(e.message));
+});
+
+test('an Image with image_size 0 is refused instead of booting without room for its bss', () => {
+  assert.throws(() => parseKernel(header('RSC\x05', 0x200000n, 0n), RAM), (e) => e instanceof BootError && /image_size is 0/.test(e.message));
+});
+
+test('an EFI-stub Image shorter than its PE section table says is refused as truncated', () => {
+  // a minimal PE header at 0x40 with one section whose raw data ends at 0x3000
+  const full = header('RSC\x05', 0x200000n, 0x10000n, 0x3000);
+  const v = new DataView(full.buffer);
+  v.setUint32(0x3c, 0x40, true);
+  full.set([0x50, 0x45, 0, 0], 0x40);
+  v.setUint16(0x40 + 6, 1, true); // one section
+  v.setUint16(0x40 + 20, 0, true); // no optional header
+  const sec = 0x40 + 24;
+  v.setUint32(sec + 16, 0x2000, true); // SizeOfRawData
+  v.setUint32(sec + 20, 0x1000, true); // PointerToRawData
+  assert.equal(parseKernel(full, RAM).format, 'image', 'complete: accepted');
+  assert.equal(parseKernelImage(countingFile(full, full.length), RAM).format, 'image');
+  assert.throws(() => parseKernel(full.subarray(0, 0x2800), RAM), (e) => e instanceof BootError && /is truncated: 10240 bytes, but its PE header says the Image has 12288/.test(e.message));
+  assert.throws(() => parseKernelImage(countingFile(full, 0x2800), RAM), /is truncated/);
 });

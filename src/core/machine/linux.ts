@@ -1,8 +1,8 @@
 // Loading a Linux guest: kernel formats (RISC-V "Image" per Documentation/arch/riscv/boot-image-header.rst,
 // and ELF), the RAM layout of kernel, initrd and device tree, and OpenSBI's fw_dynamic handoff structure.
-import { parseElf } from './elf.js';
+import { parseElfLayout, type ElfSource } from './elf.js';
 import { ElfError } from './elf-types.js';
-import { imageBytes, imageHead, imageSize, type BootImage } from './boot-file.js';
+import { imageHead, imageSize, sliceImage, type BootImage } from './boot-file.js';
 
 /** A kernel, firmware or initrd file tvisor cannot use; the message is one line a user can act on. */
 export class BootError extends Error {
@@ -28,29 +28,60 @@ export function isRiscvImage(head: Uint8Array): boolean {
 }
 
 /**
- * Checks a RISC-V Image header against the size of its file (`head` holds at least its first 64 bytes), so a
- * caller can vet a kernel without reading all of it.
+ * Checks a RISC-V Image header against the size of its file (`head` holds at least its first 64 bytes, and
+ * its PE header when it has one), so a caller can vet a kernel without reading all of it. image_size is the
+ * kernel's whole footprint, bss included, so it must be set (0 would leave no room for bss: the initrd and
+ * device tree could land on it) and at least the file's size.
  */
 export function imageHeader(head: Uint8Array, fileSize: number): { textOffset: number; imageSize: number } {
   const textOffset = u64(head, 8);
-  let imageSize = u64(head, 16);
-  if (imageSize === 0) imageSize = fileSize;
+  const imageSize = u64(head, 16);
   if (textOffset % 4096 !== 0 || textOffset > 2 ** 31) throw new BootError(`the Image header's text_offset 0x${textOffset.toString(16)} is not usable`);
+  if (imageSize === 0) throw new BootError('the Image header\'s image_size is 0, so the kernel\'s memory footprint is unknown: the file is damaged or not made by the kernel build; use the Image from the kernel build or package');
   if (imageSize < fileSize || imageSize > 2 ** 31) throw new BootError(`the Image header's image_size ${imageSize} does not fit the file (${fileSize} bytes): the file is corrupt`);
+  const rawEnd = peRawEnd(head);
+  if (rawEnd !== null && fileSize < rawEnd) {
+    throw new BootError(`is truncated: ${fileSize} bytes, but its PE header says the Image has ${rawEnd}; copy the complete file again`);
+  }
   return { textOffset, imageSize };
+}
+
+/**
+ * The file size a PE/COFF Image (the EFI stub: "MZ", e_lfanew at 0x3c) claims: the end of its last section's
+ * raw data (PE format, "Section Table"). Null when `head` holds no complete PE header and section table.
+ */
+function peRawEnd(head: Uint8Array): number | null {
+  if (head.length < 64 || ascii(head, 0, 2) !== 'MZ') return null;
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const pe = v.getUint32(0x3c, true);
+  if (pe < 64 || pe + 24 > head.length || ascii(head, pe, 4) !== 'PE\0\0') return null;
+  const sections = v.getUint16(pe + 6, true);
+  const table = pe + 24 + v.getUint16(pe + 20, true);
+  if (sections === 0 || table + sections * 40 > head.length) return null;
+  let end = 0;
+  for (let i = 0; i < sections; i++) {
+    const at = table + i * 40;
+    const rawSize = v.getUint32(at + 16, true);
+    if (rawSize > 0) end = Math.max(end, v.getUint32(at + 20, true) + rawSize);
+  }
+  return end;
 }
 
 /** The ELF magic, at the start of a vmlinux. */
 const isElf = (head: Uint8Array) => head.length >= 4 && head[0] === 0x7f && ascii(head, 1, 3) === 'ELF';
 
+/** The most header bytes an ELF kernel in a file may make us read (its program header table): 1 MiB. */
+const MAX_ELF_HEADERS = 1 << 20;
+
 /**
- * Identifies and lays out a kernel in memory or in a file: a RISC-V Linux Image is judged by its header and
- * size (a file's body is read only when it is loaded), an ELF (vmlinux) is read whole, and anything else is
- * named from its first bytes without reading the rest.
+ * Identifies and lays out a kernel in memory or in a file with bounded reads: a RISC-V Linux Image is judged
+ * by its header and size, an ELF (vmlinux) by its ELF and program headers (a file's body is read only when it
+ * is loaded), and anything else is named from its first bytes without reading the rest.
  */
 export function parseKernelImage(kernel: BootImage, ramBase: number): KernelImage {
+  if (kernel instanceof Uint8Array) return parseKernel(kernel, ramBase);
   const head = imageHead(kernel, 4096);
-  if (isElf(head)) return elfKernel(imageBytes(kernel), ramBase);
+  if (isElf(head)) return elfKernel(kernel, ramBase);
   if (!isRiscvImage(head)) return parseKernel(head, ramBase); // throws, saying what the file is instead
   const { textOffset, imageSize: size } = imageHeader(head, imageSize(kernel));
   return { format: 'image', pieces: [{ offset: textOffset, data: kernel, memsz: size }], entryOffset: textOffset, endOffset: textOffset + size };
@@ -76,15 +107,30 @@ export function parseKernel(bytes: Uint8Array, ramBase: number): KernelImage {
   throw new BootError('is neither a RISC-V Linux Image nor an ELF kernel');
 }
 
-function elfKernel(bytes: Uint8Array, ramBase: number): KernelImage {
+/** The kernel as an ElfSource: reads beyond MAX_ELF_HEADERS (a hostile program header table) are refused. */
+function elfSource(kernel: BootImage): ElfSource {
+  return {
+    size: imageSize(kernel),
+    read(offset, length) {
+      if (length > MAX_ELF_HEADERS) throw new BootError(`the ELF kernel's program header table is ${length} bytes, more than a kernel has (at most ${MAX_ELF_HEADERS}); the file is corrupt`);
+      if (kernel instanceof Uint8Array) return kernel.subarray(offset, offset + length);
+      const out = new Uint8Array(length);
+      kernel.read(out, offset);
+      return out;
+    },
+  };
+}
+
+/** Lays out an ELF kernel from its headers; each segment's data stays a slice of the image until loaded. */
+function elfKernel(kernel: BootImage, ramBase: number): KernelImage {
   let elf;
   try {
-    elf = parseElf(bytes);
+    elf = parseElfLayout(elfSource(kernel));
   } catch (e) {
     if (e instanceof ElfError) throw new BootError(e.message);
     throw e;
   }
-  const loads = elf.segments.filter((s) => s.memsz > 0);
+  const loads = elf.segments.filter((s) => s.memsz > 0).map((s) => ({ ...s, data: sliceImage(kernel, s.offset, s.filesz) }));
   if (loads.length === 0) throw new BootError('the ELF kernel has nothing to load');
   // vmlinux is linked at its virtual address; its physical placement is relative: keep the segments'
   // spacing and put the lowest at RAM + 2 MiB (where the Image format would go), unless p_paddr is in RAM.

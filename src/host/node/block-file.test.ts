@@ -8,8 +8,9 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { BlockIoError } from '../../core/virtio/blk/backend.js';
+import { preciseLockText } from './pid-lock.js';
 import fc from 'fast-check';
-import { DiskError, diskLockPath, openDiskImage, type DiskSpec } from './block-file.js';
+import { DiskError, diskLockPath, openDiskImage, releaseAbandonedLocks, type DiskSpec } from './block-file.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tvisor-block-file-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -361,4 +362,56 @@ test('a stale lock left by a dead process is taken over', () => {
   assert.ok(!fs.existsSync(lock));
   fs.writeFileSync(lock, 'garbage'); // unreadable owner: stale as well
   openDiskImage({ path: p }).close();
+});
+
+test('a disk open for writing in another thread of this process is refused naming its holder, and stays locked', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const p = image();
+  const mod = new URL('./block-file.js', import.meta.url).href;
+  // the worker opens the image as "VM a", reports, and keeps it open until told to close it
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(mod)}).then(({ openDiskImage }) => {
+       const d = openDiskImage({ path: ${JSON.stringify(p)}, owner: 'VM a (first)' });
+       parentPort.postMessage('open');
+       parentPort.once('message', () => { d.close(); parentPort.postMessage('closed'); });
+     });`,
+    { eval: true },
+  );
+  const next = () => new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  try {
+    assert.equal(await next(), 'open');
+    const refused = (e: Error) => e instanceof DiskError && e.message.includes('already open for writing by VM a (first) of this tvisor process');
+    assert.throws(() => openDiskImage({ path: p, owner: 'VM b (second)' }), refused);
+    assert.throws(() => openDiskImage({ path: p, owner: 'VM b (second)' }), refused, 'the refused attempt released nothing');
+    assert.ok(fs.readFileSync(diskLockPath(p), 'utf8').includes('holder=VM a (first)'));
+    w.postMessage('close');
+    assert.equal(await next(), 'closed');
+    openDiskImage({ path: p }).close(); // free once its holder closed it
+  } finally {
+    await w.terminate();
+  }
+});
+
+test('locks a dead thread of this process left behind are removed for their owner only', () => {
+  const p = image();
+  const q = image();
+  // what a VM thread that died without its exit handler leaves: a lock of this process, live for it
+  fs.mkdirSync(path.dirname(diskLockPath(p)), { recursive: true });
+  fs.writeFileSync(diskLockPath(p), preciseLockText(`file=${p}\nholder=VM t (gone)\n`));
+  const other = openDiskImage({ path: q, owner: 'VM u (alive)' });
+  try {
+    assert.throws(() => openDiskImage({ path: p }), /already open for writing by VM t \(gone\) of this tvisor process/);
+    releaseAbandonedLocks('VM u (alive)', [p]);
+    assert.ok(fs.existsSync(diskLockPath(p)), 'another owner\'s lock is left');
+    releaseAbandonedLocks('VM t (gone)', [p, q]);
+    assert.ok(!fs.existsSync(diskLockPath(p)), 'removed for its owner');
+    assert.ok(fs.existsSync(diskLockPath(q)), 'the live VM\'s lock on another file is left');
+    openDiskImage({ path: p }).close();
+  } finally {
+    other.close();
+  }
 });

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BlockIoError, type BlockBackend } from '../../core/virtio/blk/backend.js';
-import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from './pid-lock.js';
+import { acquirePidLock, errCode, fsyncDir, heldByThisProcess, PidLockError, preciseLockText, readPidLock, releasePidLock } from './pid-lock.js';
+import { FileRefused, openConfined } from './confined-open.js';
 
 /** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`. */
 export interface DiskSpec {
@@ -22,6 +23,10 @@ export interface DiskSpec {
   readOnly?: boolean;
   /** Copy-on-write file taking the guest's writes; the image at `path` is then never modified. */
   overlay?: string;
+  /** Directories image and overlay must lie beneath (confined-open.ts); absent: anywhere (tvisor run). */
+  allowedDirs?: readonly string[];
+  /** Who opens it, e.g. "VM 1a2b (web)": written into the lock so that a refused writer learns the holder. */
+  owner?: string;
 }
 
 /** A disk that cannot be opened; the message says what is wrong and what to do about it. */
@@ -46,9 +51,9 @@ export function openDiskImage(spec: DiskSpec): BlockBackend {
     if (spec.readOnly) {
       throw new DiskError(`disk ${spec.path}: readonly and overlay= exclude each other (the overlay takes the writes)`);
     }
-    return openOverlay(spec.path, spec.overlay);
+    return openOverlay(spec.path, spec.overlay, spec);
   }
-  return openRaw(spec.path, spec.readOnly ?? false);
+  return openRaw(spec.path, spec.readOnly ?? false, spec);
 }
 
 /** Where the lock of the image at `file` lives while a tvisor process has it open for writing. */
@@ -57,11 +62,29 @@ export function diskLockPath(file: string): string {
   return path.join(lockDir(), `${st.dev}-${st.ino}.lock`);
 }
 
+/**
+ * Removes the locks `owner` (DiskSpec.owner) still holds in this process on `files` — for the daemon, once the
+ * VM's thread has ended without closing its disks (terminated, or died): a lock of this process would
+ * otherwise stay live until the daemon exits. Locks of other holders are left alone.
+ */
+export function releaseAbandonedLocks(owner: string, files: readonly string[]): void {
+  for (const file of files) {
+    let lockPath: string;
+    try {
+      lockPath = diskLockPath(file);
+    } catch {
+      continue; // gone: whatever lock it had names a file nobody can open by this path
+    }
+    const text = readPidLock(lockPath);
+    if (text !== null && heldByThisProcess(text) && text.includes(`\nholder=${owner}\n`)) releasePidLock(lockPath, text);
+  }
+}
+
 // ---- raw images ----
 
-function openRaw(file: string, readOnly: boolean): RawImage {
+function openRaw(file: string, readOnly: boolean, o: DiskSpec): RawImage {
   const label = `disk ${file}`;
-  const { fd, st } = openFile(file, label, readOnly ? 'r' : 'r+');
+  const { fd, st } = openFile(file, 'disk', !readOnly, o);
   try {
     const size = Number(st.size);
     if (size === 0) throw new DiskError(`${label}: the file is empty; give it a size first, e.g. truncate -s 1G ${file}`);
@@ -72,7 +95,7 @@ function openRaw(file: string, readOnly: boolean): RawImage {
     let lock: FileLock | null = null;
     if (!readOnly) {
       if (basesInUse.has(key)) throw new DiskError(`${label}: is the base of an overlay open in this process and must not change under it`);
-      lock = acquireLock(key, label, file, 'use ,readonly to share it');
+      lock = acquireLock(key, label, file, 'use ,readonly to share it', o.owner);
     }
     return new RawImage(label, fd, size, readOnly, key, lock);
   } catch (e) {
@@ -198,32 +221,17 @@ function decodeHeader(h: Uint8Array, label: string): OverlayLayout {
 /** Identities of images serving as overlay bases in this process, with how many overlays use each. */
 const basesInUse = new Map<string, number>();
 
-function openOverlay(basePath: string, file: string): OverlayImage {
+function openOverlay(basePath: string, file: string, o: DiskSpec): OverlayImage {
   const label = `disk overlay ${file}`;
-  const base = openRaw(basePath, true);
+  const base = openRaw(basePath, true, o);
   try {
     if (held.has(base.key)) throw new DiskError(`disk ${basePath}: is open for writing in this process, so it cannot also be an overlay's base`);
-    let fd: number;
-    let created = false;
+    // created exclusively if missing: if another process creates it first, theirs is opened (its lock decides below)
+    const { fd, st, created } = openFile(file, 'disk overlay', true, o, true);
     try {
-      fd = fs.openSync(file, 'r+');
-    } catch (e) {
-      if (errCode(e) !== 'ENOENT') throw openError(label, e, false);
-      // O_EXCL: if another process creates it first, fall back to opening theirs (its lock decides below)
-      try {
-        fd = fs.openSync(file, 'wx+', 0o644);
-        created = true;
-      } catch (e2) {
-        if (errCode(e2) !== 'EEXIST') throw openError(label, e2, false);
-        fd = fs.openSync(file, 'r+');
-      }
-    }
-    try {
-      const st = fs.fstatSync(fd, { bigint: true });
-      if (!st.isFile()) throw new DiskError(`${label}: not a regular file`);
       const key = fileKey(st);
       if (key === base.key) throw new DiskError(`${label}: is the base image itself; choose another file for the overlay`);
-      const lock = acquireLock(key, label, file, 'give this VM an overlay file of its own');
+      const lock = acquireLock(key, label, file, 'give this VM an overlay file of its own', o.owner);
       try {
         let layout: OverlayLayout;
         if (st.size === 0n) {
@@ -411,12 +419,13 @@ class FileLock {
   /** The backend to close (persisting overlay bitmaps) if the process exits with it still open. */
   owner: { close(): void } | null = null;
 
-  constructor(readonly key: string, readonly lockPath: string, readonly file: string) {}
+  constructor(readonly key: string, readonly lockPath: string, readonly file: string, private readonly text: string) {}
 
+  /** Removes the lock file only while it still holds this lock's exact text (never another thread's lock). */
   release(): void {
     if (held.get(this.key) !== this) return;
     held.delete(this.key);
-    releasePidLock(this.lockPath);
+    releasePidLock(this.lockPath, this.text);
   }
 }
 
@@ -425,7 +434,7 @@ function lockDir(): string {
   return path.join(os.tmpdir(), `tvisor-locks-${user}`);
 }
 
-function acquireLock(key: string, label: string, file: string, hint: string): FileLock {
+function acquireLock(key: string, label: string, file: string, hint: string, owner?: string): FileLock {
   const mine = held.get(key);
   if (mine) throw new DiskError(`${label}: already open for writing in this process (as ${mine.file})`);
   const dir = lockDir();
@@ -440,8 +449,9 @@ function acquireLock(key: string, label: string, file: string, hint: string): Fi
   }
   const lockPath = path.join(dir, `${key}.lock`);
   let holder: number | null;
+  const text = preciseLockText(`file=${path.resolve(file)}\n${owner === undefined ? '' : `holder=${owner}\n`}`);
   try {
-    holder = acquirePidLock(lockPath, `${process.pid}\n${path.resolve(file)}\n`);
+    holder = acquirePidLock(lockPath, text);
   } catch (e) {
     if (!(e instanceof PidLockError)) throw e;
     if (e.step === 'create') throw new DiskError(`${label}: cannot create a lock in ${dir} (${e.detail}); check TMPDIR`);
@@ -449,8 +459,14 @@ function acquireLock(key: string, label: string, file: string, hint: string): Fi
     if (e.step === 'busy') throw new DiskError(`${label}: could not take the lock ${lockPath} (busy); try again`);
     throw new DiskError(`${label}: cannot create the lock ${lockPath} (${e.detail})`);
   }
-  if (holder !== null) throw new DiskError(`${label}: in use by another tvisor process (pid ${holder}); ${hint}`);
-  const lock = new FileLock(key, lockPath, file);
+  if (holder !== null) {
+    const who = /^holder=(.*)$/m.exec(readPidLock(lockPath) ?? '')?.[1];
+    const by = holder === process.pid
+      ? `already open for writing by ${who ?? 'another VM'} of this tvisor process`
+      : `in use by another tvisor process (pid ${holder}${who ? `, ${who}` : ''})`;
+    throw new DiskError(`${label}: ${by}; ${hint}`);
+  }
+  const lock = new FileLock(key, lockPath, file, text);
   held.set(key, lock);
   hookExit();
   return lock;
@@ -474,20 +490,12 @@ function hookExit(): void {
 
 // ---- helpers ----
 
-function openFile(file: string, label: string, flags: 'r' | 'r+'): { fd: number; st: fs.BigIntStats } {
-  let fd: number;
+/** Opens an image or overlay non-blocking, as a regular file, confined when the spec gives allowed directories. */
+function openFile(file: string, what: string, write: boolean, o: DiskSpec, create = false): { fd: number; st: fs.BigIntStats; created: boolean } {
   try {
-    fd = fs.openSync(file, flags);
+    return openConfined(file, { label: what, write, create, allowedDirs: o.allowedDirs });
   } catch (e) {
-    throw openError(label, e, flags === 'r');
-  }
-  try {
-    const st = fs.fstatSync(fd, { bigint: true });
-    if (st.isDirectory()) throw new DiskError(`${label}: is a directory, not a disk image`);
-    if (!st.isFile()) throw new DiskError(`${label}: not a regular file (block devices, pipes and sockets are not supported)`);
-    return { fd, st };
-  } catch (e) {
-    fs.closeSync(fd);
+    if (e instanceof FileRefused) throw new DiskError(e.message);
     throw e;
   }
 }
@@ -496,18 +504,6 @@ function fileKey(st: fs.BigIntStats): string {
   return `${st.dev}-${st.ino}`;
 }
 
-
-function openError(label: string, e: unknown, readOnly: boolean): DiskError {
-  switch (errCode(e)) {
-    case 'ENOENT': return new DiskError(`${label}: no such file`);
-    case 'EISDIR': return new DiskError(`${label}: is a directory, not a disk image`);
-    case 'EACCES':
-    case 'EPERM':
-      return new DiskError(`${label}: permission denied${readOnly ? '' : '; fix its permissions, or add ,readonly (or overlay=PATH) to leave it unmodified'}`);
-    case 'EROFS': return new DiskError(`${label}: on a read-only file system; add ,readonly or overlay=PATH`);
-    default: return new DiskError(`${label}: cannot open it (${errCode(e) || (e as Error).message})`);
-  }
-}
 
 function checkAccess(label: string, closed: boolean, size: number, offset: number, length: number): void {
   if (closed) throw new BlockIoError(`${label}: used after close`);

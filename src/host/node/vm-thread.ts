@@ -95,7 +95,7 @@ class VmSlot {
     }
     const devices: VirtioDevice[] = [];
     cfg.disks.forEach((spec, i) => {
-      const backend = openDiskImage(spec);
+      const backend = openDiskImage({ ...spec, allowedDirs: cfg.allowedDirs });
       this.backends.push(backend);
       const limiter = applyLimiterConfig(null, spec.rateLimiter ?? null, nowMs());
       this.diskLimiters.push(limiter);
@@ -243,12 +243,16 @@ class VmSlot {
   }
 }
 
-/** The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot). */
+/**
+ * The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot), opened
+ * confined to the allowed directories each time (a FIFO or a symlink swapped in is refused, not waited on).
+ */
 function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile } {
+  const allowedDirs = cfg.allowedDirs;
   return {
-    kernel: bootFile(cfg.kernel),
-    initrd: cfg.initrd ? bootFile(cfg.initrd) : undefined,
-    firmware: cfg.firmware ? bootFile(cfg.firmware) : undefined,
+    kernel: bootFile(cfg.kernel, { label: 'kernel', allowedDirs }),
+    initrd: cfg.initrd ? bootFile(cfg.initrd, { label: 'initrd', allowedDirs }) : undefined,
+    firmware: cfg.firmware ? bootFile(cfg.firmware, { label: 'firmware', allowedDirs }) : undefined,
   };
 }
 
