@@ -83,6 +83,9 @@ test('device events: at most 10 lines per VM in 10 s, then one line says how man
   advanceMs(10_000);
   threads[0].emit({ t: 'device-event', device: 'virtio-net eth0', reason: 'again', internal: false });
   assert.deepEqual(logs.slice(10), [`tvisor: VM ${id} (e): … 990 more device events suppressed`, `tvisor: VM ${id} (e): virtio-net eth0: again`]);
+  for (let i = 0; i < 20; i++) threads[0].emit({ t: 'device-event', device: 'virtio-blk vda', reason: 'bad', internal: false });
+  manager.stop(id);
+  assert.ok(logs.includes(`tvisor: VM ${id} (e): … 11 more device events suppressed`), 'the count is not lost when the VM ends');
 });
 
 test('frames: a VM thread that does not take its frames gets at most NIC_FRAMES_IN_FLIGHT; acks make room', async () => {

@@ -440,6 +440,7 @@ export class VmManager {
     }
     for (const t of vm.hartThreads.splice(0)) t.terminate();
     this.releaseInput(vm);
+    this.flushDeviceEvents(vm);
     for (const p of vm.ports) p.close();
     vm.ports = [];
     const thread = vm.thread;
@@ -594,17 +595,22 @@ export class VmManager {
   private deviceEvent(vm: ManagedVm, what: string): void {
     const e = vm.events;
     const now = this.o.nowNs() / 1e6;
-    const name = `VM ${vm.stored.id} (${vm.stored.spec.name})`;
     if (now - e.windowMs >= DEVICE_EVENT_WINDOW_MS) {
-      if (e.suppressed > 0) this.o.log(`tvisor: ${name}: … ${e.suppressed} more device events suppressed`);
+      this.flushDeviceEvents(vm);
       e.windowMs = now;
       e.logged = 0;
-      e.suppressed = 0;
     }
     if (e.logged < DEVICE_EVENTS_PER_WINDOW) {
       e.logged++;
-      this.o.log(`tvisor: ${name}: ${what}`);
+      this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${what}`);
     } else e.suppressed++;
+  }
+
+  /** Says how many device events of the VM were not logged (at a window's end, and when the VM ends). */
+  private flushDeviceEvents(vm: ManagedVm): void {
+    if (vm.events.suppressed === 0) return;
+    this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): … ${vm.events.suppressed} more device events suppressed`);
+    vm.events.suppressed = 0;
   }
 
   /** The vCPU's slice is over (or its VM ended): its pCPU and its thread are free. */
