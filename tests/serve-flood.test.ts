@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startDaemon, api, type Daemon } from './lib/daemon.js';
+import { startDaemon, stopDaemon, api, type Daemon } from './lib/daemon.js';
 import { appendAutorun, ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 
 // as fast as the guest can print, without a fork per line
@@ -226,3 +226,25 @@ test('serve: a flooding guest, 100 non-reading consoles and an input flood leave
   }
 });
 
+
+test('serve: a paste of a few KiB into a running guest\'s shell arrives whole', { timeout: 600_000 }, async () => {
+  const d = await startDaemon(join(dir, 'state-paste'), ['--allow-dir', dir, '--allow-dir', guest.dir]);
+  try {
+    const r = await api(d, 'POST', '/v1/vms', { name: 'paste', vcpus: 1, memory_mib: 128, kernel: guest.kernel, initrd: guest.initrd });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    const id = r.json.id as string;
+    const con = await reader(d, id);
+    try {
+      assert.equal((await api(d, 'POST', `/v1/vms/${id}/start`)).status, 200);
+      await until('the shell prompt', () => /\/ # /.test(con.tail), 300_000);
+      // 16 lines of 250 characters in one message (4.1 KiB): far more than the UART's 16-byte FIFO
+      const lines = Array.from({ length: 16 }, (_, i) => `echo ${String.fromCharCode(97 + i).repeat(249)} >> /tmp/paste`);
+      con.ws.send(Buffer.from(`${lines.join('\n')}\nwc -c < /tmp/paste\n`));
+      await until('the guest counts every pasted byte', () => /^4000\r?$/m.test(con.tail), 120_000);
+    } finally {
+      con.ws.terminate();
+    }
+  } finally {
+    await stopDaemon(d);
+  }
+});
