@@ -178,6 +178,9 @@ test('serve: a flooding guest, 100 non-reading consoles and an input flood leave
     assert.ok(figures.max! < 5000, `slowest request ${figures.max} ms`);
     assert.ok(rssMax - rssBefore < 200, `RSS grew from ${rssBefore} to ${rssMax} MiB`);
     assert.ok(seenMid > seenAtStart && all.bytes > seenMid, 'the reading client kept getting output');
+    // flow control: the paused VM's console takes 64 KiB, the rest waits in TCP buffers (tens of MiB at most)
+    // where the daemon used to read and queue input as fast as the client could send it
+    assert.ok(figures.typedMiB < 64, `the typist got ${figures.typedMiB} MiB into the daemon`);
     assert.match(all.tail, /processor/);
     assert.equal((await api(d, 'GET', `/v1/vms/${flood}`)).json.state, 'running');
     assert.equal((await api(d, 'GET', `/v1/vms/${quiet}`)).json.state, 'paused');
