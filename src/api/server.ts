@@ -11,6 +11,7 @@ import { checkConfined, FileRefused } from '../host/node/confined-open.js';
 import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
+import { ConsoleClientQueue } from '../hypervisor/console-client.js';
 
 export interface ApiServerOptions {
   manager: VmManager;
@@ -187,8 +188,6 @@ export function metricsText(vms: VmInfo[]): string {
 
 /** Largest message a console client may send (a paste); bigger ones close the socket (1009). */
 const CONSOLE_MAX_MESSAGE = 64 * 1024;
-/** Output is dropped for a client that has this much unsent, so a stalled client cannot eat the daemon's memory. */
-const CONSOLE_MAX_BUFFERED = 4 * 2 ** 20;
 
 /** Close code for a console whose VM was deleted (4000-4999: private use, RFC 6455 §7.4.2; 404 as in HTTP). */
 const CONSOLE_CLOSE_DELETED = 4404;
@@ -205,28 +204,52 @@ function refuseUpgrade(socket: Duplex, err: ApiError): void {
 /**
  * GET /v1/vms/{id}/console as a WebSocket: binary messages are console bytes both ways (text from the
  * client is taken as its UTF-8 bytes); the server also sends text messages `{"event":"state","state":…,
- * "reason"?:…}` when the VM changes state, so a client can say that the guest stopped.
+ * "reason"?:…}` when the VM changes state, so a client can say that the guest stopped, and
+ * `{"event":"skipped","bytes":N}` when N bytes of output were skipped (a flood, or a client too slow to read:
+ * its queue is bounded, see console-client.ts; one whose socket takes nothing for 30 s is closed).
  */
-function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket): void {
+function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket, log: (line: string) => void): void {
+  const queue = new ConsoleClientQueue({
+    send: (data, done) => {
+      if (ws.readyState !== ws.OPEN) return done(new Error('closed'));
+      ws.send(data, { binary: typeof data !== 'string' }, (err) => done(err ?? undefined));
+    },
+    buffered: () => ws.bufferedAmount,
+    drop: (reason) => {
+      log(`tvisor: console client of VM ${id} dropped: ${reason}`);
+      ws.terminate();
+    },
+    nowMs: () => performance.now(),
+  });
   const session = m.attachConsole(id, {
     closed(reason) {
+      queue.close();
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CONSOLE_CLOSE_DELETED, reason);
     },
-    data(bytes) {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount <= CONSOLE_MAX_BUFFERED) ws.send(bytes);
-    },
-    state(state, reason) {
-      if (ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify(reason === undefined ? { event: 'state', state } : { event: 'state', state, reason }));
-    },
+    data: (bytes) => queue.data(bytes),
+    skipped: (bytes) => queue.skipped(bytes),
+    state: (state, reason) => queue.state(state, reason),
   });
+  // flow control: the socket is not read while its input waits for the VM (a paused VM holds it back)
+  let waiting = 0;
+  const taken = () => {
+    if (--waiting === 0 && ws.readyState === ws.OPEN) ws.resume();
+  };
   ws.on('message', (data) => {
     const chunks = Array.isArray(data) ? data : [data instanceof ArrayBuffer ? Buffer.from(data) : data];
-    for (const c of chunks) if (c.length > 0) session.input(new Uint8Array(c));
+    for (const c of chunks) {
+      if (c.length === 0) continue;
+      waiting++;
+      ws.pause();
+      session.input(new Uint8Array(c), taken);
+    }
   });
-  ws.on('close', () => session.detach());
-  ws.on('error', () => session.detach());
+  const end = () => {
+    queue.close();
+    session.detach();
+  };
+  ws.on('close', end);
+  ws.on('error', end);
 }
 
 export function createApiServer(o: ApiServerOptions): Server {
@@ -315,7 +338,7 @@ export function createApiServer(o: ApiServerOptions): Server {
       const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
       if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console does`);
       m.inspect(action.id); // 404 for an unknown VM
-      wss.handleUpgrade(req, socket, head, (ws) => attachConsoleSocket(m, action.id, ws));
+      wss.handleUpgrade(req, socket, head, (ws) => attachConsoleSocket(m, action.id, ws, o.log));
     } catch (e) {
       const err = toApiError(e);
       if (err.code === 'internal') o.log(`tvisor: internal error upgrading ${req.url}: ${(e as Error)?.stack ?? e}`);

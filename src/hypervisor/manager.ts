@@ -114,11 +114,21 @@ interface ManagedVm {
   /** The last 64 KiB of console output, for consoles that attach later. */
   backlog: Uint8Array[];
   backlogBytes: number;
+  /** Console input sent to the VM thread and not yet acknowledged ('input-ack'). */
+  inputInFlight: number;
+  /** Per input message in flight, oldest first: its size and whom to tell once the VM took it. */
+  inputWaiting: { bytes: number; done: () => void }[];
+  /** Per NIC: frames sent to the VM thread and not yet acknowledged ('frame-ack'). */
+  framesInFlight: number[];
+  /** Device-event log lines of the current window, for the per-VM rate limit. */
+  events: { windowMs: number; logged: number; suppressed: number };
 }
 
 /** A client attached to a VM's console: its output, and the VM's state changes (to say "stopped"). */
 export interface ConsoleSink {
   data(bytes: Uint8Array): void;
+  /** Output lost to a flood before it reached the manager (the VM thread kept only the newest). */
+  skipped?(bytes: number): void;
   state?(state: VmState, reason?: string): void;
   /** The VM is gone (deleted): the client should be disconnected, telling it `reason`. */
   closed?(reason: string): void;
@@ -129,6 +139,18 @@ const EMPTY_COUNTERS: DeviceCounters = {
   netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0, balloonBytes: 0, memoryTouchedBytes: 0,
 };
 const CONSOLE_BACKLOG = 64 * 1024;
+/**
+ * Console input in flight to a VM thread; more is dropped. The UART holds 64 KiB more on its line (a paste
+ * waits there while the guest reads), so a VM that is paused or does not read costs at most these two.
+ */
+export const CONSOLE_INPUT_IN_FLIGHT = 64 * 1024;
+/** How long a client whose input was dropped is held back before it may send more. */
+const INPUT_DROP_PAUSE_MS = 20;
+/** Frames in flight to one NIC of a VM thread; more are dropped (the device's own backlog holds 256). */
+export const NIC_FRAMES_IN_FLIGHT = 256;
+/** Device-event lines a VM may log per window; the rest are counted and summed up in one line. */
+const DEVICE_EVENTS_PER_WINDOW = 10;
+const DEVICE_EVENT_WINDOW_MS = 10_000;
 
 /** How a VM's disk locks name it. */
 const diskOwner = (vm: ManagedVm) => `VM ${vm.stored.id} (${vm.stored.spec.name})`;
@@ -180,6 +202,7 @@ export class VmManager {
     return {
       stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
+      inputInFlight: 0, inputWaiting: [], framesInFlight: [], events: { windowMs: -Infinity, logged: 0, suppressed: 0 },
     };
   }
 
@@ -364,9 +387,17 @@ export class VmManager {
     vm.instructions = 0;
     vm.backlog = [];
     vm.backlogBytes = 0;
+    this.releaseInput(vm);
+    vm.framesInFlight = nics.map(() => 0);
     vm.ports = nics.map((_, i) => {
       const port = this.network.port(`${s.name}/eth${i}`);
       port.setReceiver((frame) => {
+        // a VM thread that is busy or gone does not take frames: at most NIC_FRAMES_IN_FLIGHT wait for it
+        if (vm.thread !== thread || vm.framesInFlight[i] >= NIC_FRAMES_IN_FLIGHT) {
+          port.stats.drops++;
+          return;
+        }
+        vm.framesInFlight[i]++;
         const copy = frame.slice();
         thread.send({ t: 'frame', nic: i, frame: copy });
       });
@@ -411,10 +442,19 @@ export class VmManager {
         this.onSlice(vm, vm.vcpus[0], m);
         break;
       case 'console':
-        this.consoleOut(vm, m.bytes);
+        this.consoleOut(vm, thread, m);
         break;
+      case 'input-ack': {
+        const w = vm.inputWaiting.shift();
+        vm.inputInFlight = Math.max(0, vm.inputInFlight - m.bytes);
+        w?.done();
+        break;
+      }
       case 'frame':
         vm.ports[m.nic]?.send(m.frame);
+        break;
+      case 'frame-ack':
+        if (vm.framesInFlight[m.nic] !== undefined) vm.framesInFlight[m.nic] = Math.max(0, vm.framesInFlight[m.nic] - m.frames);
         break;
       case 'wake':
         this.wakeVcpu(vm, m.hart ?? 0);
@@ -423,7 +463,7 @@ export class VmManager {
         this.guestReset(vm, m.kind);
         break;
       case 'device-event':
-        this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${m.device}: ${m.reason.split('\n')[0]}`);
+        this.deviceEvent(vm, `${m.device}: ${m.reason.split('\n')[0]}`);
         break;
     }
   }
@@ -453,7 +493,7 @@ export class VmManager {
             this.onSlice(vm, cpu, m);
             break;
           case 'console':
-            this.consoleOut(vm, m.bytes);
+            this.consoleOut(vm, t, m);
             break;
           case 'wake':
             this.wakeVcpu(vm, m.hart ?? j);
@@ -537,6 +577,8 @@ export class VmManager {
       vm.vcpus = [];
     }
     for (const t of vm.hartThreads.splice(0)) t.terminate();
+    this.releaseInput(vm);
+    this.flushDeviceEvents(vm);
     for (const p of vm.ports) p.close();
     vm.ports = [];
     const thread = vm.thread;
@@ -643,21 +685,79 @@ export class VmManager {
    * Attaches a console client in any state (gets the recent output first, then everything the guest
    * writes, across stops and starts); returns input (dropped while the VM is not running) and detach.
    */
-  attachConsole(id: string, sink: ConsoleSink): { input(bytes: Uint8Array): void; detach(): void } {
+  attachConsole(id: string, sink: ConsoleSink): { input(bytes: Uint8Array, done: () => void): boolean; detach(): void } {
     const vm = this.get(id);
     for (const b of vm.backlog) sink.data(b);
     vm.console.add(sink);
     return {
-      input: (bytes) => vm.thread?.send({ t: 'input', bytes }),
+      input: (bytes, done) => this.consoleIn(vm, bytes, done),
       detach: () => vm.console.delete(sink),
     };
   }
 
-  private consoleOut(vm: ManagedVm, bytes: Uint8Array): void {
+  /**
+   * Console input for the VM, with flow control: `done` runs once the VM has taken it and its UART has room
+   * again (the client should send nothing more until then; a paused VM holds it back for good). Returns false
+   * when the input is dropped: the VM has no thread, or CONSOLE_INPUT_IN_FLIGHT is already on its way (several
+   * clients at once); `done` then runs after INPUT_DROP_PAUSE_MS, so a client pouring input into a stopped VM
+   * is slowed rather than served at full speed.
+   */
+  private consoleIn(vm: ManagedVm, bytes: Uint8Array, done: () => void): boolean {
+    if (!vm.thread || vm.inputInFlight + bytes.length > CONSOLE_INPUT_IN_FLIGHT) {
+      setTimeout(done, INPUT_DROP_PAUSE_MS);
+      return false;
+    }
+    vm.inputInFlight += bytes.length;
+    vm.inputWaiting.push({ bytes: bytes.length, done });
+    vm.thread.send({ t: 'input', bytes });
+    return true;
+  }
+
+  /** The VM thread is gone or new: input waiting on the old one is let go (its clients may send again). */
+  private releaseInput(vm: ManagedVm): void {
+    vm.inputInFlight = 0;
+    for (const w of vm.inputWaiting.splice(0)) w.done();
+  }
+
+  /** A batch of console output: kept in the backlog, given to every client, acknowledged to its thread. */
+  private consoleOut(vm: ManagedVm, from: VmThread, m: Extract<FromVm, { t: 'console' }>): void {
+    const bytes = m.bytes;
+    from.send({ t: 'console-ack', bytes: bytes.length });
     vm.backlog.push(bytes);
     vm.backlogBytes += bytes.length;
-    while (vm.backlogBytes > CONSOLE_BACKLOG && vm.backlog.length > 1) vm.backlogBytes -= vm.backlog.shift()!.length;
-    for (const c of vm.console) c.data(bytes);
+    while (vm.backlogBytes > CONSOLE_BACKLOG) {
+      const over = vm.backlogBytes - CONSOLE_BACKLOG;
+      const head = vm.backlog[0];
+      if (head.length <= over) vm.backlog.shift();
+      else vm.backlog[0] = head.subarray(over);
+      vm.backlogBytes -= Math.min(head.length, over);
+    }
+    for (const c of vm.console) {
+      if (m.dropped) c.skipped?.(m.dropped);
+      c.data(bytes);
+    }
+  }
+
+  /** Logs a device event of the VM, at most DEVICE_EVENTS_PER_WINDOW a window (a guest can raise them in a loop). */
+  private deviceEvent(vm: ManagedVm, what: string): void {
+    const e = vm.events;
+    const now = this.o.nowNs() / 1e6;
+    if (now - e.windowMs >= DEVICE_EVENT_WINDOW_MS) {
+      this.flushDeviceEvents(vm);
+      e.windowMs = now;
+      e.logged = 0;
+    }
+    if (e.logged < DEVICE_EVENTS_PER_WINDOW) {
+      e.logged++;
+      this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${what}`);
+    } else e.suppressed++;
+  }
+
+  /** Says how many device events of the VM were not logged (at a window's end, and when the VM ends). */
+  private flushDeviceEvents(vm: ManagedVm): void {
+    if (vm.events.suppressed === 0) return;
+    this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): … ${vm.events.suppressed} more device events suppressed`);
+    vm.events.suppressed = 0;
   }
 
   /** The vCPU's slice is over (or its VM ended): its pCPU and its thread are free. */

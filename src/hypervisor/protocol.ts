@@ -72,7 +72,14 @@ export type ToVm =
   | { t: 'init-hart'; hartId: number; smp: SmpShare }
   /** Run a slice; stealNs = the vCPU's steal time so far, for the guest's STA record. */
   | { t: 'run'; budgetNs: number; stealNs: number }
+  /**
+   * Console input for the UART; answered in order by 'input-ack' once the UART's line has room again (flow
+   * control: the manager holds the client back until then, and bounds what is in flight).
+   */
   | { t: 'input'; bytes: Uint8Array }
+  /** The manager took `bytes` of console output: the VM thread may post more (see console-batch.ts). */
+  | { t: 'console-ack'; bytes: number }
+  /** A frame for NIC `nic`; answered by 'frame-ack' (batched) once handed to the device. */
   | { t: 'frame'; nic: number; frame: Uint8Array }
   | { t: 'balloon'; bytes: number }
   /** New limits for one disk or NIC (index as in VmThreadConfig); null = unlimited. Balances are kept. */
@@ -94,8 +101,13 @@ export type FromVm =
       /** From the VM thread; hart threads have no devices and send none. */
       counters?: DeviceCounters;
     }
-  | { t: 'console'; bytes: Uint8Array }
+  /** A batch of console output; `dropped` = bytes of older output lost to a flood just before it. */
+  | { t: 'console'; bytes: Uint8Array; dropped?: number }
+  /** The oldest unanswered 'input' was taken: `bytes` of it, of which `dropped` did not fit the UART's line. */
+  | { t: 'input-ack'; bytes: number; dropped: number }
   | { t: 'frame'; nic: number; frame: Uint8Array }
+  /** `frames` frames for NIC `nic` were handed to the device (delivered, queued or dropped there). */
+  | { t: 'frame-ack'; nic: number; frames: number }
   /** Something (interrupt, input, IPI, hart start) may have made hart `hart` (default 0) runnable. */
   | { t: 'wake'; hart?: number }
   /** A hart thread's guest asked for a shutdown or a reboot. */

@@ -1,5 +1,7 @@
-// ns16550a UART (register map of the PC16550D data sheet), 1-byte registers at stride 1.
+// ns16550a UART (register map of the PC16550D data sheet), 1-byte registers at stride 1. Input is bounded:
+// a 16-byte receive FIFO as in the chip, fed by a bounded host line with flow control; beyond it input drops.
 import type { Device, IrqLine } from './bus.js';
+import { ByteQueue } from './byte-queue.js';
 
 export const UART0_BASE = 0x1000_0000;
 export const UART0_SIZE = 0x100;
@@ -14,8 +16,25 @@ const enum IER {
   THRE = 0x02,
 }
 
+/** The 16550's receive FIFO (PC16550D: "16 bytes"). */
+export const UART_RX_FIFO = 16;
+/**
+ * Host input not yet in the FIFO: the host end of a serial line with flow control, which sends only while the
+ * FIFO has room, so a paste of a few KiB arrives whole; what does not fit here is dropped (and counted).
+ */
+export const UART_LINE_BACKLOG = 64 * 1024;
+
+export interface UartStats {
+  /** Bytes the guest read. */
+  rxBytes: number;
+  /** Host input dropped because the line backlog was full. */
+  rxDropped: number;
+}
+
 export class Uart16550 implements Device {
-  private rx: number[] = [];
+  readonly stats: UartStats = { rxBytes: 0, rxDropped: 0 };
+  private readonly rx = new ByteQueue(UART_RX_FIFO);
+  private readonly line = new ByteQueue(UART_LINE_BACKLOG);
   private ier = 0;
   private lcr = 0;
   private mcr = 0;
@@ -29,16 +48,30 @@ export class Uart16550 implements Device {
   constructor(private readonly output: (byte: number) => void, private readonly irq: IrqLine | null = null) {}
 
   reset(): void {
-    this.rx = [];
+    this.rx.clear();
+    this.line.clear();
     this.ier = this.lcr = this.mcr = this.scr = this.dll = this.dlm = this.fcr = 0;
     this.thriPending = false;
     this.update();
   }
 
-  /** Host → guest bytes (keyboard input). */
-  receive(bytes: Uint8Array): void {
-    for (const b of bytes) this.rx.push(b);
+  /** Host → guest bytes (keyboard input); returns how many were dropped because the line backlog is full. */
+  receive(bytes: Uint8Array): number {
+    const dropped = bytes.length - this.line.push(bytes);
+    this.stats.rxDropped += dropped;
+    this.refill();
     this.update();
+    return dropped;
+  }
+
+  /** Host input waiting for the guest (FIFO and line). */
+  get pendingInput(): number {
+    return this.rx.length + this.line.length;
+  }
+
+  /** Moves host input into the FIFO while it has room (the host honours the line's flow control). */
+  private refill(): void {
+    while (this.rx.free > 0 && this.line.length > 0) this.rx.pushByte(this.line.shift());
   }
 
   private dlab(): boolean {
@@ -61,7 +94,10 @@ export class Uart16550 implements Device {
       case 0:
         if (this.dlab()) return this.dll;
         {
-          const b = this.rx.length > 0 ? this.rx.shift()! : 0;
+          const b = this.rx.shift();
+          if (b < 0) return 0;
+          this.stats.rxBytes++;
+          this.refill();
           this.update();
           return b;
         }
@@ -106,7 +142,10 @@ export class Uart16550 implements Device {
         break;
       case 2:
         this.fcr = v;
-        if (v & 2) this.rx = [];
+        if (v & 2) {
+          this.rx.clear(); // the FIFO only: the host's side of the line refills it
+          this.refill();
+        }
         this.update();
         break;
       case 3: this.lcr = v; break;

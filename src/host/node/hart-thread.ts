@@ -5,12 +5,18 @@ import { parentPort } from 'node:worker_threads';
 import { RemoteHartMachine } from '../../core/machine/smp-hart.js';
 import type { FromVm, ToVm } from '../../hypervisor/protocol.js';
 import { epochClock } from '../../core/host/clock.js';
+import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
 
 const port = parentPort;
 if (!port) throw new Error('hart-thread runs as a worker thread');
 const post = (m: FromVm) => port.postMessage(m);
 
 let machine: RemoteHartMachine | null = null;
+/** The hart's SBI console output, batched and bounded as the VM thread's (console-batch.ts). */
+const out = new ConsoleBatcher({
+  post: (bytes, dropped) => port.postMessage(dropped > 0 ? { t: 'console', bytes, dropped } : { t: 'console', bytes } satisfies FromVm, [bytes.buffer as ArrayBuffer]),
+  later: (fn, ms) => setTimeout(fn, ms),
+});
 
 port.on('message', (m: ToVm) => {
   switch (m.t) {
@@ -26,7 +32,7 @@ port.on('message', (m: ToVm) => {
           link: m.smp.link,
           mmio: m.smp.mmio,
           clock: epochClock(m.smp.epochMs),
-          console: (bytes) => post({ t: 'console', bytes: bytes.slice() }),
+          console: (bytes) => out.write(bytes),
           reset: (kind) => post({ t: 'reset', kind }),
           wake: (hart) => post({ t: 'wake', hart }),
         });
@@ -40,6 +46,7 @@ port.on('message', (m: ToVm) => {
       machine.setStealTime(m.stealNs, false);
       const r = machine.runSlice(m.budgetNs);
       if (!r.idle && !r.crashed) machine.setStealTime(m.stealNs, true);
+      out.flush();
       post({
         t: 'slice',
         instructions: r.instructions,
@@ -50,6 +57,9 @@ port.on('message', (m: ToVm) => {
       });
       break;
     }
+    case 'console-ack':
+      out.acked(m.bytes);
+      break;
     default:
       break;
   }

@@ -20,6 +20,11 @@ import type { DeviceCounters, FromHost, FromVm, ToHost, ToVm, VmThreadConfig } f
 import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
 import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js';
 import { SmpLink } from '../../core/machine/smp.js';
+import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
+import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
+
+/** Input is acknowledged (the client may send more) once the UART holds no more than this, unread. */
+const INPUT_ROOM_MARK = UART_LINE_BACKLOG / 2;
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
@@ -43,8 +48,36 @@ class VmSlot {
   /** Each disk's limiter, and each NIC's per direction (null = unlimited), kept to be reconfigured live. */
   private readonly diskLimiters: (RateLimiter | null)[] = [];
   private readonly nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[] = [];
+  /** Console output on its way to the manager: batched, and bounded by the manager's acks. */
+  private readonly out: ConsoleBatcher;
+  /** Input messages taken into the UART whose 'input-ack' waits for the guest to read (flow control). */
+  private readonly inputAcks: { bytes: number; dropped: number }[] = [];
+  /** Frames handed to each NIC since the last 'frame-ack' (acks go out once per turn of the event loop). */
+  private readonly frameAcks = new Map<number, number>();
 
-  constructor(private readonly post: (m: FromVm, transfer?: ArrayBuffer[]) => void) {}
+  constructor(private readonly post: (m: FromVm, transfer?: ArrayBuffer[]) => void) {
+    this.out = new ConsoleBatcher({
+      post: (bytes, dropped) => post(dropped > 0 ? { t: 'console', bytes, dropped } : { t: 'console', bytes }, [bytes.buffer as ArrayBuffer]),
+      later: (fn, ms) => setTimeout(fn, ms),
+    });
+  }
+
+  /** Acknowledges input once the guest has read enough of it (or the VM is gone). */
+  private ackInput(): void {
+    if (this.inputAcks.length === 0) return;
+    if (this.vm && !this.stopped && this.vm.uart.pendingInput > INPUT_ROOM_MARK) return;
+    for (const a of this.inputAcks.splice(0)) this.post({ t: 'input-ack', ...a });
+  }
+
+  private ackFrame(nic: number): void {
+    if (this.frameAcks.size === 0) {
+      setImmediate(() => {
+        for (const [n, frames] of this.frameAcks) this.post({ t: 'frame-ack', nic: n, frames });
+        this.frameAcks.clear();
+      });
+    }
+    this.frameAcks.set(nic, (this.frameAcks.get(nic) ?? 0) + 1);
+  }
 
   private nowMs(): number {
     return this.clock.nowNs() / 1e6;
@@ -140,10 +173,7 @@ class VmSlot {
       // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
       reloadImages: () => loadImages(cfg),
       cmdline: cfg.cmdline,
-      console: (bytes) => {
-        const copy = bytes.slice();
-        post({ t: 'console', bytes: copy }, [copy.buffer as ArrayBuffer]);
-      },
+      console: (bytes) => this.out.write(bytes),
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: this.clock,
       devices,
@@ -200,6 +230,8 @@ class VmSlot {
         // out of its slice but still wanting to run: preempted (an idle vCPU is not)
         if (!r.idle && !r.exit) vm.setStealTime(0, m.stealNs, true);
         if (r.exit) this.close();
+        this.out.flush();
+        this.ackInput();
         post({
           t: 'slice',
           instructions: r.instructions,
@@ -211,11 +243,21 @@ class VmSlot {
         });
         break;
       }
-      case 'input':
+      case 'input': {
+        // the UART takes what fits its line (a bounded backlog feeding its FIFO) and drops the rest
+        const before = vm?.uart.stats.rxDropped ?? 0;
         vm?.sendInput(m.bytes);
+        const dropped = vm ? vm.uart.stats.rxDropped - before : m.bytes.length;
+        this.inputAcks.push({ bytes: m.bytes.length, dropped });
+        this.ackInput();
+        break;
+      }
+      case 'console-ack':
+        this.out.acked(m.bytes);
         break;
       case 'frame':
         this.nics[m.nic]?.receive?.(m.frame);
+        this.ackFrame(m.nic);
         break;
       case 'balloon':
         this.balloon?.setTarget(m.bytes);

@@ -1,0 +1,65 @@
+// The UART's input bounds: a 16-byte receive FIFO refilled from a bounded host line as the guest reads (a
+// paste arrives whole), input beyond the line's backlog dropped and counted, and the ByteQueue ring under them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Uart16550, UART_LINE_BACKLOG, UART_RX_FIFO } from './uart16550.js';
+import { ByteQueue } from './byte-queue.js';
+
+const RBR = 0;
+const LSR = 5;
+
+/** Reads the guest's way: RBR while LSR says data ready. */
+function drain(u: Uart16550, max = Infinity): number[] {
+  const got: number[] = [];
+  while (got.length < max && u.read(LSR, 1) & 1) got.push(u.read(RBR, 1));
+  return got;
+}
+
+test('ByteQueue keeps order across the ring\'s wrap and never grows past its capacity', () => {
+  const q = new ByteQueue(5);
+  assert.equal(q.push(Uint8Array.of(1, 2, 3)), 3);
+  assert.equal(q.shift(), 1);
+  assert.equal(q.shift(), 2);
+  assert.equal(q.push(Uint8Array.of(4, 5, 6, 7, 8)), 4, 'only what fits');
+  assert.equal(q.length, 5);
+  assert.equal(q.free, 0);
+  assert.equal(q.pushByte(9), false);
+  assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift(), q.shift(), q.shift()], [3, 4, 5, 6, 7, -1]);
+  q.clear();
+  assert.equal(q.length, 0);
+  assert.throws(() => new ByteQueue(0), /whole number/);
+});
+
+test('UART: the receive FIFO holds 16 bytes; the line refills it as the guest reads, so a paste arrives whole', () => {
+  let irq = false;
+  const u = new Uart16550(() => {}, { set: (l) => (irq = l) });
+  u.write(1, 1, 0x01); // IER: received data available
+  const paste = new TextEncoder().encode('echo a line of a few KiB '.repeat(200) + '\n');
+  assert.equal(u.receive(paste), 0, 'nothing dropped');
+  assert.equal(u.pendingInput, paste.length);
+  assert.equal(irq, true);
+  // the guest's interrupt handler reads at most 16 before the FIFO runs dry only if the line is empty
+  const first = drain(u, UART_RX_FIFO);
+  assert.equal(first.length, UART_RX_FIFO);
+  u.write(2, 1, 0x07); // FCR: enable and clear the FIFOs: the host's side of the line refills it
+  const rest = drain(u);
+  assert.equal(first.length + rest.length, paste.length - UART_RX_FIFO, 'a cleared FIFO loses what it held, no more');
+  assert.equal(irq, false, 'no data, no interrupt');
+  assert.equal(u.stats.rxDropped, 0);
+});
+
+test('UART: input beyond the line backlog is dropped and counted, as a full FIFO drops on hardware', () => {
+  const u = new Uart16550(() => {});
+  const big = new Uint8Array(64 * 1024).fill(0x61);
+  let dropped = 0;
+  for (let i = 0; i < 32; i++) dropped += u.receive(big); // 2 MiB to a guest that never reads
+  const kept = UART_RX_FIFO + UART_LINE_BACKLOG;
+  assert.equal(u.pendingInput, kept);
+  assert.equal(dropped, 32 * big.length - kept);
+  assert.equal(u.stats.rxDropped, dropped);
+  assert.equal(drain(u).length, kept, 'what was kept is delivered');
+  assert.equal(u.stats.rxBytes, kept);
+  u.receive(Uint8Array.of(0x62));
+  u.reset();
+  assert.equal(u.pendingInput, 0, 'a reset empties FIFO and line');
+});
