@@ -190,7 +190,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         throw e;
       }
       const input = dev.console;
-      const detach = attachConsole(vm, input ? (b) => input.receive(b) : (b) => vm.sendInput(b));
+      const detach = attachConsole(
+        vm,
+        input ? (b) => input.receive(b) : (b) => vm.sendInput(b),
+        input ? () => input.pendingInput : () => vm.uart.pendingInput,
+      );
       try {
         const exit = await vm.run();
         if (exit.kind === 'crashed') {
@@ -208,14 +212,45 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
   };
 }
 
-/** Connects the host's stdin to the guest UART; returns a function that restores the terminal. */
-function attachConsole(vm: Vm, send: (bytes: Uint8Array) => void): () => void {
+/** Input handed to the guest console and not read by the guest yet, at most (the console devices buffer 64 KiB). */
+const INPUT_IN_FLIGHT = 32 * 1024;
+
+/**
+ * Connects the host's stdin to the guest console; returns a function that restores the terminal. Flow control:
+ * at most INPUT_IN_FLIGHT bytes reach the console before the guest reads them; the rest of a chunk waits here
+ * with stdin paused, so a file piped in waits for the guest instead of overflowing the console's bounded buffer.
+ */
+function attachConsole(vm: Vm, send: (bytes: Uint8Array) => void, pending: () => number): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
+  let held: Uint8Array[] = [];
+  let drain: ReturnType<typeof setInterval> | null = null;
+  const pump = () => {
+    while (held.length > 0) {
+      const room = INPUT_IN_FLIGHT - pending();
+      if (room <= 0) break;
+      const head = held[0];
+      send(head.subarray(0, room));
+      if (head.length <= room) held.shift();
+      else held[0] = head.subarray(room);
+    }
+    if (held.length > 0 && !drain) {
+      stdin.pause();
+      drain = setInterval(pump, 10);
+    } else if (held.length === 0 && drain) {
+      clearInterval(drain);
+      drain = null;
+      stdin.resume();
+    }
+  };
+  const deliver = (bytes: Uint8Array) => {
+    held.push(bytes);
+    pump();
+  };
   const onData = (chunk: Buffer) => {
     if (!tty) {
-      send(new Uint8Array(chunk));
+      deliver(new Uint8Array(chunk));
       return;
     }
     const pass: number[] = [];
@@ -233,13 +268,15 @@ function attachConsole(vm: Vm, send: (bytes: Uint8Array) => void): () => void {
       if (b === CTRL_A) escape = true;
       else pass.push(b);
     }
-    if (pass.length > 0) send(Uint8Array.from(pass));
+    if (pass.length > 0) deliver(Uint8Array.from(pass));
   };
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onData);
   stdin.on('error', () => {});
   stdin.resume();
   return () => {
+    if (drain) clearInterval(drain);
+    held = [];
     stdin.off('data', onData);
     if (tty) stdin.setRawMode(false);
     stdin.pause();

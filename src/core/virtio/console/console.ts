@@ -57,6 +57,11 @@ export class VirtioConsole implements VirtioDevice {
     if (this.ctx) this.ctx.configChanged();
   }
 
+  /** Host input the guest has not taken yet. */
+  get pendingInput(): number {
+    return this.backlogBytes;
+  }
+
   /** Host keyboard input for the guest. */
   receive(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
