@@ -32,7 +32,7 @@ function runTarget(name: string, limit: string, extra: string[] = []): number {
   const jazzer = path.join(root, 'node_modules', '.bin', 'jazzer');
   const args = [
     path.join(here, 'targets', `${name}.js`), scratch, seeds,
-    '--sync', '--timeout', '10000',
+    ...(t.async ? [] : ['--sync']), '--timeout', '10000',
     // instrument tvisor's code only, not the test harness nor dependencies
     '-i', path.join(root, 'dist', 'src') + '/',
     '--disableBugDetectors', '.*',

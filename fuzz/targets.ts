@@ -6,6 +6,8 @@ export interface TargetInfo {
   maxLen: number;
   /** What it exercises, for the README and --help. */
   about: string;
+  /** fuzz() returns a promise (Jazzer must then await each run instead of calling it synchronously). */
+  async?: boolean;
 }
 
 export const TARGETS: Record<string, TargetInfo> = {
@@ -19,8 +21,8 @@ export const TARGETS: Record<string, TargetInfo> = {
   'virtio-balloon': { maxLen: 4096, about: 'virtqueue + virtio-balloon (inflate, deflate, stats) through the mock driver' },
   overlay: { maxLen: 12288, about: 'the copy-on-write overlay file format (src/host/node/block-file.ts)' },
   cpio: { maxLen: 4096, about: 'readCpio (src/images/cpio.ts)' },
-  tar: { maxLen: 8192, about: 'readTar with pax and GNU headers (src/images/tar.ts)' },
+  tar: { maxLen: 8192, about: 'readTar with pax and GNU headers (src/images/tar.ts)', async: true },
   ar: { maxLen: 4096, about: 'listAr (src/images/ar.ts)' },
-  deb: { maxLen: 8192, about: 'a .deb from memory: ar, compression, tar (src/images/deb.ts)' },
+  deb: { maxLen: 8192, about: 'a .deb from memory: ar, compression, tar (src/images/deb.ts)', async: true },
   sbi: { maxLen: 2048, about: 'SBI ecalls with guest-chosen registers on a 2-hart machine (src/core/sbi/sbi.ts)' },
 };

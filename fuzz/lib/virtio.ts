@@ -98,6 +98,12 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
   } catch (e) {
     if (!/mock driver/.test((e as Error).message)) throw e;
   }
+  // while the guest only builds chains through the driver, each used length must fit its chain's writable space
+  // (the mock driver hands out descriptors round-robin: a chain that reuses descriptors still in flight is a
+  // hostile guest too, so descriptors are counted per queue until their chain is seen in the used ring)
+  let wellFormed = true;
+  const inFlight = dut.device.queueSizes.map(() => new Map<number, number>());
+  const busy = (q: number) => [...inFlight[q].values()].reduce((n, d) => n + d, 0);
   for (let step = 0; step < 200 && b.left > 0; step++) {
     const q = b.u8() % nq;
     const lay = drv.layout(q);
@@ -107,7 +113,13 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
       case 2: { // a well-formed chain, direct or indirect, then maybe a kick
         if (!lay) break;
         try {
-          drv.add(q, buffers(b, dut, q), { indirect: b.bool() });
+          const bufs = buffers(b, dut, q);
+          const indirect = b.bool();
+          const need = indirect ? 1 : bufs.length;
+          // an empty direct chain makes the driver publish descriptor 0 whatever it holds: hostile as well
+          if (need === 0 || busy(q) + need > lay.size || inFlight[q].has(lay.nextDesc)) wellFormed = false;
+          const head = drv.add(q, bufs, { indirect });
+          if (need > 0) inFlight[q].set(head, need);
         } catch (e) {
           if (!/mock driver/.test((e as Error).message)) throw e; // out of driver heap or chain too long
           return;
@@ -117,15 +129,18 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
       }
       case 3: // a raw descriptor anywhere in the table (or an indirect table elsewhere)
         if (!lay) break;
+        wellFormed = false;
         drv.writeDesc(q, b.u8() % lay.size, { addr: rawAddr(b, ram), len: rawLen(b), flags: b.u8() & 7, next: b.bool() ? b.u8() % lay.size : b.u16() });
         break;
       case 4:
+        wellFormed = false;
         if (lay) drv.publish(q, b.bool() ? b.u8() % lay.size : b.u16());
         break;
       case 5:
         drv.kick(b.bool() ? q : b.u32());
         break;
       case 6:
+        wellFormed = false;
         if (lay) drv.setAvailIdx(q, b.u16());
         break;
       case 7:
@@ -135,7 +150,12 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
         }
         break;
       case 8:
-        if (lay) drv.used(q);
+        if (lay) {
+          for (const u of drv.used(q)) {
+            inFlight[q].delete(u.id);
+            if (wellFormed && u.len > u.data.length) throw new Error(`queue ${q}: used length ${u.len} exceeds the chain's ${u.data.length} writable bytes`);
+          }
+        }
         drv.ackInterrupt();
         break;
       case 9: { // device configuration space at any offset and width
@@ -146,10 +166,12 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
         break;
       }
       case 10: // any transport register, any value (queue addresses, sizes, status, selectors)
+        wellFormed = false;
         dev.write(b.u8() * 4, 4, b.u32());
         dev.read(b.u8() * 4, b.pick([1, 2, 4, 8]));
         break;
-      case 11: // reset and renegotiate
+      case 11: // reset and renegotiate (chains in flight are forgotten by the device, not by the driver)
+        wellFormed = false;
         drv.setReg(Reg.Status, 0);
         try {
           drv.init({ features: features | F_VERSION_1, queueSizes: sizes });
