@@ -65,6 +65,21 @@ put('elf', 'module', makeModuleElf(['alias=virtio:d00000002v*', 'license=GPL']))
 put('image', 'image', cat(Uint8Array.of(1, 1), tinyImage([0x10500073, 0xffdff06f])));
 put('image', 'image-shrunk', cat(Uint8Array.of(0, 0), tinyImage([0x10500073])));
 put('image', 'elf', cat(Uint8Array.of(1, 0), minimalElf()));
+function efiImage(): Uint8Array {
+  const b = new Uint8Array(0x3000);
+  const v = new DataView(b.buffer);
+  b.set([0x4d, 0x5a]); // "MZ", then an EFI stub's PE header with .text and .data, as Debian's Image has
+  v.setBigUint64(8, 0x200000n, true);
+  v.setBigUint64(16, 0x4000n, true);
+  b.set([0x52, 0x53, 0x43, 0x05], 0x38);
+  v.setUint32(0x3c, 0x40, true);
+  b.set([0x50, 0x45, 0, 0], 0x40);
+  v.setUint16(0x46, 2, true);
+  v.setUint32(0x58 + 16, 0x1000, true); v.setUint32(0x58 + 20, 0x1000, true);
+  v.setUint32(0x80 + 16, 0x2000, true); v.setUint32(0x80 + 20, 0x1000, true);
+  return b;
+}
+put('image', 'efi-image', cat(Uint8Array.of(1, 2), efiImage()));
 
 // ---- virtio: programs (fuzz/lib/virtio.ts) from noise, which the fuzzer turns into chains quickly
 for (const d of ['blk', 'net', 'console', 'rng', 'balloon']) {

@@ -30,10 +30,27 @@ test('a RISC-V Image loads at RAM + text_offset and reserves image_size', () => 
 
 test('corrupt or foreign kernels are refused with a reason', () => {
   assert.throws(() => parseKernel(header('RSC\x05', 0x200000n, 16n), RAM), /image_size .* corrupt/);
+  assert.throws(() => parseKernel(header('RSC\x05', 0x200000n, 0n), RAM), /image_size is 0/);
   assert.throws(() => parseKernel(header('ARM\x64', 0n, 0n), RAM), /arm64/);
   assert.throws(() => parseKernel(new Uint8Array([0x1f, 0x8b, 8, 0]), RAM), /gzip/);
   assert.throws(() => parseKernel(new Uint8Array(0), RAM), /empty/);
   assert.throws(() => parseKernel(new Uint8Array(100).fill(7), RAM), (e) => e instanceof BootError && /neither/.test(e.message));
+});
+
+test('an EFI-stub Image shorter than its PE sections say is refused as truncated', () => {
+  const b = header('RSC\x05', 0x200000n, 0x4000n, 0x3000);
+  const v = new DataView(b.buffer);
+  v.setUint32(0x3c, 0x40, true); // e_lfanew
+  b.set([0x50, 0x45, 0, 0], 0x40); // "PE\0\0"
+  v.setUint16(0x40 + 6, 2, true); // two sections right after an empty optional header
+  v.setUint32(0x58 + 16, 0x1000, true); // .text: 4 KiB of raw data at 4 KiB
+  v.setUint32(0x58 + 20, 0x1000, true);
+  v.setUint32(0x80 + 16, 0x2000, true); // .data: 8 KiB at 8 KiB, so the file needs 16 KiB
+  v.setUint32(0x80 + 20, 0x2000, true);
+  assert.throws(() => parseKernel(b, RAM), /truncated: its EFI header describes 16384 bytes, the file has 12288/);
+  const whole = new Uint8Array(0x4000);
+  whole.set(b);
+  assert.equal(parseKernel(whole, RAM).endOffset, 0x204000);
 });
 
 test('an ELF kernel linked at a high virtual address is placed at RAM + 2 MiB with its entry', { skip: spawnSync('riscv64-unknown-elf-gcc', ['--version']).status === 0 ? false : 'riscv64-unknown-elf-gcc missing' }, () => {

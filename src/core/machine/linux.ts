@@ -33,11 +33,33 @@ export function isRiscvImage(head: Uint8Array): boolean {
  */
 export function imageHeader(head: Uint8Array, fileSize: number): { textOffset: number; imageSize: number } {
   const textOffset = u64(head, 8);
-  let imageSize = u64(head, 16);
-  if (imageSize === 0) imageSize = fileSize;
+  const imageSize = u64(head, 16);
   if (textOffset % 4096 !== 0 || textOffset > 2 ** 31) throw new BootError(`the Image header's text_offset 0x${textOffset.toString(16)} is not usable`);
+  // Linux always fills image_size (head.S: _end - _start, bss included); without it the kernel's bss would be
+  // laid over the initrd and the guest would hang silently
+  if (imageSize === 0) throw new BootError('the Image header\'s image_size is 0: the file is not a complete RISC-V Linux Image');
   if (imageSize < fileSize || imageSize > 2 ** 31) throw new BootError(`the Image header's image_size ${imageSize} does not fit the file (${fileSize} bytes): the file is corrupt`);
+  const extent = peExtent(head);
+  if (extent > fileSize) throw new BootError(`the Image is truncated: its EFI header describes ${extent} bytes, the file has ${fileSize}; copy the kernel again`);
   return { textOffset, imageSize };
+}
+
+/**
+ * The file length the PE/COFF section table of an EFI-stub Image accounts for (the largest PointerToRawData +
+ * SizeOfRawData, PE format "Section Table"), or 0 when the head has no PE header: Debian's Image ends exactly
+ * there, so a shorter file was cut short.
+ */
+function peExtent(head: Uint8Array): number {
+  if (head.length < 64 || ascii(head, 0, 2) !== 'MZ') return 0;
+  const v = new DataView(head.buffer, head.byteOffset, head.length);
+  const pe = v.getUint32(0x3c, true);
+  if (pe < 64 || pe + 24 > head.length || ascii(head, pe, 4) !== 'PE\0\0') return 0;
+  const sections = v.getUint16(pe + 6, true);
+  let end = 0;
+  for (let i = 0, at = pe + 24 + v.getUint16(pe + 20, true); i < sections && at + 40 <= head.length; i++, at += 40) {
+    end = Math.max(end, v.getUint32(at + 20, true) + v.getUint32(at + 16, true));
+  }
+  return end;
 }
 
 /** The ELF magic, at the start of a vmlinux. */
