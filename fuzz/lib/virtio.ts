@@ -55,7 +55,7 @@ export interface DeviceUnderTest {
 }
 
 const ADDRS = (ram: GuestRam) => [BASE, BASE + RAM_SIZE - 16, BASE + RAM_SIZE, BASE - 16, 0, 2 ** 32 - 8, 2 ** 52, 2 ** 64 - 16, ram.base + 0x10000];
-const LENS = [0, 1, 8, 16, 512, 4096, 0xffff, 0x7fffffff, 0xffffffff];
+const LENS = [0, 1, 8, 16, 512, 4096, 0xffff, RAM_SIZE / 2, RAM_SIZE, 0x7fffffff, 0xffffffff];
 
 function rawAddr(b: Bytes, ram: GuestRam): number {
   return b.bool() ? BASE + (b.u32() % (RAM_SIZE + 64)) : b.pick(ADDRS(ram));
@@ -107,7 +107,7 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
   for (let step = 0; step < 200 && b.left > 0; step++) {
     const q = b.u8() % nq;
     const lay = drv.layout(q);
-    switch (b.u8() % 14) {
+    switch (b.u8() % 15) {
       case 0:
       case 1:
       case 2: { // a well-formed chain, direct or indirect, then maybe a kick
@@ -183,6 +183,29 @@ export function runGuest(data: Uint8Array, make: (b: Bytes, clock: { ns: number;
       case 12:
         dut.hostEvent?.(b, guest);
         break;
+      case 14: { // an indirect table of raw descriptors (up to 64; many may cover all of RAM), published and kicked
+        if (!lay) break;
+        wellFormed = false;
+        const k = 1 + (b.u8() % 64);
+        let table: number;
+        try {
+          table = drv.alloc(16 * k, 16);
+        } catch (e) {
+          if (!/mock driver/.test((e as Error).message)) throw e;
+          return;
+        }
+        const whole = b.bool();
+        for (let i = 0; i < k; i++) {
+          const d = whole ? { addr: BASE, len: RAM_SIZE, flags: b.u8() & 3, next: i + 1 } : { addr: rawAddr(b, ram), len: rawLen(b), flags: b.u8() & 7, next: b.u8() % (k + 2) };
+          if (whole && i === k - 1) d.flags &= ~1;
+          drv.writeDesc(q, i, d, table);
+        }
+        const head = b.u8() % lay.size;
+        drv.writeDesc(q, head, { addr: table, len: b.u8() % 8 === 0 ? rawLen(b) : 16 * k, flags: 4, next: 0 });
+        drv.publish(q, head);
+        drv.kick(q);
+        break;
+      }
       case 13: // time passes: throttled queues resume
         clock.ns += b.u16() * 10_000;
         dev.pollTimer();
