@@ -2,7 +2,7 @@
 //   node dist/fuzz/run.js <target> [seconds]   one campaign from the seeds in fuzz/corpus/<target>/; inputs
 //                                              that add coverage go to fuzz/.corpus/<target>/ (not committed),
 //                                              a crash to fuzz/crashes/<target>/ (keep it in fuzz/regressions/)
-//   node dist/fuzz/run.js --ci [runs]          every target for a fixed number of executions (default 2000)
+//   node dist/fuzz/run.js --ci [runs]          every target for a fixed number of executions (default 10000)
 // The targets are the ES modules tsc writes to dist/fuzz/targets; Jazzer.js instruments ES modules through
 // Node's module.register loader hooks (Node ≥ 20.6), so no bundling is needed.
 import { spawnSync } from 'node:child_process';
@@ -48,7 +48,7 @@ function main(): void {
   if (argv.length === 0) usage();
   ensureJazzerLoads();
   if (argv[0] === '--ci') {
-    const runs = Number(argv[1] ?? 2000);
+    const runs = Number(argv[1] ?? 10000);
     const failed = Object.keys(TARGETS).filter((name) => runTarget(name, `-runs=${runs}`) !== 0);
     if (failed.length > 0) {
       console.error(`\nfuzz: ${failed.join(', ')} failed; the crash inputs are in fuzz/crashes/<target>/`);
