@@ -281,7 +281,8 @@ export class VirtioMmio implements Device, VirtioContext {
       return;
     }
     const was = this.status;
-    let next = v | (was & Status.DEVICE_NEEDS_RESET);
+    // DEVICE_NEEDS_RESET is the device's to set (2.1.1): a driver writing it is ignored, not believed
+    let next = (v & ~Status.DEVICE_NEEDS_RESET) | (was & Status.DEVICE_NEEDS_RESET);
     if (next & Status.FEATURES_OK && !(was & Status.FEATURES_OK)) {
       const f = this.driverFeatures;
       let ok = (f & ~this.offered) === 0n && (f & F_VERSION_1) !== 0n;

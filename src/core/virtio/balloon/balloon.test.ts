@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestRam } from '../../machine/memory.js';
-import { Irq, Reg } from '../constants.js';
-import { VirtioMmio } from '../mmio.js';
+import { DescFlag, Irq, Reg } from '../constants.js';
+import { VirtioMmio, type VirtioEvent } from '../mmio.js';
 import { MockDriver } from '../mock-driver.js';
 import { VirtioBalloon } from './balloon.js';
 
@@ -14,6 +14,14 @@ function setup() {
   const b = new VirtioBalloon({ ramBase: BASE, ramSize: ram.size });
   const dev = new VirtioMmio(b, ram, { set: () => {} });
   return { b, drv: new MockDriver(dev, ram), ram };
+}
+
+function setupWithEvents() {
+  const ram = new GuestRam(BASE, 4 << 20);
+  const b = new VirtioBalloon({ ramBase: BASE, ramSize: ram.size });
+  const events: VirtioEvent[] = [];
+  const dev = new VirtioMmio(b, ram, { set: () => {} }, (e) => events.push(e));
+  return { b, drv: new MockDriver(dev, ram), ram, events };
 }
 
 const pfns = (...addrs: number[]) => {
@@ -70,4 +78,19 @@ test('virtio-balloon: statistics arrive on statsq and are requested again by ret
   assert.ok(b.requestStats());
   assert.equal(drv.used(2).length, 1);
   assert.equal(b.requestStats(), false, 'nothing held');
+});
+
+test('virtio-balloon: a chain longer than guest RAM has pages is read only that far (no host allocation of GiBs)', () => {
+  const { b, drv, ram, events } = setupWithEvents();
+  drv.init();
+  // an indirect table of 512 descriptors, each covering all 4 MiB of RAM: 2 GiB of "page numbers"
+  const table = drv.alloc(16 * 512, 16);
+  for (let i = 0; i < 512; i++) drv.writeDesc(0, i, { addr: BASE, len: ram.size, flags: i < 511 ? DescFlag.NEXT : 0, next: i + 1 }, table);
+  new DataView(ram.u8.buffer).setUint32(0, (BASE + 0x300000) / 4096, true); // the first PFN names a page in RAM
+  drv.writeDesc(0, 0, { addr: table, len: 16 * 512, flags: DescFlag.INDIRECT, next: 0 });
+  drv.publish(0, 0);
+  drv.kick(0);
+  assert.deepEqual(events, []);
+  assert.equal(drv.used(0).length, 1);
+  assert.equal(b.returnedBytes, 4096);
 });

@@ -109,7 +109,10 @@ export class VirtioBalloon implements VirtioDevice {
     const q = this.ctx.queue(index);
     let any = false;
     for (let c = q.pop(); c; c = q.pop()) {
-      const n = c.readableLength & ~3;
+      // at most as many page numbers as guest RAM has pages: a longer chain can only repeat pages or name
+      // pages outside RAM, and gathering it whole (up to 32768 descriptors, each as long as RAM) would make
+      // the host allocate gigabytes (or, at 2 GiB, throw: `& ~3` went negative there)
+      const n = Math.min(c.readableLength - (c.readableLength % 4), 4 * this.inBalloon.length);
       const pfns = gather(this.ctx.mem, c.readable, 0, n);
       const view = new DataView(pfns.buffer);
       for (let o = 0; o < n; o += 4) this.mark(view.getUint32(o, true), index === 0);

@@ -2,7 +2,7 @@
 // guest, transmitq0 the guest's output; the emergency write register prints one byte without a queue.
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
-import { gather, scatter } from '../queue.js';
+import { gather, scatter, VirtqueueError } from '../queue.js';
 
 const F_SIZE = 1n << 0n; // cols/rows in the configuration space
 const F_EMERG_WRITE = 1n << 2n; // emerg_wr register
@@ -74,7 +74,15 @@ export class VirtioConsole implements VirtioDevice {
       this.backlog.push(bytes.slice());
       this.backlogBytes += bytes.length;
     }
-    this.deliver();
+    // outside the transport's guard (the host calls this, not an MMIO access): a guest protocol violation
+    // found while delivering must end in DEVICE_NEEDS_RESET here, not in an exception thrown at the host
+    try {
+      this.deliver();
+    } catch (e) {
+      this.reset();
+      if (e instanceof VirtqueueError) this.ctx.fail(e.message);
+      else this.ctx.fail(`internal error in virtio-console receive: ${(e as Error)?.stack ?? String(e)}`);
+    }
   }
 
   activate(): void {
