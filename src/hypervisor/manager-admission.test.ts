@@ -3,37 +3,13 @@
 // its consoles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VmManager, type VmThread } from './manager.js';
-import type { StoredVm } from './store.js';
 import type { FromVm, ToVm } from './protocol.js';
+import type { StoredVm } from './store.js';
+import { fakeManager, type FakeThread } from './test-manager.js';
 import type { VmSpec } from '../api/actions.js';
 
-interface FakeThread {
-  sent: ToVm[];
-  emit(m: FromVm): void;
-}
-
 function setup(maxStarting?: number) {
-  const threads: FakeThread[] = [];
-  const saved = new Map<string, StoredVm>();
-  let ids = 0;
-  const manager = new VmManager({
-    pcpus: 1,
-    memoryBudgetMib: 1 << 20,
-    store: { save: (vm) => saved.set(vm.id, structuredClone(vm)), remove: () => true, newId: () => String(++ids).padStart(8, '0') },
-    spawn: (): VmThread => {
-      let handler: (m: FromVm) => void = () => {};
-      const t: FakeThread = { sent: [], emit: (m) => handler(m) };
-      threads.push(t);
-      return { send: (m) => t.sent.push(m), onMessage: (fn) => (handler = fn), onExit: () => {}, terminate: () => {} };
-    },
-    nowNs: () => performance.now() * 1e6,
-    checkKernel: () => {},
-    defaultCmdline: 'console=ttyS0',
-    log: () => {},
-    maxStarting,
-  });
-  return { manager, threads, saved };
+  return fakeManager({ maxStarting, nowNs: () => performance.now() * 1e6 });
 }
 
 const spec = (name: string): VmSpec => ({ name, vcpus: 1, memory_mib: 16, kernel: '/k', weight: 256, cap: 0, disks: [], nics: [] });
@@ -67,7 +43,7 @@ test('admission: starts answer at once; threads are set up at most maxStarting a
 });
 
 test('admission: a shutdown with starts still queued sets up no more threads and keeps them to start next time', async () => {
-  const { manager, threads, saved } = setup(1);
+  const { manager, threads, lastSaved } = setup(1);
   const ids = Array.from({ length: 3 }, (_, i) => manager.create(spec(`vm${i}`)).id);
   for (const id of ids) manager.start(id);
   manager.pause(ids[2]);
@@ -75,7 +51,7 @@ test('admission: a shutdown with starts still queued sets up no more threads and
   await turn();
   assert.equal(threads.length, 1);
   for (const id of ids) assert.equal(manager.inspect(id).state, 'stopped');
-  assert.deepEqual(ids.map((id) => saved.get(id)!.desired), ['running', 'running', 'paused'], 'stored to start again as they were');
+  assert.deepEqual(ids.map((id) => lastSaved(id)!.desired), ['running', 'running', 'paused'], 'stored to start again as they were');
 });
 
 test('restore: a VM that was paused comes back paused and runs no slice until it is resumed', async () => {

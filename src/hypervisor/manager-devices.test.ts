@@ -2,31 +2,12 @@
 // the thread at start and live, the stored definition follows, and wrong indices or states change nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VmManager, type VmThread } from './manager.js';
-import type { StoredVm } from './store.js';
-import type { FromVm, ToVm } from './protocol.js';
+import { fakeManager } from './test-manager.js';
 import { ApiError } from '../api/errors.js';
 import type { VmSpec } from '../api/actions.js';
 
 function setup() {
-  const saved: StoredVm[] = [];
-  const threads: { sent: ToVm[]; emit(m: FromVm): void }[] = [];
-  let ids = 0;
-  const manager = new VmManager({
-    pcpus: 1,
-    memoryBudgetMib: 4096,
-    store: { save: (vm) => saved.push(structuredClone(vm)), remove: () => true, newId: () => `0000000${++ids}` },
-    spawn: (): VmThread => {
-      let handler: (m: FromVm) => void = () => {};
-      const t = { sent: [] as ToVm[], emit: (m: FromVm) => handler(m) };
-      threads.push(t);
-      return { send: (m) => t.sent.push(m), onMessage: (fn) => (handler = fn), onExit: () => {}, terminate: () => {} };
-    },
-    nowNs: () => 0,
-    checkKernel: () => {},
-    defaultCmdline: 'console=ttyS0',
-    log: () => {},
-  });
+  const { manager, saves: saved, threads } = fakeManager({ memoryBudgetMib: 4096 });
   return { manager, saved, threads };
 }
 

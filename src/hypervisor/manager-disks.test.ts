@@ -3,8 +3,7 @@
 // a restart of one VM waits for its previous thread, and locks a dead thread left are released for its VM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VmManager, type VmThread } from './manager.js';
-import type { FromVm, ToVm } from './protocol.js';
+import { fakeManager } from './test-manager.js';
 import { ApiError } from '../api/errors.js';
 import type { VmSpec } from '../api/actions.js';
 
@@ -12,23 +11,8 @@ import type { VmSpec } from '../api/actions.js';
 const existing = new Set(['/srv/shared.img', '/srv/alias.img', '/srv/base.img']);
 
 function setup() {
-  const threads: { sent: ToVm[]; emit(m: FromVm): void }[] = [];
   const released: { owner: string; paths: string[] }[] = [];
-  let ids = 0;
-  const manager = new VmManager({
-    pcpus: 1,
-    memoryBudgetMib: 4096,
-    store: { save: () => {}, remove: () => true, newId: () => `0000000${++ids}` },
-    spawn: (): VmThread => {
-      let handler: (m: FromVm) => void = () => {};
-      const t = { sent: [] as ToVm[], emit: (m: FromVm) => handler(m) };
-      threads.push(t);
-      return { send: (m) => t.sent.push(m), onMessage: (fn) => (handler = fn), onExit: () => {}, terminate: () => {} };
-    },
-    nowNs: () => 0,
-    checkKernel: () => {},
-    defaultCmdline: 'console=ttyS0',
-    log: () => {},
+  const { manager, threads } = fakeManager({
     allowedDirs: ['/srv'],
     // /srv/alias.img is the same file as /srv/shared.img (as a path through a symlinked directory would be)
     fileIdentity: (p) => (!existing.has(p) ? `path:${p}` : p === '/srv/alias.img' ? 'id:/srv/shared.img' : `id:${p}`),

@@ -3,30 +3,13 @@
 // what is in flight; device-event log lines rate-limited per VM; frames to a NIC bounded in flight.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VmManager, CONSOLE_INPUT_IN_FLIGHT, NIC_FRAMES_IN_FLIGHT, type VmThread } from './manager.js';
-import type { FromVm, ToVm } from './protocol.js';
+import { CONSOLE_INPUT_IN_FLIGHT, NIC_FRAMES_IN_FLIGHT } from './manager.js';
+import { fakeManager } from './test-manager.js';
 import type { VmSpec } from '../api/actions.js';
 
 function setup() {
-  const threads: { sent: ToVm[]; emit(m: FromVm): void }[] = [];
-  const logs: string[] = [];
-  let ids = 0;
   let nowNs = 0;
-  const manager = new VmManager({
-    pcpus: 1,
-    memoryBudgetMib: 4096,
-    store: { save: () => {}, remove: () => true, newId: () => `0000000${++ids}` },
-    spawn: (): VmThread => {
-      let handler: (m: FromVm) => void = () => {};
-      const t = { sent: [] as ToVm[], emit: (m: FromVm) => handler(m) };
-      threads.push(t);
-      return { send: (m) => t.sent.push(m), onMessage: (fn) => (handler = fn), onExit: () => {}, terminate: () => {} };
-    },
-    nowNs: () => nowNs,
-    checkKernel: () => {},
-    defaultCmdline: 'console=ttyS0',
-    log: (line) => logs.push(line),
-  });
+  const { manager, threads, logs } = fakeManager({ memoryBudgetMib: 4096, nowNs: () => nowNs });
   const spec = (name: string, nics = 0): VmSpec => ({
     name, vcpus: 1, memory_mib: 64, kernel: '/k', weight: 256, cap: 0, disks: [], nics: Array.from({ length: nics }, () => ({})),
   });
