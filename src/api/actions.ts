@@ -99,6 +99,12 @@ export interface VmStats {
   disk_throttled: number;
   /** Times a NIC's rate limiter made its transmit or receive path wait (all NICs). */
   net_throttled: number;
+  /** Console output the guest wrote that the daemon dropped, being behind (a flood): clients got a skipped event. */
+  console_output_dropped_bytes: number;
+  /** Console input from clients the guest did not get: its UART buffer was full, or the VM was not running. */
+  console_input_dropped_bytes: number;
+  /** Frames for the VM's NICs dropped at the virtual switch because its thread was behind (all NICs). */
+  net_rx_dropped_packets: number;
 }
 
 /** What GET /v1/vms/{id} answers (and the action endpoints, after acting). */

@@ -115,7 +115,7 @@ const schemas = {
     required: [
       'cpu_time_ns', 'steal_time_ns', 'instructions', 'memory_touched_bytes', 'balloon_mib', 'disk_read_bytes',
       'disk_write_bytes', 'disk_read_ops', 'disk_write_ops', 'net_rx_bytes', 'net_tx_bytes', 'net_rx_packets', 'net_tx_packets',
-      'disk_throttled', 'net_throttled',
+      'disk_throttled', 'net_throttled', 'console_output_dropped_bytes', 'console_input_dropped_bytes', 'net_rx_dropped_packets',
     ],
     properties: {
       cpu_time_ns: counter('Host CPU time spent running the VM\'s vCPUs.'),
@@ -133,6 +133,9 @@ const schemas = {
       net_tx_packets: counter('All NICs.'),
       disk_throttled: counter('Times a disk\'s rate limiter made its queue wait (all disks).'),
       net_throttled: counter('Times a NIC\'s rate limiter made its transmit or receive path wait (all NICs).'),
+      console_output_dropped_bytes: counter('Console output the guest wrote that the daemon dropped while it was behind (a flood); attached clients got {"event":"skipped"}. Since the VM started.'),
+      console_input_dropped_bytes: counter('Console input from clients that the guest did not get: its UART buffer (64 KiB) was full, or the VM was not running. Since the VM started.'),
+      net_rx_dropped_packets: counter('Frames for the VM\'s NICs dropped at the virtual switch because its thread was behind (all NICs). Since the VM started.'),
     },
   },
   VmInfo: {

@@ -183,6 +183,9 @@ export function metricsText(vms: VmInfo[]): string {
   metric('vm_disk_ops_total', 'disk requests served (reads and writes)', 'counter', (v) => v.stats.disk_read_ops + v.stats.disk_write_ops);
   metric('vm_disk_throttled_total', 'times a rate limiter made a disk queue wait', 'counter', (v) => v.stats.disk_throttled);
   metric('vm_net_throttled_total', 'times a rate limiter made a NIC wait (either direction)', 'counter', (v) => v.stats.net_throttled);
+  metric('vm_console_output_dropped_bytes_total', 'console output dropped while the daemon was behind', 'counter', (v) => v.stats.console_output_dropped_bytes);
+  metric('vm_console_input_dropped_bytes_total', 'console input the guest did not get', 'counter', (v) => v.stats.console_input_dropped_bytes);
+  metric('vm_net_rx_dropped_packets_total', 'frames for the VM dropped at the virtual switch', 'counter', (v) => v.stats.net_rx_dropped_packets);
   return `${lines.join('\n')}\n`;
 }
 

@@ -26,6 +26,7 @@ test('console output: each batch is acknowledged, given to every client with wha
   for (let i = 0; i < 10; i++) t.emit({ t: 'console', bytes: new Uint8Array(16 * 1024), dropped: i === 9 ? 5000 : undefined });
   assert.deepEqual(t.sent.filter((m) => m.t === 'console-ack'), Array.from({ length: 10 }, () => ({ t: 'console-ack', bytes: 16 * 1024 })));
   assert.deepEqual(got, [{ data: 160 * 1024, skipped: 5000 }, { data: 160 * 1024, skipped: 5000 }]);
+  assert.equal(manager.inspect(id).stats.console_output_dropped_bytes, 5000, 'and counted in the VM\'s stats');
   let replay = 0;
   manager.attachConsole(id, { data: (b) => (replay += b.length) });
   assert.equal(replay, 64 * 1024, 'a client attaching later gets the last 64 KiB');
@@ -39,6 +40,7 @@ test('console input: flow control holds a client until the VM took its input; be
   assert.equal(session.input(new Uint8Array(100), () => released++), false, 'a VM not started drops input');
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(released, 1, 'and lets the client go on after a pause');
+  assert.equal(manager.inspect(id).stats.console_input_dropped_bytes, 100, 'dropped input is counted');
 
   manager.start(id);
   const t = threads[0];
@@ -48,8 +50,9 @@ test('console input: flow control holds a client until the VM took its input; be
   assert.equal(session.input(new Uint8Array(1), () => released++), false, `more than ${CONSOLE_INPUT_IN_FLIGHT} in flight`);
   assert.equal(t.sent.filter((m) => m.t === 'input').length, 2);
   assert.equal(released, 0, 'nobody is let go before the VM takes the input');
-  t.emit({ t: 'input-ack', bytes: 40 * 1024, dropped: 0 });
+  t.emit({ t: 'input-ack', bytes: 40 * 1024, dropped: 1000 });
   assert.equal(released, 1);
+  assert.equal(manager.inspect(id).stats.console_input_dropped_bytes, 1 + 1000, 'beyond the in-flight bound, and what the UART dropped');
   assert.equal(session.input(new Uint8Array(40 * 1024), () => released++), true, 'room again');
   manager.pause(id);
   manager.stop(id);
@@ -92,5 +95,6 @@ test('frames: a VM thread that does not take its frames gets at most NIC_FRAMES_
   for (let i = 0; i < 200; i++) ta.emit({ t: 'frame', nic: 0, frame });
   await new Promise((r) => setImmediate(r));
   assert.equal(framesTo(tb), NIC_FRAMES_IN_FLIGHT + 100);
+  assert.equal(manager.inspect(b).stats.net_rx_dropped_packets, 1200 - NIC_FRAMES_IN_FLIGHT - 100, 'every frame not sent is counted for the VM');
   assert.ok(manager.network.stats().some((p) => p.stats.drops > 0), 'the rest were counted as drops at the port');
 });

@@ -120,6 +120,8 @@ interface ManagedVm {
   inputWaiting: { bytes: number; done: () => void }[];
   /** Per NIC: frames sent to the VM thread and not yet acknowledged ('frame-ack'). */
   framesInFlight: number[];
+  /** What was dropped on the way to or from the guest since the VM started (flood bounds), for its stats. */
+  dropped: { consoleOutput: number; consoleInput: number; netRxFrames: number };
   /** Device-event log lines of the current window, for the per-VM rate limit. */
   events: { windowMs: number; logged: number; suppressed: number };
 }
@@ -202,7 +204,7 @@ export class VmManager {
     return {
       stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
-      inputInFlight: 0, inputWaiting: [], framesInFlight: [], events: { windowMs: -Infinity, logged: 0, suppressed: 0 },
+      inputInFlight: 0, inputWaiting: [], framesInFlight: [], dropped: { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 }, events: { windowMs: -Infinity, logged: 0, suppressed: 0 },
     };
   }
 
@@ -257,6 +259,9 @@ export class VmManager {
       net_tx_packets: c.netTxFrames,
       disk_throttled: c.diskThrottled,
       net_throttled: c.netThrottled,
+      console_output_dropped_bytes: vm.dropped.consoleOutput,
+      console_input_dropped_bytes: vm.dropped.consoleInput,
+      net_rx_dropped_packets: vm.dropped.netRxFrames,
     };
   }
 
@@ -385,6 +390,7 @@ export class VmManager {
     vm.thread = thread;
     vm.counters = EMPTY_COUNTERS;
     vm.instructions = 0;
+    vm.dropped = { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 };
     vm.backlog = [];
     vm.backlogBytes = 0;
     this.releaseInput(vm);
@@ -395,6 +401,7 @@ export class VmManager {
         // a VM thread that is busy or gone does not take frames: at most NIC_FRAMES_IN_FLIGHT wait for it
         if (vm.thread !== thread || vm.framesInFlight[i] >= NIC_FRAMES_IN_FLIGHT) {
           port.stats.drops++;
+          vm.dropped.netRxFrames++;
           return;
         }
         vm.framesInFlight[i]++;
@@ -447,6 +454,7 @@ export class VmManager {
       case 'input-ack': {
         const w = vm.inputWaiting.shift();
         vm.inputInFlight = Math.max(0, vm.inputInFlight - m.bytes);
+        vm.dropped.consoleInput += m.dropped;
         w?.done();
         break;
       }
@@ -704,6 +712,7 @@ export class VmManager {
    */
   private consoleIn(vm: ManagedVm, bytes: Uint8Array, done: () => void): boolean {
     if (!vm.thread || vm.inputInFlight + bytes.length > CONSOLE_INPUT_IN_FLIGHT) {
+      vm.dropped.consoleInput += bytes.length;
       setTimeout(done, INPUT_DROP_PAUSE_MS);
       return false;
     }
@@ -723,6 +732,7 @@ export class VmManager {
   private consoleOut(vm: ManagedVm, from: VmThread, m: Extract<FromVm, { t: 'console' }>): void {
     const bytes = m.bytes;
     from.send({ t: 'console-ack', bytes: bytes.length });
+    vm.dropped.consoleOutput += m.dropped ?? 0;
     vm.backlog.push(bytes);
     vm.backlogBytes += bytes.length;
     while (vm.backlogBytes > CONSOLE_BACKLOG) {
