@@ -11,7 +11,7 @@ import { MockDriver, type MockBuffer } from '../mock-driver.js';
 import { BlockIoError, MemoryBlockBackend, type BlockBackend } from './backend.js';
 import {
   BlkStatus, BlkType, MAX_DISCARD_SEG, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
-  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_WRITE_ZEROES, VirtioBlk,
+  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, MAX_REQUEST_DATA, VIRTIO_BLK_F_WRITE_ZEROES, VirtioBlk,
 } from './blk.js';
 
 const BASE = 0x8000_0000;
@@ -133,7 +133,7 @@ function config(env: Env, offset: number, width: number): number | bigint {
 test('virtio-blk offers its features and describes the disk in its configuration space', () => {
   const env = setup({ sectors: 64 });
   const f = env.drv.offeredFeatures();
-  for (const bit of [VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES]) {
+  for (const bit of [VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES]) {
     assert.ok(f & bit, `feature ${bit}`);
   }
   assert.equal(f & VIRTIO_BLK_F_RO, 0n);
@@ -141,6 +141,7 @@ test('virtio-blk offers its features and describes the disk in its configuration
   env.drv.setReg(Reg.QueueSel, 0);
   assert.equal(env.drv.reg(Reg.QueueNumMax), 256);
   assert.equal(config(env, 0, 8), 64n, 'capacity in sectors');
+  assert.equal(config(env, 8, 4), 65536, 'size_max');
   assert.equal(config(env, 12, 4), 254, 'seg_max');
   assert.equal(config(env, 20, 4), 512, 'blk_size');
   assert.ok(Number(config(env, 36, 4)) > 0 && config(env, 40, 4) === MAX_DISCARD_SEG, 'discard limits');
@@ -188,6 +189,22 @@ test('a read larger than one backend chunk goes straight into guest RAM in bound
   assert.deepEqual(r.data, env.disk.subarray(SECTOR, SECTOR + len));
   const reads = env.backend.calls.filter((c) => c.op === 'read');
   assert.ok(reads.length >= 4 && reads.every((c) => (c.length ?? 0) <= 1 << 20), 'chunks of at most 1 MiB');
+});
+
+test('a request beyond seg_max segments or seg_max × size_max bytes fails without touching the disk', () => {
+  const env = setup({ sectors: 65536, ramSize: 96 << 20 }); // 32 MiB disk; the mock driver never frees RAM
+  assert.equal(MAX_REQUEST_DATA, 254 * 65536);
+  const big = request(env, [{ data: header(BlkType.IN, 0) }, { writable: MAX_REQUEST_DATA + SECTOR + 1 }]);
+  assert.equal(big.status, BlkStatus.IOERR);
+  const many = request(env, [{ data: header(BlkType.IN, 0) }, ...Array.from({ length: 255 }, () => ({ writable: SECTOR })), { writable: 1 }], true);
+  assert.equal(many.status, BlkStatus.IOERR, '255 data segments, one more than seg_max');
+  const writes = request(env, [{ data: header(BlkType.OUT, 0) }, { data: new Uint8Array(MAX_REQUEST_DATA + SECTOR) }, { writable: 1 }]);
+  assert.equal(writes.status, BlkStatus.IOERR);
+  assert.equal(env.backend.calls.filter((c) => c.op === 'read' || c.op === 'write').length, 0, 'the disk was not touched');
+  const most = request(env, [{ data: header(BlkType.IN, 0) }, ...Array.from({ length: 254 }, () => ({ writable: SECTOR })), { writable: 1 }], true);
+  assert.equal(most.status, BlkStatus.OK, 'seg_max segments are fine');
+  const largest = request(env, [{ data: header(BlkType.IN, 0) }, { writable: MAX_REQUEST_DATA + 1 }]);
+  assert.equal(largest.status, BlkStatus.OK, 'and so is seg_max × size_max in one buffer');
 });
 
 test('GET_ID returns the serial, NUL-padded to 20 bytes; longer serials are truncated', () => {

@@ -8,6 +8,7 @@ import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
 import type { BlockBackend } from './backend.js';
 
 /** Device feature bits (5.2.3). */
+export const VIRTIO_BLK_F_SIZE_MAX = 1n << 1n; // size_max is valid
 export const VIRTIO_BLK_F_SEG_MAX = 1n << 2n; // seg_max is valid
 export const VIRTIO_BLK_F_RO = 1n << 5n; // the disk is read-only
 export const VIRTIO_BLK_F_BLK_SIZE = 1n << 6n; // blk_size is valid
@@ -61,6 +62,15 @@ const FLAG_UNMAP = 1;
 export const BLK_QUEUE_SIZE = 256;
 /** Linux puts the header and status in descriptors of their own, so two fewer than the queue can hold. */
 const SEG_MAX = BLK_QUEUE_SIZE - 2;
+/** Largest segment a driver may use (size_max); Linux's requests stay within 1280 KiB by default anyway. */
+const SIZE_MAX = 64 * 1024;
+/**
+ * The most data one request may carry: what seg_max segments of size_max hold (15.9 MiB). A request is served
+ * synchronously on its VM's thread, so this bounds the host work (and the stall of VMs sharing the thread)
+ * one request can cause; without it a chain of many descriptors, each covering all of RAM, could ask for the
+ * whole disk at once.
+ */
+export const MAX_REQUEST_DATA = SEG_MAX * SIZE_MAX;
 /** Per-segment limits keep one discard/write-zeroes request to a bounded amount of host work (32 MiB). */
 export const MAX_DISCARD_SECTORS = 65536;
 export const MAX_DISCARD_SEG = 16;
@@ -129,7 +139,7 @@ export class VirtioBlk implements VirtioDevice {
       const c = opts.serial.charCodeAt(i);
       this.id[i] = c < 0x80 ? c : 0x3f;
     }
-    let features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
+    let features = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
     // discard and write zeroes modify the disk, so a read-only disk does not offer them
     features |= opts.backend.readOnly ? VIRTIO_BLK_F_RO : VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
     this.deviceFeatures = features;
@@ -137,6 +147,7 @@ export class VirtioBlk implements VirtioDevice {
     const v = this.config.view;
     v.setUint32(Cfg.Capacity, this.sectors % 2 ** 32, true);
     v.setUint32(Cfg.Capacity + 4, Math.floor(this.sectors / 2 ** 32), true);
+    v.setUint32(Cfg.SizeMax, SIZE_MAX, true);
     v.setUint32(Cfg.SegMax, SEG_MAX, true);
     v.setUint32(Cfg.BlkSize, SECTOR, true);
     v.setUint32(Cfg.MaxDiscardSectors, MAX_DISCARD_SECTORS, true);
@@ -227,7 +238,7 @@ export class VirtioBlk implements VirtioDevice {
       return 0;
     }
     this.dataWritten = 0;
-    const status = c.readableLength < HEADER ? BlkStatus.IOERR : this.execute(c);
+    const status = c.readableLength < HEADER || this.oversized(c) ? BlkStatus.IOERR : this.execute(c);
     const last = c.writable[c.writable.length - 1];
     const at = last.addr + last.len - 1;
     const mem = this.ctx.mem;
@@ -235,6 +246,16 @@ export class VirtioBlk implements VirtioDevice {
     mem.written(at, 1);
     if (status !== BlkStatus.OK) this.stats.errors++;
     return this.dataWritten + 1;
+  }
+
+  /**
+   * A request beyond what the device offered (5.2.6.1: the driver MUST NOT exceed seg_max segments; data
+   * beyond seg_max × size_max): failed without touching the disk, so one request's host work stays bounded.
+   * Counted with the descriptors for header and status, which Linux gives descriptors of their own.
+   */
+  private oversized(c: DescriptorChain): boolean {
+    if (c.readable.length + c.writable.length > SEG_MAX + 2) return true;
+    return c.readableLength - HEADER > MAX_REQUEST_DATA || c.writableLength - 1 > MAX_REQUEST_DATA;
   }
 
   private execute(c: DescriptorChain): BlkStatus {
