@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { lstatSync, rmSync, statSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
-import { VmStore, StoreError } from '../hypervisor/store.js';
+import { VmStore, StoreError } from '../host/node/store.js';
 import { createApiServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_S } from '../api/server.js';
 import { readTokenFile } from './client.js';
 import { badKernel } from '../api/errors.js';

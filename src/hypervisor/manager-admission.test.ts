@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FromVm, ToVm } from './protocol.js';
-import type { StoredVm } from './store.js';
+import type { StoredVm } from './stored-vm.js';
 import { fakeManager, type FakeThread } from './test-manager.js';
 import type { VmSpec } from '../api/actions.js';
 

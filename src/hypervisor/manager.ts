@@ -11,7 +11,7 @@ import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
 import type { DeviceCounters, FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
-import type { StoredVm } from './store.js';
+import type { StoredVm } from './stored-vm.js';
 
 /** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
 export interface VmThread {

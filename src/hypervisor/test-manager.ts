@@ -1,7 +1,7 @@
 // A VmManager on fake VM threads, for the manager's unit tests: what each thread was sent, a way to answer as
 // that thread, and what the manager stored and logged. Options override the defaults (one pCPU, a large budget).
 import { VmManager, type ManagerOptions, type VmThread } from './manager.js';
-import type { StoredVm } from './store.js';
+import type { StoredVm } from './stored-vm.js';
 import type { FromVm, ToVm } from './protocol.js';
 
 export interface FakeThread {

@@ -9,29 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from '../host/node/pid-lock.js';
-import { ApiError } from '../api/errors.js';
-import { parseVmSpec, VM_ID_PATTERN, VM_STATES, type VmSpec, type VmState } from '../api/actions.js';
+import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from './pid-lock.js';
+import type { DesiredState, StoredVm } from '../../hypervisor/stored-vm.js';
+import { ApiError } from '../../api/errors.js';
+import { parseVmSpec, VM_ID_PATTERN, VM_STATES, type VmSpec, type VmState } from '../../api/actions.js';
 
-/** What the user last asked a VM to be; after a daemon restart the manager may bring it back to this. */
-export type DesiredState = 'running' | 'paused' | 'stopped';
 const DESIRED: readonly DesiredState[] = ['running', 'paused', 'stopped'];
-
-/** One VM as persisted. Field names follow the API's (snake_case), since the files are for people too. */
-export interface StoredVm {
-  id: string;
-  /** The definition with live changes (weight, cap) applied. */
-  spec: VmSpec;
-  /** Balloon target in MiB (PATCH balloon_mib); 0 = deflated. */
-  balloon_mib: number;
-  desired: DesiredState;
-  /** The state last observed; running/paused ones were interrupted by the daemon's end. */
-  state: VmState;
-  /** Why it crashed, when state is crashed. */
-  reason?: string;
-  /** ISO 8601. */
-  created_at: string;
-}
 
 /** A state directory that cannot be used; the message says what to do. */
 export class StoreError extends Error {

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { StoreError, VmStore, type StoredVm } from './store.js';
-import { parseVmSpec } from '../api/actions.js';
+import { StoreError, VmStore } from './store.js';
+import type { StoredVm } from '../../hypervisor/stored-vm.js';
+import { parseVmSpec } from '../../api/actions.js';
 
 const made: string[] = [];
 after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
