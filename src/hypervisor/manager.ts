@@ -2,11 +2,12 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, diskInUse } from '../api/errors.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from '../api/errors.js';
 import {
   stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from '../api/actions.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
+import { diskHold, type DiskHold } from './disk-holds.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
@@ -82,16 +83,6 @@ interface Vcpu {
 }
 
 /** The images a VM thread has (or is about to have) open: each file's identity, with the field and path naming it. */
-interface DiskHold {
-  vm: ManagedVm;
-  /** The name the VM's lock files carry (VmThreadConfig disks' owner). */
-  owner: string;
-  /** Opened for writing: raw disks that are not readonly, and overlays. */
-  writes: Map<string, { field: string; path: string }>;
-  /** Opened read-only as an overlay's base (which must not change under it). */
-  bases: Map<string, { field: string; path: string }>;
-}
-
 interface ManagedVm {
   stored: StoredVm;
   /** Starts waiting for this VM's previous thread to close its disks (it answers 'stopped'); null: none. */
@@ -155,7 +146,6 @@ const DEVICE_EVENTS_PER_WINDOW = 10;
 const DEVICE_EVENT_WINDOW_MS = 10_000;
 
 /** How a VM's disk locks name it. */
-const diskOwner = (vm: ManagedVm) => `VM ${vm.stored.id} (${vm.stored.spec.name})`;
 
 export class VmManager {
   readonly scheduler: CreditScheduler;
@@ -300,31 +290,8 @@ export class VmManager {
 
   /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
   private diskHold(vm: ManagedVm): DiskHold {
-    // by identity, and by path too: an overlay not created yet has no identity, and gets one once created
-    const keys = (path: string) => [`path:${path}`, this.o.fileIdentity?.(path) ?? `path:${path}`];
-    const hold: DiskHold = { vm, owner: diskOwner(vm), writes: new Map(), bases: new Map() };
-    const add = (into: DiskHold['writes'], field: string, path: string) => {
-      for (const k of keys(path)) into.set(k, { field, path });
-    };
-    vm.stored.spec.disks.forEach((d, i) => {
-      if (d.overlay !== undefined) {
-        add(hold.writes, `disks[${i}].overlay`, d.overlay);
-        add(hold.bases, `disks[${i}].path`, d.path);
-      } else if (!d.readonly) add(hold.writes, `disks[${i}].path`, d.path);
-    });
-    for (const other of this.diskHolds.values()) {
-      if (other.vm === vm) continue;
-      const clash = (mine: DiskHold['writes'], theirs: DiskHold['writes']) => {
-        for (const [k, f] of mine) {
-          const t = theirs.get(k);
-          if (t) throw diskInUse(f.field, f.path, other.vm.stored.id, other.vm.stored.spec.name, t.path);
-        }
-      };
-      clash(hold.writes, other.writes);
-      clash(hold.writes, other.bases);
-      clash(hold.bases, other.writes);
-    }
-    return hold;
+    const s = vm.stored;
+    return diskHold({ id: s.id, name: s.spec.name, disks: s.spec.disks }, this.diskHolds.values(), this.o.fileIdentity);
   }
 
   /**
