@@ -72,6 +72,8 @@ export class Hart {
   /** Called between chunks of instructions (every few thousand): an SMP VM's thread serves other threads'
    *  requests there (device accesses, IPIs, fences). */
   chunkHook: (() => void) | null = null;
+  /** Called by fence.i when other threads may have stored to code (an SMP VM's harts): drops decoded pages. */
+  onFenceI: (() => void) | null = null;
   /** Called after a store lands in a page flagged as watched (HTIF tohost). */
   onWatchedStore: ((paddr: number) => void) | null = null;
   /** The last fetchPage() found the page executable as a whole (PMP), so the loop may keep it. */
@@ -250,7 +252,12 @@ export class Hart {
       this.waiting = false;
     }
     outer: for (;;) {
-      if (this.chunkHook !== null) this.chunkHook();
+      if (this.chunkHook !== null) {
+        this.chunkHook();
+        // the hook may have dropped decoded pages (a remote fence.i) or TLB entries (a remote sfence.vma):
+        // fetch the page again rather than decode into an array the code cache recycles for another page
+        fTag = TLB_INVALID;
+      }
       if (this.stop || this.waiting) break;
       const irq = this.pendingInterrupt();
       if (irq >= 0) {
@@ -701,7 +708,14 @@ export class Hart {
                 break;
               }
               case Op.FENCE:
-              case Op.FENCE_I: // decoded-instruction caches are kept coherent on every store
+                break;
+              case Op.FENCE_I:
+                // This thread's stores and DMA keep its decoded pages coherent, but stores by harts in other
+                // threads do not reach them: fence.i (Zifencei) is where software makes such stores fetchable.
+                if (this.onFenceI !== null) {
+                  this.onFenceI();
+                  fTag = TLB_INVALID;
+                }
                 break;
               default:
                 if (op >= Op.ECALL) {

@@ -100,6 +100,7 @@ export class RemoteHartMachine {
     prepareSupervisorHart(this.hart);
     this.hart.waiting = true;
     this.hart.chunkHook = () => this.sync();
+    this.hart.onFenceI = () => this.code.clear();
   }
 
   /** Takes what other threads asked of this hart: start, IPIs, fences, the PLIC's lines. */

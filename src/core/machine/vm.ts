@@ -202,6 +202,7 @@ export class Vm {
       // hart 0 serves the other harts' device accesses, IPIs and fences between its instruction chunks
       const h0 = this.harts[0];
       h0.chunkHook = () => this.serveSmp();
+      h0.onFenceI = () => this.code.clear();
     }
     const initrdRange = initrdSize > 0
       ? { start: RAM_BASE + this.layout.initrdOffset, end: RAM_BASE + this.layout.initrdEnd } : undefined;
@@ -429,6 +430,19 @@ export class Vm {
    * what a scheduler hands a time slice to; `run()` is the same loop for a VM that owns its thread.
    */
   runSlice(budgetNs: number): SliceResult {
+    const link = this.cfg.smp?.link;
+    if (!link) return this.runRounds(budgetNs);
+    // while hart 0 runs, a hart in another thread that asks it for a remote fence waits until it is served
+    // (SmpLink.awaitFences): going on at once would let hart 0 use a stale TLB entry to a page being freed
+    link.setRunning(0, true);
+    try {
+      return this.runRounds(budgetNs);
+    } finally {
+      link.setRunning(0, false);
+    }
+  }
+
+  private runRounds(budgetNs: number): SliceResult {
     const harts = this.harts;
     const start = this.clock.nowNs();
     let instructions = 0;
