@@ -90,8 +90,8 @@ test('an initrd larger than guest memory', () => {
 test('unparsable or out-of-range options', () => {
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', 'lots'], /invalid --memory value 'lots'/);
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', '3G'], /--memory must be/);
-  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', '9'], /--cpus must be a whole number from 1 to 8/);
-  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--cpus/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', '9'], /--vcpus must be a whole number from 1 to 8/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--vcpus must be a whole number/);
   assertBadInput(['--frobnicate'], /unknown option '--frobnicate'/);
   assertBadInput(['--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
 });
@@ -115,5 +115,5 @@ for (const firmware of [false, true]) {
 test('run --help documents the options', () => {
   const r = run(['--help']);
   assert.equal(r.status, 0);
-  for (const opt of ['--kernel', '--initrd', '--append', '--memory', '--cpus', '--firmware', 'Ctrl-A']) assert.ok(r.stdout.includes(opt), opt);
+  for (const opt of ['--kernel', '--initrd', '--append', '--cmdline', '--memory', '--vcpus', '--cpus', '--firmware', 'Ctrl-A']) assert.ok(r.stdout.includes(opt), opt);
 });
