@@ -160,7 +160,7 @@ test('CLI errors: unknown VM and unreachable daemon exit 1, usage mistakes exit 
   assert.equal(tvisor('ps', '-q').stdout, '');
 });
 
-test('create: --append adds to the default command line, --cmdline replaces it; default size as tvisor run', () => {
+test('create: --append adds to the default command line, --cmdline replaces it; default size as tvisor run', async () => {
   const plain = tvisor('create', 'plain');
   assert.equal(plain.status, 0, plain.stderr);
   const info = JSON.parse(tvisor('inspect', 'plain').stdout);
@@ -176,9 +176,12 @@ test('create: --append adds to the default command line, --cmdline replaces it; 
   assert.equal(tvisor('create', 'replaced', '--cmdline', 'console=ttyS0 loglevel=8', '--append', 'x=1').status, 0);
   assert.equal(JSON.parse(tvisor('inspect', 'replaced').stdout).config.cmdline, 'console=ttyS0 loglevel=8 x=1');
   for (const name of ['plain', 'appended', 'replaced']) assert.equal(tvisor('rm', name).status, 0);
-  // the daemon logged each request: method, path, status, time
+  // the daemon logged each request: method, path, status, time (read once this process's event loop runs:
+  // spawnSync held it while the commands ran)
+  const logged = /^tvisor: DELETE \/v1\/vms\/[0-9a-f]{8} 204 \d+\.\d ms$/m;
+  for (const end = Date.now() + 60_000; !logged.test(d.log()) && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  assert.match(d.log(), logged);
   assert.match(d.log(), /^tvisor: POST \/v1\/vms 201 \d+\.\d ms$/m);
-  assert.match(d.log(), /^tvisor: DELETE \/v1\/vms\/[0-9a-f]{8} 204 \d+\.\d ms$/m);
 });
 
 test('console WebSocket: upgrades are refused with JSON errors for unknown VMs and other paths', async () => {
