@@ -156,7 +156,10 @@ describe('README.md command lines', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
     assert.equal(pkg.name, 'tvisor');
     assert.equal(join(repoRoot, pkg.bin.tvisor), cliPath);
-    const r = spawnSync('npx', ['--no-install', 'tvisor', '--version'], { cwd: join(repoRoot, 'src'), encoding: 'utf8', timeout: 180_000 });
+    // The first npx in a clone links the project into npm's npx cache and would run its prepare script (a full
+    // build, under the feet of the other tests): scripts are off here, dist/ is already built.
+    const env = { ...process.env, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
+    const r = spawnSync('npx', ['--no-install', 'tvisor', '--version'], { cwd: join(repoRoot, 'src'), env, encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, `npx --no-install tvisor --version: ${r.error ?? r.stderr}`);
     assert.match(r.stdout, /^tvisor \d+\.\d+\.\d+/);
   });
