@@ -240,12 +240,17 @@ describe('tvisor serve without guests', () => {
     assert.match(tvisor('serve', '--help').stdout, /-q, --quiet +no request log/);
   });
 
-  it('a second daemon on the same state directory is told to use --state-dir', async () => {
+  it('a second daemon on the same state directory is told to use --state-dir, on the same address --listen', async () => {
     d ??= await startDaemon(join(dir, 'state'), ['--quiet']);
     if (d.child.exitCode !== null) d = await startDaemon(join(dir, 'state'), ['--quiet']);
     const r = tvisor('serve', '--listen', '127.0.0.1:0', '--state-dir', join(dir, 'state'));
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /^tvisor: state directory .*state: in use by another tvisor daemon \(pid \d+\).*\(--state-dir DIR picks another\)\n$/);
+    // with its own state directory, the same address is refused with a pointer to --listen
+    const address = d.url.replace(/^http:\/\//, '');
+    const busy = tvisor('serve', '--listen', address, '--state-dir', join(dir, 'state2'), '--quiet');
+    assert.equal(busy.status, 2, busy.stderr);
+    assert.equal(busy.stderr, `tvisor: cannot listen on ${address}: the address is in use (another tvisor serve? --listen HOST:PORT picks another)\n`);
   });
 });
 

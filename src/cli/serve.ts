@@ -229,7 +229,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   const requestLog = values.quiet ? undefined : log;
   const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log, requestLog });
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', (e) => reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${(e as Error).message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the address is in use (another tvisor serve? --listen HOST:PORT picks another)' : e.message;
+      reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${why}`));
+    });
     if (values.socket !== undefined) {
       removeStaleSocket(values.socket as string).then(() => server.listen(values.socket as string, resolveListen), reject);
     } else server.listen(Number(m![2]), host, resolveListen);
