@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     console.log(`kernel:   Linux ${guest.kernelVersion} (${guest.kernel})`);
     console.log(`initrd:   default guest initramfs + autorun (${(readFileSync(initrd).length / 2 ** 20).toFixed(1)} MiB)`);
     console.log(`cmdline:  ${CMDLINE}, 512 MiB, 1 hart; best of ${RUNS} run(s); host ${cpus()[0]?.model ?? '?'}`);
-    const common = ['--kernel', guest.kernel, '--initrd', initrd, '--append', CMDLINE, '--memory', '512M'];
+    const common = ['--kernel', guest.kernel, '--initrd', initrd, '--cmdline', CMDLINE, '--memory', '512M'];
     const rows: [string, Timing][] = [];
     console.log('booting under tvisor (hypervisor SBI)…');
     rows.push(['tvisor, hypervisor SBI', await best(process.execPath, [cliPath, 'run', ...common])]);

@@ -81,7 +81,7 @@ interface Machine {
 }
 
 function tvisor(guest: GuestImage): Machine {
-  const base = (initrd: string) => [cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--append', CMDLINE, '--memory', '512M'];
+  const base = (initrd: string) => [cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--cmdline', CMDLINE, '--memory', '512M'];
   return {
     name: 'tvisor',
     disk: (initrd, disk) => run(process.execPath, [...base(initrd), '--disk', disk]),

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { cliPath } from './lib/toolchain.js';
 import { startDaemon, stopDaemon, type Daemon } from './lib/daemon.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
+import { DEFAULT_CMDLINE } from '../src/cli/run.js';
 
 let guest: GuestImage;
 let dir: string;
@@ -101,7 +102,7 @@ test('the CLI drives the daemon: create, ps, start, console, top, update, pause,
 
   const refused = tvisor('rm', 'web');
   assert.equal(refused.status, 1);
-  assert.match(refused.stderr, /delete is allowed only when it is created, stopped or crashed/);
+  assert.match(refused.stderr, /^tvisor: web is running: stop it first \('tvisor stop web'\), or delete it anyway with 'tvisor rm -f web'$/m);
 
   // A console attached when the VM stops says so and ends with status 0.
   const con2 = attach(id);
@@ -148,9 +149,39 @@ test('CLI errors: unknown VM and unreachable daemon exit 1, usage mistakes exit 
   assert.equal(tvisor('create', 'x', '--nic', 'bw=1Q').status, 2);
 
   assert.equal(tvisor('start', 'twin').status, 0);
+  const running = tvisor('rm', 'twin');
+  assert.equal(running.status, 1);
+  assert.match(running.stderr, /^tvisor: twin is running: stop it first \('tvisor stop twin'\), or delete it anyway with 'tvisor rm -f twin'\n$/);
+  const balloon = tvisor('update', 'twin', '--balloon', '16M');
+  assert.equal(balloon.status, 0, balloon.stderr);
+  assert.match(balloon.stdout, /^twin \([0-9a-f]{8}\): weight 256, cap none, balloon target 16 MiB of 64 MiB \(the guest has given back \d+ MiB so far; see 'tvisor inspect twin'\)\n$/);
   const forced = tvisor('rm', '-f', 'twin');
   assert.equal(forced.status, 0, forced.stderr);
   assert.equal(tvisor('ps', '-q').stdout, '');
+});
+
+test('create: --append adds to the default command line, --cmdline replaces it; default size as tvisor run', async () => {
+  const plain = tvisor('create', 'plain');
+  assert.equal(plain.status, 0, plain.stderr);
+  const info = JSON.parse(tvisor('inspect', 'plain').stdout);
+  assert.equal(info.config.memory_mib, 256, 'the default memory, the same as tvisor run');
+  assert.equal(info.config.vcpus, 1);
+  assert.equal(info.config.cmdline, undefined, 'no --append or --cmdline: the daemon\'s default');
+
+  assert.equal(tvisor('create', 'appended', '--append', 'root=/dev/vda', '--cpus', '2').status, 0);
+  const appended = JSON.parse(tvisor('inspect', 'appended').stdout).config;
+  assert.equal(appended.cmdline, `${DEFAULT_CMDLINE} root=/dev/vda`);
+  assert.equal(appended.vcpus, 2, '--cpus is --vcpus');
+
+  assert.equal(tvisor('create', 'replaced', '--cmdline', 'console=ttyS0 loglevel=8', '--append', 'x=1').status, 0);
+  assert.equal(JSON.parse(tvisor('inspect', 'replaced').stdout).config.cmdline, 'console=ttyS0 loglevel=8 x=1');
+  for (const name of ['plain', 'appended', 'replaced']) assert.equal(tvisor('rm', name).status, 0);
+  // the daemon logged each request: method, path, status, time (read once this process's event loop runs:
+  // spawnSync held it while the commands ran)
+  const logged = /^tvisor: DELETE \/v1\/vms\/[0-9a-f]{8} 204 \d+\.\d ms$/m;
+  for (const end = Date.now() + 60_000; !logged.test(d.log()) && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  assert.match(d.log(), logged);
+  assert.match(d.log(), /^tvisor: POST \/v1\/vms 201 \d+\.\d ms$/m);
 });
 
 test('console WebSocket: upgrades are refused with JSON errors for unknown VMs and other paths', async () => {

@@ -50,7 +50,7 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     const initrd = join(dir, 'initrd.cpio');
     writeFileSync(initrd, appendAutorun(readFileSync(guest.initrd), script));
     const r = await run(process.execPath, [
-      cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--append', `console=ttyS0 quiet ${append}`, '--disk', disk,
+      cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--append', `quiet ${append}`, '--disk', disk,
     ], 240_000);
     return r.stdout + r.stderr;
   }
@@ -64,9 +64,10 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     assert.equal(built.status, 0, built.stderr);
     assert.match(built.stdout, new RegExp(`^disk +${disk.replace(/[.+]/g, '\\$&')}$`, 'm'));
     assert.match(built.stdout, /^size +64\.0 MiB \(files [\d.]+ MiB\), ext4 labelled tvisor-root$/m);
-    assert.match(built.stdout, /^boot with +tvisor run --disk .* --append "console=ttyS0 root=\/dev\/vda"$/m);
+    assert.match(built.stdout, /^boot with +tvisor run --disk .* --append root=\/dev\/vda$/m);
 
     const script = [
+      'echo "cmdline: $(cat /proc/cmdline)"',
       'echo "root: $(grep " / " /proc/mounts)"',
       'echo "init: $(cat /proc/1/cmdline | tr "\\0" " ")"',
       'echo "mounted: $(cut -d" " -f2 /proc/mounts | sort | tr "\\n" " ")"',
@@ -77,6 +78,8 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     ].join('\n');
     const out = await boot(disk, script, 'root=/dev/vda');
     assert.match(out, /^root: \/dev\/vda \/ ext4 rw/m, out);
+    // --append adds to the default command line (with --kernel: console=ttyS0)
+    assert.match(out, /^cmdline: console=ttyS0 quiet root=\/dev\/vda\r?$/m, out);
     assert.match(out, /^init: \/bin\/sh \/sbin\/init/m, out);
     for (const fs of ['/dev', '/dev/pts', '/proc', '/run', '/sys', '/tmp']) assert.match(out, new RegExp(`^mounted: .*${fs} `, 'm'));
     assert.match(out, /^host: tvisor\r?$/m);

@@ -37,7 +37,7 @@ function checkBasic(out: string, cpus: number): void {
 
 test('Debian kernel boots through the hypervisor SBI and runs busybox userland', async () => {
   const initrd = fx.initrdWith(BASIC, 'basic');
-  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--memory', '512M']);
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', 'console=ttyS0 quiet panic=-1', '--memory', '512M']);
   assertRan(r, 'SBI boot');
   assert.match(r.out, /tvisor guest: Linux 6\.\d+/, 'the guest init banner names the kernel');
   checkBasic(r.out, 1);
@@ -45,7 +45,7 @@ test('Debian kernel boots through the hypervisor SBI and runs busybox userland',
 
 test('Debian kernel boots through Debian OpenSBI (fw_dynamic) in M-mode', async () => {
   const initrd = fx.initrdWith(BASIC, 'basic-fw');
-  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--firmware', fx.guest.firmware]);
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', 'console=ttyS0 quiet panic=-1', '--firmware', fx.guest.firmware]);
   assertRan(r, 'OpenSBI boot');
   assert.match(r.out, /OpenSBI v\d/, 'OpenSBI banner');
   checkBasic(r.out, 1);
@@ -67,7 +67,7 @@ grep '^cpu[01] ' /proc/stat | awk '{ print $1 "-busy: " ($2 + $4 > 0 ? "yes" : "
 for (const mode of ['sbi', 'opensbi'] as const) {
   test(`two harts (${mode === 'sbi' ? 'SBI HSM' : 'OpenSBI'}): both online and running work`, async () => {
     const initrd = fx.initrdWith(SMP, `smp-${mode}`);
-    const args = ['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--cpus', '2'];
+    const args = ['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', 'console=ttyS0 quiet panic=-1', '--cpus', '2'];
     if (mode === 'opensbi') args.push('--firmware', fx.guest.firmware);
     const r = await runGuest(args);
     assertRan(r, `SMP ${mode}`);
@@ -83,7 +83,7 @@ test('guest reboot restarts the VM in place', async () => {
   // RAM is cleared on reboot, so the guest cannot tell its boots apart: it reboots every time, and the test
   // stops the VM once the console shows the kernel starting a second time.
   const initrd = fx.initrdWith('echo rebooting-now\nreboot -f\n', 'reboot');
-  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1']);
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', 'console=ttyS0 quiet panic=-1']);
   let out = '';
   child.stdout!.on('data', (d) => {
     out += d;

@@ -30,7 +30,7 @@ test('--disk IMG,bw=2M: the guest reads 8 MiB no faster than the limit allows', 
   const img = join(fx.work, 'raw.img');
   writeFileSync(img, randomBytes(16 << 20));
   // the same image twice (readonly disks may share it): vda limited, vdb not
-  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(SCRIPT, 'ratelimit'), '--append', 'console=ttyS0 quiet panic=-1',
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(SCRIPT, 'ratelimit'), '--cmdline', 'console=ttyS0 quiet panic=-1',
     '--disk', `${img},readonly,bw=2M`, '--disk', `${img},readonly`], 170_000);
   assertRan(r, 'rate-limited disk guest');
   const span = (label: string) => {

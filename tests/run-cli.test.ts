@@ -2,12 +2,14 @@
 // runs. Kernels here are crafted headers (a RISC-V Image header, an arm64 one, random bytes, a host ELF).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cliPath } from './lib/toolchain.js';
+import { ensureDefaultGuest } from '../src/images/index.js';
+import { DEFAULT_CMDLINE } from '../src/cli/run.js';
 
 let dir: string;
 
@@ -43,6 +45,36 @@ before(() => {
   spawnSync('mkfifo', [join(dir, 'fifo')]);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * `tvisor run` with the default guest: waits for the shell's prompt (input sent earlier may be lost), types
+ * `input`, and resolves with everything printed once the command ends.
+ */
+function runShell(args: string[], input: string): Promise<string> {
+  const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let typed = false;
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no end within 10 minutes:\n${out}`));
+    }, 600_000);
+    const onOutput = (b: Buffer) => {
+      out += b;
+      if (!typed && /\/ # /.test(out)) {
+        typed = true;
+        child.stdin.write(input);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('exit', (code) => {
+      clearTimeout(deadline);
+      if (code === 0) resolve(out);
+      else reject(new Error(`tvisor run ${args.join(' ')}: status ${code}\n${out}`));
+    });
+  });
+}
 
 function run(args: string[]) {
   return spawnSync(process.execPath, [cliPath, 'run', ...args], { encoding: 'utf8', input: '', timeout: 60_000 });
@@ -90,10 +122,25 @@ test('an initrd larger than guest memory', () => {
 test('unparsable or out-of-range options', () => {
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', 'lots'], /invalid --memory value 'lots'/);
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--memory', '3G'], /--memory must be/);
-  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', '9'], /--cpus must be a whole number from 1 to 8/);
-  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--cpus/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', '9'], /--vcpus must be a whole number from 1 to 8/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--vcpus must be a whole number/);
   assertBadInput(['--frobnicate'], /unknown option '--frobnicate'/);
   assertBadInput(['--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
+});
+
+test('the default guest: --append adds to its command line, --cmdline replaces it, 256 MiB by default', async () => {
+  const guest = await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
+  assert.ok(guest.kernel);
+  for (const [args, cmdline] of [
+    [['--append', 'tvisor.check=1'], `${DEFAULT_CMDLINE} tvisor.check=1`],
+    [['--cmdline', 'console=ttyS0 quiet tvisor.only=1'], 'console=ttyS0 quiet tvisor.only=1'],
+  ] as const) {
+    const out = await runShell([...args], 'echo "cmdline: $(cat /proc/cmdline)"; echo "mem: $(grep MemTotal /proc/meminfo)"; exit\n');
+    assert.match(out, new RegExp(`^cmdline: ${cmdline.replace(/[.]/g, '\\.')}\r?$`, 'm'), out);
+    // MemTotal is RAM less what the kernel and initramfs keep (about 188 MiB of 256; 439 of 512)
+    const kib = Number(/^mem: MemTotal: +(\d+) kB/m.exec(out)?.[1]);
+    assert.ok(kib > 150 * 1024 && kib < 256 * 1024, `MemTotal ${kib} kB`);
+  }
 });
 
 // A valid Image header with a zeroed body: the first instruction (0x0000) is illegal, the trap goes to stvec 0,
@@ -115,5 +162,5 @@ for (const firmware of [false, true]) {
 test('run --help documents the options', () => {
   const r = run(['--help']);
   assert.equal(r.status, 0);
-  for (const opt of ['--kernel', '--initrd', '--append', '--memory', '--cpus', '--firmware', 'Ctrl-A']) assert.ok(r.stdout.includes(opt), opt);
+  for (const opt of ['--kernel', '--initrd', '--append', '--cmdline', '--memory', '--vcpus', '--cpus', '--firmware', 'Ctrl-A']) assert.ok(r.stdout.includes(opt), opt);
 });

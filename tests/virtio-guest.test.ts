@@ -21,7 +21,7 @@ before(async () => {
 });
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-const APPEND = 'console=ttyS0 quiet panic=-1';
+const APPEND = 'console=ttyS0 quiet panic=-1'; // the whole command line (run --cmdline)
 
 /** An ext4 image made on the host with `mke2fs -d` from a directory holding `files`. */
 function makeExt4(name: string, files: Record<string, string>, size = '64M'): string {
@@ -67,7 +67,7 @@ test('virtio-blk, -rng and -balloon with the Debian kernel: ext4 made on the hos
   const ro = makeExt4('ro', { 'hello.txt': 'read-only disk\n' }, '16M');
   const roBefore = sha256(readFileSync(ro));
   const initrd = fx.initrdWith(DISK_SCRIPT, 'disk');
-  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--append', APPEND,
+  const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', APPEND,
     '--disk', `${disk},serial=tvisor-disk-0`, '--disk', `${ro},readonly`, '--rng', '--balloon', '64M']);
   assertRan(r, 'disk guest');
   assert.match(r.out, /hello: hello from the host/);
@@ -108,11 +108,11 @@ test('overlay=: the base image stays byte-identical and a later run reuses the o
   const base = makeExt4('base', { 'hello.txt': 'base\n' });
   const overlay = join(fx.work, 'base.overlay');
   const baseSum = sha256(readFileSync(base));
-  const r1 = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(OVERLAY_FIRST, 'ov1'), '--append', APPEND, '--disk', `${base},overlay=${overlay}`]);
+  const r1 = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(OVERLAY_FIRST, 'ov1'), '--cmdline', APPEND, '--disk', `${base},overlay=${overlay}`]);
   assertRan(r1, 'overlay first run');
   assert.equal(sha256(readFileSync(base)), baseSum, 'base unchanged after the first run');
   assert.ok(existsSync(overlay));
-  const r2 = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(OVERLAY_SECOND, 'ov2'), '--append', APPEND, '--disk', `${base},overlay=${overlay}`]);
+  const r2 = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(OVERLAY_SECOND, 'ov2'), '--cmdline', APPEND, '--disk', `${base},overlay=${overlay}`]);
   assertRan(r2, 'overlay second run');
   assert.match(r2.out, /seen: first-run/);
   assert.match(r2.out, /hello: deleted/);
@@ -126,7 +126,7 @@ echo "tty: $(cat /sys/class/tty/console/active)"
 read -r line
 echo "typed: $line"
 `;
-  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'hvc'), '--append', 'console=hvc0 quiet panic=-1', '--console', 'virtio'], 240_000, 'pipe');
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'hvc'), '--cmdline', 'console=hvc0 quiet panic=-1', '--console', 'virtio'], 240_000, 'pipe');
   let out = '';
   let sent = false;
   child.stdout!.on('data', (d) => {
@@ -151,7 +151,7 @@ test('a file piped into tvisor run waits for the guest to read it instead of ove
 echo READY
 echo "md5: $(head -c ${data.length} | md5sum)"
 `;
-  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'pipe-in'), '--append', 'console=ttyS0 quiet panic=-1'], 300_000, 'pipe');
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'pipe-in'), '--cmdline', 'console=ttyS0 quiet panic=-1'], 300_000, 'pipe');
   let out = '';
   child.stdout!.on('data', (d) => {
     if (out.includes('READY')) return;
@@ -183,9 +183,9 @@ sha256sum /tmp/data.bin | sed 's/ .*//;s/^/sent: /'
 sleep 1
 for i in $(seq 1 30); do nc 10.9.0.1 5000 < /tmp/data.bin && break; sleep 1; done
 `;
-  const a = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(server, 'net-a'), '--append', APPEND, '--name', 'a', '--net', `socket-listen=127.0.0.1:${port}`], 300_000);
+  const a = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(server, 'net-a'), '--cmdline', APPEND, '--name', 'a', '--net', `socket-listen=127.0.0.1:${port}`], 300_000);
   await new Promise((r) => setTimeout(r, 500));
-  const b = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(client, 'net-b'), '--append', APPEND, '--name', 'b', '--net', `socket-connect=127.0.0.1:${port}`], 300_000);
+  const b = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(client, 'net-b'), '--cmdline', APPEND, '--name', 'b', '--net', `socket-connect=127.0.0.1:${port}`], 300_000);
   const [ra, rb] = await Promise.all([a.done, b.done]);
   assertRan(ra, 'server VM');
   assertRan(rb, 'client VM');

@@ -128,11 +128,16 @@ test('unknown fields are refused by name, at every level', () => {
 });
 
 test('missing fields, wrong types and out-of-range values get precise messages', () => {
-  for (const f of ['name', 'vcpus', 'memory_mib', 'kernel'] as const) {
+  for (const f of ['name', 'kernel'] as const) {
     const body: Record<string, unknown> = { ...minimal };
     delete body[f];
     fails(() => create(body), 'bad_request', `${f} is required`);
   }
+  // vcpus and memory_mib have defaults, the same as tvisor run's and create's
+  const defaults = create({ name: 'd', kernel: '/k' });
+  assert.ok(defaults.kind === 'create');
+  assert.equal(defaults.spec.vcpus, 1);
+  assert.equal(defaults.spec.memory_mib, 256);
   fails(() => create({ ...minimal, memory_mib: 4096 }), 'bad_request', 'memory_mib must be an integer from 16 to 2048, got 4096');
   fails(() => create({ ...minimal, memory_mib: 15 }), 'bad_request', 'memory_mib must be an integer from 16 to 2048, got 15');
   fails(() => create({ ...minimal, vcpus: 0 }), 'bad_request', 'vcpus must be an integer from 1 to 8, got 0');

@@ -174,8 +174,10 @@ export function stateError(action: VmTargetedAction, state: VmState): ApiError |
 // ---- limits and syntax, shared with the OpenAPI document ----
 
 export const LIMITS = {
-  vcpus: { min: 1, max: 8 },
-  memory_mib: { min: 16, max: 2048 }, // wasm32 memory caps guest RAM; 16 MiB is the least Linux boots in
+  vcpus: { min: 1, max: 8, default: 1 },
+  // wasm32 memory caps guest RAM; 16 MiB is the least Linux boots in. The default (also tvisor run's and
+  // create's) holds the default guest with room to spare and lets a budget of a few GiB admit a dozen VMs.
+  memory_mib: { min: 16, max: 2048, default: 256 },
   weight: { min: 1, max: 65535, default: 256 },
   // percent of one host CPU; 800 = eight host CPUs, enough for the largest VM (a cap above vcpus × 100 never binds)
   cap: { min: 0, max: 800, default: 0 },
@@ -464,8 +466,8 @@ export function parseVmSpec(v: unknown): VmSpec {
   if (!NAME_RE.test(name)) throw E.badName(name);
   const spec: VmSpec = {
     name,
-    vcpus: integer(required(o, '', 'vcpus'), 'vcpus', LIMITS.vcpus),
-    memory_mib: integer(required(o, '', 'memory_mib'), 'memory_mib', LIMITS.memory_mib),
+    vcpus: has(o, 'vcpus') ? integer(o.vcpus, 'vcpus', LIMITS.vcpus) : LIMITS.vcpus.default,
+    memory_mib: has(o, 'memory_mib') ? integer(o.memory_mib, 'memory_mib', LIMITS.memory_mib) : LIMITS.memory_mib.default,
     kernel: filePath(required(o, '', 'kernel'), 'kernel'),
     disks: [],
     nics: [],

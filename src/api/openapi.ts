@@ -69,11 +69,11 @@ const schemas = {
   VmSpec: {
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'vcpus', 'memory_mib', 'kernel'],
+    required: ['name', 'kernel'],
     properties: {
       name: { type: 'string', maxLength: 63, pattern: NAME_PATTERN },
-      vcpus: int(LIMITS.vcpus),
-      memory_mib: int(LIMITS.memory_mib),
+      vcpus: int(LIMITS.vcpus, 'Virtual CPUs.', LIMITS.vcpus.default),
+      memory_mib: int(LIMITS.memory_mib, 'Guest RAM in MiB.', LIMITS.memory_mib.default),
       kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel.' },
       initrd: ref('FilePath'),
       cmdline: { type: 'string', maxLength: LIMITS.cmdlineLength, pattern: CMDLINE_PATTERN, description: 'Kernel command line; absent means the daemon\'s default.' },

@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   /** Seconds a client has to send a whole request; default DEFAULT_REQUEST_TIMEOUT_S. */
   requestTimeoutS?: number;
   log(line: string): void;
+  /** When set, gets one line per request answered: method, path (no query), status, milliseconds taken. */
+  requestLog?(line: string): void;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -255,6 +257,23 @@ function attachConsoleSocket(m: VmManager, id: string, ws: WebSocket, log: (line
   ws.on('error', end);
 }
 
+/**
+ * One request-log line. The path is cut at '?' and its control characters escaped, so a client can neither
+ * forge log lines nor get a query string logged; the Authorization header (the token) is never looked at.
+ */
+export function requestLine(method: string | undefined, url: string | undefined, status: number | string, ms: number): string {
+  const path = (url ?? '/').split('?')[0].slice(0, 200).replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c));
+  return `tvisor: ${(method ?? '-').slice(0, 16)} ${path} ${status} ${ms.toFixed(1)} ms`;
+}
+
+/** Calls `requestLog` with the line of `req` once `res` is sent. */
+function logWhenSent(o: ApiServerOptions, req: IncomingMessage, res: ServerResponse): void {
+  const log = o.requestLog;
+  if (!log) return;
+  const t0 = performance.now();
+  res.once('finish', () => log(requestLine(req.method, req.url, res.statusCode, performance.now() - t0)));
+}
+
 export function createApiServer(o: ApiServerOptions): Server {
   const m = o.manager;
   const authorized = tokenChecker(o.token);
@@ -263,6 +282,7 @@ export function createApiServer(o: ApiServerOptions): Server {
   const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_MESSAGE });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const peer = req.socket.remoteAddress ?? 'a local client';
+    logWhenSent(o, req, res);
     void (async () => {
       try {
         const reading = readBody(req);
@@ -328,6 +348,7 @@ export function createApiServer(o: ApiServerOptions): Server {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = declaredLength(req);
     if (declared !== undefined && declared > MAX_BODY_BYTES) {
+      logWhenSent(o, req, res);
       send(res, 413, toBody(payloadTooLarge(declared, MAX_BODY_BYTES)), { connection: 'close' });
       return;
     }
@@ -336,15 +357,21 @@ export function createApiServer(o: ApiServerOptions): Server {
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const t0 = performance.now();
+    const logged = (status: number | string) => o.requestLog?.(requestLine(req.method, req.url, status, performance.now() - t0));
     try {
       if (!authorized(req.headers.authorization)) throw unauthorized();
       const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
       if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console does`);
       m.inspect(action.id); // 404 for an unknown VM
-      wss.handleUpgrade(req, socket, head, (ws) => attachConsoleSocket(m, action.id, ws, o.log));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        logged(101);
+        attachConsoleSocket(m, action.id, ws, o.log);
+      });
     } catch (e) {
       const err = toApiError(e);
       if (err.code === 'internal') o.log(`tvisor: internal error upgrading ${req.url}: ${(e as Error)?.stack ?? e}`);
+      logged(err.status);
       refuseUpgrade(socket, err);
     }
   });

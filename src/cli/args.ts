@@ -24,6 +24,11 @@ export interface OptionSpec {
   short?: string;
   /** A string option that may be given several times: its value is an array in order. */
   multiple?: boolean;
+  /**
+   * Another spelling of the option named here (e.g. `cpus` for `vcpus`, as docker users type it): its value is
+   * stored under that name. Help texts document the canonical name and mention the alias.
+   */
+  aliasOf?: string;
 }
 
 export interface ParsedArgs {
@@ -43,19 +48,65 @@ export function parseCommandLine(args: string[], options: Record<string, OptionS
     if (token.kind === 'positional') {
       positionals.push(token.value);
     } else if (token.kind === 'option') {
-      const spec = options[token.name];
-      if (!spec) throw new UsageError(`unknown option '${token.rawName}'`, command);
+      const own = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+      if (!own) throw new UsageError(`unknown option '${token.rawName}'${didYouMean(token.rawName, optionNames(options))}`, command);
+      const name = own.aliasOf ?? token.name;
+      const spec = own.aliasOf ? options[own.aliasOf] : own;
       if (spec.type === 'string') {
         if (token.value === undefined) throw new UsageError(`option '${token.rawName}' needs a value`, command);
-        if (spec.multiple) ((values[token.name] ??= []) as string[]).push(token.value);
-        else values[token.name] = token.value;
+        if (spec.multiple) ((values[name] ??= []) as string[]).push(token.value);
+        else values[name] = token.value;
       } else {
         if (token.inlineValue) throw new UsageError(`option '${token.rawName}' takes no value`, command);
-        values[token.name] = true;
+        values[name] = true;
       }
     }
   }
   return { values, positionals };
+}
+
+/** Every spelling of the options: `--name` and `-x` forms. */
+function optionNames(options: Record<string, OptionSpec>): string[] {
+  return Object.entries(options).flatMap(([name, spec]) => [`--${name}`, ...(spec.short ? [`-${spec.short}`] : [])]);
+}
+
+/**
+ * Edit distance for "did you mean": insertions, deletions, substitutions and swaps of two neighbours
+ * (optimal string alignment), so `strat` is one edit from `start`.
+ */
+export function editDistance(a: string, b: string): number {
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], before[j - 2] + 1);
+    }
+    before = prev;
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/**
+ * " (did you mean 'X'?)" when one candidate is close to what was typed, else ''. Close means an edit distance
+ * of at most a third of the word (at least 1), or the typed word being a prefix of just one candidate (`--mem`);
+ * short options are only suggested for short typos.
+ */
+export function didYouMean(typed: string, candidates: readonly string[]): string {
+  const word = typed.replace(/^-+/, '');
+  if (word.length < 2) return '';
+  const prefixed = candidates.filter((c) => c.startsWith(typed) && c !== typed);
+  if (prefixed.length === 1) return ` (did you mean '${prefixed[0]}'?)`;
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  let best = '';
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(typed.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= limit ? ` (did you mean '${best}'?)` : '';
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 2 ** 20, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };

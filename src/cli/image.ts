@@ -25,7 +25,7 @@ build  Makes an ext4 root disk image (label ${DISK_LABEL}) for the default guest
        guest's virtio and ext4 modules, an /sbin/init that starts a shell on the console (or
        runs /autorun.sh) and powers off when it ends, and a minimal /etc (root has no
        password). Boot it with
-         tvisor run --disk PATH --append "console=ttyS0 root=/dev/vda"
+         tvisor run --disk PATH --append root=/dev/vda
        the default initramfs mounts root= read-write and switches to it. Needs mke2fs from
        e2fsprogs (and debugfs, for /dev/console and root ownership when not run as root).
 
@@ -169,7 +169,7 @@ async function build(values: Values, cacheDir: string | undefined): Promise<numb
       `size       ${formatBytes(disk.size)} (files ${formatBytes(disk.contentBytes)}), ext4 labelled ${DISK_LABEL}\n` +
       `kernel     Linux ${disk.kernelVersion} (the default guest's)\n` +
       (disk.packages.length ? `packages   ${disk.packages.join(', ')}\n` : '') +
-      `boot with  tvisor run --disk ${disk.path} --append "console=ttyS0 root=/dev/vda"\n`,
+      `boot with  tvisor run --disk ${disk.path} --append root=/dev/vda\n`,
   );
   return 0;
 }

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCount, parseSeconds, parseSize, UsageError } from './args.js';
+import { didYouMean, editDistance, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { buildElf, cliPath, GCC, hasTool, repoRoot, tempDir } from '../../tests/lib/toolchain.js';
+import { startDaemon, stopDaemon, type Daemon } from '../../tests/lib/daemon.js';
 
 function tvisor(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -63,6 +64,46 @@ describe('tvisor command line', () => {
     assert.equal(tvisor('bare', 'whatever.elf', '-h').stdout, bare.stdout);
   });
 
+  it('help: for help itself, for a command, and for a part of a command', () => {
+    for (const args of [['help', '--help'], ['help', '-h'], ['help', 'help']]) {
+      const r = tvisor(...args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: tvisor help \[COMMAND/);
+    }
+    const image = tvisor('image', '--help').stdout;
+    assert.equal(tvisor('help', 'image', 'pull').stdout, image);
+    assert.equal(tvisor('help', 'run').stdout, tvisor('run', '--help').stdout);
+  });
+
+  it('suggests the option or command meant when one is mistyped', () => {
+    assertUsageError(['strat'], "unknown command 'strat' (did you mean 'start'?)", 'tvisor --help');
+    assertUsageError(['imgae', 'ls'], "unknown command 'imgae' (did you mean 'image'?)", 'tvisor --help');
+    assertUsageError(['--vresion'], "unknown option '--vresion' (did you mean '--version'?)", 'tvisor --help');
+    assertUsageError(['help', 'sreve'], "no help for 'sreve': no such command (did you mean 'serve'?)", 'tvisor --help');
+    assertUsageError(['run', '--memroy', '1G'], "unknown option '--memroy' (did you mean '--memory'?)", 'tvisor run --help');
+    assertUsageError(['run', '--apend', 'x'], "unknown option '--apend' (did you mean '--append'?)", 'tvisor run --help');
+    assertUsageError(['create', '--vcpu', '2'], "unknown option '--vcpu' (did you mean '--vcpus'?)", 'tvisor create --help');
+    assertUsageError(['rm', '--froce', 'x'], "unknown option '--froce' (did you mean '--force'?)", 'tvisor rm --help');
+    assertUsageError(['serve', '--stat-dir', 'x'], "unknown option '--stat-dir' (did you mean '--state-dir'?)", 'tvisor serve --help');
+    // nothing close: no guess
+    assertUsageError(['run', '--frobnicate'], "unknown option '--frobnicate'", 'tvisor run --help');
+  });
+
+  it('run and create name things alike: --vcpus (or --cpus), --memory, --append adds, --cmdline replaces', () => {
+    for (const command of ['run', 'create']) {
+      const help = tvisor(command, '--help').stdout;
+      for (const option of ['--vcpus N', '--memory SIZE', '--append ARGS', '--cmdline CMDLINE', '--cpus is the same']) {
+        assert.ok(help.includes(option), `${command} --help mentions ${option}`);
+      }
+      assert.match(help, /default 256M/, `${command}: one default memory size`);
+      // every spelling is taken by the parser (the command stops at --help before doing anything)
+      const r = tvisor(command, '--cpus', '2', '--vcpus', '2', '--append', 'a=1', '--cmdline', 'console=ttyS0', '--memory', '128M', '--help');
+      assert.equal(r.status, 0, r.stderr);
+    }
+    assertUsageError(['run', '--cpus', '9'], "--vcpus must be a whole number from 1 to 8, got '9'", 'tvisor run --help');
+    assertUsageError(['create', '--cpus', '9'], "--vcpus must be a whole number from 1 to 8, got '9'", 'tvisor create --help');
+  });
+
   it('prints the usage on stderr and fails when run without arguments', () => {
     const r = tvisor();
     assert.equal(r.status, 2);
@@ -73,7 +114,7 @@ describe('tvisor command line', () => {
     assertUsageError(['frobnicate'], "unknown command 'frobnicate'", 'tvisor --help');
     assertUsageError(['constructor'], "unknown command 'constructor'", 'tvisor --help');
     assertUsageError(['--frob'], "unknown option '--frob'", 'tvisor --help');
-    assertUsageError(['help', 'frobnicate'], "no help for 'frobnicate'", 'tvisor --help');
+    assertUsageError(['help', 'frobnicate'], "no help for 'frobnicate': no such command", 'tvisor --help');
     assertUsageError(['bare', '--frob', 'x.elf'], "unknown option '--frob'", 'tvisor bare --help');
     assertUsageError(['bare', '-x', 'x.elf'], "unknown option '-x'", 'tvisor bare --help');
     assertUsageError(['bare'], 'bare needs a FILE to run', 'tvisor bare --help');
@@ -157,6 +198,74 @@ describe('tvisor command line', () => {
       const noTohost = buildElf([src], join(dir, 'notohost.elf'), { march: 'rv64imac', args: ['-T', ld] });
       assertBadInput(['bare', noTohost], /notohost\.elf: .*tohost/);
     });
+  });
+});
+
+describe('tvisor serve without guests', () => {
+  let dir = '';
+  let d: Daemon | undefined;
+  before(() => {
+    dir = tempDir('tvisor-serve-cli-');
+  });
+  after(async () => {
+    if (d) await stopDaemon(d);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs one line per request (method, path, status, time) and never the token; --quiet turns it off', async () => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'sekrit-token-1234\n', { mode: 0o600 });
+    d = await startDaemon(join(dir, 'state'), ['--token-file', tokenFile]);
+    const auth = { authorization: 'Bearer sekrit-token-1234' };
+    assert.equal((await fetch(`${d.url}/v1/vms`, { headers: auth })).status, 200);
+    // a query string is refused (400) and not logged, whatever it holds
+    assert.equal((await fetch(`${d.url}/v1/vms?token=sekrit-token-1234`, { headers: auth })).status, 400);
+    assert.equal((await fetch(`${d.url}/v1/vms/nosuch`, { headers: auth })).status, 404);
+    assert.equal((await fetch(`${d.url}/v1/vms`)).status, 401);
+    const deadline = Date.now() + 20_000;
+    while (!/GET \/v1\/vms 401/.test(d.log()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const lines = d.log().split('\n').filter((l) => /^tvisor: [A-Z]+ \//.test(l));
+    assert.equal(lines.length, 4, d.log());
+    assert.match(lines[0], /^tvisor: GET \/v1\/vms 200 \d+\.\d ms$/);
+    assert.match(lines[1], /^tvisor: GET \/v1\/vms 400 \d+\.\d ms$/);
+    assert.match(lines[2], /^tvisor: GET \/v1\/vms\/nosuch 404 \d+\.\d ms$/);
+    assert.match(lines[3], /^tvisor: GET \/v1\/vms 401 \d+\.\d ms$/);
+    assert.ok(!d.log().includes('sekrit'), `the token is never logged:\n${d.log()}`);
+    await stopDaemon(d);
+
+    d = await startDaemon(join(dir, 'state'), ['--quiet']);
+    assert.equal((await fetch(`${d.url}/v1/vms`)).status, 200);
+    assert.equal((await fetch(`${d.url}/v1/vms/nosuch`)).status, 404);
+    assert.ok(!/tvisor: GET \//.test(d.log()), d.log());
+    assert.match(tvisor('serve', '--help').stdout, /-q, --quiet +no request log/);
+  });
+
+  it('a second daemon on the same state directory is told to use --state-dir, on the same address --listen', async () => {
+    d ??= await startDaemon(join(dir, 'state'), ['--quiet']);
+    if (d.child.exitCode !== null) d = await startDaemon(join(dir, 'state'), ['--quiet']);
+    const r = tvisor('serve', '--listen', '127.0.0.1:0', '--state-dir', join(dir, 'state'));
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^tvisor: state directory .*state: in use by another tvisor daemon \(pid \d+\).*\(--state-dir DIR picks another\)\n$/);
+    // with its own state directory, the same address is refused with a pointer to --listen
+    const address = d.url.replace(/^http:\/\//, '');
+    const busy = tvisor('serve', '--listen', address, '--state-dir', join(dir, 'state2'), '--quiet');
+    assert.equal(busy.status, 2, busy.stderr);
+    assert.equal(busy.stderr, `tvisor: cannot listen on ${address}: the address is in use (another tvisor serve? --listen HOST:PORT picks another)\n`);
+  });
+});
+
+describe('option parsing', () => {
+  it('aliases store their value under the canonical name; did-you-mean is by edit distance', () => {
+    const options = { vcpus: { type: 'string' }, cpus: { type: 'string', aliasOf: 'vcpus' }, memory: { type: 'string' } } as const;
+    assert.deepEqual(parseCommandLine(['--cpus', '2'], options, 'run').values, { vcpus: '2' });
+    assert.deepEqual(parseCommandLine(['--cpus=2', '--vcpus', '3'], options, 'run').values, { vcpus: '3' });
+    assert.equal(editDistance('strat', 'start'), 1);
+    assert.equal(editDistance('memroy', 'memory'), 1);
+    assert.equal(editDistance('', 'abc'), 3);
+    assert.equal(editDistance('kitten', 'sitting'), 3);
+    assert.equal(didYouMean('--mem', ['--memory', '--vcpus']), " (did you mean '--memory'?)");
+    assert.equal(didYouMean('--xyz', ['--memory', '--vcpus']), '');
+    assert.equal(didYouMean('-x', ['-h']), '');
   });
 });
 

@@ -3,7 +3,7 @@
 // (1 when the daemon refuses or cannot be reached, 2 for bad input or usage, 70 for an internal error), never a stack trace unless TVISOR_DEBUG is set.
 import { SERVE_HELP, SERVE_SUMMARY, serveCommand } from './serve.js';
 import { readFileSync } from 'node:fs';
-import { InputError, parseCommandLine, UsageError } from './args.js';
+import { didYouMean, InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
 import { IMAGE_HELP, IMAGE_SUMMARY, imageCommand } from './image.js';
 import { RUN_HELP, RUN_SUMMARY, makeRunCommand, resolveDefaultGuest } from './run.js';
@@ -22,6 +22,7 @@ interface Command {
   run(args: string[]): Promise<number>;
 }
 
+/** The subcommands, in the order `tvisor --help` lists them: one entry each (a new command adds a line). */
 const COMMANDS: Record<string, Command> = {
   run: { summary: RUN_SUMMARY, help: RUN_HELP, run: makeRunCommand(resolveDefaultGuest) },
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!first.startsWith('-') || first === '-') {
       if (first === 'help') return help(argv.slice(1));
       const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-      if (!command) throw new UsageError(`unknown command '${first}'`, '');
+      if (!command) throw new UsageError(`unknown command '${first}'${didYouMean(first, [...Object.keys(COMMANDS), 'help'])}`, '');
       return await command.run(argv.slice(1));
     }
     const { values, positionals } = parseCommandLine(
@@ -92,13 +93,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const HELP_HELP = `Usage: tvisor help [COMMAND [SUBCOMMAND]]
+
+Shows the help of a command (the same as 'tvisor COMMAND --help'), or without one the list of commands.
+`;
+
+/**
+ * `tvisor help`, `tvisor help COMMAND` (further words, as in `help image pull`, name a part of that command,
+ * whose help covers them), `tvisor help --help` and `tvisor help help`.
+ */
 function help(args: string[]): number {
-  if (args.length === 0) {
-    process.stdout.write(usage());
+  const [first] = args;
+  if (first === undefined || first === '-h' || first === '--help') {
+    process.stdout.write(first === undefined ? usage() : HELP_HELP);
     return 0;
   }
-  const command = Object.hasOwn(COMMANDS, args[0]) ? COMMANDS[args[0]] : undefined;
-  if (!command || args.length > 1) throw new UsageError(`no help for '${args.join(' ')}'`, '');
+  if (first === 'help') {
+    process.stdout.write(HELP_HELP);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!command) throw new UsageError(`no help for '${args.join(' ')}': no such command${didYouMean(first, Object.keys(COMMANDS))}`, '');
   process.stdout.write(command.help);
   return 0;
 }

@@ -10,6 +10,7 @@ import { createRunDevices } from './devices.js';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
+import { LIMITS } from '../api/actions.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -23,9 +24,11 @@ if needed (see 'tvisor image pull').
 Options:
   --kernel FILE       a RISC-V Linux Image (Debian ships it as /boot/vmlinux-*) or an ELF kernel
   --initrd FILE       an initramfs to load (cpio, optionally compressed as the kernel supports)
-  --append CMDLINE    the kernel command line (default "console=ttyS0" plus the default guest's options)
-  --memory SIZE       guest RAM: a number with K, M or G (plain = MiB); default 512M, at most 2G
-  --cpus N            harts, 1 to 8 (default 1); secondary harts start through SBI HSM
+  --append ARGS       kernel arguments added to the command line, e.g. --append root=/dev/vda
+  --cmdline CMDLINE   the whole kernel command line, replacing the default (with --kernel
+                      "console=ttyS0", else the default guest's console=ttyS0 and quiet options)
+  --memory SIZE       guest RAM: a number with K, M or G (plain = MiB); default ${LIMITS.memory_mib.default}M, at most 2G
+  --vcpus N           harts, 1 to 8 (default 1; --cpus is the same); secondary harts start through SBI HSM
   --firmware FILE     boot through M-mode firmware instead, e.g. Debian's OpenSBI fw_dynamic.bin
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
 
@@ -36,7 +39,7 @@ Devices (virtio-mmio; the default guest loads the drivers for the devices presen
                       untouched and stores the guest's writes in FILE (created if missing, reused
                       by later runs). An image in use by another tvisor is refused. Make a root
                       disk with 'tvisor image build --disk SIZE' and boot it with
-                      --append "console=ttyS0 root=/dev/vda".
+                      --append root=/dev/vda.
                       bw=RATE limits the disk to RATE bytes per second (K, M or G suffix, binary:
                       bw=10M is 10 MiB/s) and iops=N to N requests per second; both are token
                       buckets holding one second's worth, so a burst of up to a second passes.
@@ -65,8 +68,10 @@ const OPTIONS = {
   kernel: { type: 'string' },
   initrd: { type: 'string' },
   append: { type: 'string' },
+  cmdline: { type: 'string' },
   memory: { type: 'string' },
-  cpus: { type: 'string' },
+  vcpus: { type: 'string' },
+  cpus: { type: 'string', aliasOf: 'vcpus' },
   firmware: { type: 'string' },
   name: { type: 'string' },
   disk: { type: 'string', multiple: true },
@@ -77,7 +82,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const DEFAULT_MEMORY = 512 * 2 ** 20;
+const DEFAULT_MEMORY = LIMITS.memory_mib.default * 2 ** 20; // the daemon's default too (tvisor create, POST /v1/vms)
 const MIN_MEMORY = 16 * 2 ** 20;
 const CTRL_A = 0x01;
 /** Exit status when the guest can make no progress (tvisor run). */
@@ -123,6 +128,15 @@ export const resolveDefaultGuest: DefaultGuestResolver = async (log) => {
   }
 };
 
+/**
+ * The command line with --append's arguments added (as QEMU's -append is often used, but adding rather than
+ * replacing, so the default guest keeps its options; --cmdline replaces).
+ */
+export function appendArgs(cmdline: string, append: string | undefined): string {
+  const extra = append?.trim();
+  return extra ? `${cmdline} ${extra}` : cmdline;
+}
+
 export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
   return async function runCommand(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandLine(args, OPTIONS, 'run');
@@ -136,9 +150,9 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       throw new UsageError(`--memory must be a multiple of 4K between 16M and 2G, got '${values.memory}'`, 'run');
     }
     let cpus = 1;
-    if (typeof values.cpus === 'string') {
-      cpus = /^\d+$/.test(values.cpus) ? Number(values.cpus) : NaN;
-      if (!(cpus >= 1 && cpus <= 8)) throw new UsageError(`--cpus must be a whole number from 1 to 8, got '${values.cpus}'`, 'run');
+    if (typeof values.vcpus === 'string') {
+      cpus = /^\d+$/.test(values.vcpus) ? Number(values.vcpus) : NaN;
+      if (!(cpus >= 1 && cpus <= 8)) throw new UsageError(`--vcpus must be a whole number from 1 to 8, got '${values.vcpus}'`, 'run');
     }
     const consoleKind = (values.console as string | undefined) ?? 'serial';
     if (consoleKind !== 'serial' && consoleKind !== 'virtio') throw new UsageError(`--console must be 'serial' or 'virtio', got '${consoleKind}'`, 'run');
@@ -148,7 +162,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new UsageError(`--name '${name}': use letters, digits, '.', '_' and '-' (at most 63)`, 'run');
     let kernelPath = values.kernel as string | undefined;
     let initrdPath = values.initrd as string | undefined;
-    let cmdline = values.append as string | undefined;
+    let cmdline = values.cmdline as string | undefined;
     if (kernelPath === undefined) {
       if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
       if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
@@ -158,6 +172,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       cmdline ??= consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
     }
     cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
+    cmdline = appendArgs(cmdline, values.append as string | undefined);
     const kernel = readInput(kernelPath, 'kernel');
     const initrd = initrdPath !== undefined ? readInput(initrdPath, 'initrd') : undefined;
     const firmware = typeof values.firmware === 'string' ? readInput(values.firmware, 'firmware') : undefined;

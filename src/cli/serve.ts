@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { connect } from 'node:net';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lstatSync, rmSync, statSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
@@ -45,11 +45,14 @@ Options:
                          arrive within 10 s (or S if less), and idle keep-alive connections close after 5 s
   --pcpus N              host CPUs to run vCPUs on (default: ${availableParallelism()})
   --memory-budget SIZE   total guest memory the daemon admits (default: 3/4 of host memory)
-  --state-dir DIR        where VM definitions live (default: $XDG_STATE_HOME/tvisor or ~/.local/state/tvisor)
+  --state-dir DIR        where VM definitions live (default: $XDG_STATE_HOME/tvisor or ~/.local/state/tvisor);
+                         one daemon per directory, so a second daemon of one user needs its own
   --allow-dir DIR        directories API clients may name files in (repeatable; default: the image cache)
   --vms-per-thread N     pack up to N single-vCPU VMs into one host thread (default 1): a thread costs ~8 MiB
                          of host memory before it holds a VM, so dense hosts of mostly idle VMs gain; VMs of
                          one thread never run at the same time, and if the thread dies all of them crash
+  -q, --quiet            no request log (by default one line per request on stderr: method, path,
+                         status, milliseconds; never the token)
   -h, --help             show this help
 
 Stop the daemon with Ctrl-C (SIGINT) or SIGTERM: running VMs are stopped and start again next time.
@@ -67,11 +70,13 @@ const OPTIONS = {
   'state-dir': { type: 'string' },
   'allow-dir': { type: 'string', multiple: true },
   'vms-per-thread': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The XDG base directory spec's place for state that survives restarts: $XDG_STATE_HOME, else ~/.local/state. */
 function defaultStateDir(): string {
-  const base = process.env.XDG_STATE_HOME || join(process.env.HOME ?? '.', '.local', 'state');
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
   return join(base, 'tvisor');
 }
 
@@ -203,7 +208,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   try {
     store = VmStore.open(stateDir);
   } catch (e) {
-    if (e instanceof StoreError) throw new InputError(e.message);
+    if (e instanceof StoreError) {
+      // the store's message names the directory and the other daemon; here is how to choose another
+      throw new InputError(`${e.message} (--state-dir DIR picks another)`);
+    }
     throw e;
   }
   const loaded = store.load();
@@ -218,9 +226,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   manager.restore(loaded.vms);
-  const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log });
+  const requestLog = values.quiet ? undefined : log;
+  const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log, requestLog });
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', (e) => reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${(e as Error).message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the address is in use (another tvisor serve? --listen HOST:PORT picks another)' : e.message;
+      reject(new InputError(`cannot listen on ${values.socket ?? listen}: ${why}`));
+    });
     if (values.socket !== undefined) {
       removeStaleSocket(values.socket as string).then(() => server.listen(values.socket as string, resolveListen), reject);
     } else server.listen(Number(m![2]), host, resolveListen);

@@ -3,11 +3,11 @@
 // modules.
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DiskConfig, NicConfig, VmInfo, VmPatch } from '../api/actions.js';
+import { LIMITS, type DiskConfig, type NicConfig, type VmInfo, type VmPatch } from '../api/actions.js';
 import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args.js';
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
 import { apiRateLimiter, parseDiskOption, parseOpsRate, parseRate, type IoLimits } from './devices.js';
-import type { DefaultGuestResolver } from './run.js';
+import { appendArgs, DEFAULT_CMDLINE, type DefaultGuestResolver } from './run.js';
 
 /** A daemon command: its one-line summary, help text and entry point. */
 export interface ClientCommand {
@@ -119,12 +119,13 @@ Debian guest is used (downloaded into the image cache on first use; the daemon a
 default). Paths are sent as absolute paths and must be under the daemon's --allow-dir directories.
 
 Options:
-  --vcpus N              virtual CPUs (default 1)
-  --memory SIZE          guest RAM, e.g. 256M or 1G (default 256M)
+  --vcpus N              virtual CPUs, 1 to 8 (default ${LIMITS.vcpus.default}; --cpus is the same)
+  --memory SIZE          guest RAM, e.g. 256M or 1G (default ${LIMITS.memory_mib.default}M, as tvisor run)
   --kernel PATH          RISC-V Linux Image or ELF kernel (default: the default guest's)
   --initrd PATH          initramfs (default: the default guest's, when --kernel is not given)
-  --cmdline TEXT         kernel command line (default: the daemon's: console=ttyS0 quiet
-                         cryptomgr.notests)
+  --append ARGS          kernel arguments added to the command line, e.g. --append root=/dev/vda
+  --cmdline CMDLINE      the whole kernel command line, replacing the daemon's default
+                         (console=ttyS0 and the default guest's quiet options)
   --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI)
   --disk PATH[,readonly][,overlay=PATH][,bw=RATE][,iops=N]
                          a virtio disk (repeatable: vda, vdb…); bw= bytes per second (10M = 10 MiB/s),
@@ -142,9 +143,11 @@ The name defaults to vm-XXXX (random). Example: tvisor create web --memory 512M 
 
 const CREATE_OPTIONS = {
   vcpus: { type: 'string' },
+  cpus: { type: 'string', aliasOf: 'vcpus' },
   memory: { type: 'string' },
   kernel: { type: 'string' },
   initrd: { type: 'string' },
+  append: { type: 'string' },
   cmdline: { type: 'string' },
   firmware: { type: 'string' },
   disk: { type: 'string', multiple: true },
@@ -180,9 +183,14 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     const v = a.values;
     if (a.positionals.length > 1) throw new UsageError(`unexpected argument '${a.positionals[1]}'`, 'create');
     const name = a.positionals[0] ?? `vm-${randomBytes(2).toString('hex')}`;
-    const memory = v.memory === undefined ? 256 * 2 ** 20 : parseSize(v.memory as string, '--memory', 'create');
-    if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB, got '${v.memory}'`, 'create');
-    const body: Record<string, unknown> = { name, vcpus: v.vcpus === undefined ? 1 : parseWhole(v.vcpus as string, '--vcpus', 'create', 1, 8), memory_mib: memory / 2 ** 20 };
+    // vcpus and memory_mib left out take the daemon's defaults, which are tvisor run's
+    const body: Record<string, unknown> = { name };
+    if (v.vcpus !== undefined) body.vcpus = parseWhole(v.vcpus as string, '--vcpus', 'create', LIMITS.vcpus.min, LIMITS.vcpus.max);
+    if (v.memory !== undefined) {
+      const memory = parseSize(v.memory as string, '--memory', 'create');
+      if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB, got '${v.memory}'`, 'create');
+      body.memory_mib = memory / 2 ** 20;
+    }
     if (v.kernel === undefined) {
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own initramfs)', 'create');
       const g = await resolveDefault((line) => process.stderr.write(`${line}\n`));
@@ -192,7 +200,8 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
       body.kernel = resolve(v.kernel as string);
       if (v.initrd !== undefined) body.initrd = resolve(v.initrd as string);
     }
-    if (v.cmdline !== undefined) body.cmdline = v.cmdline;
+    // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
+    if (v.cmdline !== undefined || v.append !== undefined) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
     if (v.firmware !== undefined) body.firmware = resolve(v.firmware as string);
     const disks: DiskConfig[] = ((v.disk as string[] | undefined) ?? []).map((text) => {
       const d = parseDiskOption(text, 'create');
@@ -268,7 +277,11 @@ async function rm(args: string[]): Promise<number> {
     try {
       const vm = await resolveVm(a.client, ref);
       if (a.values.force && (vm.state === 'running' || vm.state === 'paused')) await a.client.call('POST', `/v1/vms/${vm.id}/stop`);
-      await a.client.call('DELETE', `/v1/vms/${vm.id}`);
+      await a.client.call('DELETE', `/v1/vms/${vm.id}`).catch((e: unknown) => {
+        throw e instanceof ClientError && e.code === 'conflict' && !a.values.force
+          ? new ClientError(`${vm.name} is ${vm.state}: stop it first ('tvisor stop ${vm.name}'), or delete it anyway with 'tvisor rm -f ${vm.name}'`, e.code, e.status)
+          : e;
+      });
       process.stdout.write(`${vm.name} (${vm.id}): deleted\n`);
     } catch (e) {
       if (!(e instanceof ClientError) || a.positionals.length === 1) throw e;
@@ -328,8 +341,18 @@ async function update(args: string[]): Promise<number> {
   if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give --weight, --cap or --balloon', 'update');
   const vm = await resolveVm(a.client, ref);
   const after = await a.client.call<VmInfo>('PATCH', `/v1/vms/${vm.id}`, patch);
-  process.stdout.write(`${after.name} (${after.id}): weight ${after.config.weight}, cap ${after.config.cap ? `${after.config.cap}%` : 'none'}\n`);
+  process.stdout.write(`${after.name} (${after.id}): weight ${after.config.weight}, cap ${after.config.cap ? `${after.config.cap}%` : 'none'}${balloonNote(after, patch.balloon_mib)}\n`);
   return 0;
+}
+
+/** What `update --balloon` did: the target set, and what the guest has given back so far. */
+function balloonNote(vm: VmInfo, targetMib: number | undefined): string {
+  if (targetMib === undefined) return '';
+  const now = `the guest has given back ${vm.stats.balloon_mib} MiB so far`;
+  const when = vm.state === 'running' ? `${now}; see 'tvisor inspect ${vm.name}'`
+    : vm.state === 'paused' ? `${now}; it gives memory back once resumed` : 'the guest is asked at its next start';
+  if (targetMib === 0) return `, balloon deflated (${when})`;
+  return `, balloon target ${targetMib} MiB of ${vm.config.memory_mib} MiB (${when})`;
 }
 
 export function vmCommands(resolveDefault: DefaultGuestResolver): Record<string, ClientCommand> {
