@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { cliPath } from './lib/toolchain.js';
-import { startDaemon, stopDaemon, type Daemon } from './lib/daemon.js';
+import { api, startDaemon, stopDaemon, type Daemon } from './lib/daemon.js';
+import { openApiDocument } from '../src/api/openapi.js';
+import { validateSchema } from '../src/api/schema.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 
 let guest: GuestImage;
@@ -161,5 +163,40 @@ test('logs, restart and events: usage mistakes exit 2, unknown VMs 1', () => {
     const h = tvisor(c, '--help');
     assert.equal(h.status, 0);
     assert.match(h.stdout, new RegExp(`^Usage: tvisor ${c}`));
+  }
+});
+
+test('the logs, restart and events endpoints answer as the OpenAPI document says', async () => {
+  const vm = (await api(d, 'POST', '/v1/vms', { name: 'doc', vcpus: 1, memory_mib: 64, kernel: guest.kernel, initrd: guest.initrd })).json;
+  const events = await fetch(`${d.url}/v1/events`);
+  assert.equal(events.status, 200);
+  assert.equal(events.headers.get('content-type'), 'application/x-ndjson');
+  const reader = events.body!.getReader();
+  try {
+    assert.deepEqual(await api(d, 'GET', `/v1/vms/${vm.id}/logs?tail=5`), { status: 200, json: '' });
+    assert.equal((await api(d, 'GET', `/v1/vms/${vm.id}/logs?tail=five`)).status, 400);
+    assert.equal((await api(d, 'GET', `/v1/vms/${vm.id}/logs?since=1`)).status, 400);
+    assert.equal((await api(d, 'GET', '/v1/vms/ffffffff/logs')).status, 404);
+    assert.equal((await api(d, 'POST', '/v1/vms/ffffffff/restart')).status, 404);
+    const restarted = await api(d, 'POST', `/v1/vms/${vm.id}/restart`);
+    assert.equal(restarted.status, 200);
+    assert.equal(restarted.json.state, 'running', 'a created VM is started');
+    assert.equal((await api(d, 'POST', `/v1/vms/${vm.id}/restart`)).json.state, 'running', 'a running one stopped and started');
+    assert.equal((await api(d, 'POST', `/v1/vms/${vm.id}/stop`)).status, 200);
+    assert.equal((await api(d, 'DELETE', `/v1/vms/${vm.id}`)).status, 204);
+    let text = '';
+    while (!/"event":"deleted"/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the event stream ended:\n${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    const doc = openApiDocument();
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    for (const e of lines) assert.equal(validateSchema(doc, { $ref: '#/components/schemas/VmEvent' }, e), null, JSON.stringify(e));
+    assert.deepEqual(lines.map((e) => `${e.event}${e.reason ? `: ${e.reason}` : ''}`), [
+      'started', 'stopped: restart requested', 'started', 'stopped: stop requested', 'deleted',
+    ]);
+  } finally {
+    await reader.cancel();
   }
 });
