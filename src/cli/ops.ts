@@ -44,7 +44,7 @@ function openStream(client: ApiClient, path: string): Promise<{ res: IncomingMes
   });
 }
 
-/** Resolves when the stream ends ('end'), the user interrupts it ('signal'), or the connection breaks ('broken'). */
+/** Resolves when the stream ends ('end'), the user or the reader ends it ('signal'), or the connection breaks ('broken'). */
 function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer) => void): Promise<'end' | 'signal' | 'broken'> {
   return new Promise((done) => {
     let settled = false;
@@ -61,6 +61,10 @@ function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // the reader went away (`tvisor logs VM | head`): as good as Ctrl-C
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') onSignal();
+    });
     res.on('data', onData);
     res.on('end', () => finish('end'));
     res.on('error', () => finish('broken'));
