@@ -15,7 +15,7 @@ export const IMAGE_HELP = `Usage: tvisor image pull [options]
        tvisor image ls [--cache DIR]
        tvisor image build --disk SIZE [--output PATH] [--packages A,B,...] [--force] [options]
        tvisor image rm [--force] [--cache DIR] NAME... | --all
-       tvisor image resize PATH SIZE
+       tvisor image resize PATH [+]SIZE
 
 pull   Fetches Debian's current riscv64 kernel (the package linux-image-riscv64 depends on),
        busybox-static and opensbi, checks each against the archive's signed index (InRelease,
@@ -39,8 +39,8 @@ rm     Removes guests (by the name 'image ls' shows) and packages (by file name)
 resize Grows the raw disk image PATH to SIZE (e.g. 2G), or by +SIZE (e.g. +512M). When it
        holds an ext2/3/4 filesystem on the whole disk (as 'image build' makes), that is
        checked (e2fsck -f -p) and grown to fill it (resize2fs), so the guest's df shows the
-       space at its next boot. Shrinking is refused. A disk a running VM has open for
-       writing (its lock) is refused: stop the VM first. Do not resize the base image of
+       space at its next boot. Shrinking is refused. A disk a running or paused VM has open
+       for writing (its lock) is refused: stop the VM first. Do not resize the base image of
        an overlay: the overlay would see its blocks change.
 
 Options:
