@@ -44,13 +44,19 @@ test('every route parses into its action', () => {
     ['GET', '/metrics', undefined, { kind: 'metrics' }],
     ['GET', '/v1/openapi.json', undefined, { kind: 'openapi' }],
     ['GET', '/metrics?', undefined, { kind: 'metrics' }],
+    ['POST', `/v1/vms/${ID}/restart`, undefined, { kind: 'restart', id: ID }],
+    ['GET', `/v1/vms/${ID}/logs`, undefined, { kind: 'logs', id: ID, follow: false }],
+    ['GET', `/v1/vms/${ID}/logs?follow`, undefined, { kind: 'logs', id: ID, follow: true }],
+    ['GET', `/v1/vms/${ID}/logs?follow=true&tail=20`, undefined, { kind: 'logs', id: ID, follow: true, tail: 20 }],
+    ['GET', `/v1/vms/${ID}/logs?tail=0&follow=0`, undefined, { kind: 'logs', id: ID, follow: false, tail: 0 }],
+    ['GET', '/v1/events', undefined, { kind: 'events' }],
   ];
   for (const [method, path, body, want] of cases) assert.deepEqual(parseRequest(method, path, undefined, body), want, `${method} ${path}`);
   assert.deepEqual(patch({ weight: 512 }), { kind: 'update', id: ID, patch: { weight: 512 } });
   assert.deepEqual(patch({ cap: 0, balloon_mib: 64 }), { kind: 'update', id: ID, patch: { cap: 0, balloon_mib: 64 } });
   // and the route table has every action kind
   const kinds = new Set(ROUTES.map((r) => r.kind));
-  for (const k of ['create', 'list', 'get', 'start', 'pause', 'resume', 'stop', 'delete', 'update', 'update-disk', 'update-nic', 'console', 'metrics', 'openapi']) assert.ok(kinds.has(k as never), k);
+  for (const k of ['create', 'list', 'get', 'start', 'pause', 'resume', 'stop', 'restart', 'logs', 'events', 'delete', 'update', 'update-disk', 'update-nic', 'console', 'metrics', 'openapi']) assert.ok(kinds.has(k as never), k);
 });
 
 test('create fills in defaults and keeps every given field', () => {
@@ -221,6 +227,8 @@ test('the state table: documented transitions, 409 elsewhere', () => {
     pause: ['running'],
     resume: ['paused'],
     stop: ['running', 'paused'],
+    restart: [...VM_STATES],
+    logs: [...VM_STATES],
     delete: ['created', 'stopped', 'crashed'],
     update: [...VM_STATES],
     'update-disk': ['created', 'running', 'paused', 'stopped'],
@@ -285,4 +293,14 @@ test('PATCH a disk or NIC: indices no VM can have are 404, bad bodies 400 with t
   fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { size: 10, refill_time_ms: 1000, one_time_burst: 0 } } }), 'bad_request', /one_time_burst must be an integer from 1 to/);
   fails(() => devicePatch('disks', '0', { rate_limiter: { ops: { refill_time_ms: 1000 } } }), 'bad_request', 'rate_limiter.ops.size is required');
   fails(() => devicePatch('disks', '0?x=1', { rate_limiter: null }), 'bad_request', /no query parameters/);
+});
+
+test('the logs query: follow and tail only, each once, with checked values', () => {
+  const logs = (q: string) => parseRequest('GET', `/v1/vms/${ID}/logs?${q}`, undefined, undefined);
+  fails(() => logs('since=3'), 'bad_request', /takes no query parameter "since"; it takes follow or tail/);
+  fails(() => logs('tail=1&tail=2'), 'bad_request', /"tail" is given twice/);
+  fails(() => logs('follow=yes'), 'bad_request', /follow must be true or false, got "yes"/);
+  for (const bad of ['-1', '01', '1.5', 'x', '', '1000001']) fails(() => logs(`tail=${bad}`), 'bad_request', /tail must be a whole number of lines from 0 to 100000/);
+  fails(() => parseRequest('GET', '/v1/events?x=1', undefined, undefined), 'bad_request', /no query parameters/);
+  fails(() => parseRequest('POST', `/v1/vms/${ID}/restart?x`, undefined, undefined), 'bad_request', /no query parameters/);
 });

@@ -124,7 +124,11 @@ export type VmAction =
   | { kind: 'create'; spec: VmSpec }
   | { kind: 'list' }
   | { kind: 'get'; id: string }
-  | { kind: 'start' | 'pause' | 'resume' | 'stop'; id: string }
+  | { kind: 'start' | 'pause' | 'resume' | 'stop' | 'restart'; id: string }
+  /** The console output kept by the daemon; `follow`: then what comes next, until the VM stops; `tail`: its last lines only. */
+  | { kind: 'logs'; id: string; follow: boolean; tail?: number }
+  /** The stream of lifecycle events of every VM. */
+  | { kind: 'events' }
   | { kind: 'delete'; id: string }
   | { kind: 'update'; id: string; patch: VmPatch }
   /** `index` counts the VM's disks (or NICs) from 0 in the order of its definition. */
@@ -149,6 +153,10 @@ export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } 
   pause: ['running'],
   resume: ['paused'],
   stop: ['running', 'paused'],
+  // like docker restart: a running or paused VM is stopped and started again, any other one just started
+  restart: VM_STATES,
+  // the output kept from its last boot, in any state
+  logs: VM_STATES,
   // not while running or paused: deleting would kill a live guest by accident; stop it first
   delete: ['created', 'stopped', 'crashed'],
   // weight and cap take effect at the next scheduling decision, the balloon target when the guest's driver
@@ -224,7 +232,14 @@ export interface Route {
   kind: VmActionKind;
   /** What the request body must be: none, a VmSpec, a VmPatch, or a DevicePatch. */
   body: 'none' | 'spec' | 'patch' | 'device';
+  /** The query parameters it takes; absent: none (any query is 400). */
+  query?: readonly string[];
 }
+
+/** The query parameters of GET /v1/vms/{id}/logs. */
+export const LOGS_QUERY = ['follow', 'tail'] as const;
+/** The most lines `tail` may ask for (the kept output is 64 KiB: it has fewer). */
+export const LOGS_TAIL_MAX = 100_000;
 
 /** Every endpoint; the OpenAPI document describes exactly these (its test checks). */
 export const ROUTES: readonly Route[] = [
@@ -239,6 +254,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/vms/{id}/pause', kind: 'pause', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/resume', kind: 'resume', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/stop', kind: 'stop', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/restart', kind: 'restart', body: 'none' },
+  { method: 'GET', path: '/v1/vms/{id}/logs', kind: 'logs', body: 'none', query: LOGS_QUERY },
+  { method: 'GET', path: '/v1/events', kind: 'events', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
   { method: 'GET', path: '/metrics', kind: 'metrics', body: 'none' },
   { method: 'GET', path: '/v1/openapi.json', kind: 'openapi', body: 'none' },
@@ -288,8 +306,9 @@ export function parseRequest(method: string, path: string, contentType: string |
   if (matches.length === 0) throw E.noRoute(pathname);
   const hit = matches.find((x) => x.r.method === method);
   if (!hit) throw E.methodNotAllowed(method, pathname, [...new Set(matches.map((x) => x.r.method))].sort());
-  if (q >= 0 && q < path.length - 1) throw E.queryNotSupported(pathname);
   const { r: route, m } = hit;
+  const query = q >= 0 && q < path.length - 1 ? path.slice(q + 1) : '';
+  if (query !== '' && !route.query) throw E.queryNotSupported(pathname);
   if (m.id !== undefined && !VM_ID_RE.test(m.id)) throw E.vmNotFound(m.id);
   const device = route.kind === 'update-disk' ? 'disk' : 'nic';
   const index = m.index === undefined ? -1 : deviceIndex(device, m.index);
@@ -317,12 +336,35 @@ export function parseRequest(method: string, path: string, contentType: string |
     case 'get': return { kind: 'get', id };
     case 'delete': return { kind: 'delete', id };
     case 'console': return { kind: 'console', id };
+    case 'logs': return { kind: 'logs', id, ...logsQuery(pathname, query) };
+    case 'events': return { kind: 'events' };
     case 'start':
     case 'pause':
     case 'resume':
     case 'stop':
+    case 'restart':
       return { kind: route.kind, id };
   }
+}
+
+/** The query of GET /v1/vms/{id}/logs: follow=true|false|1|0 (bare `follow` is true), tail=N lines. */
+function logsQuery(pathname: string, query: string): { follow: boolean; tail?: number } {
+  const out: { follow: boolean; tail?: number } = { follow: false };
+  const seen = new Set<string>();
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (!(LOGS_QUERY as readonly string[]).includes(key)) throw E.unknownQueryParameter(pathname, key, LOGS_QUERY);
+    if (seen.has(key)) throw E.repeatedQueryParameter(key);
+    seen.add(key);
+    if (key === 'follow') {
+      if (!['', 'true', 'false', '1', '0'].includes(value)) throw E.badQueryValue('follow', value, 'true or false');
+      out.follow = value === '' || value === 'true' || value === '1';
+    } else {
+      const n = /^(0|[1-9][0-9]{0,5})$/.test(value) ? Number(value) : NaN;
+      if (!(n <= LOGS_TAIL_MAX)) throw E.badQueryValue('tail', value, `a whole number of lines from 0 to ${LOGS_TAIL_MAX}`);
+      out.tail = n;
+    }
+  }
+  return out;
 }
 
 /** application/json, any case, with at most a charset parameter that says UTF-8 (JSON is UTF-8 by RFC 8259). */

@@ -86,6 +86,18 @@ export function queryNotSupported(path: string): ApiError {
   return new ApiError('bad_request', `${path} takes no query parameters; remove the part after "?"`);
 }
 
+export function unknownQueryParameter(path: string, name: string, allowed: readonly string[]): ApiError {
+  return new ApiError('bad_request', `${path} takes no query parameter ${describeValue(name)}; it takes ${list(allowed)}`);
+}
+
+export function repeatedQueryParameter(name: string): ApiError {
+  return new ApiError('bad_request', `the query parameter ${describeValue(name)} is given twice; give it once`);
+}
+
+export function badQueryValue(name: string, got: string, expected: string): ApiError {
+  return new ApiError('bad_request', `the query parameter ${name} must be ${expected}, got ${describeValue(got)}`);
+}
+
 export function payloadTooLarge(bytes: number, limit: number): ApiError {
   return new ApiError('payload_too_large', `the request body has ${bytes} bytes; at most ${limit} are accepted`);
 }

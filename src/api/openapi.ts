@@ -2,8 +2,9 @@
 // must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
 import { API_ERROR_STATUS, type ApiErrorCode } from './errors.js';
 import {
-  CMDLINE_PATTERN, LIMITS, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
+  CMDLINE_PATTERN, LIMITS, LOGS_TAIL_MAX, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
 } from './actions.js';
+import { VM_EVENT_KINDS } from '../hypervisor/events.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const int = (range: { min: number; max: number }, description?: string, dflt?: number) => ({
@@ -150,6 +151,22 @@ const schemas = {
       stats: ref('VmStats'),
     },
   },
+  VmEvent: {
+    type: 'object',
+    required: ['time', 'id', 'name', 'event', 'state'],
+    properties: {
+      time: { type: 'string', description: 'When it happened: ISO 8601 in UTC with milliseconds, e.g. 2026-12-04T15:30:00.123Z.' },
+      id: { type: 'string', pattern: VM_ID_PATTERN },
+      name: { type: 'string' },
+      event: {
+        type: 'string',
+        enum: [...VM_EVENT_KINDS],
+        description: 'created · started (also a start paused, at daemon restart) · paused · resumed · stopped (reason: stop requested, restart requested, the guest powered off, the guest rebooted (a multi-vCPU VM starts afresh, so started follows) or the daemon is shutting down) · crashed (reason) · deleted · rebooted (the guest rebooted within its machine; it stays running).',
+      },
+      state: { ...ref('VmState'), description: 'The VM\'s state after the event (for deleted: the state it had).' },
+      reason: { type: 'string', description: 'Why: the crash\'s reason, who stopped the VM, or that the guest rebooted.' },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error'],
@@ -215,7 +232,7 @@ function indexParam(device: string, max: number) {
   };
 }
 
-function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop', allowed: string, summary: string, more = '') {
+function lifecycle(kind: 'start' | 'pause' | 'resume' | 'stop' | 'restart', allowed: string, summary: string, more = '') {
   return {
     post: {
       operationId: `${kind}Vm`,
@@ -279,6 +296,35 @@ export function openApiDocument(): object {
       '/v1/vms/{id}/pause': lifecycle('pause', 'running', 'Park the vCPUs, keeping memory'),
       '/v1/vms/{id}/resume': lifecycle('resume', 'paused', 'Continue a paused VM'),
       '/v1/vms/{id}/stop': lifecycle('stop', 'running or paused', 'Power the VM off (its definition stays)'),
+      '/v1/vms/{id}/restart': lifecycle('restart', 'in any state', 'Stop the VM and start it again (like docker restart)',
+        ' A running or paused VM is stopped (its thread ends, as with POST stop: the guest is not asked to shut down) and booted afresh; the events are stopped (reason "restart requested") then started. A VM that is created, stopped or crashed is just started. The answer is the VM running, as POST start; 409 conflict when one of its writable disks is in use by another VM (see start), and then a VM that was running is left stopped.'),
+      '/v1/vms/{id}/logs': {
+        get: {
+          operationId: 'vmLogs',
+          summary: 'The console output the daemon keeps (and, with follow, what comes next)',
+          description: 'The VM\'s console output as the guest wrote it (bytes, usually UTF-8 text with CR LF line ends): the last 64 KiB since it last started (the daemon keeps no more, and nothing across a daemon restart). Allowed in every state; a VM that never started has none. With follow=true and a running or paused VM, the response then stays open and carries everything the guest prints, until the VM stops, crashes or is deleted (then it ends) or the client closes it. Each following client has a bounded queue (128 KiB): a client that reads too slowly skips output, marked in the stream by a line [tvisor: N bytes of output skipped], and one whose connection takes nothing for 30 s while output waits is disconnected; the daemon never waits for it.',
+          parameters: [
+            idParam,
+            { name: 'follow', in: 'query', required: false, description: 'true (or 1, or bare follow): keep the response open and stream new output; default false.', schema: { type: 'string', enum: ['true', 'false', '1', '0', ''] } },
+            { name: 'tail', in: 'query', required: false, description: 'Only the last N lines of the kept output (a final newline ends the last line); absent: all of it.', schema: { type: 'integer', minimum: 0, maximum: LOGS_TAIL_MAX } },
+          ],
+          responses: {
+            '200': { description: 'The output; streamed on with follow=true.', content: { 'application/octet-stream': { schema: { type: 'string' } } } },
+            ...errs(...COMMON, 413),
+          },
+        },
+      },
+      '/v1/events': {
+        get: {
+          operationId: 'events',
+          summary: 'A stream of the VMs\' lifecycle events',
+          description: 'Newline-delimited JSON (one VmEvent object per line) of every VM\'s lifecycle events from the moment of the request (no history): created, started, paused, resumed, stopped, crashed, deleted and rebooted. The response stays open until the client closes it or the daemon stops. Each client has a bounded queue (256 events): a client that does not read is disconnected, and the daemon never waits for it. A client that needs the current states first should GET /v1/vms after the stream is open.',
+          responses: {
+            '200': { description: 'The stream: each line one VmEvent.', content: { 'application/x-ndjson': { schema: ref('VmEvent') } } },
+            ...errs(...COMMON, 413),
+          },
+        },
+      },
       '/v1/vms/{id}/console': {
         get: {
           operationId: 'vmConsole',

@@ -1,6 +1,7 @@
 // The daemon's HTTP server (node:http): reads a request (bounded), parses it into a VmAction, checks file
 // paths against the allowed directories, runs it on the VM manager, and answers JSON — errors as
-// {error: {code, message}}. Also /metrics (Prometheus text), /v1/openapi.json, and the console WebSocket.
+// {error: {code, message}}. Also /metrics (Prometheus text), /v1/openapi.json, the console WebSocket, and the
+// streams of console output and events (streams.ts).
 // Hostile clients are bounded: body size (413), header and request timeouts, a cap on connections.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,6 +13,8 @@ import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissin
 import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue } from '../hypervisor/console-client.js';
+import { STOP_REASONS } from '../hypervisor/events.js';
+import { serveEvents, serveLogs } from './streams.js';
 
 export interface ApiServerOptions {
   manager: VmManager;
@@ -274,6 +277,13 @@ function logWhenSent(o: ApiServerOptions, req: IncomingMessage, res: ServerRespo
   res.once('finish', () => log(requestLine(req.method, req.url, res.statusCode, performance.now() - t0)));
 }
 
+/** POST /v1/vms/{id}/restart: a running or paused VM is stopped (its thread ends) and started afresh; any other is started. */
+function restart(m: VmManager, id: string): VmInfo {
+  const state = m.inspect(id).state;
+  if (state === 'running' || state === 'paused') m.stop(id, STOP_REASONS.restart);
+  return m.start(id);
+}
+
 export function createApiServer(o: ApiServerOptions): Server {
   const m = o.manager;
   const authorized = tokenChecker(o.token);
@@ -303,6 +313,9 @@ export function createApiServer(o: ApiServerOptions): Server {
           case 'get': send(res, 200, m.inspect(action.id)); return;
           case 'start': send(res, 200, m.start(action.id)); return;
           case 'stop': send(res, 200, m.stop(action.id)); return;
+          case 'restart': send(res, 200, restart(m, action.id)); return;
+          case 'logs': serveLogs(m, action, res, o.log); return;
+          case 'events': serveEvents(m, req, res, o.log); return;
           case 'pause': send(res, 200, m.pause(action.id)); return;
           case 'resume': send(res, 200, m.resume(action.id)); return;
           case 'delete': m.remove(action.id); res.writeHead(204).end(); return;

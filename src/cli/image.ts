@@ -6,12 +6,16 @@ import { buildDiskImage, DEFAULT_DISK_OUTPUT, DISK_LABEL } from '../images/node/
 import { DEFAULT_SUITE, defaultCacheDir, listCache, pullDefaultGuest } from '../images/node/guest.js';
 import { formatBytes } from '../images/node/progress.js';
 import { InputError, parseCommandLine, parseSize, UsageError, type ParsedArgs } from './args.js';
+import { CLIENT_HELP, CLIENT_OPTIONS } from './client.js';
+import { imageResize, imageRm } from './image-ops.js';
 
-export const IMAGE_SUMMARY = 'Fetch the default guest from Debian (pull), list the cache (ls), make a root disk (build)';
+export const IMAGE_SUMMARY = 'Fetch the default guest (pull), list (ls) or clean (rm) the cache, make (build) or grow (resize) a root disk';
 
 export const IMAGE_HELP = `Usage: tvisor image pull [options]
        tvisor image ls [--cache DIR]
        tvisor image build --disk SIZE [--output PATH] [--packages A,B,...] [--force] [options]
+       tvisor image rm [--force] [--cache DIR] NAME... | --all
+       tvisor image resize PATH [+]SIZE
 
 pull   Fetches Debian's current riscv64 kernel (the package linux-image-riscv64 depends on),
        busybox-static and opensbi, checks each against the archive's signed index (InRelease,
@@ -28,6 +32,16 @@ build  Makes an ext4 root disk image (label ${DISK_LABEL}) for the default guest
          tvisor run --disk PATH --append root=/dev/vda
        the default initramfs mounts root= read-write and switches to it. Needs mke2fs from
        e2fsprogs (and debugfs, for /dev/console and root ownership when not run as root).
+rm     Removes guests (by the name 'image ls' shows) and packages (by file name) from the
+       cache; --all empties it. A guest that a VM of the daemon (--api) boots from is
+       refused (that VM could not start or reboot without it) unless --force. Removing the
+       current guest makes the next 'tvisor run' build it again (from cached packages).
+resize Grows the raw disk image PATH to SIZE (e.g. 2G), or by +SIZE (e.g. +512M). When it
+       holds an ext2/3/4 filesystem on the whole disk (as 'image build' makes), that is
+       checked (e2fsck -f -p) and grown to fill it (resize2fs), so the guest's df shows the
+       space at its next boot. Shrinking is refused. A disk a running or paused VM has open
+       for writing (its lock) is refused: stop the VM first. Do not resize the base image of
+       an overlay: the overlay would see its blocks change.
 
 Options:
   --mirror URL    Debian mirror to use (default: the Debian mirror in the host's APT sources,
@@ -50,6 +64,11 @@ Options of image build:
                   Essential packages come only when named (busybox stands in for them)
   --force         replace an existing output file
 
+Options of image rm:
+  --all           remove everything in the cache (guests, packages, indexes)
+  --force         remove a guest even when a VM of the daemon uses it
+${CLIENT_HELP}
+
 Environment:
   TVISOR_CACHE    cache directory (as --cache)
   TVISOR_KEYRING  colon-separated OpenPGP keyrings to trust instead of the host's Debian
@@ -57,6 +76,7 @@ Environment:
 
 Exit status:
   0   success
+  1   image rm or resize refused: a VM uses the guest or has the disk open
   2   bad input: bad option, download or checksum failure, nothing cached with --offline
   70  internal error in tvisor (please report it)
 `;
@@ -70,6 +90,8 @@ const OPTIONS = {
   suite: { type: 'string' },
   cache: { type: 'string' },
   offline: { type: 'boolean' },
+  all: { type: 'boolean' },
+  ...CLIENT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -85,8 +107,9 @@ export async function imageCommand(args: string[]): Promise<number> {
     return 0;
   }
   const sub = positionals[0];
-  if (sub === undefined) throw new UsageError("image needs a subcommand: 'pull', 'ls' or 'build'", 'image');
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`, 'image');
+  if (sub === undefined) throw new UsageError("image needs a subcommand: 'pull', 'ls', 'build', 'rm' or 'resize'", 'image');
+  if (positionals.length > 1 && sub !== 'rm' && sub !== 'resize') throw new UsageError(`unexpected argument '${positionals[1]}'`, 'image');
+  if (sub !== 'rm') rejectOptions(values, ['all', ...Object.keys(CLIENT_OPTIONS)], sub);
   const cacheDir = typeof values.cache === 'string' ? values.cache : undefined;
   if (cacheDir === '') throw new UsageError('--cache needs a directory', 'image');
   try {
@@ -99,8 +122,18 @@ export async function imageCommand(args: string[]): Promise<number> {
         return await ls(cacheDir);
       case 'build':
         return await build(values, cacheDir);
+      case 'rm':
+        rejectOptions(values, ['mirror', 'suite', 'offline', 'disk', 'output', 'packages'], 'rm');
+        return await imageRm({
+          names: positionals.slice(1), all: values.all === true, force: values.force === true, cacheDir,
+          api: values.api as string | undefined, token: values.token as string | undefined, tokenFile: values['token-file'] as string | undefined,
+        });
+      case 'resize':
+        rejectOptions(values, ['mirror', 'suite', 'offline', 'cache', ...BUILD_ONLY], 'resize');
+        if (positionals.length !== 3) throw new UsageError('image resize needs PATH and SIZE, e.g. tvisor image resize disk.img 2G', 'image');
+        return await imageResize(positionals[1], positionals[2]);
       default:
-        throw new UsageError(`unknown image subcommand '${sub}' (expected 'pull', 'ls' or 'build')`, 'image');
+        throw new UsageError(`unknown image subcommand '${sub}' (expected 'pull', 'ls', 'build', 'rm' or 'resize')`, 'image');
     }
   } catch (e) {
     if (e instanceof ImageError) throw new InputError(e.message.replace(/\s*\n[\s\S]*/, ''));

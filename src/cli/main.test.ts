@@ -144,7 +144,7 @@ describe('tvisor command line', () => {
     assertUsageError(['image', 'build', '--disk', '64M', '--frob'], "unknown option '--frob'", hint);
     assertUsageError(['image', 'pull', '--force'], "option '--force' does not apply to 'image pull'", hint);
     assertUsageError(['image', 'ls', '--disk', '64M'], "option '--disk' does not apply to 'image ls'", hint);
-    assertUsageError(['image', 'make'], "unknown image subcommand 'make' (expected 'pull', 'ls' or 'build')", hint);
+    assertUsageError(['image', 'make'], "unknown image subcommand 'make' (expected 'pull', 'ls', 'build', 'rm' or 'resize')", hint);
     const help = tvisor('image', '--help');
     assert.equal(help.status, 0);
     for (const option of ['--disk SIZE', '--output PATH', '--packages A,B', '--force']) assert.ok(help.stdout.includes(option), option);

@@ -10,6 +10,7 @@ import { RUN_HELP, RUN_SUMMARY, makeRunCommand, resolveDefaultGuest } from './ru
 import { vmCommands } from './vms.js';
 import { consoleClientCommand } from './attach.js';
 import { topCommand } from './top.js';
+import { opsCommands } from './ops.js';
 import { ClientError } from './client.js';
 
 const EXIT_FAILED = 1;
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   ...vmCommands(resolveDefaultGuest),
   console: consoleClientCommand,
   top: topCommand,
+  ...opsCommands,
 };
 
 function usage(): string {

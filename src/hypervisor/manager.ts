@@ -8,6 +8,8 @@ import {
 } from '../api/actions.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
+import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
+import { DeviceEventLog } from './device-event-log.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
@@ -113,8 +115,8 @@ interface ManagedVm {
   framesInFlight: number[];
   /** What was dropped on the way to or from the guest since the VM started (flood bounds), for its stats. */
   dropped: { consoleOutput: number; consoleInput: number; netRxFrames: number };
-  /** Device-event log lines of the current window, for the per-VM rate limit. */
-  events: { windowMs: number; logged: number; suppressed: number };
+  /** Device-event log lines, rate-limited per VM. */
+  deviceLog: DeviceEventLog;
 }
 
 /** A client attached to a VM's console: its output, and the VM's state changes (to say "stopped"). */
@@ -141,15 +143,12 @@ export const CONSOLE_INPUT_IN_FLIGHT = 64 * 1024;
 const INPUT_DROP_PAUSE_MS = 20;
 /** Frames in flight to one NIC of a VM thread; more are dropped (the device's own backlog holds 256). */
 export const NIC_FRAMES_IN_FLIGHT = 256;
-/** Device-event lines a VM may log per window; the rest are counted and summed up in one line. */
-const DEVICE_EVENTS_PER_WINDOW = 10;
-const DEVICE_EVENT_WINDOW_MS = 10_000;
-
-/** How a VM's disk locks name it. */
 
 export class VmManager {
   readonly scheduler: CreditScheduler;
   readonly network = new VirtualSwitch();
+  /** Lifecycle events, for GET /v1/events. */
+  readonly events = new VmEventHub();
   private readonly vms = new Map<string, ManagedVm>();
   private readonly busy: ({ vm: ManagedVm; cpu: Vcpu } | null)[];
   /** Shared threads (VmThread.host) running a slice now: their other VMs wait. */
@@ -194,7 +193,8 @@ export class VmManager {
     return {
       stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
       instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
-      inputInFlight: 0, inputWaiting: [], framesInFlight: [], dropped: { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 }, events: { windowMs: -Infinity, logged: 0, suppressed: 0 },
+      inputInFlight: 0, inputWaiting: [], framesInFlight: [], dropped: { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 },
+      deviceLog: new DeviceEventLog(this.o.log, () => `tvisor: VM ${stored.id} (${stored.spec.name})`),
     };
   }
 
@@ -274,10 +274,13 @@ export class VmManager {
     this.o.store.save(stored);
     const vm = this.fresh(stored);
     this.vms.set(stored.id, vm);
+    this.events.emit(stored, 'created');
     return this.info(vm);
   }
 
-  private setState(vm: ManagedVm, state: VmState, reason?: string): void {
+  /** `reason`: stored (a crash's); `why`: the event's reason (who stopped it), default `reason`. */
+  private setState(vm: ManagedVm, state: VmState, reason?: string, why = reason): void {
+    const before = vm.stored.state;
     vm.stored.state = state;
     if (reason !== undefined) vm.stored.reason = reason;
     else delete vm.stored.reason;
@@ -286,6 +289,7 @@ export class VmManager {
     else vm.stored.desired = 'stopped';
     this.o.store.save(vm.stored);
     for (const c of vm.console) c.state?.(state, reason);
+    this.events.emit(vm.stored, transitionEvent(before, state), why);
   }
 
   /** The disks `vm` would open, by file identity; throws disk_in_use (409) when another VM of this daemon writes one. */
@@ -437,8 +441,11 @@ export class VmManager {
       case 'reset':
         this.guestReset(vm, m.kind);
         break;
+      case 'rebooted':
+        this.events.emit(vm.stored, 'rebooted', 'the guest rebooted');
+        break;
       case 'device-event':
-        this.deviceEvent(vm, `${m.device}: ${m.reason.split('\n')[0]}`);
+        vm.deviceLog.note(this.o.nowNs() / 1e6, `${m.device}: ${m.reason.split('\n')[0]}`);
         break;
     }
   }
@@ -504,7 +511,7 @@ export class VmManager {
   /** SBI system reset from a guest whose harts run in threads: shutdown stops the VM, a reboot restarts it. */
   private guestReset(vm: ManagedVm, kind: 'shutdown' | 'cold-reboot' | 'warm-reboot'): void {
     if (!vm.thread) return;
-    this.ended(vm, 'stopped');
+    this.ended(vm, 'stopped', kind === 'shutdown' ? STOP_REASONS.guestPoweroff : STOP_REASONS.guestReboot);
     if (kind !== 'shutdown') this.start(vm.stored.id);
   }
 
@@ -517,7 +524,7 @@ export class VmManager {
     this.scheduler.charge(cpu.key, m.elapsedNs, now);
     if (m.exit) {
       if (m.exit.kind === 'crashed') this.ended(vm, 'crashed', m.exit.reason);
-      else this.ended(vm, 'stopped');
+      else this.ended(vm, 'stopped', STOP_REASONS.guestPoweroff);
     } else if (m.idle) {
       this.scheduler.setRunnable(cpu.key, false, now);
       if (Number.isFinite(m.idleForNs)) {
@@ -553,7 +560,7 @@ export class VmManager {
     }
     for (const t of vm.hartThreads.splice(0)) t.terminate();
     this.releaseInput(vm);
-    this.flushDeviceEvents(vm);
+    vm.deviceLog.flush();
     for (const p of vm.ports) p.close();
     vm.ports = [];
     const thread = vm.thread;
@@ -581,14 +588,15 @@ export class VmManager {
       }
     }
     if (reason && state === 'crashed') this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}) crashed: ${reason}`);
-    this.setState(vm, state, state === 'crashed' ? reason : undefined);
+    this.setState(vm, state, state === 'crashed' ? reason : undefined, reason);
     this.pump();
   }
 
-  stop(id: string): VmInfo {
+  /** `why` is the reason its stopped event gives. */
+  stop(id: string, why: string = STOP_REASONS.api): VmInfo {
     const vm = this.get(id);
     this.check('stop', vm);
-    this.ended(vm, 'stopped');
+    this.ended(vm, 'stopped', why);
     return this.info(vm);
   }
 
@@ -619,6 +627,7 @@ export class VmManager {
     this.o.store.remove(id);
     for (const c of vm.console) c.closed?.('VM deleted');
     vm.console.clear();
+    this.events.emit(vm.stored, 'deleted');
   }
 
   update(id: string, patch: VmPatch): VmInfo {
@@ -715,28 +724,6 @@ export class VmManager {
     }
   }
 
-  /** Logs a device event of the VM, at most DEVICE_EVENTS_PER_WINDOW a window (a guest can raise them in a loop). */
-  private deviceEvent(vm: ManagedVm, what: string): void {
-    const e = vm.events;
-    const now = this.o.nowNs() / 1e6;
-    if (now - e.windowMs >= DEVICE_EVENT_WINDOW_MS) {
-      this.flushDeviceEvents(vm);
-      e.windowMs = now;
-      e.logged = 0;
-    }
-    if (e.logged < DEVICE_EVENTS_PER_WINDOW) {
-      e.logged++;
-      this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): ${what}`);
-    } else e.suppressed++;
-  }
-
-  /** Says how many device events of the VM were not logged (at a window's end, and when the VM ends). */
-  private flushDeviceEvents(vm: ManagedVm): void {
-    if (vm.events.suppressed === 0) return;
-    this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}): … ${vm.events.suppressed} more device events suppressed`);
-    vm.events.suppressed = 0;
-  }
-
   /** The vCPU's slice is over (or its VM ended): its pCPU and its thread are free. */
   private release(cpu: Vcpu): void {
     if (cpu.pcpu < 0) return;
@@ -784,13 +771,12 @@ export class VmManager {
     return vm && cpu && vm.thread ? { vm, cpu } : undefined;
   }
 
-
   /** Stops every VM (daemon shutdown); definitions keep their desired state so a restart resumes them. */
   shutdown(): void {
     for (const vm of this.vms.values()) {
       if (!vm.thread && !vm.queued) continue;
       const desired = vm.stored.desired;
-      this.ended(vm, 'stopped');
+      this.ended(vm, 'stopped', STOP_REASONS.shutdown);
       vm.stored.desired = desired;
       this.o.store.save(vm.stored);
     }

@@ -113,6 +113,8 @@ export type FromVm =
   /** A hart thread's guest asked for a shutdown or a reboot. */
   | { t: 'reset'; kind: 'shutdown' | 'cold-reboot' | 'warm-reboot' }
   | { t: 'device-event'; device: string; reason: string; internal: boolean }
+  /** The guest rebooted within its thread (the machine reset itself; the manager only tells event subscribers). */
+  | { t: 'rebooted' }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' }
   /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */

@@ -171,7 +171,10 @@ class VmSlot {
       cpus: cfg.vcpus,
       ...loadImages(cfg),
       // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
-      reloadImages: () => loadImages(cfg),
+      reloadImages: () => {
+        post({ t: 'rebooted' });
+        return loadImages(cfg);
+      },
       cmdline: cfg.cmdline,
       console: (bytes) => this.out.write(bytes),
       random: (n) => new Uint8Array(randomBytes(n)),
