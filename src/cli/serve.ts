@@ -225,7 +225,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
-  manager.restore(loaded.vms);
   const requestLog = values.quiet ? undefined : log;
   const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log, requestLog });
   await new Promise<void>((resolveListen, reject) => {
@@ -237,6 +236,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       removeStaleSocket(values.socket as string).then(() => server.listen(values.socket as string, resolveListen), reject);
     } else server.listen(Number(m![2]), host, resolveListen);
   });
+  // stored VMs start again only once this daemon owns its address: one that cannot listen starts nothing
+  // (no request is served before this line runs: the await resumed in a microtask of the listen)
+  manager.restore(loaded.vms);
   const addr = server.address();
   const where = typeof addr === 'string' ? addr : `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : addr?.address}:${addr?.port}`;
   const packing = vmsPerThread > 1 ? `, up to ${vmsPerThread} VMs per thread` : '';
