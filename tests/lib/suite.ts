@@ -155,6 +155,20 @@ function selection(all: string[], values: { unit?: boolean; quick?: boolean }, n
   return all;
 }
 
+/**
+ * Fetches (or finds) the default guest once, before files that need it start several at a time. A failure
+ * is only reported: each test that needs the guest then says why it cannot run.
+ */
+async function primeGuest(files: string[]): Promise<void> {
+  if (!files.some((f) => f.startsWith('tests/'))) return;
+  const log = (line: string) => process.stderr.write(`# ${line}\n`);
+  try {
+    await ensureDefaultGuest({ log });
+  } catch (e) {
+    log(`the default guest is not available: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 const fmt = (s: number | undefined) => (s === undefined ? '    ?' : `${s.toFixed(0).padStart(5)}`);
 
 async function main(): Promise<number> {
@@ -186,8 +200,7 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  // Fetch (or find) the default guest once, before files that need it start several at a time.
-  if (files.some((f) => f.startsWith('tests/'))) await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
+  await primeGuest(files);
 
   let failed = false;
   const summary: string[] = [];
