@@ -2,6 +2,7 @@
 // UNIX socket), with a small JSON client and a poller.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cliPath } from './toolchain.js';
+import { killOnExit } from './children.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { documentedResponse, validateSchema, type ApiDocument } from '../../src/api/schema.js';
 
@@ -16,12 +17,6 @@ export interface Daemon {
 /** How long a daemon may take to listen: node's start-up alone takes seconds on a loaded 2-core machine. */
 const START_MS = 90_000;
 
-/** Daemons still running: killed when the test process exits, so that a failed test leaves none behind. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /**
  * Starts `tvisor serve --pcpus 1` (plus `args`) with the state in `stateDir`; resolves once it listens. The
  * daemon gets this process's environment without $TVISOR_TOKEN (which would make it ask for a token), plus `env`.
@@ -34,8 +29,7 @@ export async function startDaemon(stateDir: string, args: string[] = [], env: Re
   const child = spawn(process.execPath, [cliPath, 'serve', ...listen, ...pcpus, '--state-dir', stateDir, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...inherited, ...env },
   });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  killOnExit(child);
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

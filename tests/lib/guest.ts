@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './toolchain.js';
+import { killOnExit } from './children.js';
 import { ensureDefaultGuest, appendAutorun, AUTORUN_EXIT_PREFIX, type GuestImage } from '../../src/images/index.js';
 
 export interface GuestFixture {
@@ -38,20 +39,13 @@ export interface RunResult {
   err: string;
 }
 
-/** `tvisor run` processes still running: killed when the test process exits, so that a failed test leaves none. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /**
  * Starts `tvisor run ARGS`; `done` resolves when it exits (killed after timeoutMs: a deadline for a hung guest,
  * generous because a boot takes minutes on a loaded machine).
  */
 export function startGuest(args: string[], timeoutMs = 600_000, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; done: Promise<RunResult> } {
   const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: [stdin, 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  killOnExit(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -56,6 +56,12 @@ export const QUICK: string[] = [
   'tests/serve-admission.test.js',
 ];
 
+/**
+ * A file still running after this long is ended and counted as failed, so that a hang costs half an hour,
+ * not the CI job's 90 minutes. The longest file took under 9 minutes under a load average of 10.
+ */
+const FILE_TIMEOUT_MS = 30 * 60_000;
+
 const distDir = join(repoRoot, 'dist');
 const timesFile = () => join(defaultCacheDir(), 'test-times.json');
 
@@ -124,7 +130,7 @@ function runPhase(files: string[], concurrency: number): Promise<{ seconds: Reco
     let failed = false;
     // forceExit: a file whose tests are done exits even if a failed test left a child running (the helpers in
     // tests/lib kill their children when the process exits), instead of hanging the suite
-    const stream = run({ files: files.map((f) => join(distDir, f)), concurrency, forceExit: true });
+    const stream = run({ files: files.map((f) => join(distDir, f)), concurrency, forceExit: true, timeout: FILE_TIMEOUT_MS });
     stream.on('data', (ev: { type: string; data?: { file?: string } }) => {
       const file = ev.data?.file ? relative(distDir, ev.data.file) : undefined;
       if (ev.type === 'test:fail') failed = true;
