@@ -32,30 +32,53 @@ function tvisor(...args: string[]): { status: number | null; stdout: string; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `tvisor console VM` as a child: its output so far, a way to type, and its exit. */
+/** `tvisor console` children still running: a failed test must not leave them (or its VMs) behind. */
+const consoles = new Set<ReturnType<typeof spawn>>();
+after(() => {
+  for (const c of consoles) c.kill('SIGKILL');
+});
+
+/** Removes the named VMs, running or not, whatever state a failed test left them in. */
+function cleanUp(...names: string[]): void {
+  for (const name of names) spawnSync(process.execPath, [cliPath, 'rm', '-f', name, '--api', d.url], { timeout: 120_000 });
+}
+
+/**
+ * `tvisor console VM` as a child: its output so far, a way to type, its exit, and waits for a pattern on
+ * stdout or stderr (deadlines for a hang, not measurements: generous, as a boot on a loaded machine takes
+ * minutes; a console that exits first fails at once).
+ */
 function attach(vm: string) {
   const child = spawn(process.execPath, [cliPath, 'console', vm, '--api', d.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  consoles.add(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (b) => (out += b));
   child.stderr.on('data', (b) => (err += b));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => {
+    consoles.delete(child);
+    r(code);
+  }));
+  const waitIn = async (text: () => string, what: RegExp, ms: number): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!what.test(text())) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`console: no ${what} in:\n${out}\nstderr: ${err}\n${d.log()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   return {
     child,
     out: () => out,
     err: () => err,
     exited,
-    async waitFor(what: RegExp, ms = 180_000): Promise<void> {
-      const end = Date.now() + ms;
-      while (!what.test(out)) {
-        if (Date.now() > end || child.exitCode !== null) throw new Error(`console: no ${what} in:\n${out}\nstderr: ${err}\n${d.log()}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    },
+    waitFor: (what: RegExp, ms = 300_000) => waitIn(() => out, what, ms),
+    /** Until the console says it is connected (its WebSocket is open). */
+    connected: (ms = 120_000) => waitIn(() => err, /tvisor: connected to /, ms),
   };
 }
 
-test('the CLI drives the daemon: create, ps, start, console, top, update, pause, resume, stop, rm', async () => {
+test('the CLI drives the daemon: create, ps, start, console, top, update, pause, resume, stop, rm', async (t) => {
+  t.after(() => cleanUp('web'));
   const created = tvisor('create', 'web', '--memory', '128M', '--weight', '300');
   assert.equal(created.status, 0, created.stderr);
   const id = created.stdout.trim();
@@ -70,7 +93,7 @@ test('the CLI drives the daemon: create, ps, start, console, top, update, pause,
 
   // Attach before start: the console shows the whole boot, then takes input.
   const con = attach('web');
-  await new Promise((r) => setTimeout(r, 500));
+  await con.connected();
   const started = tvisor('start', id.slice(0, 4)); // a unique id prefix names the VM too
   assert.equal(started.status, 0, started.stderr);
   assert.equal(started.stdout, `web (${id}): running\n`);
@@ -116,7 +139,8 @@ test('the CLI drives the daemon: create, ps, start, console, top, update, pause,
   assert.equal(tvisor('ps', '-q').stdout, '');
 });
 
-test('CLI errors: unknown VM and unreachable daemon exit 1, usage mistakes exit 2; rm --force stops first', () => {
+test('CLI errors: unknown VM and unreachable daemon exit 1, usage mistakes exit 2; rm --force stops first', (t) => {
+  t.after(() => cleanUp('twin', 'lim'));
   const unknown = tvisor('start', 'nosuch');
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /^tvisor: no VM named or with id 'nosuch'/);

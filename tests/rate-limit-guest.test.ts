@@ -26,12 +26,12 @@ echo "throttled-read: $t0 $t1"
 echo "free-read: $t1 $t2"
 `;
 
-test('--disk IMG,bw=2M: the guest reads 8 MiB no faster than the limit allows', { timeout: 180_000 }, async (t) => {
+test('--disk IMG,bw=2M: the guest reads 8 MiB no faster than the limit allows', { timeout: 600_000 }, async (t) => {
   const img = join(fx.work, 'raw.img');
   writeFileSync(img, randomBytes(16 << 20));
   // the same image twice (readonly disks may share it): vda limited, vdb not
   const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(SCRIPT, 'ratelimit'), '--cmdline', 'console=ttyS0 quiet panic=-1',
-    '--disk', `${img},readonly,bw=2M`, '--disk', `${img},readonly`], 170_000);
+    '--disk', `${img},readonly,bw=2M`, '--disk', `${img},readonly`], 590_000);
   assertRan(r, 'rate-limited disk guest');
   const span = (label: string) => {
     const m = new RegExp(`${label}: ([0-9.]+) ([0-9.]+)`).exec(r.out);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildElf, repoRoot, tempDir, hasTool, GCC } from './lib/toolchain.js';
 import { GuestRam } from '../src/core/machine/memory.js';
@@ -17,6 +17,7 @@ const HARTS = 3;
 
 test(`AMOs, LR/SC and an AMO spinlock stay atomic with ${HARTS} harts in ${HARTS} threads on shared RAM`, { skip: !hasTool(GCC) && `${GCC} is not installed` }, async (t) => {
   const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const elf = buildElf([join(repoRoot, 'tests', 'smp', 'atomics.S')], join(dir, 'atomics.elf'), {
     args: [`-DITER=${ITER}`, '-T', join(repoRoot, 'tests', 'asm', 'link.ld')],
   });

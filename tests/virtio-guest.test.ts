@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2fsTool, freePort } from './lib/toolchain.js';
-import { guestFixture, runGuest, startGuest, assertRan, type GuestFixture } from './lib/guest.js';
+import { guestFixture, runGuest, startGuest, assertRan, waitForListener, type GuestFixture } from './lib/guest.js';
 
 let fx: GuestFixture;
 const mke2fs = e2fsTool('mke2fs');
@@ -126,7 +126,7 @@ echo "tty: $(cat /sys/class/tty/console/active)"
 read -r line
 echo "typed: $line"
 `;
-  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'hvc'), '--cmdline', 'console=hvc0 quiet panic=-1', '--console', 'virtio'], 240_000, 'pipe');
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'hvc'), '--cmdline', 'console=hvc0 quiet panic=-1', '--console', 'virtio'], 600_000, 'pipe');
   let out = '';
   let sent = false;
   child.stdout!.on('data', (d) => {
@@ -151,7 +151,7 @@ test('a file piped into tvisor run waits for the guest to read it instead of ove
 echo READY
 echo "md5: $(head -c ${data.length} | md5sum)"
 `;
-  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'pipe-in'), '--cmdline', 'console=ttyS0 quiet panic=-1'], 300_000, 'pipe');
+  const { child, done } = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(script, 'pipe-in'), '--cmdline', 'console=ttyS0 quiet panic=-1'], 600_000, 'pipe');
   let out = '';
   child.stdout!.on('data', (d) => {
     if (out.includes('READY')) return;
@@ -183,9 +183,10 @@ sha256sum /tmp/data.bin | sed 's/ .*//;s/^/sent: /'
 sleep 1
 for i in $(seq 1 30); do nc 10.9.0.1 5000 < /tmp/data.bin && break; sleep 1; done
 `;
-  const a = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(server, 'net-a'), '--cmdline', APPEND, '--name', 'a', '--net', `socket-listen=127.0.0.1:${port}`], 300_000);
-  await new Promise((r) => setTimeout(r, 500));
-  const b = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(client, 'net-b'), '--cmdline', APPEND, '--name', 'b', '--net', `socket-connect=127.0.0.1:${port}`], 300_000);
+  const a = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(server, 'net-a'), '--cmdline', APPEND, '--name', 'a', '--net', `socket-listen=127.0.0.1:${port}`], 600_000);
+  // the client's tvisor run retries its connection for 10 s only: start it once the server listens
+  await waitForListener(port, a.child);
+  const b = startGuest(['--kernel', fx.guest.kernel, '--initrd', fx.initrdWith(client, 'net-b'), '--cmdline', APPEND, '--name', 'b', '--net', `socket-connect=127.0.0.1:${port}`], 600_000);
   const [ra, rb] = await Promise.all([a.done, b.done]);
   assertRan(ra, 'server VM');
   assertRan(rb, 'client VM');

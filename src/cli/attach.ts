@@ -114,6 +114,7 @@ async function consoleCommand(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     stdin.resume();
+    ws.resume(); // client.console() hands the socket over paused, so that no message comes before the listeners
   });
 }
 

@@ -2,6 +2,7 @@
 // UNIX socket), with a small JSON client and a poller.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cliPath } from './toolchain.js';
+import { killOnExit } from './children.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { documentedResponse, validateSchema, type ApiDocument } from '../../src/api/schema.js';
 
@@ -13,9 +14,13 @@ export interface Daemon {
   log: () => string;
 }
 
+/** How long a daemon may take to listen: node's start-up alone takes seconds on a loaded 2-core machine. */
+const START_MS = 90_000;
+
 /**
  * Starts `tvisor serve --pcpus 1` (plus `args`) with the state in `stateDir`; resolves once it listens. The
  * daemon gets this process's environment without $TVISOR_TOKEN (which would make it ask for a token), plus `env`.
+ * A daemon that does not start is killed; every daemon is killed when the test process exits.
  */
 export async function startDaemon(stateDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
   const listen = args.includes('--socket') ? [] : ['--listen', '127.0.0.1:0'];
@@ -24,9 +29,13 @@ export async function startDaemon(stateDir: string, args: string[] = [], env: Re
   const child = spawn(process.execPath, [cliPath, 'serve', ...listen, ...pcpus, '--state-dir', stateDir, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...inherited, ...env },
   });
+  killOnExit(child);
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not start within ${START_MS / 1000} s:\n${log}`));
+    }, START_MS);
     child.stderr!.on('data', (d) => {
       log += d;
       const m = /serving the API on (\S+)/.exec(log);
@@ -35,16 +44,22 @@ export async function startDaemon(stateDir: string, args: string[] = [], env: Re
         resolve(m[1]);
       }
     });
-    child.on('exit', () => reject(new Error(`daemon exited:\n${log}`)));
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited:\n${log}`));
+    });
   });
   return { child, url, log: () => log };
 }
 
+/** SIGTERM, then SIGKILL if the daemon has not exited a minute later (a test's cleanup must not hang). */
 export async function stopDaemon(d: Daemon): Promise<void> {
-  if (d.child.exitCode !== null) return;
+  if (d.child.exitCode !== null || d.child.signalCode !== null) return;
   const exited = new Promise((r) => d.child.once('exit', r));
   d.child.kill('SIGTERM');
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 60_000);
   await exited;
+  clearTimeout(timer);
 }
 
 const DOC = openApiDocument() as ApiDocument;
@@ -77,8 +92,11 @@ export async function api(d: Daemon, method: string, path: string, body?: unknow
   return { status: r.status, json };
 }
 
-/** Polls GET /v1/vms/{id} every 500 ms until `ok` holds; throws with the last answer and the log after `ms`. */
-export async function waitFor(d: Daemon, id: string, ok: (v: any) => boolean, what: string, ms = 120_000): Promise<any> {
+/**
+ * Polls GET /v1/vms/{id} every 500 ms until `ok` holds; throws with the last answer and the log after `ms`
+ * (a deadline for a hang, not a measurement: generous, as a boot on a loaded machine takes minutes).
+ */
+export async function waitFor(d: Daemon, id: string, ok: (v: any) => boolean, what: string, ms = 300_000): Promise<any> {
   const end = Date.now() + ms;
   for (;;) {
     const v = (await api(d, 'GET', `/v1/vms/${id}`)).json;
@@ -103,7 +121,7 @@ export async function collectConsole(d: Daemon, id: string): Promise<{ text(): s
   return {
     text: () => out,
     close: () => ws.close(),
-    async waitFor(re, ms = 180_000) {
+    async waitFor(re, ms = 300_000) {
       const end = Date.now() + ms;
       while (!re.test(out)) {
         if (Date.now() > end) throw new Error(`console of ${id}: no ${re} after ${ms} ms in:\n${out}\n${d.log()}`);

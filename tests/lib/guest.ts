@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './toolchain.js';
+import { killOnExit } from './children.js';
 import { ensureDefaultGuest, appendAutorun, AUTORUN_EXIT_PREFIX, type GuestImage } from '../../src/images/index.js';
 
 export interface GuestFixture {
@@ -38,9 +39,13 @@ export interface RunResult {
   err: string;
 }
 
-/** Starts `tvisor run ARGS`; `done` resolves when it exits (killed after timeoutMs). */
-export function startGuest(args: string[], timeoutMs = 240_000, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; done: Promise<RunResult> } {
+/**
+ * Starts `tvisor run ARGS`; `done` resolves when it exits (killed after timeoutMs: a deadline for a hung guest,
+ * generous because a boot takes minutes on a loaded machine).
+ */
+export function startGuest(args: string[], timeoutMs = 600_000, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; done: Promise<RunResult> } {
   const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: [stdin, 'pipe', 'pipe'] });
+  killOnExit(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -55,8 +60,25 @@ export function startGuest(args: string[], timeoutMs = 240_000, stdin: 'ignore' 
   return { child, done };
 }
 
-export function runGuest(args: string[], timeoutMs = 240_000): Promise<RunResult> {
+export function runGuest(args: string[], timeoutMs = 600_000): Promise<RunResult> {
   return startGuest(args, timeoutMs).done;
+}
+
+/**
+ * Waits until something listens on 127.0.0.1:`port` (a LISTEN entry in /proc/net/tcp: looking does not
+ * connect, so a socket-listen VM does not take the look for its peer): true then, false as soon as `owner`
+ * has exited (its output says why); throws after `ms`.
+ */
+export async function waitForListener(port: number, owner: ChildProcess, ms = 300_000): Promise<boolean> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const end = Date.now() + ms;
+  for (;;) {
+    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    if (rows.some((f) => f[1] === local && f[3] === '0A')) return true;
+    if (owner.exitCode !== null || owner.signalCode !== null) return false;
+    if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function assertRan(r: RunResult, what: string): void {

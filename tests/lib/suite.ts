@@ -1,0 +1,230 @@
+// The test runner behind `npm test`: finds every compiled *.test.js under dist/, runs them several files at a
+// time (longest first, from the durations the last run kept in the cache), then the load-sensitive files one
+// at a time, and prints where the time went. Usage: node dist/tests/lib/suite.js --help.
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from './toolchain.js';
+import { defaultCacheDir } from '../../src/images/node/guest.js';
+import { ensureDefaultGuest } from '../../src/images/index.js';
+
+const HELP = `Usage: node dist/tests/lib/suite.js [options] [FILE…]
+
+Runs the compiled test files (every *.test.js under dist/, or the FILEs given: paths, or parts of their
+names such as cli-client). Files run several at a time, except those that measure host-CPU shares or
+latencies, which run afterwards one at a time. Build first (npm run build); npm test does both.
+
+Options:
+  --unit               only the tests that boot no guest (the *.test.js outside dist/tests/)
+  --quick              --unit plus the guest tests that usually take under a minute each
+  --concurrency N      files at a time in the first phase (default: the number of CPUs, at least 2;
+                       also $TVISOR_TEST_CONCURRENCY)
+  --list               print the plan (files, phases, expected seconds) and run nothing
+  -h, --help           show this help
+`;
+
+/**
+ * Files that measure shares of the host's CPUs or request latencies: other tests running beside them would
+ * take CPU they count on, so they run alone, after the rest. (Paths relative to dist/.)
+ */
+export const SERIAL: Record<string, string> = {
+  'tests/smp-guest.test.js': '2 vCPUs on 2 pCPUs must get > 1.5 host CPUs',
+  'tests/scheduler-guest.test.js': 'weights and caps are checked as fractions of a host CPU over wall time',
+  'tests/steal-time.test.js': 'a guest alone on its pCPU must see < 10% steal; two must see about 50%',
+  'tests/serve-flood.test.js': 'median API latency < 100 ms and SIGTERM-to-exit < 10 s while a guest floods',
+  'tests/serve-admission.test.js': '50 VMs started at once on --pcpus 2; the API must answer within 15 s meanwhile',
+};
+
+/**
+ * Files under tests/ that took under a minute each on a busy 2-core machine (--quick runs them with the unit
+ * tests): the CLI's errors, the ISA programs, the daemon's HTTP and file checks, one Debian guest driven by
+ * the CLI, SMP atomics, the differential tests against QEMU and 50 idle VMs started at once.
+ */
+export const QUICK: string[] = [
+  'tests/run-cli.test.js',
+  'tests/isa-unpriv.test.js',
+  'tests/isa-priv.test.js',
+  'tests/isa-fp.test.js',
+  'tests/serve-http.test.js',
+  'tests/serve-files.test.js',
+  'tests/cli-client.test.js',
+  'tests/smp-atomics.test.js',
+  'tests/differential.test.js',
+  'tests/serve-admission.test.js',
+];
+
+/**
+ * A file still running after this long is ended and counted as failed, so that a hang costs half an hour,
+ * not the CI job's 90 minutes. The longest file took under 9 minutes under a load average of 10.
+ */
+const FILE_TIMEOUT_MS = 30 * 60_000;
+
+const distDir = join(repoRoot, 'dist');
+const timesFile = () => join(defaultCacheDir(), 'test-times.json');
+
+/**
+ * Every *.test.js under `dir` whose .ts source still exists (tsc leaves the output of a removed or renamed
+ * file in dist/), as paths relative to dist/.
+ */
+function findTestFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory() && e.name !== 'node_modules') out.push(...findTestFiles(path));
+    else if (e.isFile() && e.name.endsWith('.test.js')) {
+      const file = relative(distDir, path);
+      if (existsSync(join(repoRoot, file.replace(/\.js$/, '.ts')))) out.push(file);
+      else process.stderr.write(`# not running dist/${file}: its source ${file.replace(/\.js$/, '.ts')} is gone\n`);
+    }
+  }
+  return out.sort();
+}
+
+/** The files named on the command line: a path to a .test.js/.test.ts, or a part of a test file's name. */
+function pickFiles(all: string[], names: string[]): string[] {
+  const picked = new Set<string>();
+  for (const name of names) {
+    const asPath = relative(distDir, resolve(name.replace(/\.ts$/, '.js'))).replace(/^\.\.\/(?=tests\/|src\/|fuzz\/)/, '');
+    const hits = all.filter((f) => f === asPath || f === name.replace(/\.ts$/, '.js') || f.includes(name));
+    if (hits.length === 0) throw new Error(`no test file matches '${name}' under ${distDir} (run npm run build first?)`);
+    for (const h of hits) picked.add(h);
+  }
+  return [...picked].sort();
+}
+
+function loadTimes(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(timesFile(), 'utf8')) as Record<string, number>;
+  } catch {
+    return {}; // first run, or an unreadable file: no ordering hints
+  }
+}
+
+function saveTimes(times: Record<string, number>): void {
+  try {
+    mkdirSync(defaultCacheDir(), { recursive: true });
+    writeFileSync(`${timesFile()}.tmp`, `${JSON.stringify(times, null, 1)}\n`);
+    renameSync(`${timesFile()}.tmp`, timesFile());
+  } catch (e) {
+    process.stderr.write(`# could not keep the test durations in ${timesFile()}: ${(e as Error).message}\n`);
+  }
+}
+
+/** Longest first (guest tests never timed count as long), so that a long file does not start last. */
+function longestFirst(files: string[], times: Record<string, number>): string[] {
+  const t = (f: string) => times[f] ?? (f.startsWith('tests/') ? Infinity : 0);
+  return [...files].sort((a, b) => t(b) - t(a) || a.localeCompare(b));
+}
+
+/**
+ * Runs `files` `concurrency` at a time with the spec reporter on stdout; resolves with each file's seconds
+ * (from its start to its last event) and whether anything failed.
+ */
+function runPhase(files: string[], concurrency: number): Promise<{ seconds: Record<string, number>; failed: boolean }> {
+  return new Promise((done) => {
+    const started = new Map<string, number>();
+    const seconds: Record<string, number> = {};
+    let failed = false;
+    // forceExit: a file whose tests are done exits even if a failed test left a child running (the helpers in
+    // tests/lib kill their children when the process exits), instead of hanging the suite
+    const stream = run({ files: files.map((f) => join(distDir, f)), concurrency, forceExit: true, timeout: FILE_TIMEOUT_MS });
+    stream.on('data', (ev: { type: string; data?: { file?: string; todo?: unknown } }) => {
+      const file = ev.data?.file ? relative(distDir, ev.data.file) : undefined;
+      if (ev.type === 'test:fail' && !ev.data?.todo) failed = true; // a failing todo test fails nothing, as with node --test
+      if (!file) return;
+      if (ev.type === 'test:dequeue' && !started.has(file)) started.set(file, performance.now());
+      const t0 = started.get(file);
+      if (t0 !== undefined) seconds[file] = (performance.now() - t0) / 1000;
+    });
+    const report = stream.compose(new spec());
+    report.pipe(process.stdout, { end: false });
+    report.on('end', () => done({ seconds, failed }));
+  });
+}
+
+function concurrencyOf(flag: string | undefined): number {
+  const text = flag ?? process.env.TVISOR_TEST_CONCURRENCY;
+  if (text === undefined) return Math.max(2, availableParallelism());
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency must be a whole number from 1, got '${text}'`);
+  return n;
+}
+
+function selection(all: string[], values: { unit?: boolean; quick?: boolean }, names: string[]): string[] {
+  const unit = all.filter((f) => !f.startsWith('tests/'));
+  if (names.length > 0) return pickFiles(all, names);
+  if (values.unit) return unit;
+  if (values.quick) return [...unit, ...all.filter((f) => QUICK.includes(f))];
+  return all;
+}
+
+/**
+ * Fetches (or finds) the default guest once, before files that need it start several at a time. A failure
+ * is only reported: each test that needs the guest then says why it cannot run.
+ */
+async function primeGuest(files: string[]): Promise<void> {
+  if (!files.some((f) => f.startsWith('tests/'))) return;
+  const log = (line: string) => process.stderr.write(`# ${line}\n`);
+  try {
+    await ensureDefaultGuest({ log });
+  } catch (e) {
+    log(`the default guest is not available: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+const fmt = (s: number | undefined) => (s === undefined ? '    ?' : `${s.toFixed(0).padStart(5)}`);
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      unit: { type: 'boolean' }, quick: { type: 'boolean' }, list: { type: 'boolean' },
+      concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const all = findTestFiles(distDir);
+  for (const f of [...Object.keys(SERIAL), ...QUICK]) if (!all.includes(f)) throw new Error(`tests/lib/suite.ts names ${f}, but there is no such test file: update the list`);
+  const files = selection(all, values, positionals);
+  const concurrency = concurrencyOf(values.concurrency);
+  const times = loadTimes();
+  const phases = [
+    { name: `${concurrency} at a time`, files: longestFirst(files.filter((f) => !(f in SERIAL)), times), concurrency },
+    { name: 'one at a time (load-sensitive)', files: files.filter((f) => f in SERIAL), concurrency: 1 },
+  ].filter((p) => p.files.length > 0);
+
+  if (values.list) {
+    for (const p of phases) {
+      process.stdout.write(`${p.name}:\n`);
+      for (const f of p.files) process.stdout.write(`${fmt(times[f])} s  ${f}${SERIAL[f] ? `  (${SERIAL[f]})` : ''}\n`);
+    }
+    return 0;
+  }
+  await primeGuest(files);
+
+  let failed = false;
+  const summary: string[] = [];
+  for (const p of phases) {
+    const t0 = performance.now();
+    const r = await runPhase(p.files, p.concurrency);
+    failed ||= r.failed;
+    Object.assign(times, r.seconds);
+    summary.push(`# ${p.name}: ${p.files.length} files in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  saveTimes(times);
+  const slowest = files.filter((f) => times[f] !== undefined).sort((a, b) => times[b] - times[a]).slice(0, 12);
+  process.stdout.write(`\n${summary.join('\n')}\n# slowest files (seconds from start to end, run beside others):\n`);
+  for (const f of slowest) process.stdout.write(`#${fmt(times[f])} s  ${f}\n`);
+  return failed ? 1 : 0;
+}
+
+main().then((code) => (process.exitCode = code), (e) => {
+  process.stderr.write(`suite: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 2;
+});
