@@ -420,7 +420,7 @@ describe('image pull from a fake signed archive', { skip: TOOLS_MISSING.length ?
     mirror.overrides.clear();
     const usage = await runCli(['image'], env);
     assert.equal(usage.status, 2);
-    assert.equal(usage.stderr, "tvisor: image needs a subcommand: 'pull', 'ls' or 'build'\nRun 'tvisor image --help' for usage.\n");
+    assert.equal(usage.stderr, "tvisor: image needs a subcommand: 'pull', 'ls', 'build', 'rm' or 'resize'\nRun 'tvisor image --help' for usage.\n");
     assert.equal((await runCli(['image', 'pull', '--mirror', 'ftp://x'], env)).status, 2);
     assert.equal((await runCli(['image', 'push'], env)).status, 2);
     assert.equal((await runCli(['image', 'ls', '--offline'], env)).status, 2);
