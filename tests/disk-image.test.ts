@@ -69,6 +69,7 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     const script = [
       'echo "root: $(grep " / " /proc/mounts)"',
       'echo "init: $(cat /proc/1/cmdline | tr "\\0" " ")"',
+      'echo "inittab: $(grep once /etc/inittab)"',
       'echo "mounted: $(cut -d" " -f2 /proc/mounts | sort | tr "\\n" " ")"',
       'echo "host: $(hostname)"',
       'echo written-by-guest > /root/persist.txt',
@@ -77,7 +78,9 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     ].join('\n');
     const out = await boot(disk, script, 'root=/dev/vda');
     assert.match(out, /^root: \/dev\/vda \/ ext4 rw/m, out);
-    assert.match(out, /^init: \/bin\/sh \/sbin\/init/m, out);
+    // the disk's /sbin/init ran (it wrote the disk's inittab) and handed PID 1 to busybox init
+    assert.match(out, /^init: \/bin\/busybox init/m, out);
+    assert.match(out, /^inittab: ::once:\/sbin\/init session/m, out);
     for (const fs of ['/dev', '/dev/pts', '/proc', '/run', '/sys', '/tmp']) assert.match(out, new RegExp(`^mounted: .*${fs} `, 'm'));
     assert.match(out, /^host: tvisor\r?$/m);
     assert.match(out, /^applets-ok\r?$/m);
