@@ -50,8 +50,9 @@ export class Uart16550 implements Device {
   /** THR-empty interrupt pending (cleared by reading IIR or writing THR). */
   private thriPending = false;
   /**
-   * The guest has programmed the modem control register since reset. A driver that never does (xv6, a polled
-   * boot loader) gets input without flow control; one that does gets it only while it asserts RTS.
+   * The guest has programmed the modem control register since reset: from then on RTS says when it can
+   * receive. Before that (and for drivers that never do, such as xv6's), enabling the received-data
+   * interrupt does.
    */
   private mcrWritten = false;
 
@@ -83,12 +84,14 @@ export class Uart16550 implements Device {
   /**
    * Moves host input into the FIFO while it has room and the guest is ready to receive. The host end of the
    * line sends only while RTS is asserted (MCR bit 1, PC16550D "Modem Control Register"), as a modem with
-   * RTS/CTS flow control does. Linux's 8250 driver keeps RTS off until a port is opened, and on opening clears
-   * the FIFO and reads RBR before it raises RTS: input typed or piped in during boot waits on the line instead
-   * of being thrown away there. In loopback mode the receiver is disconnected from the line: nothing arrives.
+   * RTS/CTS flow control does; in loopback mode (MCR bit 4) the receiver is disconnected from the line. Linux's
+   * 8250 driver keeps RTS off until a port is opened, and on opening clears the FIFO and reads RBR before it
+   * raises RTS: input typed or piped in during boot waits on the line instead of being thrown away there. A
+   * driver that has not programmed MCR is ready once it enables the received-data interrupt (IER bit 0).
    */
   private refill(): void {
-    if (this.mcrWritten && (this.mcr & (MCR.RTS | MCR.LOOP)) !== MCR.RTS) return;
+    const ready = this.mcrWritten ? (this.mcr & (MCR.RTS | MCR.LOOP)) === MCR.RTS : (this.ier & IER.RDA) !== 0;
+    if (!ready) return;
     while (this.rx.free > 0 && this.line.length > 0) this.rx.pushByte(this.line.shift());
   }
 
@@ -155,6 +158,7 @@ export class Uart16550 implements Device {
           const was = this.ier;
           this.ier = v & 0x0f;
           if (!(was & IER.THRE) && this.ier & IER.THRE) this.thriPending = true;
+          this.refill();
           this.update();
         }
         break;
