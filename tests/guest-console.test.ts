@@ -71,6 +71,43 @@ function runOnTerminal(rows: number, cols: number, term: string): Session {
 
 const PROMPT = /\/ # /;
 
+/**
+ * A pseudo-terminal harness in Python (its pty and termios modules): runs argv[3:] on a new pty of argv[1]
+ * rows x argv[2] columns as the session's controlling terminal, relays stdin and output, and on SIGUSR1
+ * resizes the pty to 50 x 132, as a user resizing the window does (the kernel sends SIGWINCH). Exits with
+ * the command's status.
+ */
+const PTY_HARNESS = `
+import fcntl, os, select, signal, struct, subprocess, sys, termios
+master, slave = os.openpty()
+def size(rows, cols):
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+size(int(sys.argv[1]), int(sys.argv[2]))
+child = subprocess.Popen(sys.argv[3:], stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+os.close(slave)
+signal.signal(signal.SIGUSR1, lambda *_: size(50, 132))
+inputs = [master, 0]
+while True:
+    try:
+        ready = select.select(inputs, [], [])[0]
+    except InterruptedError:
+        continue
+    if 0 in ready:
+        data = os.read(0, 4096)
+        if data: os.write(master, data)
+        else: inputs.remove(0)
+    if master in ready:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            data = b''
+        if not data: break
+        os.write(1, data)
+sys.exit(child.wait())
+`;
+const hasPython = spawnSync('python3', ['-c', 'import pty, termios'], { encoding: 'utf8' }).status === 0;
+
 test('at a terminal: stty size and TERM are the host\'s, reboot restarts the guest, Ctrl-A x quits', { skip: !hasScript && 'script(1) from util-linux is not installed' }, async () => {
   const s = runOnTerminal(37, 101, 'xterm-256color');
   try {
@@ -96,6 +133,30 @@ test('at a terminal: poweroff typed in the guest ends tvisor run with status 0',
     assert.equal(await s.done, 0, s.out().slice(-3000));
     assert.match(s.out().slice(at), /Requesting system poweroff/);
     assert.doesNotMatch(s.out(), /stopped \(Ctrl-A X\)/);
+  } finally {
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('--console virtio at a terminal: the guest follows a resize of the terminal (virtio-console size, config change)', { skip: !hasPython && 'python3 is not installed' }, async () => {
+  const s = session('python3', ['-c', PTY_HARNESS, '30', '90', process.execPath, cliPath, 'run', '--console', 'virtio'], { ...process.env, TERM: 'xterm' });
+  try {
+    let at = await s.waitFor(PROMPT, 'the guest reaches the shell on hvc0');
+    s.send('echo "size=$(stty size) tty=$(tty)"\r');
+    at = await s.waitFor(/size=30 90 tty=\/dev\/hvc0/, 'the size at boot', at);
+    at = await s.waitFor(PROMPT, 'the prompt', at);
+    s.child.kill('SIGUSR1'); // the harness resizes the terminal to 50 x 132
+    // the resize reaches the guest asynchronously: ask until it shows (each answer is a new line to match)
+    for (let tries = 0; ; tries++) {
+      s.send('echo "now=$(stty size)"\r');
+      const next = await s.waitFor(/now=\d+ \d+/, 'the size after the resize', at);
+      if (/now=50 132/.test(s.out().slice(at, next))) break;
+      assert.ok(tries < 100, `the guest never saw the new size:\n${s.out().slice(-2000)}`);
+      at = next;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    s.send('poweroff\r');
+    assert.equal(await s.done, 0, s.out().slice(-3000));
   } finally {
     s.child.kill('SIGKILL');
   }

@@ -203,6 +203,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         input ? (b) => input.receive(b) : (b) => vm.sendInput(b),
         input ? () => input.pendingInput : () => vm.uart.pendingInput,
       );
+      // a terminal resized (SIGWINCH) resizes the virtio console (config change: Linux's hvc resizes its tty);
+      // the UART has no way to say so
+      const stdout = process.stdout;
+      const onResize = () => input?.resize(stdout.columns, stdout.rows);
+      if (input && stdout.isTTY) stdout.on('resize', onResize);
       try {
         const exit = await vm.run();
         if (exit.kind === 'crashed') {
@@ -211,6 +216,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         }
         return exit.kind === 'poweroff' ? exit.code : 0;
       } finally {
+        stdout.off('resize', onResize);
         detach();
       }
     } finally {

@@ -124,7 +124,7 @@ Options:
   --kernel PATH          RISC-V Linux Image or ELF kernel (default: the default guest's)
   --initrd PATH          initramfs (default: the default guest's, when --kernel is not given)
   --cmdline TEXT         kernel command line (default: the daemon's: console=ttyS0 quiet
-                         cryptomgr.notests)
+                         earlycon=sbi cryptomgr.notests)
   --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI)
   --disk PATH[,readonly][,overlay=PATH][,bw=RATE][,iops=N]
                          a virtio disk (repeatable: vda, vdb…); bw= bytes per second (10M = 10 MiB/s),
