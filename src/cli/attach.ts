@@ -118,6 +118,8 @@ async function consoleCommand(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     stdin.resume();
+    ws.resume(); // client.console() hands the socket over paused, so no output comes before these listeners
+
   });
 }
 

@@ -140,14 +140,19 @@ export class ApiClient {
     });
   }
 
-  /** Opens the console WebSocket of a VM; rejects with ClientError when the daemon refuses it. */
+  /** Opens the console WebSocket of a VM, paused (call resume() once listening); rejects with ClientError when the daemon refuses it. */
   console(id: string): Promise<WebSocket> {
     const e = this.endpoint;
     const path = `/v1/vms/${encodeURIComponent(id)}/console`;
     const url = e.socketPath ? `ws+unix://${e.socketPath}:${path}` : `ws://${e.host!.includes(':') ? `[${e.host}]` : e.host}:${e.port}${path}`;
     const ws = new WebSocket(url, { headers: e.token ? { authorization: `Bearer ${e.token}` } : {} });
     return new Promise((done, fail) => {
-      ws.once('open', () => done(ws));
+      // paused: the recent output can come in the same read as the upgrade's answer, and ws would emit it
+      // before the caller's 'message' listener exists (the caller resumes once it listens)
+      ws.once('open', () => {
+        ws.pause();
+        done(ws);
+      });
       ws.once('unexpected-response', (_req, res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
