@@ -1,7 +1,8 @@
 // The default guest's initramfs: busybox, the kernel modules the virtio devices and ext4 need, and an /init
-// script that mounts the kernel file systems, loads the modules in dependency order and starts a shell on the
-// console with job control (or runs /autorun.sh when present), then powers off; with root= on the kernel
-// command line it switches to that disk instead, whose /sbin/init (diskInitScript) does the same. No Node APIs.
+// script that mounts the kernel file systems, loads the modules in dependency order and hands PID 1 to busybox
+// init, which runs a shell on the console with job control (or /autorun.sh when present), then powers off, and
+// serves poweroff/reboot/halt; with root= on the kernel command line it switches to that disk instead, whose
+// /sbin/init (diskInitScript) does the same. No Node APIs.
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, normalizeArchivePath, writeCpio, type CpioEntry } from './cpio.js';
 
 /** Modules the default guest loads; dependencies are added automatically. Built-in ones are skipped. */
