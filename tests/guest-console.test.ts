@@ -185,6 +185,23 @@ test('a guest kernel panic ends tvisor run with the panic shown (64 MiB, before 
   assert.match(r.stderr, /^tvisor: the guest crashed: guest kernel panic: memblocks_present: Failed to allocate \d+ bytes/m);
 });
 
+for (const consoleKind of ['serial', 'virtio']) {
+  test(`a panic after the kernel's console started (${consoleKind} console) ends tvisor run too`, async () => {
+    const s = session(process.execPath, [cliPath, 'run', '--console', consoleKind]);
+    try {
+      // at the prompt: input sent to a virtio console before its tty is open is lost (hvc drops it)
+      await s.waitFor(PROMPT, 'the guest reaches the shell');
+      // an oops is fatal with panic_on_oops; sysrq c dereferences NULL in the kernel
+      s.send('echo 1 > /proc/sys/kernel/panic_on_oops; echo c > /proc/sysrq-trigger\n');
+      assert.equal(await s.done, 1, s.out().slice(-3000));
+      assert.match(s.out(), /---\[ end Kernel panic - not syncing: sysrq triggered crash \]---/);
+      assert.match(s.out(), /^tvisor: the guest crashed: guest kernel panic: sysrq triggered crash$/m);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  });
+}
+
 test('a daemon VM whose kernel panics goes to crashed with the panic as its reason', async () => {
   const d = await startDaemon(join(dir, 'state'), ['--allow-dir', guest.dir]);
   try {

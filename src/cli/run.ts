@@ -179,7 +179,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       disks: (values.disk as string[] | undefined) ?? [],
       nets: (values.net as string[] | undefined) ?? [],
       virtioConsole: consoleKind === 'virtio',
-      consoleOutput: out.write,
+      // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
+      consoleOutput: (b) => {
+        out.write(b);
+        vm?.watchConsole(b); // undefined until the Vm is made, when the device prints nothing yet
+      },
       rng: values.rng === true,
       balloon,
       warn,

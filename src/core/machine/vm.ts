@@ -126,6 +126,8 @@ export class Vm {
   /** SMP: the link's doorbell count when mailboxes were last served. */
   private doorbellSeen = 0;
   private wakeup: (() => void) | null = null;
+  /** A Linux guest that panicked spins in panic() for ever: its end-of-panic line ends the VM as crashed. */
+  private readonly panic = new PanicDetector();
 
   constructor(config: VmConfig) {
     const { initrd, firmware } = config;
@@ -163,11 +165,8 @@ export class Vm {
         } else if (level) this.wake();
       },
     });
-    // A Linux guest that panicked spins in panic() for ever: its end-of-panic line ends the VM as crashed.
-    const panic = new PanicDetector();
-    const panicked = (reason: string | null) => {
-      if (reason !== null) this.finish({ kind: 'crashed', reason: `guest kernel panic: ${reason}` });
-    };
+    const panic = this.panic;
+    const panicked = (reason: string | null) => this.panicked(reason);
     this.uart = new Uart16550((b) => {
       cfg.console(Uint8Array.of(b));
       panicked(panic.scanByte(b));
@@ -334,6 +333,18 @@ export class Vm {
   /** The MMIO map, for harts in other threads (their device accesses come back here). */
   mmioLayout(): { base: number; size: number; name: string }[] {
     return this.bus.layout();
+  }
+
+  /**
+   * Console output of a device the VM's owner attached (a virtio console): watched for the end of a kernel
+   * panic like the UART's and the SBI console's.
+   */
+  watchConsole(bytes: Uint8Array): void {
+    this.panicked(this.panic.scan(bytes));
+  }
+
+  private panicked(reason: string | null): void {
+    if (reason !== null) this.finish({ kind: 'crashed', reason: `guest kernel panic: ${reason}` });
   }
 
   /** Host → guest console input (UART receive FIFO; SBI debug console reads take from the same queue). */
