@@ -47,12 +47,16 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
 
   /** Boots the default guest with `disk` attached and the script handed to it through the initramfs. */
   async function boot(disk: string, script: string, append: string): Promise<string> {
+    const r = await bootRun(disk, script, append);
+    return r.stdout + r.stderr;
+  }
+
+  function bootRun(disk: string, script: string, append: string, timeoutMs = 240_000) {
     const initrd = join(dir, 'initrd.cpio');
     writeFileSync(initrd, appendAutorun(readFileSync(guest.initrd), script));
-    const r = await run(process.execPath, [
+    return run(process.execPath, [
       cliPath, 'run', '--kernel', guest.kernel, '--initrd', initrd, '--append', `quiet ${append}`, '--disk', disk,
-    ], 240_000);
-    return r.stdout + r.stderr;
+    ], timeoutMs);
   }
 
   const debugfs = (image: string, request: string): string =>
@@ -70,6 +74,7 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
       'echo "cmdline: $(cat /proc/cmdline)"',
       'echo "root: $(grep " / " /proc/mounts)"',
       'echo "init: $(cat /proc/1/cmdline | tr "\\0" " ")"',
+      'echo "inittab: $(grep "^::once" /etc/inittab)"',
       'echo "mounted: $(cut -d" " -f2 /proc/mounts | sort | tr "\\n" " ")"',
       'echo "host: $(hostname)"',
       'echo written-by-guest > /root/persist.txt',
@@ -80,7 +85,9 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     assert.match(out, /^root: \/dev\/vda \/ ext4 rw/m, out);
     // --append adds to the default command line (with --kernel: console=ttyS0)
     assert.match(out, /^cmdline: console=ttyS0 quiet root=\/dev\/vda\r?$/m, out);
-    assert.match(out, /^init: \/bin\/sh \/sbin\/init/m, out);
+    // the disk's /sbin/init ran (it wrote the disk's inittab) and handed PID 1 to busybox init
+    assert.match(out, /^init: \/bin\/busybox init/m, out);
+    assert.match(out, /^inittab: ::once:\/sbin\/init session/m, out);
     for (const fs of ['/dev', '/dev/pts', '/proc', '/run', '/sys', '/tmp']) assert.match(out, new RegExp(`^mounted: .*${fs} `, 'm'));
     assert.match(out, /^host: tvisor\r?$/m);
     assert.match(out, /^applets-ok\r?$/m);
@@ -98,6 +105,24 @@ describe('tvisor image build: booting the root disk', { skip }, () => {
     assert.match(missing, /init: the root device \/dev\/vdb did not appear within 5 s/);
     assert.match(missing, /^root: rootfs \/ rootfs/m);
     assert.match(missing, new RegExp(`${AUTORUN_EXIT_PREFIX}0`));
+
+    // reboot and poweroff (busybox's, which signal init) in the disk's guest: the first boot reboots, the
+    // second powers off; the script then waits, so only init ends it (its "exit" line never comes)
+    const cycle = [
+      'if [ -f /root/rebooted ]; then rm /root/rebooted; echo second-boot; poweroff',
+      'else touch /root/rebooted; echo first-boot; reboot; fi',
+      'sleep 600',
+      '',
+    ].join('\n');
+    const r = await bootRun(disk, cycle, 'root=/dev/vda', 480_000);
+    const cycled = r.stdout + r.stderr;
+    assert.equal(r.status, 0, cycled.slice(-3000));
+    assert.match(cycled, /first-boot[^]*Requesting system reboot[^]*second-boot[^]*Requesting system poweroff/, cycled.slice(-3000));
+    assert.doesNotMatch(cycled, new RegExp(AUTORUN_EXIT_PREFIX));
+    assert.doesNotMatch(cycled, /cannot remount/);
+    const clean = spawnSync(e2fsTool('e2fsck')!, ['-fn', disk], { encoding: 'utf8' });
+    assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+    assert.doesNotMatch(clean.stderr, /journal recovery/);
   });
 
   it('adds Debian packages with their dependencies (--packages hello)', async (t) => {

@@ -3,6 +3,7 @@
 import { UsageError } from './args.js';
 import { CLIENT_HELP } from './client.js';
 import { clientArgs, resolveVm, type ClientCommand } from './vms.js';
+import { cursorQueryFilter } from './console.js';
 
 const CTRL_RIGHT_BRACKET = 0x1d;
 
@@ -37,6 +38,9 @@ async function consoleCommand(args: string[]): Promise<number> {
   const note = (line: string) => process.stderr.write(tty ? `\r\n${line}\r\n` : `${line}\n`);
   note(`tvisor: connected to ${vm.name} (${vm.id}, ${vm.state})${tty ? '; detach with Ctrl-]' : ''}`);
   if (vm.state !== 'running' && vm.state !== 'paused') note(`tvisor: the VM is ${vm.state}; its output appears when it starts`);
+
+  // no interactive terminal to answer the guest's cursor position queries (ESC [ 6 n): drop them (console.ts)
+  const filter = tty && process.stdout.isTTY ? null : cursorQueryFilter();
 
   // The recent output arrives first, in one burst: skip it when asked, until the socket has been quiet briefly.
   let replaying = a.values['no-replay'] === true;
@@ -80,7 +84,7 @@ async function consoleCommand(args: string[]): Promise<number> {
           replayTimer = setTimeout(() => (replaying = false), 200);
           return;
         }
-        process.stdout.write(buf);
+        process.stdout.write(filter ? filter(buf) : buf);
         return;
       }
       let ev: StateEvent;

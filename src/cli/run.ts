@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Vm, BootError } from '../core/machine/vm.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
-import { createConsoleSink } from './console.js';
+import { createConsoleSink, terminalParams } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
 import { createRunDevices } from './devices.js';
 import { bootFile } from '../host/node/boot-file.js';
@@ -56,11 +56,12 @@ Devices (virtio-mmio; the default guest loads the drivers for the devices presen
   --balloon SIZE      a virtio-balloon device that asks the guest to give back SIZE at start
   -h, --help          show this help
 
-Console: when stdin is a terminal it is switched to raw mode; press Ctrl-A then X to stop the VM.
-Guest poweroff ends the command with status 0; a guest reboot restarts the VM.
+Console: when stdin is a terminal it is switched to raw mode; press Ctrl-A then X (or x) to stop the VM.
+The default guest is told the terminal's TERM and size at boot. Guest poweroff ends the command with
+status 0; a guest reboot restarts the VM; a guest kernel panic ends it with status 1.
 
 Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's syscon failure code,
-1 the guest crashed (it makes no progress, e.g. its trap vector faults again and again),
+1 the guest crashed (its kernel panicked, or it makes no progress, e.g. its trap vector faults again and again),
 2 bad input (unreadable or unusable kernel, initrd or firmware, bad option), 70 internal error.
 `;
 
@@ -114,8 +115,11 @@ export type DefaultGuestResolver = (log: (line: string) => void) => Promise<Defa
  * The default guest's kernel command line. cryptomgr.notests skips the crypto self-tests Debian's kernel runs
  * in a background thread when an algorithm is first used (module signatures, Diffie-Hellman): interpreted,
  * they cost a guest tens of seconds of CPU after it reached its shell, which every VM on a host would pay.
+ * earlycon=sbi prints through the SBI console until the UART driver starts, so a panic before it (too little
+ * memory) is shown, and ends the VM (the end-of-panic line is watched for, see panic-detector.ts); it comes
+ * after quiet, which must already hold when the early console replays the log.
  */
-export const DEFAULT_CMDLINE = 'console=ttyS0 quiet cryptomgr.notests';
+export const DEFAULT_CMDLINE = 'console=ttyS0 quiet earlycon=sbi cryptomgr.notests';
 
 /** The default Debian guest from the image cache, pulled and built on first use. */
 export const resolveDefaultGuest: DefaultGuestResolver = async (log) => {
@@ -170,6 +174,9 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       kernelPath = guest.kernel;
       initrdPath = guest.initrd;
       cmdline ??= consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
+      // the default guest's init takes the host terminal's TERM and size from its command line
+      const stdout = process.stdout;
+      cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
     }
     cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
     cmdline = appendArgs(cmdline, values.append as string | undefined);
@@ -177,7 +184,8 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     const initrd = initrdPath !== undefined ? readInput(initrdPath, 'initrd') : undefined;
     const firmware = typeof values.firmware === 'string' ? readInput(values.firmware, 'firmware') : undefined;
 
-    const out = createConsoleSink(process.stdout);
+    // no interactive terminal to answer the guest's cursor position queries: drop them (console.ts)
+    const out = createConsoleSink(process.stdout, { dropCursorQueries: !(process.stdin.isTTY && process.stdout.isTTY) });
     const warn = (line: string) => process.stderr.write(`${line}\n`);
     let vm: Vm;
     const dev = await createRunDevices({
@@ -186,7 +194,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       disks: (values.disk as string[] | undefined) ?? [],
       nets: (values.net as string[] | undefined) ?? [],
       virtioConsole: consoleKind === 'virtio',
-      consoleOutput: out.write,
+      // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
+      consoleOutput: (b) => {
+        out.write(b);
+        vm?.watchConsole(b); // undefined until the Vm is made, when the device prints nothing yet
+      },
       rng: values.rng === true,
       balloon,
       warn,
@@ -210,6 +222,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         input ? (b) => input.receive(b) : (b) => vm.sendInput(b),
         input ? () => input.pendingInput : () => vm.uart.pendingInput,
       );
+      // a terminal resized (SIGWINCH) resizes the virtio console (config change: Linux's hvc resizes its tty);
+      // the UART has no way to say so
+      const stdout = process.stdout;
+      const onResize = () => input?.resize(stdout.columns, stdout.rows);
+      if (input && stdout.isTTY) stdout.on('resize', onResize);
       try {
         const exit = await vm.run();
         if (exit.kind === 'crashed') {
@@ -218,6 +235,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         }
         return exit.kind === 'poweroff' ? exit.code : 0;
       } finally {
+        stdout.off('resize', onResize);
         detach();
       }
     } finally {

@@ -125,7 +125,7 @@ Options:
   --initrd PATH          initramfs (default: the default guest's, when --kernel is not given)
   --append ARGS          kernel arguments added to the command line, e.g. --append root=/dev/vda
   --cmdline CMDLINE      the whole kernel command line, replacing the daemon's default
-                         (console=ttyS0 and the default guest's quiet options)
+                         (console=ttyS0 quiet earlycon=sbi cryptomgr.notests)
   --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI)
   --disk PATH[,readonly][,overlay=PATH][,bw=RATE][,iops=N]
                          a virtio disk (repeatable: vda, vdb…); bw= bytes per second (10M = 10 MiB/s),

@@ -91,16 +91,27 @@ describe('initramfs', () => {
       /insmod "\$moddir\/\$module"/,
       /hostname tvisor/,
       /setsid cttyhack sh/,
-      /if \[ -f \/autorun.sh \]/,
+      /\[ -f \/autorun.sh \] && autorun=\/autorun.sh/,
       new RegExp(`echo "${AUTORUN_EXIT_PREFIX}\\$\\?"`),
       /poweroff -f/,
+      // PID 1 becomes busybox init (it handles poweroff, reboot and halt), which runs the script again
+      /::once:\/init session\n::shutdown:\/init shutdown\n/,
+      /exec \/bin\/busybox init\n/,
+      /\[ \$\$ -ne 1 \] && case "\$1" in\n  shutdown\)\n    stop_everything/,
+      /kill -TERM -1 .*\n.*\n  kill -KILL -1/,
+      /tvisor\.rows=\*\) rows=/,
+      /stty rows "\$rows" cols "\$cols"/,
     ]) {
       assert.match(script, step);
     }
+    assert.doesNotMatch(script, /TERM=linux/, 'TERM comes from the kernel command line (tvisor run passes the host\'s)');
     // proc is mounted before busybox --install (which needs /proc/self/exe), and modules load after /sys.
     assert.ok(script.indexOf('mount -t proc') < script.indexOf('--install'));
     assert.ok(script.indexOf('mount -t sysfs') < script.indexOf('insmod'));
-    assert.ok(script.indexOf('insmod') < script.indexOf('setsid cttyhack'));
+    assert.ok(script.indexOf('insmod') < script.indexOf('exec /bin/busybox init'));
+    // the session and shutdown entries are taken before anything PID 1 does
+    assert.ok(script.indexOf('setsid cttyhack') < script.indexOf('mount -t proc'));
+    assert.ok(script.indexOf('stop_everything\n    poweroff -f') > 0, 'the session stops everything before the power-off');
   });
 
   it('switches to the disk named by root= and falls back to its own shell when it cannot', () => {
@@ -129,7 +140,7 @@ describe('initramfs', () => {
     const at = (text: string): number => script.indexOf(text);
     assert.ok(at('for arg in') < at('load_modules virtio_mmio'));
     assert.ok(at('if [ "$TVISOR_MODULES" = all ]') < at('[ -n "$root" ] && switch_to_disk'));
-    assert.ok(at('[ -n "$root" ] && switch_to_disk') < at('hostname tvisor'));
+    assert.ok(at('[ -n "$root" ] && switch_to_disk') < at('exec /bin/busybox init'));
     assert.ok(at('umount /tmp') < at('for fs in /run'));
     // Without root= nothing changes: the function is only defined, and the session is the same as before.
     assert.equal(script.match(/switch_to_disk/g)?.length, 2);
@@ -156,11 +167,14 @@ describe('initramfs', () => {
       new RegExp(`echo "${AUTORUN_EXIT_PREFIX}\\$\\?"`),
       /mount -o remount,ro \//,
       /poweroff -f/,
+      /::once:\/sbin\/init session\n::shutdown:\/sbin\/init shutdown\n/,
+      /\[ -f \/etc\/inittab \] \|\| cat > \/etc\/inittab/,
+      /exec \/bin\/busybox init\n/,
     ]) {
       assert.match(script, step);
     }
     assert.ok(script.indexOf('mount -t proc') < script.indexOf('--install'));
-    assert.ok(script.indexOf('insmod') < script.indexOf('setsid cttyhack'));
+    assert.ok(script.indexOf('insmod') < script.indexOf('exec /bin/busybox init'));
     assert.ok(script.indexOf('remount,ro') < script.indexOf('poweroff -f'));
     assert.doesNotMatch(script, /switch_root/);
   });

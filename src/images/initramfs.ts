@@ -1,7 +1,8 @@
 // The default guest's initramfs: busybox, the kernel modules the virtio devices and ext4 need, and an /init
-// script that mounts the kernel file systems, loads the modules in dependency order and starts a shell on the
-// console with job control (or runs /autorun.sh when present), then powers off; with root= on the kernel
-// command line it switches to that disk instead, whose /sbin/init (diskInitScript) does the same. No Node APIs.
+// script that mounts the kernel file systems, loads the modules in dependency order and hands PID 1 to busybox
+// init, which runs a shell on the console with job control (or /autorun.sh when present), then powers off, and
+// serves poweroff/reboot/halt; with root= on the kernel command line it switches to that disk instead, whose
+// /sbin/init (diskInitScript) does the same. No Node APIs.
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, normalizeArchivePath, writeCpio, type CpioEntry } from './cpio.js';
 
 /** Modules the default guest loads; dependencies are added automatically. Built-in ones are skipped. */
@@ -84,11 +85,21 @@ if [ "$TVISOR_MODULES" = all ]; then load_modules all; elif [ -n "$wanted" ]; th
 `;
 }
 
+/** The kernel command line's terminal size for the console: tvisor.rows=R tvisor.cols=C (tvisor run sets them). */
+const TERMINAL_ROWS = 'tvisor.rows';
+const TERMINAL_COLS = 'tvisor.cols';
+
 /**
- * Shell lines from the hostname to the power-off: the console shell, or the autorun script when present.
- * `sync` holds the lines that make the file systems safe before `poweroff -f`, which unmounts nothing.
+ * How the console is handed to busybox init, which becomes PID 1 at the end of both init scripts: PID 1 must
+ * catch the signals busybox poweroff, reboot and halt send it (SIGUSR2, SIGTERM, SIGUSR1; the kernel drops
+ * signals to init that it has no handler for), reap orphans, and stop everything before the power goes. A
+ * shell script as PID 1 could trap those signals only while waiting for a background job, and a background
+ * job of a non-interactive shell ignores SIGINT, which would take Ctrl-C from the console shell.
+ *
+ * `self` is the init script's path: busybox init runs it again as `self session` (once: the console shell or
+ * the autorun script, then power-off) and as `self shutdown` (before a poweroff, reboot or halt).
  */
-function sessionScript(hostname: string, autorun: { test: string; file: string }, sync = 'sync'): string {
+function startBusyboxInit(self: string): string {
   return `# console=hvc0 (tvisor run --console virtio): the virtio console exists only once virtio_mmio is loaded,
 # after the kernel opened /dev/console for init, so init moves its standard streams over to it.
 case " $(cat /proc/cmdline) " in
@@ -97,19 +108,60 @@ case " $(cat /proc/cmdline) " in
     while [ ! -c /dev/hvc0 ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
     [ -c /dev/hvc0 ] && exec </dev/hvc0 >/dev/hvc0 2>&1 ;;
 esac
-${hostname}
-ifconfig lo 127.0.0.1 up 2>/dev/null
-echo "tvisor guest: Linux $(uname -r) $(uname -m), $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo) RAM; exit the shell to power off"
-if ${autorun.test}; then
-  sh ${autorun.file}
-  echo "${AUTORUN_EXIT_PREFIX}$?"
-else
-  setsid cttyhack sh -l
-fi
-${sync}
-poweroff -f
-# Not reached unless poweroff failed; init must not exit.
-while :; do sleep 3600; done
+# An /etc/inittab of one's own (on a disk) is used as it is.
+[ -f /etc/inittab ] || cat > /etc/inittab <<'INITTAB'
+# tvisor: the console session runs once and powers off when it ends; poweroff, reboot and halt signal init.
+::once:${self} session
+::shutdown:${self} shutdown
+::ctrlaltdel:/sbin/reboot
+INITTAB
+exec /bin/busybox init
+`;
+}
+
+/**
+ * The \`session\` and \`shutdown\` entries of busybox init (startBusyboxInit): the console shell, or the autorun
+ * script when present, then power-off. \`stop\` holds the lines that make the file systems safe (\`poweroff -f\`
+ * unmounts nothing, and busybox init's shutdown entry runs before it kills what is left).
+ */
+function initEntries(hostname: string, autorun: { find: string; file: string }, stop = 'sync'): string {
+  return `stop_everything() {
+  # every process but init and this one: the console shell ignores SIGTERM, so SIGKILL follows
+  kill -TERM -1 2>/dev/null
+  usleep 200000
+  kill -KILL -1 2>/dev/null
+  ${stop.split('\n').join('\n  ')}
+}
+# run by busybox init (PID 1 never takes these, whatever the kernel command line passes it)
+[ $$ -ne 1 ] && case "$1" in
+  shutdown)
+    stop_everything
+    exit 0 ;;
+  session)
+    ${hostname}
+    ifconfig lo 127.0.0.1 up 2>/dev/null
+    # the host terminal's size (tvisor.rows= and tvisor.cols= on the kernel command line), else 24x80
+    rows=24
+    cols=80
+    for arg in $(cat /proc/cmdline); do
+      case "$arg" in
+        ${TERMINAL_ROWS}=*) rows="\${arg#${TERMINAL_ROWS}=}" ;;
+        ${TERMINAL_COLS}=*) cols="\${arg#${TERMINAL_COLS}=}" ;;
+      esac
+    done
+    stty rows "$rows" cols "$cols" 2>/dev/null
+    ${autorun.find}
+    echo "tvisor guest: Linux $(uname -r) $(uname -m), $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo) RAM; exit the shell (or poweroff) to power off"
+    if [ -n "$autorun" ]; then
+      sh ${autorun.file}
+      echo "${AUTORUN_EXIT_PREFIX}$?"
+    else
+      setsid cttyhack sh -l
+    fi
+    stop_everything
+    poweroff -f
+    exit 1 ;;
+esac
 `;
 }
 
@@ -117,11 +169,13 @@ while :; do sleep 3600; done
 export function initScript(kernelVersion: string): string {
   return `#!/bin/sh
 # tvisor default guest init: mount the kernel file systems, load modules, start a shell on the console, or
-# with root=DEVICE on the kernel command line switch to the file system on that disk.
-/bin/busybox mkdir -p /proc /sys /dev /tmp /run /root /sbin /usr/bin /usr/sbin
+# with root=DEVICE on the kernel command line switch to the file system on that disk. PID 1 then becomes
+# busybox init, which runs this script again for the console session and at shutdown.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root
+${initEntries(`hostname ${GUEST_HOSTNAME}`, { find: 'autorun=""; [ -f /autorun.sh ] && autorun=/autorun.sh', file: '/autorun.sh' })}
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /root /sbin /usr/bin /usr/sbin /etc
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
-export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root TERM=linux
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
@@ -191,7 +245,7 @@ switch_to_disk() {
   exec switch_root /newroot /sbin/init
 }
 [ -n "$root" ] && switch_to_disk
-${sessionScript(`hostname ${GUEST_HOSTNAME}`, { test: '[ -f /autorun.sh ]', file: '/autorun.sh' })}`;
+${startBusyboxInit('/init')}`;
 }
 
 /**
@@ -202,9 +256,15 @@ ${sessionScript(`hostname ${GUEST_HOSTNAME}`, { test: '[ -f /autorun.sh ]', file
  */
 export function diskInitScript(kernelVersion: string): string {
   return `#!/bin/sh
-# tvisor disk root init: mount the kernel file systems, load modules, start a shell on the console.
-export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root TERM=linux
-[ -e /proc/self ] || /bin/busybox mount -t proc proc /proc
+# tvisor disk root init: mount the kernel file systems, load modules, start a shell on the console. PID 1
+# then becomes busybox init, which runs this script again for the console session and at shutdown.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root
+${initEntries(
+  'hostname -F /etc/hostname 2>/dev/null || hostname ' + GUEST_HOSTNAME,
+  { find: `autorun=""; for f in ${HANDOFF_AUTORUN} /autorun.sh; do [ -f "$f" ] && { autorun="$f"; break; }; done`, file: '"$autorun"' },
+  // Read-only before the power-off, so the journal is clean and the next boot (or e2fsck) has nothing to replay.
+  'sync\nmount -o remount,ro / 2>/dev/null || echo "init: cannot remount / read-only; its journal will be replayed at the next mount"',
+)}[ -e /proc/self ] || /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
 mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
 mounted /sys || mount -t sysfs sysfs /sys
@@ -217,16 +277,7 @@ mounted /run || mount -t tmpfs tmpfs /run
 mount -o remount,rw / 2>/dev/null
 wanted=""
 ${moduleScript(kernelVersion)}
-autorun=""
-for f in ${HANDOFF_AUTORUN} /autorun.sh; do
-  if [ -f "$f" ]; then autorun="$f"; break; fi
-done
-${sessionScript(
-  `hostname -F /etc/hostname 2>/dev/null || hostname ${GUEST_HOSTNAME}`,
-  { test: '[ -n "$autorun" ]', file: '"$autorun"' },
-  // Read-only before the power-off, so the journal is clean and the next boot (or e2fsck) has nothing to replay.
-  'sync\nmount -o remount,ro / 2>/dev/null || echo "init: cannot remount / read-only; its journal will be replayed at the next mount"',
-)}`;
+${startBusyboxInit('/sbin/init')}`;
 }
 
 /**

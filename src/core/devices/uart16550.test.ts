@@ -50,6 +50,7 @@ test('UART: the receive FIFO holds 16 bytes; the line refills it as the guest re
 
 test('UART: input beyond the line backlog is dropped and counted, as a full FIFO drops on hardware', () => {
   const u = new Uart16550(() => {});
+  u.write(1, 1, 0x01); // IER: received data available (the driver is ready)
   const big = new Uint8Array(64 * 1024).fill(0x61);
   let dropped = 0;
   for (let i = 0; i < 32; i++) dropped += u.receive(big); // 2 MiB to a guest that never reads
@@ -62,4 +63,34 @@ test('UART: input beyond the line backlog is dropped and counted, as a full FIFO
   u.receive(Uint8Array.of(0x62));
   u.reset();
   assert.equal(u.pendingInput, 0, 'a reset empties FIFO and line');
+});
+
+test('UART: input waits on the line while the driver keeps RTS off, so a port being opened loses none of it', () => {
+  let irq = false;
+  const u = new Uart16550(() => {}, { set: (l) => (irq = l) });
+  const typed = new TextEncoder().encode('echo typed during boot\nexit\n');
+  u.receive(typed); // before the kernel touched the UART at all
+  assert.equal(u.read(LSR, 1) & 1, 0, 'nothing in the FIFO before a driver is ready');
+  u.write(4, 1, 0x01); // MCR: DTR only, as Linux's console setup leaves it before the tty is opened
+  u.write(1, 1, 0x05); // IER: received data and line status, as the 8250 probe tries
+  assert.equal(u.read(LSR, 1) & 1, 0, 'no data ready while RTS is off');
+  u.write(4, 1, 0x1a); // the probe's loopback test: RTS with LOOP, which disconnects the receiver
+  assert.equal(u.read(LSR, 1) & 1, 0, 'no data from the line in loopback mode');
+  u.write(4, 1, 0x01);
+  assert.equal(irq, false);
+  // the 8250 driver's startup: clear and disable the FIFOs, read RBR to clear a stale byte, then raise RTS
+  u.write(2, 1, 0x06);
+  u.read(RBR, 1);
+  assert.equal(u.pendingInput, typed.length, 'nothing lost to the clearing');
+  u.write(4, 1, 0x0b); // MCR: DTR | RTS | OUT2
+  assert.equal(irq, true, 'data ready raises the interrupt once RTS is on');
+  assert.equal(new TextDecoder().decode(Uint8Array.from(drain(u))), 'echo typed during boot\nexit\n');
+  u.write(4, 1, 0x09); // RTS off again: what is still on the line waits
+  u.receive(Uint8Array.of(0x61));
+  assert.equal(u.read(LSR, 1) & 1, 0);
+  u.reset();
+  u.receive(Uint8Array.of(0x62));
+  assert.equal(u.read(LSR, 1) & 1, 0, 'after reset nothing arrives before the driver is ready');
+  u.write(1, 1, 0x03); // IER as xv6 sets it, which never programs MCR
+  assert.deepEqual(drain(u), [0x62], 'a driver that never programs MCR is ready once it enables receive interrupts');
 });

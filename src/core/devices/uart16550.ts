@@ -1,5 +1,6 @@
 // ns16550a UART (register map of the PC16550D data sheet), 1-byte registers at stride 1. Input is bounded:
-// a 16-byte receive FIFO as in the chip, fed by a bounded host line with flow control; beyond it input drops.
+// a 16-byte receive FIFO as in the chip, fed by a bounded host line that honours RTS/CTS flow control (it holds
+// input while the guest's driver keeps RTS off, as before its port is opened); beyond the line, input drops.
 import type { Device, IrqLine } from './bus.js';
 import { ByteQueue } from './byte-queue.js';
 
@@ -14,6 +15,10 @@ const enum LSR {
 const enum IER {
   RDA = 0x01, // received data available
   THRE = 0x02,
+}
+const enum MCR {
+  RTS = 0x02, // request to send: the guest is ready to receive (RTS/CTS flow control)
+  LOOP = 0x10, // loopback: the receiver is disconnected from the line (Linux's probe tests the port this way)
 }
 
 /** The 16550's receive FIFO (PC16550D: "16 bytes"). */
@@ -44,6 +49,12 @@ export class Uart16550 implements Device {
   private fcr = 0;
   /** THR-empty interrupt pending (cleared by reading IIR or writing THR). */
   private thriPending = false;
+  /**
+   * The guest has programmed the modem control register since reset: from then on RTS says when it can
+   * receive. Before that (and for drivers that never do, such as xv6's), enabling the received-data
+   * interrupt does.
+   */
+  private mcrWritten = false;
 
   constructor(private readonly output: (byte: number) => void, private readonly irq: IrqLine | null = null) {}
 
@@ -52,6 +63,7 @@ export class Uart16550 implements Device {
     this.line.clear();
     this.ier = this.lcr = this.mcr = this.scr = this.dll = this.dlm = this.fcr = 0;
     this.thriPending = false;
+    this.mcrWritten = false;
     this.update();
   }
 
@@ -69,8 +81,17 @@ export class Uart16550 implements Device {
     return this.rx.length + this.line.length;
   }
 
-  /** Moves host input into the FIFO while it has room (the host honours the line's flow control). */
+  /**
+   * Moves host input into the FIFO while it has room and the guest is ready to receive. The host end of the
+   * line sends only while RTS is asserted (MCR bit 1, PC16550D "Modem Control Register"), as a modem with
+   * RTS/CTS flow control does; in loopback mode (MCR bit 4) the receiver is disconnected from the line. Linux's
+   * 8250 driver keeps RTS off until a port is opened, and on opening clears the FIFO and reads RBR before it
+   * raises RTS: input typed or piped in during boot waits on the line instead of being thrown away there. A
+   * driver that has not programmed MCR is ready once it enables the received-data interrupt (IER bit 0).
+   */
   private refill(): void {
+    const ready = this.mcrWritten ? (this.mcr & (MCR.RTS | MCR.LOOP)) === MCR.RTS : (this.ier & IER.RDA) !== 0;
+    if (!ready) return;
     while (this.rx.free > 0 && this.line.length > 0) this.rx.pushByte(this.line.shift());
   }
 
@@ -137,6 +158,7 @@ export class Uart16550 implements Device {
           const was = this.ier;
           this.ier = v & 0x0f;
           if (!(was & IER.THRE) && this.ier & IER.THRE) this.thriPending = true;
+          this.refill();
           this.update();
         }
         break;
@@ -149,7 +171,12 @@ export class Uart16550 implements Device {
         this.update();
         break;
       case 3: this.lcr = v; break;
-      case 4: this.mcr = v & 0x1f; break;
+      case 4:
+        this.mcr = v & 0x1f;
+        this.mcrWritten = true;
+        this.refill();
+        this.update();
+        break;
       case 7: this.scr = v; break;
     }
   }

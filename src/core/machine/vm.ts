@@ -21,6 +21,7 @@ import type { SmpLink } from './smp.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
+import { PanicDetector } from './panic-detector.js';
 
 export { BootError };
 
@@ -62,7 +63,8 @@ export interface VmConfig {
 export type VmExit =
   | { kind: 'poweroff'; code: number }
   | { kind: 'stopped' }
-  /** The guest can make no progress (e.g. its trap vector faults again and again); `reason` says how. */
+  /** The guest can make no progress (its trap vector faults again and again, or its kernel panicked:
+   *  "guest kernel panic: <Linux's reason>"); `reason` says how. */
   | { kind: 'crashed'; reason: string };
 
 /** What one runSlice() did. */
@@ -124,6 +126,8 @@ export class Vm {
   /** SMP: the link's doorbell count when mailboxes were last served. */
   private doorbellSeen = 0;
   private wakeup: (() => void) | null = null;
+  /** A Linux guest that panicked spins in panic() for ever: its end-of-panic line ends the VM as crashed. */
+  private readonly panic = new PanicDetector();
 
   constructor(config: VmConfig) {
     const { initrd, firmware } = config;
@@ -161,7 +165,12 @@ export class Vm {
         } else if (level) this.wake();
       },
     });
-    this.uart = new Uart16550((b) => cfg.console(Uint8Array.of(b)), this.plic.irq(UART0_IRQ));
+    const panic = this.panic;
+    const panicked = (reason: string | null) => this.panicked(reason);
+    this.uart = new Uart16550((b) => {
+      cfg.console(Uint8Array.of(b));
+      panicked(panic.scanByte(b));
+    }, this.plic.irq(UART0_IRQ));
     this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(RTC_IRQ));
     this.bus.map(CLINT_BASE, CLINT_SIZE, 'clint', this.clint);
     this.bus.map(PLIC_BASE, plicSize(contexts), 'plic', this.plic);
@@ -191,7 +200,10 @@ export class Vm {
       harts: smp ? this.harts.map((h, i) => (i === 0 ? h : null)) : this.harts,
       smp: smp && { link: smp.link, wake: smp.wake, flushCode: () => this.code.clear(), serve: () => this.serveRemote() },
       memory: this.ram,
-      consoleWrite: (b) => cfg.console(b),
+      consoleWrite: (b) => {
+        cfg.console(b);
+        panicked(panic.scan(b)); // earlycon=sbi: panics before the UART driver starts
+      },
       // console input belongs to the UART (ttyS0); the SBI debug console has nothing to read
       consoleRead: () => new Uint8Array(0),
       reset: (kind: ResetKind) => (kind === 'shutdown' ? this.finish({ kind: 'poweroff', code: 0 }) : this.requestReset()),
@@ -322,6 +334,18 @@ export class Vm {
   /** The MMIO map, for harts in other threads (their device accesses come back here). */
   mmioLayout(): { base: number; size: number; name: string }[] {
     return this.bus.layout();
+  }
+
+  /**
+   * Console output of a device the VM's owner attached (a virtio console): watched for the end of a kernel
+   * panic like the UART's and the SBI console's.
+   */
+  watchConsole(bytes: Uint8Array): void {
+    this.panicked(this.panic.scan(bytes));
+  }
+
+  private panicked(reason: string | null): void {
+    if (reason !== null) this.finish({ kind: 'crashed', reason: `guest kernel panic: ${reason}` });
   }
 
   /** Host → guest console input (UART receive FIFO; SBI debug console reads take from the same queue). */
