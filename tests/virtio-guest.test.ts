@@ -68,7 +68,7 @@ test('virtio-blk, -rng and -balloon with the Debian kernel: ext4 made on the hos
   const roBefore = sha256(readFileSync(ro));
   const initrd = fx.initrdWith(DISK_SCRIPT, 'disk');
   const r = await runGuest(['--kernel', fx.guest.kernel, '--initrd', initrd, '--cmdline', APPEND,
-    '--disk', `${disk},serial=tvisor-disk-0`, '--disk', `${ro},readonly`, '--rng', '--balloon', '64M']);
+    '--disk', `${disk},serial=tvisor-disk-0`, '--disk', `${ro},readonly`, '--rng', '--balloon', '64M', '--memory', '512M']);
   assertRan(r, 'disk guest');
   assert.match(r.out, /hello: hello from the host/);
   const big = /big: ([0-9a-f]{64})/.exec(r.out)?.[1];
