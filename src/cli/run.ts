@@ -173,10 +173,13 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
       kernelPath = guest.kernel;
       initrdPath = guest.initrd;
-      cmdline ??= consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
-      // the default guest's init takes the host terminal's TERM and size from its command line
-      const stdout = process.stdout;
-      cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
+      if (cmdline === undefined) {
+        cmdline = consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
+        // the default guest's init takes the host terminal's TERM and size from its command line (--cmdline
+        // is the whole command line: nothing is added to it)
+        const stdout = process.stdout;
+        cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
+      }
     }
     cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
     cmdline = appendArgs(cmdline, values.append as string | undefined);
