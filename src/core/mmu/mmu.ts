@@ -15,6 +15,14 @@ export const TLB_INVALID = 1;
 const PAGE_FAULT = [CAUSE.LOAD_PAGE_FAULT, CAUSE.STORE_PAGE_FAULT, CAUSE.FETCH_PAGE_FAULT];
 const ACCESS_FAULT = [CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS, CAUSE.FETCH_ACCESS];
 
+/** Walks retried after lost A/D races before the access faults instead. */
+const MAX_WALK_RETRIES = 64;
+
+/** A PTE as the signed 64-bit value BigInt64Array holds. */
+function pte64(lo: number, hi: number): bigint {
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0));
+}
+
 /** Raises a synchronous exception in the hart (never returns). */
 export type Raise = (cause: number, tvalLo: number, tvalHi: number) => never;
 
@@ -81,7 +89,13 @@ export class Mmu {
       const topShift = 12 + 9 * levels - 1 - 32;
       const ext = vaHi >> topShift;
       if (ext !== 0 && ext !== -1) this.raise(PAGE_FAULT[faultAs], vaLo, vaHi);
-      pageBase = this.walk(vaLo, vaHi, levels, access, faultAs, priv);
+      // a walk whose A/D update lost a race with another hart's change to the PTE is taken again
+      for (let tries = 0; ; tries++) {
+        pageBase = this.walk(vaLo, vaHi, levels, access, faultAs, priv);
+        if (pageBase >= 0) break;
+        // a PTE changed in a loop by another hart: fault, and the guest's handler retries the access
+        if (tries >= MAX_WALK_RETRIES) this.raise(PAGE_FAULT[faultAs], vaLo, vaHi);
+      }
       pa = pageBase + (vaLo & 0xfff);
     }
     const ram = this.ram;
@@ -105,7 +119,10 @@ export class Mmu {
     return pa;
   }
 
-  /** Walks the page table; returns the physical page address (Privileged Spec 4.3.2). */
+  /**
+   * Walks the page table; returns the physical page address (Privileged Spec 4.3.2), or -1 when another
+   * hart changed the leaf PTE before its A/D bits could be set (walk again).
+   */
   private walk(vaLo: number, vaHi: number, levels: number, access: Access, faultAs: Access, priv: number): number {
     const s = this.s;
     const ram = this.ram;
@@ -153,11 +170,14 @@ export class Mmu {
           if ((ppnLo & ((1 << lowBits) - 1)) !== 0) fault();
         } else if (ppnLo !== 0 || (ppnHi & ((1 << (lowBits - 32)) - 1)) !== 0) fault();
       }
-      // hardware A/D update
+      // Hardware A/D update, atomic with respect to other accesses to the PTE (Privileged Spec 4.3.1): with
+      // harts in other threads, the PTE may have changed since it was read (another CPU unmapped the page);
+      // a plain store would bring the old PTE back, so compare-and-exchange and walk again when it fails.
       const want = PTE.A | (access === Access.WRITE ? PTE.D : 0);
       if ((lo & want) !== want) {
         if (!this.pmp.check(pteAddr, 8, Access.WRITE, PRIV.S)) this.raise(ACCESS_FAULT[faultAs], vaLo, vaHi);
-        i32[pteOff >>> 2] = lo | want;
+        const old = pte64(lo, hi);
+        if (Atomics.compareExchange(ram.i64, pteOff >>> 3, old, pte64(lo | want, hi)) !== old) return -1;
         ram.noteWrite(pteOff, 8);
       }
       // physical page = PPN with the low levels taken from the VA
