@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import WebSocket from 'ws';
 import { cliPath, e2fsTool } from './lib/toolchain.js';
-import { api, collectConsole, startDaemon, stopDaemon, waitFor, type Daemon } from './lib/daemon.js';
+import { api, collectConsole, startDaemon, stopDaemon, waitFor, typeLine, type Daemon } from './lib/daemon.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
 
 let guest: GuestImage;
@@ -70,17 +69,6 @@ test('image rm: packages and guests leave the cache; a guest a VM of the daemon 
   assert.match(tvisor('image', 'ls', '--cache', cache).stdout, /\(empty: run 'tvisor image pull'\)/);
 });
 
-/** Types a line into the VM's console. */
-async function type(id: string, line: string): Promise<void> {
-  const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}/v1/vms/${id}/console`);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => ws.send(`${line}\n`, (e) => (e ? reject(e) : resolve())));
-  ws.close();
-}
-
 /** Once the guest booting now shows its prompt (output after `from`), it mounts the disk and answers df's size in KiB. */
 async function guestDf(id: string, con: Awaited<ReturnType<typeof collectConsole>>, from: number, marker: string): Promise<number> {
   const end = Date.now() + 240_000;
@@ -88,7 +76,7 @@ async function guestDf(id: string, con: Awaited<ReturnType<typeof collectConsole
     if (Date.now() > end) throw new Error(`no prompt:\n${con.text().slice(from)}\n${d.log()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
-  await type(id, `mkdir -p /m && mount /dev/vda /m && df -k /m; umount /m; echo ${marker}`);
+  await typeLine(d, id, `mkdir -p /m && mount /dev/vda /m && df -k /m; umount /m; echo ${marker}`);
   await con.waitFor(new RegExp(`^${marker}\\r?$`, 'm'), 120_000);
   const size = /^\/dev\/vda\s+(\d+)\s/m.exec(con.text().slice(from));
   assert.ok(size, `df printed /dev/vda:\n${con.text().slice(from)}`);

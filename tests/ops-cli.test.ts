@@ -7,9 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { cliPath } from './lib/toolchain.js';
-import { api, startDaemon, stopDaemon, type Daemon } from './lib/daemon.js';
+import { api, startDaemon, stopDaemon, typeLine, type Daemon } from './lib/daemon.js';
 import { openApiDocument } from '../src/api/openapi.js';
 import { validateSchema } from '../src/api/schema.js';
 import { ensureDefaultGuest, type GuestImage } from '../src/images/index.js';
@@ -73,17 +72,6 @@ async function logsUntil(vm: string, ok: (text: string) => boolean, what: string
 
 const prompts = (text: string) => text.split('/ # ').length - 1;
 
-/** Types a line into the VM's console. */
-async function type(id: string, line: string): Promise<void> {
-  const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}/v1/vms/${id}/console`);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => ws.send(`${line}\n`, (e) => (e ? reject(e) : resolve())));
-  ws.close();
-}
-
 test('events, logs and restart with the Debian guest', async () => {
   const json = background('events', '--json');
   const human = background('events');
@@ -111,11 +99,11 @@ test('events, logs and restart with the Debian guest', async () => {
   assert.ok(tail.stdout.startsWith('/ # ') && !tail.stdout.includes('\n'), `the last line (the prompt, not yet ended): ${JSON.stringify(tail.stdout)}`);
   const follow = background('logs', '-f', 'ops');
   await follow.waitFor(/\/ # /);
-  await type(id, 'echo mark-$((6*7))');
+  await typeLine(d, id, 'echo mark-$((6*7))');
   await follow.waitFor(/^mark-42\r?$/m);
 
   // a reboot inside the guest: the VM keeps running; the event stream says so
-  await type(id, 'reboot -f');
+  await typeLine(d, id, 'reboot -f');
   await json.waitFor(/"event":"rebooted"/);
   text = await logsUntil('ops', (t) => prompts(t) >= 3, 'the prompt after the reboot');
   assert.equal(JSON.parse(tvisor('inspect', 'ops').stdout).state, 'running');
@@ -129,7 +117,7 @@ test('events, logs and restart with the Debian guest', async () => {
   await logsUntil('ops', (t) => prompts(t) >= 1 && !t.includes('mark-42'), 'the prompt after the restart (the kept output starts afresh)');
 
   // a poweroff inside the guest ends the VM: stopped, with the reason
-  await type(id, 'poweroff -f');
+  await typeLine(d, id, 'poweroff -f');
   await json.waitFor(/"event":"stopped","state":"stopped","reason":"the guest powered off"/);
   assert.equal(tvisor('logs', '-f', 'ops').status, 0, 'following a stopped VM prints its output and ends');
   assert.equal(tvisor('rm', 'ops').status, 0);

@@ -130,3 +130,15 @@ export async function collectConsole(d: Daemon, id: string): Promise<{ text(): s
     },
   };
 }
+
+/** Types a line into a VM's console through a WebSocket of its own (closed once the line is sent). */
+export async function typeLine(d: Daemon, id: string, line: string): Promise<void> {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}/v1/vms/${id}/console`);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => ws.send(`${line}\n`, (e) => (e ? reject(e) : resolve())));
+  ws.close();
+}
