@@ -43,16 +43,6 @@ export function lastLines(bytes: Uint8Array, lines: number): Uint8Array {
   return bytes;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
-
 /**
  * GET /v1/vms/{id}/logs: the console output the daemon keeps (the last 64 KiB since the VM last started), or
  * its last `tail` lines; with `follow`, then everything the guest prints until the VM stops, crashes or is
@@ -75,7 +65,7 @@ export function serveLogs(m: VmManager, a: { id: string; follow: boolean; tail?:
     closed: () => end('deleted'),
   });
   replaying = false;
-  let backlog = concat(kept);
+  let backlog: Uint8Array = Buffer.concat(kept);
   if (a.tail !== undefined) backlog = lastLines(backlog, a.tail);
   const live = vm.state === 'running' || vm.state === 'paused';
   if (!a.follow || !live) {

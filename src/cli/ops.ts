@@ -1,5 +1,5 @@
 // The daemon commands docker and virsh users look for: `tvisor logs` (a VM's console output kept by the
-// daemon, optionally followed), `tvisor restart` and `tvisor events` (the lifecycle event stream), over the
+// daemon, optionally followed) and `tvisor events` (the lifecycle event stream), over the
 // streaming endpoints GET /v1/vms/{id}/logs and GET /v1/events.
 import { request, type IncomingMessage } from 'node:http';
 import { LOGS_TAIL_MAX, type VmInfo } from '../api/actions.js';
@@ -130,39 +130,6 @@ async function logs(args: string[]): Promise<number> {
   return 0;
 }
 
-// ---- restart ----
-
-const RESTART_HELP = `Usage: tvisor restart VM...
-
-Stops each VM and starts it again, like 'docker restart': a running or paused VM is powered off at once
-(as by 'tvisor stop': the guest is not asked to shut down; disks are flushed) and booted afresh, so this
-is a cold reset, not 'virsh reboot' (which asks the guest; inside the guest, 'reboot' does that). A VM
-that is created, stopped or crashed is just started. Prints each VM's new state.
-
-Options:
-${CLIENT_HELP}
-  -h, --help             show this help
-`;
-
-async function restart(args: string[]): Promise<number> {
-  const a = clientArgs('restart', args, {}, RESTART_HELP);
-  if (!a) return 0;
-  if (a.positionals.length === 0) throw new UsageError("name the VM (by name or id; see 'tvisor ps')", 'restart');
-  let status = 0;
-  for (const ref of a.positionals) {
-    try {
-      const vm = await resolveVm(a.client, ref);
-      const after = await a.client.call<VmInfo>('POST', `/v1/vms/${vm.id}/restart`);
-      process.stdout.write(`${after.name} (${after.id}): ${after.state}\n`);
-    } catch (e) {
-      if (!(e instanceof ClientError) || a.positionals.length === 1) throw e;
-      process.stderr.write(`tvisor: ${ref}: ${e.message}\n`);
-      status = 1;
-    }
-  }
-  return status;
-}
-
 // ---- events ----
 
 const EVENTS_HELP = `Usage: tvisor events [options]
@@ -210,6 +177,5 @@ async function events(args: string[]): Promise<number> {
 
 export const opsCommands: Record<string, ClientCommand> = {
   logs: { summary: 'Print a VM\'s console output kept by the daemon (-f: follow it)', help: LOGS_HELP, run: logs },
-  restart: { summary: 'Stop VMs and start them again', help: RESTART_HELP, run: restart },
   events: { summary: 'Print VM lifecycle events as they happen', help: EVENTS_HELP, run: events },
 };

@@ -224,9 +224,9 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
   };
 }
 
-// ---- start / stop / pause / resume / rm ----
+// ---- start / stop / pause / resume / restart / rm ----
 
-function lifecycle(verb: 'start' | 'stop' | 'pause' | 'resume', summary: string, help: string): ClientCommand {
+function lifecycle(verb: 'start' | 'stop' | 'pause' | 'resume' | 'restart', summary: string, help: string): ClientCommand {
   const text = `Usage: tvisor ${verb} VM...
 
 ${help}
@@ -363,6 +363,10 @@ export function vmCommands(resolveDefault: DefaultGuestResolver): Record<string,
     stop: lifecycle('stop', 'Power VMs off', 'Powers running or paused VMs off at once (like pulling the plug; disks are flushed).'),
     pause: lifecycle('pause', 'Pause VMs', 'Parks the vCPUs of running VMs; memory and devices stay as they are.'),
     resume: lifecycle('resume', 'Resume paused VMs', 'Lets paused VMs run again.'),
+    restart: lifecycle('restart', 'Stop VMs and start them again', `Stops each VM and starts it again, like 'docker restart': a running or paused VM is powered off at once
+(as by 'tvisor stop': the guest is not asked to shut down; disks are flushed) and booted afresh, so this
+is a cold reset, not 'virsh reboot' (which asks the guest; inside the guest, 'reboot' does that). A VM
+that is created, stopped or crashed is just started. Prints each VM's new state.`),
     rm: { summary: 'Delete VM definitions', help: RM_HELP, run: rm },
     inspect: { summary: 'Show a VM\'s definition, state and statistics', help: INSPECT_HELP, run: inspect },
     update: { summary: 'Change weight, cap or balloon of a VM live', help: UPDATE_HELP, run: update },
