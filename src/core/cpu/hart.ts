@@ -14,6 +14,7 @@ import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
 import type { Bus } from '../devices/bus.js';
 import type { Clint } from '../devices/clint.js';
+import { DEFAULT_JIT_MODE, type JitMode } from '../jit/mode.js';
 
 /** Thrown (never allocated per trap) to unwind from a slow path to the interpreter loop. */
 const TRAP = Object.freeze({ trap: true });
@@ -34,6 +35,8 @@ export interface HartOptions {
   bus: Bus;
   code: CodeCache;
   clint: Clint;
+  /** When guest code is translated to WebAssembly (default: on). */
+  jit?: JitMode;
 }
 
 export class Hart {
@@ -47,6 +50,8 @@ export class Hart {
   readonly code: CodeCache;
   readonly clint: Clint;
   readonly mmu: Mmu;
+  /** When guest code is translated to WebAssembly (jit/mode.ts). */
+  jitMode: JitMode;
   /** Instructions retired (drives minstret/mcycle). */
   retired = 0;
   /** Retired within the current run() call up to the instruction being executed (for counter CSRs). */
@@ -96,6 +101,7 @@ export class Hart {
     this.bus = o.bus;
     this.code = o.code;
     this.clint = o.clint;
+    this.jitMode = o.jit ?? DEFAULT_JIT_MODE;
     this.s = new Int32Array(STATE_SLOTS);
     this.x = this.s.subarray(0, 66);
     this.fpu = new Fpu(this.s);

@@ -9,6 +9,7 @@ import { Uart16550, UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
 import { monotonicClock, type Clock } from '../host/clock.js';
+import type { JitMode } from '../jit/mode.js';
 
 export const RAM_BASE = 0x8000_0000;
 /** Instructions per slice between checks of the wall clock and event loop. */
@@ -20,6 +21,8 @@ export interface BareMachineOptions {
   ramSize?: number;
   clock?: Clock;
   console?: (bytes: Uint8Array) => void;
+  /** When the hart translates guest code to WebAssembly (default: on). */
+  jit?: JitMode;
 }
 
 export type BareExit =
@@ -55,7 +58,7 @@ export class BareMachine {
     }));
     this.bus.map(UART0_BASE, UART0_SIZE, 'uart0', this.uart);
     const code = new CodeCache(this.ram);
-    this.hart = new Hart({ hartId: 0, ram: this.ram, bus: this.bus, code, clint: this.clint });
+    this.hart = new Hart({ hartId: 0, ram: this.ram, bus: this.bus, code, clint: this.clint, jit: opts.jit });
     this.hart.onWatchedStore = (pa) => this.htif(pa);
   }
 

@@ -10,6 +10,7 @@ import { Sbi, HartState, type ResetKind } from '../sbi/sbi.js';
 import { SmpLink } from './smp.js';
 import { prepareSupervisorHart, stuckReason } from './vm.js';
 import type { Clock } from '../host/clock.js';
+import type { JitMode } from '../jit/mode.js';
 
 export interface RemoteHartConfig {
   hartId: number;
@@ -33,6 +34,8 @@ export interface RemoteHartConfig {
   reset(kind: ResetKind): void;
   /** A hart (of another thread) has something to do: its vCPU should run. */
   wake(hart: number): void;
+  /** When the hart translates guest code to WebAssembly (default: on). */
+  jit?: JitMode;
 }
 
 export interface RemoteSlice {
@@ -81,7 +84,7 @@ export class RemoteHartMachine {
     const bus = new Bus();
     for (const m of cfg.mmio) bus.map(m.base, m.size, m.name, new RemoteDevice(this.link, cfg.hartId, m.base));
     this.clint = new Clint(new Timebase(this.clock, 0), cfg.harts);
-    this.hart = new Hart({ hartId: cfg.hartId, ram: this.ram, bus, code: this.code, clint: this.clint });
+    this.hart = new Hart({ hartId: cfg.hartId, ram: this.ram, bus, code: this.code, clint: this.clint, jit: cfg.jit });
     const harts: (Hart | null)[] = Array.from({ length: cfg.harts }, (_, i) => (i === cfg.hartId ? this.hart : null));
     this.sbi = new Sbi({
       harts,

@@ -22,6 +22,7 @@ import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
 import { PanicDetector } from './panic-detector.js';
+import type { JitMode } from '../jit/mode.js';
 
 export { BootError };
 
@@ -58,6 +59,8 @@ export interface VmConfig {
   /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
    *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
+  /** When the harts translate guest code to WebAssembly (default: on). */
+  jit?: JitMode;
 }
 
 export type VmExit =
@@ -193,7 +196,7 @@ export class Vm {
       this.virtio.push(t);
     });
     for (let i = 0; i < cfg.cpus; i++) {
-      this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint }));
+      this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint, jit: cfg.jit }));
     }
     const smp = cfg.smp;
     this.sbi = firmware ? null : new Sbi({
