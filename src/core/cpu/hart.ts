@@ -2,6 +2,7 @@
 // 3.3), and the slow paths for loads, stores and fetches that cross pages, hit MMIO or miss the TLB.
 import { Op, DEC_32BIT } from './ops.js';
 import { S, STATE_SLOTS } from './state.js';
+import { AREA } from './area.js';
 import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
@@ -41,6 +42,8 @@ export interface HartOptions {
 
 export class Hart {
   readonly hartId: number;
+  /** Byte offset of this hart's area in the VM's memory (cpu/area.ts). */
+  readonly area: number;
   /** The architectural state block (layout in state.ts). */
   readonly s: Int32Array;
   /** Integer registers as (lo, hi) pairs over the same buffer. */
@@ -102,10 +105,12 @@ export class Hart {
     this.code = o.code;
     this.clint = o.clint;
     this.jitMode = o.jit ?? DEFAULT_JIT_MODE;
-    this.s = new Int32Array(STATE_SLOTS);
+    // the state block and TLB live in this hart's area of the VM's memory, where generated code reaches them
+    this.area = o.ram.hartArea(o.hartId);
+    this.s = new Int32Array(o.ram.memory.buffer, this.area + AREA.STATE, STATE_SLOTS);
     this.x = this.s.subarray(0, 66);
     this.fpu = new Fpu(this.s);
-    this.mmu = new Mmu(this.s, this.ram, (c, lo, hi) => this.raise(c, lo, hi));
+    this.mmu = new Mmu(this.s, this.ram, this.area, (c, lo, hi) => this.raise(c, lo, hi));
     o.code.listen((page, dropped) => {
       if (!dropped) this.mmu.dropWritable(page);
       this.fetchDirty = true;

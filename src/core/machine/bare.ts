@@ -49,7 +49,7 @@ export class BareMachine {
   constructor(opts: BareMachineOptions = {}) {
     this.clock = opts.clock ?? monotonicClock();
     this.out = opts.console ?? (() => {});
-    this.ram = new GuestRam(RAM_BASE, opts.ramSize ?? 128 * 1024 * 1024);
+    this.ram = new GuestRam(RAM_BASE, opts.ramSize ?? 128 * 1024 * 1024, { harts: 1 });
     this.clint = new Clint(new Timebase(this.clock), 1);
     this.uart = new Uart16550((b) => this.out(Uint8Array.of(b)));
     this.bus.map(CLINT_BASE, CLINT_SIZE, 'clint', this.clint);

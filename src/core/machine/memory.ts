@@ -18,7 +18,11 @@ export interface GuestMemory {
   written(paddr: number, length: number): void;
 }
 
+import { areasBase, memoryBytes, HART_AREA_BYTES } from '../cpu/area.js';
+
 const WASM_PAGE = 65536;
+/** Hart areas a VM's memory holds by default (cpus are 1 to 8). */
+export const DEFAULT_HART_AREAS = 8;
 /** The interpreter addresses RAM with int32 byte offsets. */
 export const MAX_RAM = 2 ** 31;
 
@@ -39,24 +43,30 @@ export class GuestRam implements GuestMemory {
   readonly touched: Uint8Array;
   /** [0] = pages touched; shared with the other threads of the RAM when it is shared. */
   private readonly touchedCount: Int32Array;
+  /** Hart areas after RAM (see hartArea). */
+  readonly areas: number;
   /** Called when a write lands in a page flagged as code: (page index, byte offset in RAM, length). */
   onCodeWrite: ((ramOffset: number, length: number) => void) | null = null;
 
   /**
    * New RAM of `size` bytes at guest physical `base`. With `shared`, a shared WebAssembly memory (a
    * SharedArrayBuffer) that `GuestRam.attach` can open in other threads, so harts there run on the same RAM.
-   * Alternatively `memory` gives an existing memory (from another thread) to wrap.
+   * Alternatively `memory` gives an existing memory (from another thread) to wrap. After RAM, the memory holds
+   * `harts` hart areas (cpu/area.ts: state blocks and TLBs that generated code addresses).
    */
-  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory; touched?: SharedArrayBuffer } = {}) {
+  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory; touched?: SharedArrayBuffer; harts?: number } = {}) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
     if (size > MAX_RAM) throw new RangeError(`RAM size ${size} exceeds the ${MAX_RAM / 2 ** 30} GiB limit`);
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('tvisor needs a little-endian host');
-    const pages = Math.ceil(size / WASM_PAGE);
-    if (opts.memory && opts.memory.buffer.byteLength < size) throw new RangeError(`the memory given holds ${opts.memory.buffer.byteLength} bytes, fewer than ${size}`);
+    const pages = memoryBytes(size, opts.harts ?? DEFAULT_HART_AREAS) / WASM_PAGE;
+    if (opts.memory && opts.memory.buffer.byteLength < memoryBytes(size, 1)) {
+      throw new RangeError(`the memory given holds ${opts.memory.buffer.byteLength} bytes, fewer than ${memoryBytes(size, 1)}`);
+    }
     this.memory = opts.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: opts.shared === true });
     const buf = this.memory.buffer;
+    this.areas = Math.floor((buf.byteLength - areasBase(size)) / HART_AREA_BYTES);
     this.shared = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
     this.u8 = new Uint8Array(buf, 0, size);
     this.i8 = new Int8Array(buf, 0, size);
@@ -69,6 +79,14 @@ export class GuestRam implements GuestMemory {
     const acct = opts.touched ?? (this.shared ? new SharedArrayBuffer(4 + (size >>> 12)) : new ArrayBuffer(4 + (size >>> 12)));
     this.touchedCount = new Int32Array(acct, 0, 1);
     this.touched = new Uint8Array(acct, 4, size >>> 12);
+  }
+
+  /** Byte offset in `memory` of hart `hartId`'s area (state block, TLB: cpu/area.ts). */
+  hartArea(hartId: number): number {
+    if (!Number.isInteger(hartId) || hartId < 0 || hartId >= this.areas) {
+      throw new RangeError(`hart ${hartId} has no state area: this VM's memory holds ${this.areas}`);
+    }
+    return areasBase(this.size) + hartId * HART_AREA_BYTES;
   }
 
   /** The touched account's buffer, for GuestRam.attach in another thread. */

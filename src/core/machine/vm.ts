@@ -150,7 +150,7 @@ export class Vm {
     }
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
     if (cfg.smp && firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
-    this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined });
+    this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined, harts: cfg.cpus });
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
     this.clint.onChange = () => this.wake();

@@ -30,7 +30,7 @@ function setup(): { mmu: Mmu; ram: GuestRam; pte: (pa: number, flags: number) =>
   s[S.PRIV] = PRIV.S;
   s[S.SATP] = ROOT / 4096; // ppn
   s[S.SATP + 1] = 8 << 28; // Sv39
-  const mmu = new Mmu(s, ram, (cause) => {
+  const mmu = new Mmu(s, ram, ram.hartArea(0), (cause) => {
     throw new Fault(cause);
   });
   mmu.pmp.check = () => true; // PMP grants everything (its checks are tested in pmp.test.ts)

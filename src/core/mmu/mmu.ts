@@ -5,9 +5,10 @@
 import { S } from '../cpu/state.js';
 import { CAUSE, MSTATUS, PRIV, PTE } from '../cpu/bits.js';
 import { Access, Pmp } from './pmp.js';
+import { AREA, TLB_ENTRIES } from '../cpu/area.js';
 import type { GuestRam } from '../machine/memory.js';
 
-export const TLB_SIZE = 256;
+export const TLB_SIZE = TLB_ENTRIES;
 const TWO32 = 4294967296;
 /** A tag no page-aligned address can equal. */
 export const TLB_INVALID = 1;
@@ -27,22 +28,28 @@ function pte64(lo: number, hi: number): bigint {
 export type Raise = (cause: number, tvalLo: number, tvalHi: number) => never;
 
 export class Mmu {
-  // tag (virtual page address lo/hi) and RAM byte offset of the page, per access kind
-  readonly rTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  readonly rTagHi = new Int32Array(TLB_SIZE);
-  readonly rOff = new Int32Array(TLB_SIZE);
-  readonly wTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  readonly wTagHi = new Int32Array(TLB_SIZE);
-  readonly wOff = new Int32Array(TLB_SIZE);
-  readonly xTag = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  readonly xTagHi = new Int32Array(TLB_SIZE);
-  readonly xOff = new Int32Array(TLB_SIZE);
+  // tag (virtual page address lo/hi) and RAM byte offset of the page, per access kind: views of the hart's
+  // area in the VM's memory (cpu/area.ts), which generated code checks inline
+  readonly rTag: Int32Array;
+  readonly rTagHi: Int32Array;
+  readonly rOff: Int32Array;
+  readonly wTag: Int32Array;
+  readonly wTagHi: Int32Array;
+  readonly wOff: Int32Array;
+  readonly xTag: Int32Array;
+  readonly xTagHi: Int32Array;
+  readonly xOff: Int32Array;
   readonly pmp: Pmp;
   /** Effective privilege of the last translation (for the caller's PMP check). */
   lastPriv = 0;
 
-  constructor(private readonly s: Int32Array, private readonly ram: GuestRam, private readonly raise: Raise) {
+  constructor(private readonly s: Int32Array, private readonly ram: GuestRam, area: number, private readonly raise: Raise) {
     this.pmp = new Pmp(s);
+    const view = (at: number) => new Int32Array(ram.memory.buffer, area + at, TLB_SIZE);
+    this.rTag = view(AREA.R_TAG); this.rTagHi = view(AREA.R_TAG_HI); this.rOff = view(AREA.R_OFF);
+    this.wTag = view(AREA.W_TAG); this.wTagHi = view(AREA.W_TAG_HI); this.wOff = view(AREA.W_OFF);
+    this.xTag = view(AREA.X_TAG); this.xTagHi = view(AREA.X_TAG_HI); this.xOff = view(AREA.X_OFF);
+    this.flush();
   }
 
   /** Drops every cached translation (satp, privilege, mstatus or PMP changed; sfence.vma). */

@@ -1,0 +1,45 @@
+// Where each hart's state lives in the VM's WebAssembly.Memory: after guest RAM, one fixed-size area per hart
+// holding the state block (state.ts), the software TLB and a scratch slot. Generated code (the JIT) reads and
+// writes them at these byte offsets; the interpreter uses typed-array views over the same bytes.
+import { STATE_SLOTS } from './state.js';
+
+/** Bytes per hart area (a multiple of 4 KiB so areas never share a page with RAM or each other). */
+export const HART_AREA_BYTES = 16384;
+/** Alignment of the first area (one wasm page): RAM ends where the areas begin. */
+export const AREA_ALIGN = 65536;
+
+/** TLB entries per access kind (direct-mapped on the virtual page number). */
+export const TLB_ENTRIES = 256;
+const TLB_ARRAY = TLB_ENTRIES * 4;
+
+/** Byte offsets inside a hart area. */
+export const enum AREA {
+  STATE = 0,
+  /** Tag (virtual page address, low word; TLB_INVALID when empty), high word and RAM byte offset per entry,
+   *  for reads, writes and fetches: nine Int32 arrays of TLB_ENTRIES. */
+  R_TAG = 1024,
+  R_TAG_HI = R_TAG + TLB_ARRAY,
+  R_OFF = R_TAG_HI + TLB_ARRAY,
+  W_TAG = R_OFF + TLB_ARRAY,
+  W_TAG_HI = W_TAG + TLB_ARRAY,
+  W_OFF = W_TAG_HI + TLB_ARRAY,
+  X_TAG = W_OFF + TLB_ARRAY,
+  X_TAG_HI = X_TAG + TLB_ARRAY,
+  X_OFF = X_TAG_HI + TLB_ARRAY,
+  /** 64 bytes where slow paths called from generated code leave their results. */
+  SCRATCH = X_OFF + TLB_ARRAY,
+  END = SCRATCH + 64,
+}
+
+/** The first area's byte offset for RAM of `ramSize` bytes. */
+export function areasBase(ramSize: number): number {
+  return Math.ceil(ramSize / AREA_ALIGN) * AREA_ALIGN;
+}
+
+/** Bytes of WebAssembly memory a VM needs for `ramSize` bytes of RAM and `harts` hart areas. */
+export function memoryBytes(ramSize: number, harts: number): number {
+  return Math.ceil((areasBase(ramSize) + harts * HART_AREA_BYTES) / AREA_ALIGN) * AREA_ALIGN;
+}
+
+// the state block and TLB must fit their places
+if (STATE_SLOTS * 4 > AREA.R_TAG || AREA.END > HART_AREA_BYTES) throw new Error('hart area layout overflow');
