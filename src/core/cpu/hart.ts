@@ -16,6 +16,8 @@ import type { GuestRam } from '../machine/memory.js';
 import type { Bus } from '../devices/bus.js';
 import type { Clint } from '../devices/clint.js';
 import { DEFAULT_JIT_MODE, type JitMode } from '../jit/mode.js';
+import { Jit, Exit } from '../jit/jit.js';
+import { X_SINK } from './state.js';
 
 /** Thrown (never allocated per trap) to unwind from a slow path to the interpreter loop. */
 const TRAP = Object.freeze({ trap: true });
@@ -55,6 +57,8 @@ export class Hart {
   readonly mmu: Mmu;
   /** When guest code is translated to WebAssembly (jit/mode.ts). */
   jitMode: JitMode;
+  /** The translation tier, made at the first run() with jitMode on or all. */
+  private jitTier: Jit | null = null;
   /** Instructions retired (drives minstret/mcycle). */
   retired = 0;
   /** Retired within the current run() call up to the instruction being executed (for counter CSRs). */
@@ -132,6 +136,37 @@ export class Hart {
     this.retired = this.cycleOffset = this.instretOffset = 0;
     this.mmu.pmp.update();
     this.mmu.flush();
+  }
+
+  /** The hart's translation tier (null when jitMode is off). */
+  get jit(): Jit | null {
+    if (this.jitMode === 'off') return null;
+    if (this.jitTier === null) {
+      const clock = globalThis.performance;
+      this.jitTier = new Jit(this.ram, this.code, this.area, this.jitMode, {
+        load: (lo, hi, op) => {
+          try {
+            this.loadSlow(X_SINK, lo, hi, op);
+            return 0;
+          } catch (e) {
+            if (e !== TRAP) throw e;
+            return 1;
+          }
+        },
+        store: (lo, hi, size, vLo, vHi) => {
+          const jit = this.jitTier!;
+          jit.dropped = false;
+          try {
+            this.storeSlow(lo, hi, size, vLo, vHi);
+          } catch (e) {
+            if (e !== TRAP) throw e;
+            return 1;
+          }
+          return this.stop || jit.dropped ? 2 : 0;
+        },
+      }, clock ? () => clock.now() : undefined);
+    }
+    return this.jitTier;
   }
 
   get pc(): bigint {
@@ -258,11 +293,14 @@ export class Hart {
     // traps in a row with no instruction retired in between (a trap loop never leaves this call otherwise)
     let trapStreak = 0;
     let trapMark = -1;
+    const jit = this.jit;
     if (this.waiting) {
       if (!this.wakeable()) return 0;
       this.waiting = false;
     }
     outer: for (;;) {
+      // with a translation tier, look up the pc at every chunk: a hot loop inside one page gets translated
+      if (jit !== null) fTag = TLB_INVALID;
       if (this.chunkHook !== null) {
         this.chunkHook();
         // the hook may have dropped decoded pages (a remote fence.i) or TLB entries (a remote sfence.vma):
@@ -290,6 +328,22 @@ export class Hart {
             fTag = this.fetchUniform ? pcLo & -4096 : TLB_INVALID;
             fTagHi = pcHi;
             this.fetchDirty = false;
+            if (jit !== null && this.fetchUniform) {
+              const k = jit.run(fOff >>> 12, pcLo, pcHi, n - chunkEnd);
+              if (k >= 0) {
+                n -= k;
+                pcLo = s[S.PC];
+                pcHi = s[S.PC + 1];
+                fTag = TLB_INVALID; // look up where it left
+                if (jit.status === Exit.TRAP) {
+                  curLo = pcLo;
+                  curHi = pcHi;
+                  throw TRAP;
+                }
+                if (this.stop) break outer;
+                if (k > 0) continue;
+              }
+            }
           }
           const o = pcLo & 0xffe;
           let w = d[o];
@@ -743,7 +797,8 @@ export class Hart {
                 }
                 if (op >= Op.FLW && op <= Op.FCLASS_D) execFp(this, w, imm); // F and D
                 else execOther(this, w, imm);
-                if (this.fetchDirty) fTag = TLB_INVALID;
+                // translated code may go on after this instruction, which it left to the interpreter
+                if (this.fetchDirty || jit !== null) fTag = TLB_INVALID;
                 if (this.stop) { n--; break outer; }
             }
             break;

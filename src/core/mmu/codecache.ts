@@ -18,6 +18,8 @@ export class CodeCache {
   private readonly writes: Uint16Array;
   /** Notified when a page becomes code (harts drop write-TLB entries) or a cache is dropped. */
   private listeners: ((ramPage: number, dropped: boolean) => void)[] = [];
+  /** Notified when a write lands in a cached page (translations of it are stale). */
+  private writeListeners: ((ramPage: number) => void)[] = [];
   /** Fetched from since the clock hand last passed (one byte per RAM page). */
   private readonly referenced: Uint8Array;
   /** The clock's ring: a RAM page per slot (-1: free). */
@@ -54,6 +56,11 @@ export class CodeCache {
 
   listen(fn: (ramPage: number, dropped: boolean) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Calls `fn` with the RAM page of every write into a cached page. */
+  listenWrites(fn: (ramPage: number) => void): void {
+    this.writeListeners.push(fn);
   }
 
   /**
@@ -103,6 +110,7 @@ export class CodeCache {
       const s = this.slotOf[p];
       if (s === 0) continue;
       const d = this.arrays[s - 1]!;
+      for (const l of this.writeListeners) l(p);
       if (++this.writes[p] > DROP_AFTER || length >= 4096) {
         this.drop(p);
         continue;

@@ -1,0 +1,471 @@
+// Translates the code of one physical page into one WebAssembly function (a region: every block reachable from
+// the page's known entry points without leaving the page). Branches inside the page stay in wasm: forward ones
+// are direct `br`s, backward ones and jumps through registers go through a br_table on the target offset, with
+// the instruction budget checked there. Registers are i64 locals, loaded at entry and stored at every exit.
+// Loads and stores check the hart's TLB inline and call the interpreter's slow paths only on a miss.
+import { Op, DEC_32BIT } from '../cpu/ops.js';
+import { S, X_SINK } from '../cpu/state.js';
+import { AREA } from '../cpu/area.js';
+import { decode16, decode32 } from '../cpu/decode.js';
+import { ALU, type AluCtx } from './alu-table.js';
+import { Code, T, W, encodeModule } from './wasm.js';
+
+/** How a translated function ended (its return value). The exit pc is in the state block's pc. */
+export const enum Exit {
+  /** At an instruction the translator leaves to the interpreter, a pc outside the page, or the budget's end. */
+  NORMAL = 0,
+  /** A load or store trapped: the hart's pending trap is set, pc is the faulting instruction. */
+  TRAP = 1,
+}
+
+/** The function a translation exports: run(entry offset / 2, budget, page's virtual address lo, hi). */
+export type RegionFn = (entry: number, budget: number, pageLo: number, pageHi: number) => number;
+
+/** Imported slow paths: 0 = done, 1 = trapped, 2 = done but leave generated code now (stop or code written). */
+export interface SlowPaths {
+  /** Loads into the state's x0 sink slot (sign/zero-extended as `op` says). */
+  load(vaLo: number, vaHi: number, op: number): number;
+  store(vaLo: number, vaHi: number, size: number, lo: number, hi: number): number;
+}
+
+export interface Translation {
+  /** Per halfword offset: 1 when the function can be entered there. */
+  readonly entries: Uint8Array;
+  /** Instructions translated. */
+  readonly instructions: number;
+  /** Size of the module in bytes. */
+  readonly bytes: number;
+  readonly module: WebAssembly.Module;
+}
+
+const LOAD_OPS = new Map<Op, { size: number; w: W }>([
+  [Op.LB, { size: 1, w: W.I64_LOAD8_S }], [Op.LBU, { size: 1, w: W.I64_LOAD8_U }],
+  [Op.LH, { size: 2, w: W.I64_LOAD16_S }], [Op.LHU, { size: 2, w: W.I64_LOAD16_U }],
+  [Op.LW, { size: 4, w: W.I64_LOAD32_S }], [Op.LWU, { size: 4, w: W.I64_LOAD32_U }],
+  [Op.LD, { size: 8, w: W.I64_LOAD }],
+]);
+const STORE_OPS = new Map<Op, { size: number; w: W }>([
+  [Op.SB, { size: 1, w: W.I64_STORE8 }], [Op.SH, { size: 2, w: W.I64_STORE16 }],
+  [Op.SW, { size: 4, w: W.I64_STORE32 }], [Op.SD, { size: 8, w: W.I64_STORE }],
+]);
+const BRANCH_OPS = new Map<Op, W>([
+  [Op.BEQ, W.I64_EQ], [Op.BNE, W.I64_NE], [Op.BLT, W.I64_LT_S], [Op.BGE, W.I64_GE_S],
+  [Op.BLTU, W.I64_LT_U], [Op.BGEU, W.I64_GE_U],
+]);
+
+/** One decoded instruction of the page. */
+interface Insn {
+  off: number;
+  len: number;
+  op: Op;
+  rd: number; // register number, 32 = discard (x0)
+  rs1: number;
+  rs2: number;
+  imm: number;
+  /** Translated inline; otherwise the block ends here and the interpreter runs it. */
+  inline: boolean;
+}
+
+const enum Kind { INLINE, BRANCH, JAL, JALR, STOP }
+
+function kindOf(op: Op): Kind {
+  if (BRANCH_OPS.has(op)) return Kind.BRANCH;
+  if (op === Op.JAL) return Kind.JAL;
+  if (op === Op.JALR) return Kind.JALR;
+  if (op === Op.AUIPC || op === Op.FENCE || LOAD_OPS.has(op) || STORE_OPS.has(op) || ALU[op] !== undefined) return Kind.INLINE;
+  return Kind.STOP;
+}
+
+/** Decodes the instruction at page offset `off` (null when a 32-bit one would cross the page end). */
+function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Array): Insn | null {
+  const h = u16[(pageOff + off) >>> 1];
+  if ((h & 3) !== 3) decode16(h, tmp, 0);
+  else if (off === 0xffe) return null;
+  else decode32(h | (u16[(pageOff + off + 2) >>> 1] << 16), tmp, 0);
+  const w = tmp[0];
+  const op = (w & 0x1ff) as Op;
+  const rdSlot = (w >>> 9) & 0x7f;
+  return {
+    off, len: w & DEC_32BIT ? 4 : 2, op,
+    rd: rdSlot === X_SINK ? 32 : rdSlot >>> 1,
+    rs1: ((w >>> 16) & 0x7f) >>> 1,
+    rs2: ((w >>> 23) & 0x7f) >>> 1,
+    imm: tmp[1],
+    inline: kindOf(op) !== Kind.STOP,
+  };
+}
+
+/**
+ * Finds the instructions reachable from `roots` inside the page (following fall-through and direct branches
+ * and jumps; an instruction after a call or after one left to the interpreter is a root too, as control comes
+ * back there), and the block leaders among them. Returns instructions sorted by offset.
+ */
+function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): { insns: Insn[]; leaders: Set<number> } {
+  const byOff = new Map<number, Insn>();
+  /** halfwords covered by the second half of a 32-bit instruction */
+  const inside = new Uint8Array(2048);
+  const leaders = new Set<number>();
+  const work: number[] = [];
+  const tmp = new Int32Array(2);
+  const want = (off: number, leader: boolean) => {
+    if (off < 0 || off >= 4096 || (off & 1)) return;
+    if (leader) leaders.add(off);
+    work.push(off);
+  };
+  for (const r of roots) want(r, true);
+  while (work.length) {
+    const off = work.pop()!;
+    if (byOff.has(off) || inside[off >>> 1]) continue;
+    const ins = decodeAt(u16, pageOff, off, tmp);
+    if (ins === null) continue; // left to the interpreter (fetched across the page end)
+    if (ins.len === 4 && (byOff.has(off + 2) || inside[(off >>> 1)])) continue; // overlaps a decoded one
+    byOff.set(off, ins);
+    if (ins.len === 4) inside[(off + 2) >>> 1] = 1;
+    const next = off + ins.len;
+    switch (kindOf(ins.op)) {
+      case Kind.INLINE: want(next, false); break;
+      case Kind.BRANCH: want(off + ins.imm, true); want(next, true); break;
+      case Kind.JAL: want(off + ins.imm, true); if (ins.rd !== 32) want(next, true); break;
+      case Kind.JALR: if (ins.rd !== 32) want(next, true); break;
+      case Kind.STOP: want(next, true); break;
+    }
+  }
+  // an instruction whose first halfword another one covers cannot be a block start
+  for (const off of [...leaders]) if (!byOff.has(off)) leaders.delete(off);
+  const insns = [...byOff.values()].sort((a, b) => a.off - b.off);
+  return { insns, leaders };
+}
+
+// parameters and locals of the generated function
+const P_ENTRY = 0, P_BUDGET = 1, P_PAGE_LO = 2, P_PAGE_HI = 3;
+const L_PAGE = 4; // i64: the page's virtual address
+const L_N = 5; // i32: instructions left in the budget (may go below zero by less than a page's worth)
+const L_T = 6; // i32: dispatch target (offset / 2)
+const L_EPC = 7; // i64: exit pc
+const L_ST = 8; // i32: exit status
+const L_A = 9; // i64: effective address
+const L_ALO = 10; // i32: its low word
+const L_E = 11; // i32: TLB entry index * 4
+const L_TMP = 12; // i64 × 4: temporaries of the ALU emitters
+const L_X = 16; // i64 × 31: x1..x31
+
+const OUT = 0; // absolute label indices: the outer block (exit) and the dispatch loop
+const TOP = 1;
+
+/** Builds one region's function body. */
+class Gen implements AluCtx {
+  readonly c = new Code();
+  readonly t0 = L_TMP;
+  readonly t1 = L_TMP + 1;
+  readonly t2 = L_TMP + 2;
+  readonly t3 = L_TMP + 3;
+  /** Open control structures (absolute label index = position). */
+  private depth = 0;
+  /** The current instruction and its position in its block, for exits from the middle of a block. */
+  private ins!: Insn;
+  private blockLen = 0;
+  private indexInBlock = 0;
+  /** The absolute label index of each leader's block, for forward branches. */
+  readonly labelOf = new Map<number, number>();
+
+  constructor(private readonly area: number, private readonly slowLoad: number, private readonly slowStore: number) {}
+
+  open(kind: 'block' | 'loop' | 'if', t: T = T.VOID): number {
+    if (kind === 'block') this.c.block(t); else if (kind === 'loop') this.c.loop(t); else this.c.if(t);
+    return this.depth++;
+  }
+  close(): void {
+    this.c.end();
+    this.depth--;
+  }
+  /** Branch to the structure opened with absolute index `label`. */
+  br(label: number): void {
+    this.c.br(this.depth - 1 - label);
+  }
+  rel(label: number): number {
+    return this.depth - 1 - label;
+  }
+
+  reg(r: number): void {
+    if (r === 0 || r === 32) this.c.i64(0);
+    else this.c.get(L_X + r - 1);
+  }
+  rs1 = (): void => this.reg(this.ins.rs1);
+  rs2 = (): void => this.reg(this.ins.rs2);
+  /** Pops the value into rd (dropped for x0). */
+  setRd(): void {
+    const rd = this.ins.rd;
+    if (rd === 0 || rd === 32) this.c.op(W.DROP);
+    else this.c.set(L_X + rd - 1);
+  }
+  /** Pushes pc + delta (i64) for the current instruction. */
+  pcPlus(delta: number): void {
+    this.c.get(L_PAGE).i64(this.ins.off + delta).op(W.I64_ADD);
+  }
+
+  /** Leaves with pc = page + `off` and status `st`, after adding back `unexecuted` instructions to the budget. */
+  exitAt(off: number, st: Exit, unexecuted: number): void {
+    const c = this.c;
+    c.get(L_PAGE).i64(off).op(W.I64_ADD).set(L_EPC);
+    if (st !== Exit.NORMAL) c.i32(st).set(L_ST);
+    if (unexecuted) c.get(L_N).i32(unexecuted).op(W.I32_ADD).set(L_N);
+    this.br(OUT);
+  }
+  /** Leaves with the pc (i64) on the stack. */
+  exitDynamic(unexecuted: number): void {
+    this.c.set(L_EPC);
+    if (unexecuted) this.c.get(L_N).i32(unexecuted).op(W.I32_ADD).set(L_N);
+    this.br(OUT);
+  }
+
+  /** Control goes to page offset `target`: a label ahead, the dispatcher behind, or an exit. */
+  jumpTo(target: number): void {
+    const label = this.labelOf.get(target);
+    if (label !== undefined && target > this.ins.off) {
+      this.br(label);
+      return;
+    }
+    if (label !== undefined) {
+      // a backward jump: the budget bounds every loop
+      const c = this.c;
+      c.get(L_N).i32(0).op(W.I32_LE_S).if();
+      this.depth++;
+      this.exitAt(target, Exit.NORMAL, 0);
+      this.close();
+      c.i32(target >>> 1).set(L_T);
+      this.br(TOP);
+      return;
+    }
+    this.exitAt(target, Exit.NORMAL, 0);
+  }
+
+  /** Emits one block: its instructions, then where control goes when it falls off its end. */
+  block(insns: Insn[], from: number, to: number, nextLeader: number | undefined): void {
+    const c = this.c;
+    this.blockLen = 0;
+    for (let i = from; i < to; i++) if (insns[i].inline) this.blockLen++;
+    if (this.blockLen) c.get(L_N).i32(this.blockLen).op(W.I32_SUB).set(L_N);
+    for (let i = from; i < to; i++) {
+      const ins = insns[i];
+      this.ins = ins;
+      this.indexInBlock = i - from;
+      if (!ins.inline) {
+        this.exitAt(ins.off, Exit.NORMAL, 0); // the interpreter runs it
+        return;
+      }
+      if (this.insn(ins)) return; // the block ended with a jump
+    }
+    const last = insns[to - 1];
+    const next = last.off + last.len;
+    if (nextLeader === next) return; // falls into the next block's code
+    this.ins = last;
+    this.exitAt(next, Exit.NORMAL, 0);
+  }
+
+  /** Emits one instruction; returns true when control never falls through it. */
+  private insn(ins: Insn): boolean {
+    const c = this.c;
+    const op = ins.op;
+    const alu = ALU[op];
+    if (alu !== undefined) {
+      alu(this, ins.imm);
+      this.setRd();
+      return false;
+    }
+    const branch = BRANCH_OPS.get(op);
+    if (branch !== undefined) {
+      this.rs1(); this.rs2(); c.op(branch);
+      this.open('if');
+      this.jumpTo(ins.off + ins.imm);
+      this.close();
+      return false;
+    }
+    const load = LOAD_OPS.get(op);
+    if (load !== undefined) { this.load(load.size, load.w); return false; }
+    const store = STORE_OPS.get(op);
+    if (store !== undefined) { this.store(store.size, store.w); return false; }
+    switch (op) {
+      case Op.AUIPC: this.pcPlus(ins.imm); this.setRd(); return false;
+      case Op.FENCE: return false; // one hart's own accesses are in order; SMP harts use atomics
+      case Op.JAL:
+        if (ins.rd !== 32) { this.pcPlus(ins.len); this.setRd(); }
+        this.jumpTo(ins.off + ins.imm);
+        return true;
+      case Op.JALR: {
+        // target = (rs1 + imm) & ~1, computed before rd is written (rd may be rs1)
+        this.rs1(); c.i64(ins.imm).op(W.I64_ADD).i64(-2).op(W.I64_AND).set(L_A);
+        if (ins.rd !== 32) { this.pcPlus(ins.len); this.setRd(); }
+        // inside this page: dispatch on the offset (budget-checked like a backward jump); else leave
+        c.get(L_A).i64(-4096).op(W.I64_AND).get(L_PAGE).op(W.I64_EQ).get(L_N).i32(0).op(W.I32_GT_S).op(W.I32_AND);
+        this.open('if');
+        c.get(L_A).op(W.I32_WRAP_I64).i32(0xfff).op(W.I32_AND).i32(1).op(W.I32_SHR_U).set(L_T);
+        this.br(TOP);
+        this.close();
+        c.get(L_A);
+        this.exitDynamic(0);
+        return true;
+      }
+    }
+    throw new Error(`translator: no emitter for op ${op}`);
+  }
+
+  /** Pushes the effective address rs1 + imm into L_A / L_ALO and the TLB entry offset into L_E; leaves on
+   *  the stack whether the entry of `tag` holds the page and the access is aligned. */
+  private tlbHit(tag: number, size: number): void {
+    const c = this.c, a = this.area;
+    this.rs1(); c.i64(this.ins.imm).op(W.I64_ADD).tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
+    c.i32(10).op(W.I32_SHR_U).i32(0x3fc).op(W.I32_AND).tee(L_E);
+    c.mem(W.I32_LOAD, 2, a + tag).get(L_ALO).i32(-4096).op(W.I32_AND).op(W.I32_EQ);
+    c.get(L_E).mem(W.I32_LOAD, 2, a + tag + 1024).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
+    c.op(W.I32_AND);
+    if (size > 1) c.get(L_ALO).i32(size - 1).op(W.I32_AND).op(W.I32_EQZ).op(W.I32_AND);
+  }
+  /** Pushes the RAM byte offset of the access that hit entry L_E of `tag`'s TLB. */
+  private ramAddr(tag: number): void {
+    this.c.get(L_E).mem(W.I32_LOAD, 2, this.area + tag + 2048).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
+  }
+  /** After a slow path returned its status (on the stack): leave on a trap or when asked to. */
+  private afterSlow(): void {
+    const c = this.c;
+    const before = this.indexInBlock; // instructions of the block executed before this one
+    c.tee(L_ST);
+    this.open('if');
+    c.get(L_ST).i32(1).op(W.I32_EQ);
+    this.open('if');
+    this.exitAt(this.ins.off, Exit.TRAP, this.blockLen - before);
+    this.close();
+    // done, but stop here (the machine stopped, or code was written): resume after this instruction
+    c.i32(Exit.NORMAL).set(L_ST);
+    this.exitAt(this.ins.off + this.ins.len, Exit.NORMAL, this.blockLen - before - 1);
+    this.close();
+  }
+
+  private load(size: number, w: W): void {
+    const c = this.c;
+    this.tlbHit(AREA.R_TAG, size);
+    this.open('if', T.I64);
+    this.ramAddr(AREA.R_TAG);
+    c.mem(w, Math.log2(size), 0);
+    c.else();
+    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(this.ins.op).call(this.slowLoad);
+    this.afterSlow();
+    c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + X_SINK * 4);
+    this.close();
+    this.setRd();
+  }
+
+  private store(size: number, w: W): void {
+    const c = this.c;
+    this.tlbHit(AREA.W_TAG, size);
+    this.open('if');
+    this.ramAddr(AREA.W_TAG);
+    this.rs2();
+    c.mem(w, Math.log2(size), 0);
+    c.else();
+    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(size);
+    this.rs2(); c.op(W.I32_WRAP_I64);
+    this.rs2(); c.i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+    c.call(this.slowStore);
+    this.afterSlow();
+    this.close();
+  }
+
+  /** Loads the used registers at entry; `body` emits the rest; stores the written ones at every exit. */
+  wrap(used: Set<number>, written: Set<number>, body: () => void): void {
+    const c = this.c, a = this.area;
+    c.get(P_BUDGET).set(L_N);
+    c.get(P_ENTRY).set(L_T);
+    c.get(P_PAGE_LO).op(W.I64_EXTEND_I32_U).get(P_PAGE_HI).op(W.I64_EXTEND_I32_U).i64(32).op(W.I64_SHL).op(W.I64_OR).set(L_PAGE);
+    for (const r of used) c.i32(0).mem(W.I64_LOAD, 3, a + AREA.STATE + r * 8).set(L_X + r - 1);
+    this.open('block'); // OUT
+    this.open('loop'); // TOP
+    body();
+    this.close();
+    this.close();
+    for (const r of written) c.i32(0).get(L_X + r - 1).mem(W.I64_STORE, 3, a + AREA.STATE + r * 8);
+    c.i32(0).get(L_EPC).mem(W.I64_STORE, 3, a + AREA.STATE + S.PC * 4);
+    c.i32(0).get(L_N).mem(W.I32_STORE, 2, a + AREA.SCRATCH);
+    c.get(L_ST);
+  }
+
+  /** The dispatcher and the blocks, nested so that each block's label ends right before its code. */
+  blocks(insns: Insn[], leaders: Set<number>): void {
+    const c = this.c;
+    // block boundaries: leaders, and after every instruction that ends a block
+    const starts: number[] = [];
+    for (let i = 0; i < insns.length; i++) {
+      const prev = insns[i - 1];
+      const gap = prev === undefined || prev.off + prev.len !== insns[i].off;
+      if (gap || leaders.has(insns[i].off) || !prev.inline || kindOf(prev.op) === Kind.JAL || kindOf(prev.op) === Kind.JALR) {
+        starts.push(i);
+        leaders.add(insns[i].off);
+      }
+    }
+    const k = starts.length;
+    // open the blocks' labels, last block outermost; label of block j ends right before block j's code
+    const labels: number[] = new Array(k);
+    for (let j = k - 1; j >= 0; j--) {
+      labels[j] = this.open('block');
+      this.labelOf.set(insns[starts[j]].off, labels[j]);
+    }
+    const miss = this.open('block');
+    // dispatch: br_table over every halfword offset of the page
+    c.get(L_T).op(W.BR_TABLE).u32(2048);
+    const blockAt = new Map<number, number>();
+    starts.forEach((s, j) => blockAt.set(insns[s].off, j));
+    for (let h = 0; h < 2048; h++) {
+      const j = blockAt.get(h * 2);
+      c.u32(j === undefined ? 0 : this.rel(labels[j]));
+    }
+    c.u32(0);
+    this.close(); // miss: no block starts at the target
+    c.get(L_PAGE).get(L_T).i32(1).op(W.I32_SHL).op(W.I64_EXTEND_I32_U).op(W.I64_ADD).set(L_EPC);
+    this.br(OUT);
+    for (let j = 0; j < k; j++) {
+      this.close(); // label j: block j's code follows
+      const end = j + 1 < k ? starts[j + 1] : insns.length;
+      this.block(insns, starts[j], end, j + 1 < k ? insns[starts[j + 1]].off : undefined);
+    }
+    // the last block always leaves explicitly; the loop's end is never reached
+    c.op(W.UNREACHABLE);
+  }
+}
+
+const I32 = T.I32, I64 = T.I64;
+
+/**
+ * Translates the page at RAM byte offset `pageOff` from the given entry offsets. `area` is the hart's area
+ * offset in memory, `memPages` / `shared` describe the VM's memory. Returns null when nothing is translatable.
+ */
+export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean }): Translation | null {
+  const { insns, leaders } = discover(u16, pageOff, roots);
+  if (!insns.some((i) => i.inline)) return null;
+  const used = new Set<number>();
+  const written = new Set<number>();
+  for (const i of insns) {
+    if (!i.inline) continue;
+    for (const r of [i.rs1, i.rs2]) if (r !== 0) used.add(r);
+    if (i.rd !== 0 && i.rd !== 32) { used.add(i.rd); written.add(i.rd); }
+  }
+  const g = new Gen(area, 0, 1);
+  g.wrap(used, written, () => g.blocks(insns, leaders));
+  // entered only where a block does some work: a block that starts with an instruction left to the
+  // interpreter would return at once, and the caller would ask again
+  const entries = new Uint8Array(2048);
+  const inline = new Set(insns.filter((i) => i.inline).map((i) => i.off));
+  for (const off of leaders) if (inline.has(off)) entries[off >>> 1] = 1;
+  const bytes = encodeModule({
+    imports: [
+      { name: 'load', type: { params: [I32, I32, I32], results: [I32] } },
+      { name: 'store', type: { params: [I32, I32, I32, I32, I32], results: [I32] } },
+    ],
+    memory: mem,
+    func: {
+      type: { params: [I32, I32, I32, I32], results: [I32] },
+      locals: [{ count: 1, type: I64 }, { count: 2, type: I32 }, { count: 1, type: I64 }, { count: 1, type: I32 },
+        { count: 1, type: I64 }, { count: 2, type: I32 }, { count: 4, type: I64 }, { count: 31, type: I64 }],
+      body: g.c,
+    },
+  });
+  return { entries, instructions: insns.filter((i) => i.inline).length, bytes: bytes.length, module: new WebAssembly.Module(bytes) };
+}
