@@ -172,3 +172,24 @@ test('serve announces its mode (--jit, else TVISOR_JIT), and its VM and hart thr
     await stopDaemon(d3);
   }
 });
+
+test('npm test runs the ISA programs, the differential tests and the Debian boots again with TVISOR_JIT=all, beside the rest', () => {
+  const suite = join(repoRoot, 'dist', 'tests', 'lib', 'suite.js');
+  const list = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [suite, '--list', ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const second = ['isa-unpriv', 'isa-priv', 'isa-fp', 'differential', 'differential-fp', 'linux-boot'].map((n) => `tests/${n}.test.js [jit=all]`);
+  const entries = (text: string) => text.split('\n').filter((l) => /^ +\S+ s {2}/.test(l)).map((l) => l.replace(/^ +\S+ s {2}/, '').replace(/ {2}\(.*\)$/, ''));
+  // the whole suite: the second runs are in the first phase (several files at a time), not among the serial files
+  const [parallel, serial] = list().split(/^one at a time.*$/m);
+  for (const e of second) assert.ok(entries(parallel).includes(e), `${e} in the parallel phase`);
+  assert.ok(!serial.includes('[jit=all]'));
+  assert.equal(entries(parallel).filter((e) => e.includes('[jit=all]')).length, second.length);
+  // --jit-all (npm run test:jit): those alone; a file's name picks both of its runs; 'jit=all' the second runs
+  assert.deepEqual(entries(list('--jit-all')).sort(), [...second].sort());
+  assert.deepEqual(entries(list('isa-fp')).sort(), ['tests/isa-fp.test.js', 'tests/isa-fp.test.js [jit=all]']);
+  assert.deepEqual(entries(list('jit=all')).sort(), [...second].sort());
+  assert.deepEqual(entries(list('--unit')).filter((e) => e.includes('jit=all')), []);
+});
