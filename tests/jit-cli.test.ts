@@ -142,7 +142,7 @@ test('run --stats shows the mode every hart ran in, also when the guest crashes'
   }
 });
 
-test('serve announces its mode (--jit, else TVISOR_JIT), and its VM and hart threads build their harts with it', { timeout: 300_000 }, async () => {
+test('serve announces its mode (--jit, else TVISOR_JIT), and its VM and hart threads build their harts with it', { timeout: 600_000 }, async () => {
   const files = join(dir, 'files');
   const d = await startDaemon(join(dir, 'state-all'), ['--allow-dir', files], { TVISOR_JIT: 'all' });
   try {

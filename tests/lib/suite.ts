@@ -48,11 +48,12 @@ export const SERIAL: Record<string, string> = {
 
 /**
  * Files under tests/ that took under a minute each on a busy 2-core machine (--quick runs them with the unit
- * tests): the CLI's errors, the ISA programs, the daemon's HTTP and file checks, one Debian guest driven by
+ * tests): the CLI's errors, --jit on every command, the ISA programs, the daemon's HTTP and file checks, one Debian guest driven by
  * the CLI, SMP atomics, the differential tests against QEMU and 50 idle VMs started at once.
  */
 export const QUICK: string[] = [
   'tests/run-cli.test.js',
+  'tests/jit-cli.test.js',
   'tests/isa-unpriv.test.js',
   'tests/isa-priv.test.js',
   'tests/isa-fp.test.js',
