@@ -48,8 +48,8 @@ export const SERIAL: Record<string, string> = {
 
 /**
  * Files under tests/ that took under a minute each on a busy 2-core machine (--quick runs them with the unit
- * tests): the CLI's errors, --jit on every command, the ISA programs, the daemon's HTTP and file checks, one Debian guest driven by
- * the CLI, SMP atomics, the differential tests against QEMU and 50 idle VMs started at once.
+ * tests): the CLI's errors, --jit on every command, the ISA programs, the daemon's HTTP and file checks, one
+ * Debian guest driven by the CLI, SMP atomics, the differential tests against QEMU and 50 idle VMs started at once.
  */
 export const QUICK: string[] = [
   'tests/run-cli.test.js',
