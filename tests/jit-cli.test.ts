@@ -180,7 +180,7 @@ test('npm test runs the ISA programs, the differential tests and the Debian boot
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
   };
-  const second = ['isa-unpriv', 'isa-priv', 'isa-fp', 'differential', 'differential-fp', 'linux-boot'].map((n) => `tests/${n}.test.js [jit=all]`);
+  const second = ['isa-unpriv', 'isa-priv', 'isa-fp', 'differential', 'differential-fp', 'linux-boot', 'smp-atomics'].map((n) => `tests/${n}.test.js [jit=all]`);
   const entries = (text: string) => text.split('\n').filter((l) => /^ +\S+ s {2}/.test(l)).map((l) => l.replace(/^ +\S+ s {2}/, '').replace(/ {2}\(.*\)$/, ''));
   // the whole suite: the second runs are in the first phase (several files at a time), not among the serial files
   const [parallel, serial] = list().split(/^one at a time.*$/m);

@@ -19,10 +19,10 @@ Runs the compiled test files (every *.test.js under dist/, or the FILEs given: p
 names such as cli-client). Files run several at a time, except those that measure host-CPU shares or
 latencies, which run afterwards one at a time. Build first (npm run build); npm test does both.
 
-The ISA programs, the differential tests against qemu-riscv64 and the Debian boot tests run a second time
-with TVISOR_JIT=all (every block translated at its first run), beside the others; their results are named
-'… [jit=all]'. The other runs get the environment's TVISOR_JIT, by default none (the JIT's default mode).
-A FILE selects both runs of a file; 'jit=all' selects the second runs only.
+The ISA programs, the differential tests against qemu-riscv64, the Debian boot tests and the cross-thread
+atomics run a second time with TVISOR_JIT=all (every block translated at its first run), beside the
+others; their results are named '… [jit=all]'. The other runs get the environment's TVISOR_JIT, by default
+none (the JIT's default mode). A FILE selects both runs of a file; 'jit=all' selects the second runs only.
 
 Options:
   --unit               only the tests that boot no guest (the *.test.js outside dist/tests/)
@@ -68,8 +68,8 @@ export const QUICK: string[] = [
 /**
  * Files that run a second time with TVISOR_JIT=all, in the same phase as the rest (issue 14: a test that passes
  * with the default and fails with `all` is a JIT bug): the ISA programs, the differential tests against
- * qemu-riscv64 and the Debian boots (SBI, OpenSBI, two harts, reboot). Every tvisor they start inherits the
- * variable. Their schedule entries, durations and result names carry JIT_TAG.
+ * qemu-riscv64, the Debian boots (SBI, OpenSBI, two harts, reboot) and AMOs across hart threads (1 s). Every
+ * tvisor and hart worker they start inherits the variable. Their schedule entries, durations and result names carry JIT_TAG.
  */
 export const JIT_ALL: string[] = [
   'tests/isa-unpriv.test.js',
@@ -78,6 +78,7 @@ export const JIT_ALL: string[] = [
   'tests/differential.test.js',
   'tests/differential-fp.test.js',
   'tests/linux-boot.test.js',
+  'tests/smp-atomics.test.js',
 ];
 
 export const JIT_TAG = ' [jit=all]';
