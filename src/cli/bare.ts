@@ -7,6 +7,8 @@ import { ElfError, type ElfImage } from '../core/machine/elf-types.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { createConsoleSink, type ConsoleSink } from './console.js';
+import { jitHelp, jitModeOf, modesOf, statsLine } from './jit.js';
+import type { JitMode } from '../core/jit/mode.js';
 
 export const BARE_SUMMARY = 'Run a bare-metal RISC-V ELF64 program (HTIF console and exit)';
 
@@ -22,6 +24,8 @@ Options:
   --max-instructions N    stop after N retired instructions (status 3)
   --ram SIZE              guest RAM size: a number with K, M or G (binary units; plain = MiB),
                           default 128M
+${jitHelp(24)}
+  --stats                 at exit, print instructions retired, wall time, MIPS and JIT mode on stderr
   -h, --help              show this help
 
 Exit status:
@@ -37,6 +41,8 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'max-instructions': { type: 'string' },
   ram: { type: 'string' },
+  jit: { type: 'string' },
+  stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,9 +72,11 @@ export async function bareCommand(args: string[]): Promise<number> {
     }
   }
 
+  const jit = jitModeOf(values.jit, 'bare');
+
   const image = loadElfFile(file);
   const sink = createConsoleSink(process.stdout);
-  const machine = createMachine(ramSize, sink);
+  const machine = createMachine(ramSize, sink, jit);
   try {
     machine.load(image);
   } catch (e) {
@@ -76,17 +84,19 @@ export async function bareCommand(args: string[]): Promise<number> {
     throw e;
   }
   let exit: BareExit;
+  const t0 = performance.now();
   try {
     exit = await machine.run(limits);
   } finally {
     sink.close();
+    if (values.stats) process.stderr.write(statsLine(machine.instret, performance.now() - t0, modesOf([machine.hart])));
   }
   return reportExit(exit, machine.instret, limits);
 }
 
-function createMachine(ramSize: number | undefined, sink: ConsoleSink): BareMachine {
+function createMachine(ramSize: number | undefined, sink: ConsoleSink, jit: JitMode): BareMachine {
   try {
-    return new BareMachine({ ramSize, console: sink.write });
+    return new BareMachine({ ramSize, console: sink.write, jit });
   } catch (e) {
     // Only a user-chosen size can make the allocation itself fail; anything else is our bug.
     if (ramSize !== undefined && e instanceof RangeError) {

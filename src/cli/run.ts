@@ -11,6 +11,7 @@ import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { LIMITS } from '../api/actions.js';
+import { jitHelp, jitModeOf, modesOf, statsLine } from './jit.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -31,6 +32,8 @@ Options:
   --vcpus N           harts, 1 to 8 (default 1; --cpus is the same); secondary harts start through SBI HSM
   --firmware FILE     boot through M-mode firmware instead, e.g. Debian's OpenSBI fw_dynamic.bin
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
+${jitHelp(20)}
+  --stats             at exit, print the instructions run, wall time, MIPS and JIT mode on stderr
 
 Devices (virtio-mmio; the default guest loads the drivers for the devices present):
   --disk PATH[,readonly][,overlay=FILE][,serial=ID][,bw=RATE][,iops=N]
@@ -80,6 +83,8 @@ const OPTIONS = {
   console: { type: 'string' },
   rng: { type: 'boolean' },
   balloon: { type: 'string' },
+  jit: { type: 'string' },
+  stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -164,6 +169,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     if (balloon !== undefined && balloon > memory) throw new UsageError(`--balloon ${values.balloon} is more than the guest's memory`, 'run');
     const name = (values.name as string | undefined) ?? 'tvisor';
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new UsageError(`--name '${name}': use letters, digits, '.', '_' and '-' (at most 63)`, 'run');
+    const jit = jitModeOf(values.jit, 'run');
     let kernelPath = values.kernel as string | undefined;
     let initrdPath = values.initrd as string | undefined;
     let cmdline = values.cmdline as string | undefined;
@@ -209,7 +215,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     try {
       try {
         vm = new Vm({
-          memory, cpus, kernel, initrd, cmdline, firmware,
+          memory, cpus, kernel, initrd, cmdline, firmware, jit,
           console: out.write,
           random: (n) => new Uint8Array(randomBytes(n)),
           devices: dev.devices,
@@ -230,6 +236,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const stdout = process.stdout;
       const onResize = () => input?.resize(stdout.columns, stdout.rows);
       if (input && stdout.isTTY) stdout.on('resize', onResize);
+      const t0 = performance.now();
       try {
         const exit = await vm.run();
         if (exit.kind === 'crashed') {
@@ -240,6 +247,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       } finally {
         stdout.off('resize', onResize);
         detach();
+        if (values.stats) warn(statsLine(vm.instructions, performance.now() - t0, modesOf(vm.harts)).trimEnd());
       }
     } finally {
       dev.close();

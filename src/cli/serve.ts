@@ -22,6 +22,8 @@ import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
 import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { DEFAULT_CMDLINE } from './run.js';
+import { jitHelp, jitModeOf } from './jit.js';
+import type { WorkerSetup } from '../host/node/worker-setup.js';
 
 export const SERVE_SUMMARY = 'Run the hypervisor daemon: many VMs, an HTTP API, a credit scheduler';
 
@@ -51,6 +53,7 @@ Options:
   --vms-per-thread N     pack up to N single-vCPU VMs into one host thread (default 1): a thread costs ~8 MiB
                          of host memory before it holds a VM, so dense hosts of mostly idle VMs gain; VMs of
                          one thread never run at the same time, and if the thread dies all of them crash
+${jitHelp(23)}; the same for every VM
   -q, --quiet            no request log (by default one line per request on stderr: method, path,
                          status, milliseconds; never the token)
   -h, --help             show this help
@@ -70,6 +73,7 @@ const OPTIONS = {
   'state-dir': { type: 'string' },
   'allow-dir': { type: 'string', multiple: true },
   'vms-per-thread': { type: 'string' },
+  jit: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -86,11 +90,14 @@ function defaultStateDir(): string {
  * thread collects when its idle VMs have let go of decoded code (megabytes of garbage that a thread of idle
  * VMs, allocating next to nothing, would otherwise keep resident for good).
  */
-function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread') {
+function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread', data: WorkerSetup) {
   setFlagsFromString('--expose-gc');
   // The interpreter allocates next to nothing per instruction: a young generation of 4 MiB (V8 lets it grow to
   // tens of MiB) saves ~3 MiB per thread and boots a guest no slower.
-  const w = new Worker(new URL(`../host/node/${script}.js`, import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  const w = new Worker(new URL(`../host/node/${script}.js`, import.meta.url), {
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    workerData: data,
+  });
   let exitFn: (reason: string) => void = () => {};
   let ended = false;
   w.on('error', (e) => {
@@ -199,6 +206,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(vmsPerThread) || vmsPerThread < 1 || vmsPerThread > 1024) {
     throw new UsageError(`--vms-per-thread must be a whole number from 1 to 1024, got '${values['vms-per-thread']}'`, 'serve');
   }
+  const jit = jitModeOf(values.jit, 'serve');
   const allowed = ((values['allow-dir'] as string[] | undefined) ?? [defaultCacheDir()]).map((d) => resolve(d));
   const stateDir = resolve((values['state-dir'] as string | undefined) ?? defaultStateDir());
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -216,11 +224,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const loaded = store.load();
   for (const p of loaded.problems) log(`tvisor: state: ${p}`);
-  const pool = new ThreadPool(() => spawnWorker<ToHost, FromHost>('vm-thread') satisfies HostWorker, vmsPerThread, pcpus);
+  const pool = new ThreadPool(() => spawnWorker<ToHost, FromHost>('vm-thread', { jit }) satisfies HostWorker, vmsPerThread, pcpus);
   const manager = new VmManager({
     pcpus, memoryBudgetMib: budget, store,
     spawn: (o) => pool.open(o?.dedicated),
-    spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread') satisfies VmThread,
+    spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread', { jit }) satisfies VmThread,
     nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
     releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
@@ -242,7 +250,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const addr = server.address();
   const where = typeof addr === 'string' ? addr : `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : addr?.address}:${addr?.port}`;
   const packing = vmsPerThread > 1 ? `, up to ${vmsPerThread} VMs per thread` : '';
-  log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}${packing}, memory budget ${budget} MiB, state in ${stateDir})`);
+  log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}${packing}, JIT ${jit}, memory budget ${budget} MiB, state in ${stateDir})`);
   await new Promise<void>((done) => {
     const stop = () => {
       log('tvisor: stopping: VMs are stopped and will start again with the daemon');

@@ -6,10 +6,13 @@ import { RemoteHartMachine } from '../../core/machine/smp-hart.js';
 import type { FromVm, ToVm } from '../../hypervisor/protocol.js';
 import { epochClock } from '../../core/host/clock.js';
 import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
+import { workerSetup } from './worker-setup.js';
 
 const port = parentPort;
 if (!port) throw new Error('hart-thread runs as a worker thread');
 const post = (m: FromVm) => port.postMessage(m);
+/** How this hart translates guest code: the daemon's mode, the same as its VM thread's (worker-setup.ts). */
+const { jit } = workerSetup();
 
 let machine: RemoteHartMachine | null = null;
 /** The hart's SBI console output, batched and bounded as the VM thread's (console-batch.ts). */
@@ -35,6 +38,7 @@ port.on('message', (m: ToVm) => {
           console: (bytes) => out.write(bytes),
           reset: (kind) => post({ t: 'reset', kind }),
           wake: (hart) => post({ t: 'wake', hart }),
+          jit,
         });
         post({ t: 'ready' });
       } catch (e) {

@@ -22,12 +22,16 @@ import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js
 import { SmpLink } from '../../core/machine/smp.js';
 import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
 import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
+import { workerSetup } from './worker-setup.js';
 
 /** Input is acknowledged (the client may send more) once the UART holds no more than this, unread. */
 const INPUT_ROOM_MARK = UART_LINE_BACKLOG / 2;
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
+
+/** How this thread's harts translate guest code (serve --jit or $TVISOR_JIT, for every VM of the daemon). */
+const { jit } = workerSetup();
 
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
@@ -182,6 +186,7 @@ class VmSlot {
       devices,
       onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
       smp: link ? { link, wake: (hart) => post({ t: 'wake', hart }) } : undefined,
+      jit,
     });
     this.vm.onWake = () => {
       if (this.idle) {
