@@ -7,7 +7,7 @@ import { ElfError, type ElfImage } from '../core/machine/elf-types.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { createConsoleSink, type ConsoleSink } from './console.js';
-import { jitHelp, jitModeOf, modesOf, statsLine } from './jit.js';
+import { jitHelp, jitModeOf, jitStatsLine, modesOf, statsLine } from './jit.js';
 import type { JitMode } from '../core/jit/mode.js';
 
 export const BARE_SUMMARY = 'Run a bare-metal RISC-V ELF64 program (HTIF console and exit)';
@@ -89,7 +89,10 @@ export async function bareCommand(args: string[]): Promise<number> {
     exit = await machine.run(limits);
   } finally {
     sink.close();
-    if (values.stats) process.stderr.write(statsLine(machine.instret, performance.now() - t0, modesOf([machine.hart])));
+    if (values.stats) {
+      process.stderr.write(statsLine(machine.instret, performance.now() - t0, modesOf([machine.hart])));
+      process.stderr.write(jitStatsLine(machine.instret, [machine.hart]) ?? '');
+    }
   }
   return reportExit(exit, machine.instret, limits);
 }

@@ -11,7 +11,7 @@ import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { LIMITS } from '../api/actions.js';
-import { jitHelp, jitModeOf, modesOf, statsLine } from './jit.js';
+import { jitHelp, jitModeOf, jitStatsLine, modesOf, statsLine } from './jit.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -247,7 +247,11 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       } finally {
         stdout.off('resize', onResize);
         detach();
-        if (values.stats) warn(statsLine(vm.instructions, performance.now() - t0, modesOf(vm.harts)).trimEnd());
+        if (values.stats) {
+          warn(statsLine(vm.instructions, performance.now() - t0, modesOf(vm.harts)).trimEnd());
+          const jit = jitStatsLine(vm.instructions, vm.harts);
+          if (jit) warn(jit.trimEnd());
+        }
       }
     } finally {
       dev.close();

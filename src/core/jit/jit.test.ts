@@ -71,17 +71,22 @@ const VALUE = fc.oneof(
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
   fc.constantFrom(0n, 1n, -1n, -(2n ** 63n), 2n ** 63n - 1n, 2n ** 31n, -(2n ** 31n), 0xffffffffn),
 );
+const BASE_REG = fc.oneof({ weight: 12, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) });
 type Insn = { kind: 'rr'; i: number; rd: number; a: number; b: number }
   | { kind: 'ri'; i: number; rd: number; a: number; v: number }
-  | { kind: 'ld'; f3: number; rd: number; off: number }
-  | { kind: 'st'; f3: number; rs: number; off: number }
-  | { kind: 'br'; f3: number; a: number; b: number; skip: number };
+  | { kind: 'ld'; f3: number; rd: number; off: number; base: number }
+  | { kind: 'st'; f3: number; rs: number; off: number; base: number }
+  | { kind: 'br'; f3: number; a: number; b: number; skip: number }
+  | { kind: 'amo'; f5: number; d: boolean; rd: number; rs: number; base: number };
 const INSN: fc.Arbitrary<Insn> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('rr' as const), i: fc.nat(RR.length - 1), rd: REG, a: REG, b: REG }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('ri' as const), i: fc.nat(RI.length - 1), rd: REG, a: REG, v: fc.integer({ min: -2048, max: 2047 }) }) },
-  // offsets from x1 (the data page + 0x800): any alignment, some crossing into the next page
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('ld' as const), f3: fc.constantFrom(0, 1, 2, 3, 4, 5, 6), rd: REG, off: fc.integer({ min: -2048, max: 2047 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('st' as const), f3: fc.constantFrom(0, 1, 2, 3), rs: REG, off: fc.integer({ min: -2048, max: 2047 }) }) },
+  // offsets from x1 (the data page + 0x800): any alignment, some crossing into the next page; now and then
+  // from x2 (0x100, page 0: not RAM, so the access faults; its TLB entry is empty)
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('ld' as const), f3: fc.constantFrom(0, 1, 2, 3, 4, 5, 6), rd: REG, off: fc.integer({ min: -2048, max: 2047 }), base: BASE_REG }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('st' as const), f3: fc.constantFrom(0, 1, 2, 3), rs: REG, off: fc.integer({ min: -2048, max: 2047 }), base: BASE_REG }) },
+  // AMOs, LR and SC through x1 (aligned), x2 (faults) or x4 (misaligned: data + 0x802)
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('amo' as const), f5: fc.constantFrom(0x00, 0x01, 0x04, 0x0c, 0x08, 0x10, 0x14, 0x18, 0x1c, 0x02, 0x03, 0x02, 0x03), d: fc.boolean(), rd: REG, rs: REG, base: fc.constantFrom(1, 1, 1, 1, 1, 1, 2, 4) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('br' as const), f3: fc.constantFrom(0, 1, 4, 5, 6, 7), a: REG, b: REG, skip: fc.integer({ min: 1, max: 3 }) }) },
 );
 
@@ -89,9 +94,10 @@ function encode(p: Insn): number {
   switch (p.kind) {
     case 'rr': { const [f7, f3, opc] = RR[p.i]; return R(f7, p.b, p.a, f3, p.rd, opc); }
     case 'ri': return RI[p.i](p.rd, p.a, p.v);
-    case 'ld': return I(p.off, 1, p.f3, p.rd, 0x03);
-    case 'st': return Sx(p.off, p.rs, 1, p.f3);
+    case 'ld': return I(p.base === 2 ? p.off & 0xff : p.off, p.base, p.f3, p.rd, 0x03);
+    case 'st': return Sx(p.base === 2 ? p.off & 0xff : p.off, p.rs, p.base, p.f3);
     case 'br': return B(4 * (p.skip + 1), p.b, p.a, p.f3);
+    case 'amo': return ((p.f5 << 27) | ((p.f5 === 0x02 ? 0 : p.rs) << 20) | (p.base << 15) | ((p.d ? 3 : 2) << 12) | (p.rd << 7) | 0x2f) >>> 0;
   }
 }
 
@@ -135,7 +141,8 @@ function runProgram(mode: JitMode, words: number[], regs: bigint[], budget: numb
   };
 }
 
-/** A program: x1 = data + 0x800, x2 = an address outside RAM, x3 = loop count; the body `loops` times; j . */
+/** A program: x1 = data + 0x800, x2 = an address outside RAM, x3 = loop count, x4 = x1 + 2; the body `loops`
+ *  times; j . */
 function program(body: Insn[], loops: number): number[] {
   const words = [
     U(DATA + 0x1000, 1, 0x37), // lui x1, data+0x1000 (bit 31 set: sign-extended, made positive below)
@@ -143,6 +150,7 @@ function program(body: Insn[], loops: number): number[] {
     I(-0x800, 1, 0, 1, 0x13), // x1 = data + 0x800
     I(0x100, 0, 0, 2, 0x13), // x2 = 0x100 (not RAM: a load or store through it faults)
     I(loops, 0, 0, 3, 0x13),
+    I(2, 1, 0, 4, 0x13), // x4 = x1 + 2: misaligned for atomics
   ];
   const top = words.length;
   for (const p of body) words.push(encode(p));

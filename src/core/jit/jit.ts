@@ -11,6 +11,8 @@ import { AREA } from '../cpu/area.js';
 const HOT = 16;
 /** Translations of one page after which it is left to the interpreter (code rewritten again and again). */
 const MAX_TRANSLATIONS = 64;
+/** Each translation of a page doubles the entries it takes to translate it again, up to 2^BACKOFF times. */
+const BACKOFF = 6;
 
 export interface JitStats {
   /** Pages translated (a page translated again with more entry points counts again). */
@@ -26,6 +28,8 @@ export interface JitStats {
   maxMs: number;
   /** Calls into translated code. */
   runs: number;
+  /** Instructions retired in translated code. */
+  retired: number;
 }
 
 export class Jit {
@@ -38,13 +42,13 @@ export class Jit {
   private readonly roots = new Map<number, Set<number>>();
   private readonly left: Int32Array;
   private readonly imports: WebAssembly.Imports;
-  private readonly memDesc: { pages: number; shared: boolean };
+  private readonly memDesc: { pages: number; shared: boolean; ramBase: number };
   private readonly hot: number;
   /** How the last run() ended. */
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
   dropped = false;
-  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0 };
+  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, retired: 0 };
 
   constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, slow: SlowPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
@@ -54,7 +58,7 @@ export class Jit {
     this.translations = new Uint8Array(pages);
     this.hot = mode === 'all' ? 1 : HOT;
     this.left = new Int32Array(ram.memory.buffer, area + AREA.SCRATCH, 1);
-    this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared };
+    this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
     this.imports = { env: { memory: ram.memory, load: slow.load, store: slow.store } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
@@ -74,7 +78,9 @@ export class Jit {
     }
     this.stats.runs++;
     this.status = this.fns[page]!(half, budget, pcLo & -4096, pcHi);
-    return budget - this.left[0];
+    const k = budget - this.left[0];
+    this.stats.retired += k;
+    return k;
   }
 
   /** Counts an entry the page's translation (if any) lacks; translates when hot. True when pc is now an entry. */
@@ -82,7 +88,8 @@ export class Jit {
     let r = this.roots.get(page);
     if (r === undefined) this.roots.set(page, (r = new Set()));
     r.add(off);
-    if (++this.heat[page] < this.hot || this.translations[page] >= MAX_TRANSLATIONS) return false;
+    const done = this.translations[page];
+    if (++this.heat[page] < this.hot << Math.min(done, BACKOFF) || done >= MAX_TRANSLATIONS) return false;
     this.translate(page, r);
     return this.entries[page]?.[off >>> 1] === 1;
   }

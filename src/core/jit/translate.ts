@@ -8,7 +8,7 @@ import { S, X_SINK } from '../cpu/state.js';
 import { AREA } from '../cpu/area.js';
 import { decode16, decode32 } from '../cpu/decode.js';
 import { ALU, type AluCtx } from './alu-table.js';
-import { Code, T, W, encodeModule } from './wasm.js';
+import { A, Code, T, W, encodeModule } from './wasm.js';
 
 /** How a translated function ended (its return value). The exit pc is in the state block's pc. */
 export const enum Exit {
@@ -48,6 +48,16 @@ const STORE_OPS = new Map<Op, { size: number; w: W }>([
   [Op.SB, { size: 1, w: W.I64_STORE8 }], [Op.SH, { size: 2, w: W.I64_STORE16 }],
   [Op.SW, { size: 4, w: W.I64_STORE32 }], [Op.SD, { size: 8, w: W.I64_STORE }],
 ]);
+/** AMOs done by one atomic read-modify-write: the word and doubleword instruction. */
+const AMO_OPS = new Map<Op, [A, A]>([
+  [Op.AMOSWAP, [A.I32_XCHG, A.I64_XCHG]], [Op.AMOADD, [A.I32_ADD, A.I64_ADD]], [Op.AMOXOR, [A.I32_XOR, A.I64_XOR]],
+  [Op.AMOAND, [A.I32_AND, A.I64_AND]], [Op.AMOOR, [A.I32_OR, A.I64_OR]],
+]);
+/** AMOs done with a compare-and-exchange loop: the comparison that keeps the old value. */
+const AMO_MINMAX = new Map<Op, { w32: W; w64: W }>([
+  [Op.AMOMIN, { w32: W.I32_LT_S, w64: W.I64_LT_S }], [Op.AMOMAX, { w32: W.I32_GT_S, w64: W.I64_GT_S }],
+  [Op.AMOMINU, { w32: W.I32_LT_U, w64: W.I64_LT_U }], [Op.AMOMAXU, { w32: W.I32_GT_U, w64: W.I64_GT_U }],
+]);
 const BRANCH_OPS = new Map<Op, W>([
   [Op.BEQ, W.I64_EQ], [Op.BNE, W.I64_NE], [Op.BLT, W.I64_LT_S], [Op.BGE, W.I64_GE_S],
   [Op.BLTU, W.I64_LT_U], [Op.BGEU, W.I64_GE_U],
@@ -73,6 +83,7 @@ function kindOf(op: Op): Kind {
   if (op === Op.JAL) return Kind.JAL;
   if (op === Op.JALR) return Kind.JALR;
   if (op === Op.AUIPC || op === Op.FENCE || LOAD_OPS.has(op) || STORE_OPS.has(op) || ALU[op] !== undefined) return Kind.INLINE;
+  if (op === Op.LR || op === Op.SC || AMO_OPS.has(op) || AMO_MINMAX.has(op)) return Kind.INLINE;
   return Kind.STOP;
 }
 
@@ -99,6 +110,10 @@ function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Arra
  * Finds the instructions reachable from `roots` inside the page (following fall-through and direct branches
  * and jumps; an instruction after a call or after one left to the interpreter is a root too, as control comes
  * back there), and the block leaders among them. Returns instructions sorted by offset.
+ *
+ * The instruction after an unconditional jump or a return is most often the start of the next function: it is
+ * taken as a speculative root once everything certainly reachable is decoded (so a wrong guess never claims
+ * halfwords real code needs), which spares most re-translations for a page's later entry points.
  */
 function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): { insns: Insn[]; leaders: Set<number> } {
   const byOff = new Map<number, Insn>();
@@ -106,6 +121,7 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
   const inside = new Uint8Array(2048);
   const leaders = new Set<number>();
   const work: number[] = [];
+  const guesses: number[] = [];
   const tmp = new Int32Array(2);
   const want = (off: number, leader: boolean) => {
     if (off < 0 || off >= 4096 || (off & 1)) return;
@@ -113,8 +129,14 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
     work.push(off);
   };
   for (const r of roots) want(r, true);
-  while (work.length) {
-    const off = work.pop()!;
+  while (work.length || guesses.length) {
+    let off: number;
+    if (work.length) off = work.pop()!;
+    else {
+      off = guesses.pop()!;
+      if (off >= 4096 || byOff.has(off) || inside[off >>> 1]) continue;
+      leaders.add(off);
+    }
     if (byOff.has(off) || inside[off >>> 1]) continue;
     const ins = decodeAt(u16, pageOff, off, tmp);
     if (ins === null) continue; // left to the interpreter (fetched across the page end)
@@ -125,8 +147,8 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
     switch (kindOf(ins.op)) {
       case Kind.INLINE: want(next, false); break;
       case Kind.BRANCH: want(off + ins.imm, true); want(next, true); break;
-      case Kind.JAL: want(off + ins.imm, true); if (ins.rd !== 32) want(next, true); break;
-      case Kind.JALR: if (ins.rd !== 32) want(next, true); break;
+      case Kind.JAL: want(off + ins.imm, true); if (ins.rd !== 32) want(next, true); else guesses.push(next); break;
+      case Kind.JALR: if (ins.rd !== 32) want(next, true); else guesses.push(next); break;
       case Kind.STOP: want(next, true); break;
     }
   }
@@ -168,7 +190,7 @@ class Gen implements AluCtx {
   /** The absolute label index of each leader's block, for forward branches. */
   readonly labelOf = new Map<number, number>();
 
-  constructor(private readonly area: number, private readonly slowLoad: number, private readonly slowStore: number) {}
+  constructor(private readonly area: number, private readonly ramBase: number, private readonly slowLoad: number, private readonly slowStore: number) {}
 
   open(kind: 'block' | 'loop' | 'if', t: T = T.VOID): number {
     if (kind === 'block') this.c.block(t); else if (kind === 'loop') this.c.loop(t); else this.c.if(t);
@@ -284,6 +306,10 @@ class Gen implements AluCtx {
     if (load !== undefined) { this.load(load.size, load.w); return false; }
     const store = STORE_OPS.get(op);
     if (store !== undefined) { this.store(store.size, store.w); return false; }
+    if (op === Op.LR || op === Op.SC || AMO_OPS.has(op) || AMO_MINMAX.has(op)) {
+      this.atomic(op, ins.imm === 1);
+      return false;
+    }
     switch (op) {
       case Op.AUIPC: this.pcPlus(ins.imm); this.setRd(); return false;
       case Op.FENCE: return false; // one hart's own accesses are in order; SMP harts use atomics
@@ -309,16 +335,18 @@ class Gen implements AluCtx {
     throw new Error(`translator: no emitter for op ${op}`);
   }
 
-  /** Pushes the effective address rs1 + imm into L_A / L_ALO and the TLB entry offset into L_E; leaves on
-   *  the stack whether the entry of `tag` holds the page and the access is aligned. */
-  private tlbHit(tag: number, size: number): void {
+  /** Pushes the effective address rs1 + imm (rs1 alone for atomics) into L_A / L_ALO and the TLB entry
+   *  offset into L_E; leaves on the stack whether the entry of `tag` holds the page and the access is aligned. */
+  private tlbHit(tag: number, size: number, withImm = true): void {
     const c = this.c, a = this.area;
-    this.rs1(); c.i64(this.ins.imm).op(W.I64_ADD).tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
+    this.rs1();
+    if (withImm) c.i64(this.ins.imm).op(W.I64_ADD);
+    c.tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
     c.i32(10).op(W.I32_SHR_U).i32(0x3fc).op(W.I32_AND).tee(L_E);
-    c.mem(W.I32_LOAD, 2, a + tag).get(L_ALO).i32(-4096).op(W.I32_AND).op(W.I32_EQ);
+    // tags are page-aligned, so keeping the low alignment bits in the compared address checks alignment too
+    c.mem(W.I32_LOAD, 2, a + tag).get(L_ALO).i32(-4096 | (size - 1)).op(W.I32_AND).op(W.I32_EQ);
     c.get(L_E).mem(W.I32_LOAD, 2, a + tag + 1024).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
     c.op(W.I32_AND);
-    if (size > 1) c.get(L_ALO).i32(size - 1).op(W.I32_AND).op(W.I32_EQZ).op(W.I32_AND);
   }
   /** Pushes the RAM byte offset of the access that hit entry L_E of `tag`'s TLB. */
   private ramAddr(tag: number): void {
@@ -338,6 +366,88 @@ class Gen implements AluCtx {
     c.i32(Exit.NORMAL).set(L_ST);
     this.exitAt(this.ins.off + this.ins.len, Exit.NORMAL, this.blockLen - before - 1);
     this.close();
+  }
+
+  /**
+   * LR, SC and AMOs (Unprivileged Spec chapter 8) on a TLB hit, with WebAssembly atomics so they stay atomic
+   * when harts in other threads share the memory; the reservation is the interpreter's (alu.ts): LR records
+   * the physical address and the value read, SC stores only if memory still holds that value. On a miss or a
+   * misaligned address, the interpreter runs the instruction (and raises what it must).
+   */
+  private atomic(op: Op, dword: boolean): void {
+    const c = this.c, st = this.area + AREA.STATE;
+    const size = dword ? 8 : 4, lg = dword ? 3 : 2;
+    this.tlbHit(op === Op.LR ? AREA.R_TAG : AREA.W_TAG, size, false);
+    c.op(W.I32_EQZ);
+    this.open('if');
+    this.exitAt(this.ins.off, Exit.NORMAL, this.blockLen - this.indexInBlock);
+    this.close();
+    this.ramAddr(op === Op.LR ? AREA.R_TAG : AREA.W_TAG);
+    c.set(L_ALO); // from here on: the RAM byte offset
+    const physical = () => c.get(L_ALO).op(W.I64_EXTEND_I32_U).i64(this.ramBase, 0).op(W.I64_ADD);
+    if (op === Op.LR) {
+      c.get(L_ALO);
+      if (dword) c.atomic(A.I64_LOAD, 3, 0); else c.atomic(A.I32_LOAD, 2, 0).op(W.I64_EXTEND_I32_S);
+      c.set(L_A);
+      c.i32(0).i32(1).mem(W.I32_STORE, 2, st + S.RES_VALID * 4);
+      c.i32(0).get(L_A).mem(W.I64_STORE, 3, st + S.RES_VAL * 4);
+      c.i32(0); physical(); c.mem(W.I64_STORE, 3, st + S.RES_ADDR * 4);
+      c.get(L_A);
+      this.setRd();
+      return;
+    }
+    if (op === Op.SC) {
+      // valid and for this address; the reservation is used up either way
+      c.i32(0).mem(W.I32_LOAD, 2, st + S.RES_VALID * 4).i32(1).op(W.I32_EQ);
+      c.i32(0).mem(W.I64_LOAD, 3, st + S.RES_ADDR * 4); physical(); c.op(W.I64_EQ).op(W.I32_AND);
+      c.i32(0).i32(0).mem(W.I32_STORE, 2, st + S.RES_VALID * 4);
+      this.open('if', T.I32);
+      c.get(L_ALO);
+      if (dword) {
+        c.i32(0).mem(W.I64_LOAD, 3, st + S.RES_VAL * 4);
+        this.rs2();
+        c.atomic(A.I64_CMPXCHG, 3, 0).i32(0).mem(W.I64_LOAD, 3, st + S.RES_VAL * 4).op(W.I64_EQ);
+      } else {
+        c.i32(0).mem(W.I32_LOAD, 2, st + S.RES_VAL * 4);
+        this.rs2(); c.op(W.I32_WRAP_I64);
+        c.atomic(A.I32_CMPXCHG, 2, 0).i32(0).mem(W.I32_LOAD, 2, st + S.RES_VAL * 4).op(W.I32_EQ);
+      }
+      c.else().i32(0);
+      this.close();
+      c.op(W.I32_EQZ).op(W.I64_EXTEND_I32_U); // rd = 0 on success, 1 on failure
+      this.setRd();
+      return;
+    }
+    const rmw = AMO_OPS.get(op);
+    if (rmw !== undefined) {
+      c.get(L_ALO);
+      this.rs2();
+      if (dword) c.atomic(rmw[1], lg, 0);
+      else c.op(W.I32_WRAP_I64).atomic(rmw[0], lg, 0).op(W.I64_EXTEND_I32_S);
+      this.setRd();
+      return;
+    }
+    // min/max: read, choose, compare-and-exchange; again if another hart changed the word in between
+    const mm = AMO_MINMAX.get(op)!;
+    const old = this.t0, b = this.t1;
+    this.rs2(); if (!dword) c.op(W.I32_WRAP_I64).op(W.I64_EXTEND_I32_S); c.set(b);
+    const again = this.open('loop');
+    c.get(L_ALO);
+    if (dword) c.atomic(A.I64_LOAD, 3, 0); else c.atomic(A.I32_LOAD, 2, 0).op(W.I64_EXTEND_I32_S);
+    c.set(old);
+    c.get(L_ALO);
+    if (dword) {
+      c.get(old).get(old).get(b).get(old).get(b).op(mm.w64).op(W.SELECT);
+      c.atomic(A.I64_CMPXCHG, 3, 0).get(old).op(W.I64_NE);
+    } else {
+      c.get(old).op(W.I32_WRAP_I64);
+      c.get(old).get(b).get(old).op(W.I32_WRAP_I64).get(b).op(W.I32_WRAP_I64).op(mm.w32).op(W.SELECT).op(W.I32_WRAP_I64);
+      c.atomic(A.I32_CMPXCHG, 2, 0).get(old).op(W.I32_WRAP_I64).op(W.I32_NE);
+    }
+    c.brIf(this.rel(again));
+    this.close();
+    c.get(old);
+    this.setRd();
   }
 
   private load(size: number, w: W): void {
@@ -437,7 +547,7 @@ const I32 = T.I32, I64 = T.I64;
  * Translates the page at RAM byte offset `pageOff` from the given entry offsets. `area` is the hart's area
  * offset in memory, `memPages` / `shared` describe the VM's memory. Returns null when nothing is translatable.
  */
-export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean }): Translation | null {
+export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean; ramBase: number }): Translation | null {
   const { insns, leaders } = discover(u16, pageOff, roots);
   if (!insns.some((i) => i.inline)) return null;
   const used = new Set<number>();
@@ -447,7 +557,7 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
     for (const r of [i.rs1, i.rs2]) if (r !== 0) used.add(r);
     if (i.rd !== 0 && i.rd !== 32) { used.add(i.rd); written.add(i.rd); }
   }
-  const g = new Gen(area, 0, 1);
+  const g = new Gen(area, mem.ramBase, 0, 1);
   g.wrap(used, written, () => g.blocks(insns, leaders));
   // entered only where a block does some work: a block that starts with an instruction left to the
   // interpreter would return at once, and the caller would ask again
@@ -459,7 +569,7 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
       { name: 'load', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'store', type: { params: [I32, I32, I32, I32, I32], results: [I32] } },
     ],
-    memory: mem,
+    memory: { pages: mem.pages, shared: mem.shared },
     func: {
       type: { params: [I32, I32, I32, I32], results: [I32] },
       locals: [{ count: 1, type: I64 }, { count: 2, type: I32 }, { count: 1, type: I64 }, { count: 1, type: I32 },

@@ -38,6 +38,13 @@ export const enum W {
   I64_EXTEND8_S = 0xc2, I64_EXTEND16_S = 0xc3, I64_EXTEND32_S = 0xc4,
 }
 
+/** Atomic memory instructions (threads proposal, prefix 0xfe): the second byte of each. */
+export const enum A {
+  I32_LOAD = 0x10, I64_LOAD = 0x11,
+  I32_ADD = 0x1e, I64_ADD = 0x1f, I32_AND = 0x2c, I64_AND = 0x2d, I32_OR = 0x33, I64_OR = 0x34,
+  I32_XOR = 0x3a, I64_XOR = 0x3b, I32_XCHG = 0x41, I64_XCHG = 0x42, I32_CMPXCHG = 0x48, I64_CMPXCHG = 0x49,
+}
+
 /** A growable byte buffer with the LEB128 encodings of 5.2.2. */
 export class Bytes {
   private buf: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
@@ -143,6 +150,10 @@ export class Code extends Bytes {
   /** A load or store with its memarg: log2 of the alignment hint and a constant offset. */
   mem(o: W, align: number, offset: number): this {
     return this.byte(o).u32(align).u32(offset >>> 0);
+  }
+  /** An atomic access; its alignment must be the natural one (`log2size`). */
+  atomic(o: A, log2size: number, offset: number): this {
+    return this.byte(0xfe).u32(o).u32(log2size).u32(offset >>> 0);
   }
   call(f: number): this {
     return this.byte(W.CALL).u32(f);

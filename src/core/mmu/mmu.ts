@@ -10,8 +10,9 @@ import type { GuestRam } from '../machine/memory.js';
 
 export const TLB_SIZE = TLB_ENTRIES;
 const TWO32 = 4294967296;
-/** A tag no page-aligned address can equal. */
-export const TLB_INVALID = 1;
+/** A tag no page-aligned address can equal, nor one masked to its page and alignment bits (jit/translate.ts
+ *  compares `address & (-4096 | (size - 1))` with the tag to check page and alignment at once). */
+export const TLB_INVALID = 0x800;
 
 const PAGE_FAULT = [CAUSE.LOAD_PAGE_FAULT, CAUSE.STORE_PAGE_FAULT, CAUSE.FETCH_PAGE_FAULT];
 const ACCESS_FAULT = [CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS, CAUSE.FETCH_ACCESS];
