@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { JIT_MODES, parseJitMode, type JitMode } from '../src/core/jit/mode.js';
+import { tuneWasmTiering } from '../src/host/node/wasm-tiering.js';
 import { hasTool } from '../tests/lib/toolchain.js';
 
 export const QEMU = 'qemu-system-riscv64';
@@ -97,6 +98,7 @@ export function parseJitList(value: string): JitMode[] {
 
 /** Parses the benchmark's command line; prints help and exits for --help, exits 2 on bad usage. */
 export function parseBenchOptions(spec: BenchSpec, argv = process.argv.slice(2)): BenchOptions {
+  tuneWasmTiering(); // as the tvisor command does, for machines the benchmarks run in-process
   const help = `npm run ${spec.script} -- --help`;
   const extra = Object.fromEntries(Object.keys(spec.extraFlags ?? {}).map((n) => [n, { type: 'boolean' as const }]));
   let values: Record<string, string | boolean | undefined>;

@@ -50,7 +50,8 @@ export function jitStatsLine(instructions: number, harts: readonly { jit: { stat
   if (all.length === 0) return null;
   const sum = (f: (s: JitStats) => number) => all.reduce((n, s) => n + f(s), 0);
   const share = instructions > 0 ? (100 * sum((s) => s.retired)) / instructions : 0;
-  return `tvisor: jit ran ${share.toFixed(1)}% of instructions; ${sum((s) => s.translations)} translations ` +
+  const runs = sum((s) => s.runs);
+  return `tvisor: jit ran ${share.toFixed(1)}% of instructions in ${runs} calls (${(sum((s) => s.retired) / Math.max(runs, 1)).toFixed(1)} per call); ${sum((s) => s.translations)} translations ` +
     `(${(sum((s) => s.bytes) / 2 ** 20).toFixed(1)} MiB of wasm), ${sum((s) => s.ms).toFixed(0)} ms translating, ` +
     `longest ${Math.max(...all.map((s) => s.maxMs)).toFixed(1)} ms\n`;
 }

@@ -12,6 +12,7 @@ import { consoleClientCommand } from './attach.js';
 import { topCommand } from './top.js';
 import { opsCommands } from './ops.js';
 import { ClientError } from './client.js';
+import { tuneWasmTiering } from '../host/node/wasm-tiering.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -160,4 +161,5 @@ function finish(status: number): void {
 
 process.on('uncaughtException', (e) => finish(internalError(e)));
 process.on('unhandledRejection', (e) => finish(internalError(e)));
+tuneWasmTiering();
 main(process.argv.slice(2)).then(finish, (e) => finish(internalError(e)));

@@ -144,26 +144,10 @@ export class Hart {
     if (this.jitTier === null) {
       const clock = globalThis.performance;
       this.jitTier = new Jit(this.ram, this.code, this.area, this.jitMode, {
-        load: (lo, hi, op) => {
-          try {
-            this.loadSlow(X_SINK, lo, hi, op);
-            return 0;
-          } catch (e) {
-            if (e !== TRAP) throw e;
-            return 1;
-          }
-        },
-        store: (lo, hi, size, vLo, vHi) => {
-          const jit = this.jitTier!;
-          jit.dropped = false;
-          try {
-            this.storeSlow(lo, hi, size, vLo, vHi);
-          } catch (e) {
-            if (e !== TRAP) throw e;
-            return 1;
-          }
-          return this.stop || jit.dropped ? 2 : 0;
-        },
+        load: (lo, hi, op) => this.loadSlow(X_SINK, lo, hi, op),
+        store: (lo, hi, size, vLo, vHi) => this.storeSlow(lo, hi, size, vLo, vHi),
+        stopped: () => this.stop,
+        isTrap: (e) => e === TRAP,
       }, clock ? () => clock.now() : undefined);
     }
     return this.jitTier;

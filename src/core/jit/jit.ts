@@ -1,11 +1,26 @@
 // One hart's translation tier: counts how often each physical code page is entered, translates hot pages to
 // WebAssembly (translate.ts), runs them, and drops translations whose page was written or left the code cache.
 // Translations live as long as their page stays in the code cache, so their number is bounded by its size.
-import { translatePage, Exit, type RegionFn, type SlowPaths } from './translate.js';
+import { translatePage, Exit, type RegionFn } from './translate.js';
 import type { JitMode } from './mode.js';
 import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
 import { AREA } from '../cpu/area.js';
+import { S } from '../cpu/state.js';
+
+/** The hart's slow paths for loads and stores that miss the TLB; they throw the hart's trap signal on a fault. */
+export interface HartPaths {
+  /** Loads into the state block's x0 sink slot, extended as the load op says. */
+  load(vaLo: number, vaHi: number, op: number): void;
+  store(vaLo: number, vaHi: number, size: number, lo: number, hi: number): void;
+  /** The machine asked the hart to stop (after a store to a device, say). */
+  stopped(): boolean;
+  /** `e` is the hart's trap signal (its pending trap is set). */
+  isTrap(e: unknown): boolean;
+}
+
+/** Thrown by a store through translated code that must not go on (code written, machine stopped). */
+const LEAVE = Object.freeze({ leave: true });
 
 /** Entries into a page (from the interpreter) after which it is translated, in mode `on`. */
 const HOT = 16;
@@ -34,32 +49,51 @@ export interface JitStats {
 
 export class Jit {
   private readonly fns: (RegionFn | undefined)[];
-  private readonly entries: (Uint8Array | undefined)[];
+  private readonly entries: (Uint16Array | undefined)[];
   /** Entries into each page since it was last translated. */
   private readonly heat: Uint16Array;
   private readonly translations: Uint8Array;
   /** Offsets control entered each page at: the roots of its next translation. */
   private readonly roots = new Map<number, Set<number>>();
   private readonly left: Int32Array;
+  private readonly pc: Int32Array;
+  /** Where the last slow path was called from (page offset | length << 12) and the budget left there. */
+  private at = 0;
+  private atLeft = 0;
   private readonly imports: WebAssembly.Imports;
   private readonly memDesc: { pages: number; shared: boolean; ramBase: number };
   private readonly hot: number;
+  private readonly isTrap: (e: unknown) => boolean;
   /** How the last run() ended. */
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
   dropped = false;
   readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, retired: 0 };
 
-  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, slow: SlowPaths, private readonly now: () => number = () => 0) {
+  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
     this.fns = new Array<RegionFn | undefined>(pages).fill(undefined);
-    this.entries = new Array<Uint8Array | undefined>(pages).fill(undefined);
+    this.entries = new Array<Uint16Array | undefined>(pages).fill(undefined);
     this.heat = new Uint16Array(pages);
     this.translations = new Uint8Array(pages);
     this.hot = mode === 'all' ? 1 : HOT;
     this.left = new Int32Array(ram.memory.buffer, area + AREA.SCRATCH, 1);
     this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
-    this.imports = { env: { memory: ram.memory, load: slow.load, store: slow.store } };
+    this.pc = new Int32Array(ram.memory.buffer, area + AREA.STATE + S.PC * 4, 2);
+    const load = (lo: number, hi: number, op: number, at: number, left: number) => {
+      this.at = at;
+      this.atLeft = left;
+      hart.load(lo, hi, op);
+    };
+    const store = (lo: number, hi: number, size: number, vLo: number, vHi: number, at: number, left: number) => {
+      this.at = at;
+      this.atLeft = left;
+      this.dropped = false;
+      hart.store(lo, hi, size, vLo, vHi);
+      if (this.dropped || hart.stopped()) throw LEAVE;
+    };
+    this.isTrap = hart.isTrap;
+    this.imports = { env: { memory: ram.memory, load, store } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
   }
@@ -72,13 +106,28 @@ export class Jit {
    */
   run(page: number, pcLo: number, pcHi: number, budget: number): number {
     const half = (pcLo & 0xfff) >>> 1;
-    const e = this.entries[page];
+    let e = this.entries[page];
     if (e === undefined || e[half] === 0) {
       if (!this.consider(page, half << 1)) return -1;
+      e = this.entries[page]!;
     }
     this.stats.runs++;
-    this.status = this.fns[page]!(half, budget, pcLo & -4096, pcHi);
-    const k = budget - this.left[0];
+    const pageLo = pcLo & -4096;
+    let k: number;
+    try {
+      this.status = this.fns[page]!(e[half] - 1, budget, pageLo, pcHi);
+      k = budget - this.left[0];
+    } catch (x) {
+      // a slow path left: at the faulting instruction (trap), or after a store (stale code, stop)
+      const trap = this.isTrap(x);
+      if (!trap && x !== LEAVE) throw x;
+      const off = (this.at & 0xfff) + (trap ? 0 : this.at >>> 12);
+      const sum = (pageLo >>> 0) + off;
+      this.pc[0] = sum | 0;
+      this.pc[1] = (pcHi + (sum >= 4294967296 ? 1 : 0)) | 0;
+      k = budget - (trap ? this.atLeft : this.atLeft - 1);
+      this.status = trap ? Exit.TRAP : Exit.NORMAL;
+    }
     this.stats.retired += k;
     return k;
   }
@@ -91,7 +140,7 @@ export class Jit {
     const done = this.translations[page];
     if (++this.heat[page] < this.hot << Math.min(done, BACKOFF) || done >= MAX_TRANSLATIONS) return false;
     this.translate(page, r);
-    return this.entries[page]?.[off >>> 1] === 1;
+    return (this.entries[page]?.[off >>> 1] ?? 0) !== 0;
   }
 
   private translate(page: number, roots: Set<number>): void {

@@ -1,8 +1,12 @@
 // Translates the code of one physical page into one WebAssembly function (a region: every block reachable from
 // the page's known entry points without leaving the page). Branches inside the page stay in wasm: forward ones
-// are direct `br`s, backward ones and jumps through registers go through a br_table on the target offset, with
-// the instruction budget checked there. Registers are i64 locals, loaded at entry and stored at every exit.
-// Loads and stores check the hart's TLB inline and call the interpreter's slow paths only on a miss.
+// are direct `br`s, backward ones go through a br_table on the target block, with the instruction budget
+// checked there. Registers live in the hart's state block: inside a block they are i64 locals loaded at first
+// use, and every write goes to the state block too (write-through), so entering and leaving translated code
+// costs nothing per register, an exit needs no code to save them, and the engine's optimiser sees no value
+// live across blocks (whole-page register locals made V8's optimising compiler take seconds per module).
+// Loads and stores check the hart's TLB inline and call the interpreter's slow paths only on a miss; a slow
+// path that traps throws (through the wasm frames) to the caller, which knows the pc and count it was given.
 import { Op, DEC_32BIT } from '../cpu/ops.js';
 import { S, X_SINK } from '../cpu/state.js';
 import { AREA } from '../cpu/area.js';
@@ -18,19 +22,23 @@ export const enum Exit {
   TRAP = 1,
 }
 
-/** The function a translation exports: run(entry offset / 2, budget, page's virtual address lo, hi). */
+/** The function a translation exports: run(entry block, budget, page's virtual address lo, hi). */
 export type RegionFn = (entry: number, budget: number, pageLo: number, pageHi: number) => number;
 
-/** Imported slow paths: 0 = done, 1 = trapped, 2 = done but leave generated code now (stop or code written). */
+/**
+ * Imported slow paths. `at` is the instruction's page offset | its length << 12, `left` the budget left before
+ * it runs: on a trap they throw, and the caller resumes at that instruction with that budget; a store that
+ * makes translated code stale (or stops the machine) throws too, and the caller resumes after it.
+ */
 export interface SlowPaths {
   /** Loads into the state's x0 sink slot (sign/zero-extended as `op` says). */
-  load(vaLo: number, vaHi: number, op: number): number;
-  store(vaLo: number, vaHi: number, size: number, lo: number, hi: number): number;
+  load(vaLo: number, vaHi: number, op: number, at: number, left: number): void;
+  store(vaLo: number, vaHi: number, size: number, lo: number, hi: number, at: number, left: number): void;
 }
 
 export interface Translation {
-  /** Per halfword offset: 1 when the function can be entered there. */
-  readonly entries: Uint8Array;
+  /** Per halfword offset: the entry block's number + 1 where the function can be entered, else 0. */
+  readonly entries: Uint16Array;
   /** Instructions translated. */
   readonly instructions: number;
   /** Size of the module in bytes. */
@@ -77,6 +85,20 @@ interface Insn {
 }
 
 const enum Kind { INLINE, BRANCH, JAL, JALR, STOP }
+
+/** Ops that read rs2 (for the others the decoded field holds immediate bits). */
+const READS_RS2 = new Set<Op>([
+  Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
+  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW,
+  Op.MUL, Op.MULH, Op.MULHSU, Op.MULHU, Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.MULW, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
+  Op.ADD_UW, Op.SH1ADD, Op.SH2ADD, Op.SH3ADD, Op.SH1ADD_UW, Op.SH2ADD_UW, Op.SH3ADD_UW,
+  Op.ANDN, Op.ORN, Op.XNOR, Op.MAX, Op.MAXU, Op.MIN, Op.MINU, Op.ROL, Op.ROLW, Op.ROR, Op.RORW,
+  Op.BCLR, Op.BEXT, Op.BINV, Op.BSET, Op.CZERO_EQZ, Op.CZERO_NEZ,
+  Op.SB, Op.SH, Op.SW, Op.SD, Op.BEQ, Op.BNE, Op.BLT, Op.BGE, Op.BLTU, Op.BGEU,
+  Op.SC, Op.AMOSWAP, Op.AMOADD, Op.AMOXOR, Op.AMOAND, Op.AMOOR, Op.AMOMIN, Op.AMOMAX, Op.AMOMINU, Op.AMOMAXU,
+]);
+/** Ops that do not read rs1. */
+const NO_RS1 = new Set<Op>([Op.LUI, Op.AUIPC, Op.JAL, Op.FENCE]);
 
 function kindOf(op: Op): Kind {
   if (BRANCH_OPS.has(op)) return Kind.BRANCH;
@@ -189,8 +211,19 @@ class Gen implements AluCtx {
   private indexInBlock = 0;
   /** The absolute label index of each leader's block, for forward branches. */
   readonly labelOf = new Map<number, number>();
+  /** Each leader's block number (the dispatcher's index), for backward branches. */
+  readonly blockOf = new Map<number, number>();
+  /** Registers held in locals in the current block. */
+  private cached = 0;
 
   constructor(private readonly area: number, private readonly ramBase: number, private readonly slowLoad: number, private readonly slowStore: number) {}
+
+  /** Pushes the slow paths' last two arguments: where this instruction is, and the budget left before it. */
+  private where(): void {
+    const ins = this.ins;
+    this.c.i32(ins.off | (ins.len << 12));
+    this.c.get(L_N).i32(this.blockLen - this.indexInBlock).op(W.I32_ADD);
+  }
 
   open(kind: 'block' | 'loop' | 'if', t: T = T.VOID): number {
     if (kind === 'block') this.c.block(t); else if (kind === 'loop') this.c.loop(t); else this.c.if(t);
@@ -208,17 +241,36 @@ class Gen implements AluCtx {
     return this.depth - 1 - label;
   }
 
+  /** Pushes register r (x0 reads 0). Its first read in a block must be on the block's straight path
+   *  (prepare() loads an instruction's sources before any branching code of its own). */
   reg(r: number): void {
     if (r === 0 || r === 32) this.c.i64(0);
-    else this.c.get(L_X + r - 1);
+    else if (this.cached & (1 << r)) this.c.get(L_X + r - 1);
+    else {
+      this.c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + r * 8).tee(L_X + r - 1);
+      this.cached |= 1 << r;
+    }
   }
+  /** Loads the registers the current instruction reads into their locals. */
+  private prepare(ins: Insn): void {
+    for (const r of [NO_RS1.has(ins.op) ? 0 : ins.rs1, READS_RS2.has(ins.op) ? ins.rs2 : 0]) {
+      if (r !== 0 && (this.cached & (1 << r)) === 0) {
+        this.reg(r);
+        this.c.op(W.DROP);
+      }
+    }
+  }
+
   rs1 = (): void => this.reg(this.ins.rs1);
   rs2 = (): void => this.reg(this.ins.rs2);
   /** Pops the value into rd (dropped for x0). */
   setRd(): void {
     const rd = this.ins.rd;
     if (rd === 0 || rd === 32) this.c.op(W.DROP);
-    else this.c.set(L_X + rd - 1);
+    else {
+      this.c.set(L_X + rd - 1).i32(0).get(L_X + rd - 1).mem(W.I64_STORE, 3, this.area + AREA.STATE + rd * 8);
+      this.cached |= 1 << rd;
+    }
   }
   /** Pushes pc + delta (i64) for the current instruction. */
   pcPlus(delta: number): void {
@@ -244,7 +296,7 @@ class Gen implements AluCtx {
   jumpTo(target: number): void {
     const label = this.labelOf.get(target);
     if (label !== undefined && target > this.ins.off) {
-      this.br(label);
+        this.br(label);
       return;
     }
     if (label !== undefined) {
@@ -254,7 +306,7 @@ class Gen implements AluCtx {
       this.depth++;
       this.exitAt(target, Exit.NORMAL, 0);
       this.close();
-      c.i32(target >>> 1).set(L_T);
+        c.i32(this.blockOf.get(target)!).set(L_T);
       this.br(TOP);
       return;
     }
@@ -265,6 +317,7 @@ class Gen implements AluCtx {
   block(insns: Insn[], from: number, to: number, nextLeader: number | undefined): void {
     const c = this.c;
     this.blockLen = 0;
+    this.cached = 0;
     for (let i = from; i < to; i++) if (insns[i].inline) this.blockLen++;
     if (this.blockLen) c.get(L_N).i32(this.blockLen).op(W.I32_SUB).set(L_N);
     for (let i = from; i < to; i++) {
@@ -275,12 +328,13 @@ class Gen implements AluCtx {
         this.exitAt(ins.off, Exit.NORMAL, 0); // the interpreter runs it
         return;
       }
+      this.prepare(ins);
       if (this.insn(ins)) return; // the block ended with a jump
     }
     const last = insns[to - 1];
     const next = last.off + last.len;
-    if (nextLeader === next) return; // falls into the next block's code
     this.ins = last;
+    if (nextLeader === next) return; // falls into the next block's code
     this.exitAt(next, Exit.NORMAL, 0);
   }
 
@@ -321,12 +375,7 @@ class Gen implements AluCtx {
         // target = (rs1 + imm) & ~1, computed before rd is written (rd may be rs1)
         this.rs1(); c.i64(ins.imm).op(W.I64_ADD).i64(-2).op(W.I64_AND).set(L_A);
         if (ins.rd !== 32) { this.pcPlus(ins.len); this.setRd(); }
-        // inside this page: dispatch on the offset (budget-checked like a backward jump); else leave
-        c.get(L_A).i64(-4096).op(W.I64_AND).get(L_PAGE).op(W.I64_EQ).get(L_N).i32(0).op(W.I32_GT_S).op(W.I32_AND);
-        this.open('if');
-        c.get(L_A).op(W.I32_WRAP_I64).i32(0xfff).op(W.I32_AND).i32(1).op(W.I32_SHR_U).set(L_T);
-        this.br(TOP);
-        this.close();
+        // leave: the target is looked up like any other (returns mostly go to another page)
         c.get(L_A);
         this.exitDynamic(0);
         return true;
@@ -352,22 +401,6 @@ class Gen implements AluCtx {
   private ramAddr(tag: number): void {
     this.c.get(L_E).mem(W.I32_LOAD, 2, this.area + tag + 2048).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
   }
-  /** After a slow path returned its status (on the stack): leave on a trap or when asked to. */
-  private afterSlow(): void {
-    const c = this.c;
-    const before = this.indexInBlock; // instructions of the block executed before this one
-    c.tee(L_ST);
-    this.open('if');
-    c.get(L_ST).i32(1).op(W.I32_EQ);
-    this.open('if');
-    this.exitAt(this.ins.off, Exit.TRAP, this.blockLen - before);
-    this.close();
-    // done, but stop here (the machine stopped, or code was written): resume after this instruction
-    c.i32(Exit.NORMAL).set(L_ST);
-    this.exitAt(this.ins.off + this.ins.len, Exit.NORMAL, this.blockLen - before - 1);
-    this.close();
-  }
-
   /**
    * LR, SC and AMOs (Unprivileged Spec chapter 8) on a TLB hit, with WebAssembly atomics so they stay atomic
    * when harts in other threads share the memory; the reservation is the interpreter's (alu.ts): LR records
@@ -457,8 +490,9 @@ class Gen implements AluCtx {
     this.ramAddr(AREA.R_TAG);
     c.mem(w, Math.log2(size), 0);
     c.else();
-    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(this.ins.op).call(this.slowLoad);
-    this.afterSlow();
+    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(this.ins.op);
+    this.where();
+    c.call(this.slowLoad);
     c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + X_SINK * 4);
     this.close();
     this.setRd();
@@ -475,24 +509,22 @@ class Gen implements AluCtx {
     c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(size);
     this.rs2(); c.op(W.I32_WRAP_I64);
     this.rs2(); c.i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+    this.where();
     c.call(this.slowStore);
-    this.afterSlow();
     this.close();
   }
 
-  /** Loads the used registers at entry; `body` emits the rest; stores the written ones at every exit. */
-  wrap(used: Set<number>, written: Set<number>, body: () => void): void {
+  /** The prologue, `body` (the blocks), and the epilogue that leaves the exit pc and the budget left. */
+  wrap(body: () => void): void {
     const c = this.c, a = this.area;
     c.get(P_BUDGET).set(L_N);
     c.get(P_ENTRY).set(L_T);
     c.get(P_PAGE_LO).op(W.I64_EXTEND_I32_U).get(P_PAGE_HI).op(W.I64_EXTEND_I32_U).i64(32).op(W.I64_SHL).op(W.I64_OR).set(L_PAGE);
-    for (const r of used) c.i32(0).mem(W.I64_LOAD, 3, a + AREA.STATE + r * 8).set(L_X + r - 1);
     this.open('block'); // OUT
     this.open('loop'); // TOP
     body();
     this.close();
     this.close();
-    for (const r of written) c.i32(0).get(L_X + r - 1).mem(W.I64_STORE, 3, a + AREA.STATE + r * 8);
     c.i32(0).get(L_EPC).mem(W.I64_STORE, 3, a + AREA.STATE + S.PC * 4);
     c.i32(0).get(L_N).mem(W.I32_STORE, 2, a + AREA.SCRATCH);
     c.get(L_ST);
@@ -518,19 +550,14 @@ class Gen implements AluCtx {
       labels[j] = this.open('block');
       this.labelOf.set(insns[starts[j]].off, labels[j]);
     }
-    const miss = this.open('block');
-    // dispatch: br_table over every halfword offset of the page
-    c.get(L_T).op(W.BR_TABLE).u32(2048);
-    const blockAt = new Map<number, number>();
-    starts.forEach((s, j) => blockAt.set(insns[s].off, j));
-    for (let h = 0; h < 2048; h++) {
-      const j = blockAt.get(h * 2);
-      c.u32(j === undefined ? 0 : this.rel(labels[j]));
-    }
-    c.u32(0);
-    this.close(); // miss: no block starts at the target
-    c.get(L_PAGE).get(L_T).i32(1).op(W.I32_SHL).op(W.I64_EXTEND_I32_U).op(W.I64_ADD).set(L_EPC);
-    this.br(OUT);
+    starts.forEach((st, j) => this.blockOf.set(insns[st].off, j));
+    const entry = this.open('block');
+    // dispatch: br_table on the block number (the caller passes an entry's; backward jumps their target's)
+    c.get(L_T).op(W.BR_TABLE).u32(k);
+    for (let j = 0; j < k; j++) c.u32(this.rel(labels[j]));
+    c.u32(this.rel(entry));
+    this.close();
+    c.op(W.UNREACHABLE); // no such block
     for (let j = 0; j < k; j++) {
       this.close(); // label j: block j's code follows
       const end = j + 1 < k ? starts[j + 1] : insns.length;
@@ -550,24 +577,17 @@ const I32 = T.I32, I64 = T.I64;
 export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean; ramBase: number }): Translation | null {
   const { insns, leaders } = discover(u16, pageOff, roots);
   if (!insns.some((i) => i.inline)) return null;
-  const used = new Set<number>();
-  const written = new Set<number>();
-  for (const i of insns) {
-    if (!i.inline) continue;
-    for (const r of [i.rs1, i.rs2]) if (r !== 0) used.add(r);
-    if (i.rd !== 0 && i.rd !== 32) { used.add(i.rd); written.add(i.rd); }
-  }
   const g = new Gen(area, mem.ramBase, 0, 1);
-  g.wrap(used, written, () => g.blocks(insns, leaders));
+  g.wrap(() => g.blocks(insns, leaders));
   // entered only where a block does some work: a block that starts with an instruction left to the
   // interpreter would return at once, and the caller would ask again
-  const entries = new Uint8Array(2048);
+  const entries = new Uint16Array(2048);
   const inline = new Set(insns.filter((i) => i.inline).map((i) => i.off));
-  for (const off of leaders) if (inline.has(off)) entries[off >>> 1] = 1;
+  for (const [off, j] of g.blockOf) if (inline.has(off)) entries[off >>> 1] = j + 1;
   const bytes = encodeModule({
     imports: [
-      { name: 'load', type: { params: [I32, I32, I32], results: [I32] } },
-      { name: 'store', type: { params: [I32, I32, I32, I32, I32], results: [I32] } },
+      { name: 'load', type: { params: [I32, I32, I32, I32, I32], results: [] } },
+      { name: 'store', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
     ],
     memory: { pages: mem.pages, shared: mem.shared },
     func: {
