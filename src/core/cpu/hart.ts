@@ -220,6 +220,7 @@ export class Hart {
   takeTrap(cause: number, interrupt: boolean, tvalLo: number, tvalHi: number, epcLo: number, epcHi: number): void {
     const s = this.s;
     const priv = s[S.PRIV];
+    const dataPriv = this.mmu.dataPriv();
     const deleg = interrupt ? s[S.MIDELEG] : s[S.MEDELEG];
     let mstatus = s[S.MSTATUS];
     let vec: number;
@@ -253,7 +254,7 @@ export class Hart {
     s[S.PC] = sum | 0;
     s[S.PC + 1] = (s[vec + 1] + (sum >= TWO32 ? 1 : 0)) | 0;
     this.waiting = false;
-    this.mmu.flush();
+    this.mmu.flushIfModeChanged(priv, dataPriv);
   }
 
   /**

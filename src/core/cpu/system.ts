@@ -28,6 +28,7 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
       h.raise(CAUSE.BREAKPOINT, pcLo, pcHi);
     case Op.MRET: {
       if (priv !== PRIV.M) h.illegal(bits());
+      const dataPriv = h.mmu.dataPriv();
       let m = s[S.MSTATUS];
       const mpp = (m & MSTATUS.MPP) >>> MSTATUS.MPP_SHIFT;
       m = (m & ~MSTATUS.MIE) | (m & MSTATUS.MPIE ? MSTATUS.MIE : 0);
@@ -37,11 +38,12 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
       s[S.PRIV] = mpp;
       s[S.PC] = s[S.MEPC] & ~1;
       s[S.PC + 1] = s[S.MEPC + 1];
-      h.mmu.flush();
+      h.mmu.flushIfModeChanged(priv, dataPriv);
       return;
     }
     case Op.SRET: {
       if (priv === PRIV.U || (priv === PRIV.S && s[S.MSTATUS] & MSTATUS.TSR)) h.illegal(bits());
+      const dataPriv = h.mmu.dataPriv();
       let m = s[S.MSTATUS];
       const spp = m & MSTATUS.SPP ? PRIV.S : PRIV.U;
       m = (m & ~MSTATUS.SIE) | (m & MSTATUS.SPIE ? MSTATUS.SIE : 0);
@@ -51,7 +53,7 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
       s[S.PRIV] = spp;
       s[S.PC] = s[S.SEPC] & ~1;
       s[S.PC + 1] = s[S.SEPC + 1];
-      h.mmu.flush();
+      h.mmu.flushIfModeChanged(priv, dataPriv);
       return;
     }
     case Op.WFI:

@@ -60,6 +60,15 @@ export class Mmu {
     this.xTag.fill(TLB_INVALID);
   }
 
+  /**
+   * After a trap or xRET: drops the TLB only when the privilege fetches or data accesses run with changed
+   * (entries were filled under the old one's permission checks: U pages, SUM); a trap from S to S, the
+   * common case in a kernel, keeps them (issue 14: flushing on every trap cost each interrupt a TLB refill).
+   */
+  flushIfModeChanged(oldPriv: number, oldDataPriv: number): void {
+    if (this.s[S.PRIV] !== oldPriv || this.dataPriv() !== oldDataPriv) this.flush();
+  }
+
   /** Drops write entries that map RAM page `ramPage` (it now holds decoded code). */
   dropWritable(ramPage: number): void {
     const off = ramPage << 12;
