@@ -279,6 +279,7 @@ export class Hart {
     let trapStreak = 0;
     let trapMark = -1;
     const jit = this.jit;
+    let jitMark = n; // n at the last lookup: the instructions interpreted since then tell the JIT what is hot
     if (this.waiting) {
       if (!this.wakeable()) return 0;
       this.waiting = false;
@@ -314,9 +315,11 @@ export class Hart {
             fTagHi = pcHi;
             this.fetchDirty = false;
             if (jit !== null && this.fetchUniform) {
-              const k = jit.run(fOff >>> 12, pcLo, pcHi, n - chunkEnd);
+              const k = jit.run(fOff >>> 12, pcLo, pcHi, n - chunkEnd, jitMark - n);
+              jitMark = n;
               if (k >= 0) {
                 n -= k;
+                jitMark = n;
                 pcLo = s[S.PC];
                 pcHi = s[S.PC + 1];
                 fTag = TLB_INVALID; // look up where it left

@@ -1,7 +1,8 @@
 // One hart's translation tier: counts how often each physical code page is entered, translates hot pages to
 // WebAssembly (translate.ts), runs them, and drops translations whose page was written or left the code cache.
 // Translations live as long as their page stays in the code cache, so their number is bounded by its size.
-import { translatePage, Exit, type RegionFn } from './translate.js';
+import { translatePage, Exit } from './translate.js';
+import { encodeTrampoline } from './wasm.js';
 import type { JitMode } from './mode.js';
 import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
@@ -22,11 +23,18 @@ export interface HartPaths {
 /** Thrown by a store through translated code that must not go on (code written, machine stopped). */
 const LEAVE = Object.freeze({ leave: true });
 
-/** Entries into a page (from the interpreter) after which it is translated, in mode `on`. */
-const HOT = 16;
+/**
+ * Instructions the interpreter runs in a page before it is translated, in mode `on`. Translating a page costs
+ * about as much as interpreting a few hundred thousand instructions, so code that runs less is left to the
+ * interpreter (a Debian boot translated 3,400 pages, twice 16 entries each, and spent a third of its time in V8's
+ * compiler; with this threshold it translates 700 and runs faster).
+ */
+const HOT = 100_000;
 /** Translations of one page after which it is left to the interpreter (code rewritten again and again). */
 const MAX_TRANSLATIONS = 64;
-/** Each translation of a page doubles the entries it takes to translate it again, up to 2^BACKOFF times. */
+/** Instructions interpreted in a translated page (outside its blocks) before it is translated again, at least;
+ *  each translation doubles it, up to 2^BACKOFF times. */
+const RETRANSLATE = 4096;
 const BACKOFF = 6;
 
 export interface JitStats {
@@ -48,10 +56,18 @@ export interface JitStats {
 }
 
 export class Jit {
-  private readonly fns: (RegionFn | undefined)[];
+  /** Each RAM page's slot in the table of translated functions (-1: none). */
+  private readonly slotOf: Int32Array;
+  /** Translated functions, called through the trampoline. */
+  private readonly table: WebAssembly.Table;
+  private readonly enter: (slot: number, block: number, budget: number, pageLo: number, pageHi: number) => number;
+  /** Table slots whose page was dropped. */
+  private readonly freeSlots: number[] = [];
   private readonly entries: (Uint16Array | undefined)[];
-  /** Entries into each page since it was last translated. */
-  private readonly heat: Uint16Array;
+  /** Instructions interpreted in each page since it was last translated. */
+  private readonly heat: Float64Array;
+  /** The page of the last lookup: the instructions interpreted since then ran there. */
+  private lastPage = -1;
   private readonly translations: Uint8Array;
   /** Offsets control entered each page at: the roots of its next translation. */
   private readonly roots = new Map<number, Set<number>>();
@@ -72,11 +88,14 @@ export class Jit {
 
   constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
-    this.fns = new Array<RegionFn | undefined>(pages).fill(undefined);
+    this.slotOf = new Int32Array(pages).fill(-1);
+    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
+    const trampoline = new WebAssembly.Instance(new WebAssembly.Module(encodeTrampoline()), { env: { table: this.table } });
+    this.enter = trampoline.exports.enter as Jit['enter'];
     this.entries = new Array<Uint16Array | undefined>(pages).fill(undefined);
-    this.heat = new Uint16Array(pages);
+    this.heat = new Float64Array(pages);
     this.translations = new Uint8Array(pages);
-    this.hot = mode === 'all' ? 1 : HOT;
+    this.hot = mode === 'all' ? 0 : HOT;
     this.left = new Int32Array(ram.memory.buffer, area + AREA.SCRATCH, 1);
     this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
     this.pc = new Int32Array(ram.memory.buffer, area + AREA.STATE + S.PC * 4, 2);
@@ -100,11 +119,14 @@ export class Jit {
 
   /**
    * Runs translated code from pc (in RAM page `page`, entered `budget` instructions before the next check)
-   * when the page has a translation entered there, translating it first when it has become hot. Returns the
+   * when the page has a translation entered there, translating it first when it has become hot. `interpreted`
+   * is how many instructions the interpreter ran since the last call (in the page of that call). Returns the
    * instructions retired, or -1 when the interpreter should run this pc; `status` says how the run ended and
    * the state block holds the pc.
    */
-  run(page: number, pcLo: number, pcHi: number, budget: number): number {
+  run(page: number, pcLo: number, pcHi: number, budget: number, interpreted: number): number {
+    if (this.lastPage >= 0) this.heat[this.lastPage] += interpreted;
+    this.lastPage = page;
     const half = (pcLo & 0xfff) >>> 1;
     let e = this.entries[page];
     if (e === undefined || e[half] === 0) {
@@ -115,7 +137,7 @@ export class Jit {
     const pageLo = pcLo & -4096;
     let k: number;
     try {
-      this.status = this.fns[page]!(e[half] - 1, budget, pageLo, pcHi);
+      this.status = this.enter(this.slotOf[page], e[half] - 1, budget, pageLo, pcHi);
       k = budget - this.left[0];
     } catch (x) {
       // a slow path left: at the faulting instruction (trap), or after a store (stale code, stop)
@@ -138,7 +160,9 @@ export class Jit {
     if (r === undefined) this.roots.set(page, (r = new Set()));
     r.add(off);
     const done = this.translations[page];
-    if (++this.heat[page] < this.hot << Math.min(done, BACKOFF) || done >= MAX_TRANSLATIONS) return false;
+    // a page translated before needs more and more work done outside its blocks before it is translated again
+    const need = done === 0 ? this.hot : Math.max(this.hot, RETRANSLATE) * 2 ** Math.min(done - 1, BACKOFF);
+    if (this.heat[page] < need || done >= MAX_TRANSLATIONS) return false;
     this.translate(page, r);
     return (this.entries[page]?.[off >>> 1] ?? 0) !== 0;
   }
@@ -150,8 +174,13 @@ export class Jit {
     this.translations[page]++;
     if (t === null) return;
     const inst = new WebAssembly.Instance(t.module, this.imports);
-    if (this.fns[page] === undefined) this.stats.live++;
-    this.fns[page] = inst.exports.run as RegionFn;
+    let slot = this.slotOf[page];
+    if (slot < 0) {
+      slot = this.freeSlots.pop() ?? this.table.grow(1);
+      this.slotOf[page] = slot;
+      this.stats.live++;
+    }
+    this.table.set(slot, inst.exports.run as WebAssembly.ExportValue);
     this.entries[page] = t.entries;
     const ms = this.now() - t0;
     const s = this.stats;
@@ -164,8 +193,11 @@ export class Jit {
 
   /** Forgets the translation of a RAM page (written, or no longer cached); its entry points are kept. */
   drop(page: number): void {
-    if (this.fns[page] === undefined) return;
-    this.fns[page] = undefined;
+    const slot = this.slotOf[page];
+    if (slot < 0) return;
+    this.table.set(slot, null);
+    this.freeSlots.push(slot);
+    this.slotOf[page] = -1;
     this.entries[page] = undefined;
     this.stats.live--;
     this.dropped = true;
