@@ -6,7 +6,7 @@ import { encodeTrampoline } from './wasm.js';
 import type { JitMode } from './mode.js';
 import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
-import { AREA } from '../cpu/area.js';
+import { AREA, TLB_ENTRIES } from '../cpu/area.js';
 import { S } from '../cpu/state.js';
 
 /** The hart's slow paths for loads and stores that miss the TLB; they throw the hart's trap signal on a fault. */
@@ -80,6 +80,13 @@ export class Jit {
   private readonly memDesc: { pages: number; shared: boolean; ramBase: number };
   private readonly hot: number;
   private readonly isTrap: (e: unknown) => boolean;
+  private readonly stopped: () => boolean;
+  /** The hart's execute TLB (cpu/area.ts), to follow an exit to the next translated page. */
+  private readonly xTag: Int32Array;
+  private readonly xTagHi: Int32Array;
+  private readonly xOff: Int32Array;
+  /** Marks a page fetched from (the code cache keeps pages in use). */
+  private readonly touch: (page: number) => void;
   /** How the last run() ended. */
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
@@ -112,6 +119,12 @@ export class Jit {
       if (this.dropped || hart.stopped()) throw LEAVE;
     };
     this.isTrap = hart.isTrap;
+    this.stopped = hart.stopped;
+    const view = (at: number) => new Int32Array(ram.memory.buffer, area + at, TLB_ENTRIES);
+    this.xTag = view(AREA.X_TAG);
+    this.xTagHi = view(AREA.X_TAG_HI);
+    this.xOff = view(AREA.X_OFF);
+    this.touch = (p) => { code.page(p); };
     this.imports = { env: { memory: ram.memory, load, store } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
@@ -127,18 +140,41 @@ export class Jit {
   run(page: number, pcLo: number, pcHi: number, budget: number, interpreted: number): number {
     if (this.lastPage >= 0) this.heat[this.lastPage] += interpreted;
     this.lastPage = page;
-    const half = (pcLo & 0xfff) >>> 1;
+    let half = (pcLo & 0xfff) >>> 1;
     let e = this.entries[page];
     if (e === undefined || e[half] === 0) {
       if (!this.consider(page, half << 1)) return -1;
       e = this.entries[page]!;
     }
+    // run page after page while each exit lands on an entry of another translation (a call, a return, a jump
+    // to the next page), without going back through the interpreter's loop
+    let k = 0;
+    for (;;) {
+      const done = this.runOne(page, e[half] - 1, budget - k, pcLo & -4096, pcHi);
+      k += done;
+      // no progress: it left at its first instruction for the interpreter to run (an atomic that missed the TLB)
+      if (done === 0 || this.status !== Exit.NORMAL || k >= budget || this.stopped()) break;
+      pcLo = this.pc[0];
+      pcHi = this.pc[1];
+      const x = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+      if (this.xTag[x] !== (pcLo & -4096) || this.xTagHi[x] !== pcHi) break;
+      page = this.xOff[x] >>> 12;
+      half = (pcLo & 0xfff) >>> 1;
+      e = this.entries[page];
+      if (e === undefined || e[half] === 0) break;
+      this.touch(page);
+      this.lastPage = page;
+    }
+    this.stats.retired += k;
+    return k;
+  }
+
+  /** Runs one translated page from block `block`; returns the instructions retired. */
+  private runOne(page: number, block: number, budget: number, pageLo: number, pcHi: number): number {
     this.stats.runs++;
-    const pageLo = pcLo & -4096;
-    let k: number;
     try {
-      this.status = this.enter(this.slotOf[page], e[half] - 1, budget, pageLo, pcHi);
-      k = budget - this.left[0];
+      this.status = this.enter(this.slotOf[page], block, budget, pageLo, pcHi);
+      return budget - this.left[0];
     } catch (x) {
       // a slow path left: at the faulting instruction (trap), or after a store (stale code, stop)
       const trap = this.isTrap(x);
@@ -147,11 +183,9 @@ export class Jit {
       const sum = (pageLo >>> 0) + off;
       this.pc[0] = sum | 0;
       this.pc[1] = (pcHi + (sum >= 4294967296 ? 1 : 0)) | 0;
-      k = budget - (trap ? this.atLeft : this.atLeft - 1);
       this.status = trap ? Exit.TRAP : Exit.NORMAL;
+      return budget - (trap ? this.atLeft : this.atLeft - 1);
     }
-    this.stats.retired += k;
-    return k;
   }
 
   /** Counts an entry the page's translation (if any) lacks; translates when hot. True when pc is now an entry. */
