@@ -10,7 +10,10 @@ export const AREA_ALIGN = 65536;
 
 /** TLB entries per access kind (direct-mapped on the virtual page number). */
 export const TLB_ENTRIES = 256;
-const TLB_ARRAY = TLB_ENTRIES * 4;
+/** A virtual page number's entry: (va >>> 12) & TLB_MASK. */
+export const TLB_MASK = TLB_ENTRIES - 1;
+/** Bytes of each TLB array (tag, tag's high word, RAM offset). */
+export const TLB_ARRAY = TLB_ENTRIES * 4;
 
 /** Byte offsets inside a hart area. */
 export const enum AREA {

@@ -2,7 +2,7 @@
 // 3.3), and the slow paths for loads, stores and fetches that cross pages, hit MMIO or miss the TLB.
 import { Op, DEC_32BIT } from './ops.js';
 import { S, STATE_SLOTS } from './state.js';
-import { AREA } from './area.js';
+import { AREA, TLB_MASK } from './area.js';
 import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
@@ -447,7 +447,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi && (aLo & 7) === 0) {
                   const i = (rOff[e] + (aLo & 0xfff)) >> 2;
                   x[rd] = i32[i];
@@ -459,7 +459,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi && (aLo & 3) === 0) {
                   const v = i32[(rOff[e] + (aLo & 0xfff)) >> 2];
                   x[rd] = v;
@@ -471,7 +471,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi && (aLo & 3) === 0) {
                   x[rd] = i32[(rOff[e] + (aLo & 0xfff)) >> 2];
                   x[rd + 1] = 0;
@@ -482,7 +482,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi && (aLo & 1) === 0) {
                   const v = i16[(rOff[e] + (aLo & 0xfff)) >> 1];
                   x[rd] = v;
@@ -494,7 +494,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi && (aLo & 1) === 0) {
                   x[rd] = u16[(rOff[e] + (aLo & 0xfff)) >> 1];
                   x[rd + 1] = 0;
@@ -505,7 +505,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi) {
                   const v = i8[rOff[e] + (aLo & 0xfff)];
                   x[rd] = v;
@@ -517,7 +517,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (rTag[e] === (aLo & -4096) && rTagHi[e] === aHi) {
                   x[rd] = u8[rOff[e] + (aLo & 0xfff)];
                   x[rd + 1] = 0;
@@ -529,7 +529,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (wTag[e] === (aLo & -4096) && wTagHi[e] === aHi && (aLo & 7) === 0) {
                   const i = (wOff[e] + (aLo & 0xfff)) >> 2;
                   i32[i] = x[rs2];
@@ -545,7 +545,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (wTag[e] === (aLo & -4096) && wTagHi[e] === aHi && (aLo & 3) === 0) {
                   i32[(wOff[e] + (aLo & 0xfff)) >> 2] = x[rs2];
                 } else {
@@ -559,7 +559,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (wTag[e] === (aLo & -4096) && wTagHi[e] === aHi && (aLo & 1) === 0) {
                   u16[(wOff[e] + (aLo & 0xfff)) >> 1] = x[rs2];
                 } else {
@@ -573,7 +573,7 @@ export class Hart {
                 const sum = (x[rs1] >>> 0) + imm;
                 const aLo = sum | 0;
                 const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
-                const e = (aLo >>> 12) & 255;
+                const e = (aLo >>> 12) & TLB_MASK;
                 if (wTag[e] === (aLo & -4096) && wTagHi[e] === aHi) {
                   u8[wOff[e] + (aLo & 0xfff)] = x[rs2];
                 } else {
@@ -820,7 +820,7 @@ export class Hart {
   /** Translates pc for execution; returns the RAM byte offset of its page. */
   private fetchPage(pcLo: number, pcHi: number): number {
     const mmu = this.mmu;
-    const e = (pcLo >>> 12) & 255;
+    const e = (pcLo >>> 12) & TLB_MASK;
     this.fetchUniform = true;
     if (mmu.xTag[e] === (pcLo & -4096) && mmu.xTagHi[e] === pcHi) return mmu.xOff[e];
     const pa = mmu.translate(pcLo, pcHi, Access.EXEC);

@@ -9,7 +9,7 @@
 // path that traps throws (through the wasm frames) to the caller, which knows the pc and count it was given.
 import { Op, DEC_32BIT } from '../cpu/ops.js';
 import { S, X_SINK } from '../cpu/state.js';
-import { AREA } from '../cpu/area.js';
+import { AREA, TLB_ARRAY, TLB_MASK } from '../cpu/area.js';
 import { decode16, decode32 } from '../cpu/decode.js';
 import { ALU, type AluCtx } from './alu-table.js';
 import { A, Code, T, W, encodeModule } from './wasm.js';
@@ -391,15 +391,15 @@ class Gen implements AluCtx {
     this.rs1();
     if (withImm) c.i64(this.ins.imm).op(W.I64_ADD);
     c.tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
-    c.i32(10).op(W.I32_SHR_U).i32(0x3fc).op(W.I32_AND).tee(L_E);
+    c.i32(10).op(W.I32_SHR_U).i32(TLB_MASK << 2).op(W.I32_AND).tee(L_E);
     // tags are page-aligned, so keeping the low alignment bits in the compared address checks alignment too
     c.mem(W.I32_LOAD, 2, a + tag).get(L_ALO).i32(-4096 | (size - 1)).op(W.I32_AND).op(W.I32_EQ);
-    c.get(L_E).mem(W.I32_LOAD, 2, a + tag + 1024).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
+    c.get(L_E).mem(W.I32_LOAD, 2, a + tag + TLB_ARRAY).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
     c.op(W.I32_AND);
   }
   /** Pushes the RAM byte offset of the access that hit entry L_E of `tag`'s TLB. */
   private ramAddr(tag: number): void {
-    this.c.get(L_E).mem(W.I32_LOAD, 2, this.area + tag + 2048).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
+    this.c.get(L_E).mem(W.I32_LOAD, 2, this.area + tag + 2 * TLB_ARRAY).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
   }
   /**
    * LR, SC and AMOs (Unprivileged Spec chapter 8) on a TLB hit, with WebAssembly atomics so they stay atomic

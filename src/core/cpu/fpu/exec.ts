@@ -7,6 +7,7 @@ import { MSTATUS } from '../bits.js';
 import { CMP } from './soft.js';
 import { fpInstructionBits } from './decode.js';
 import type { Hart } from '../hart.js';
+import { TLB_MASK } from '../area.js';
 
 const TWO32 = 4294967296;
 const FS_DIRTY = MSTATUS.FS;
@@ -45,7 +46,7 @@ export function execFp(h: Hart, w: number, imm: number): void {
       const aLo = sum | 0;
       const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
       const mmu = h.mmu;
-      const e = (aLo >>> 12) & 255;
+      const e = (aLo >>> 12) & TLB_MASK;
       let lo: number, hi: number;
       if (mmu.rTag[e] === (aLo & -4096) && mmu.rTagHi[e] === aHi && (aLo & (size - 1)) === 0) {
         const i = (mmu.rOff[e] + (aLo & 0xfff)) >> 2;
@@ -66,7 +67,7 @@ export function execFp(h: Hart, w: number, imm: number): void {
       const aLo = sum | 0;
       const aHi = (x[rs1 + 1] + (sum >= TWO32 ? 1 : sum < 0 ? -1 : 0)) | 0;
       const mmu = h.mmu;
-      const e = (aLo >>> 12) & 255;
+      const e = (aLo >>> 12) & TLB_MASK;
       const lo = s[F_BASE + rs2], hi = s[F_BASE + rs2 + 1];
       if (mmu.wTag[e] === (aLo & -4096) && mmu.wTagHi[e] === aHi && (aLo & (size - 1)) === 0) {
         const i = (mmu.wOff[e] + (aLo & 0xfff)) >> 2;
