@@ -1,7 +1,7 @@
 // One RV64 hart: the interpreter loop with TLB fast paths, traps and interrupts (Privileged Spec 3.1.6-3.1.9,
 // 3.3), and the slow paths for loads, stores and fetches that cross pages, hit MMIO or miss the TLB.
 import { Op, DEC_32BIT } from './ops.js';
-import { S, STATE_SLOTS } from './state.js';
+import { S, STATE_SLOTS, X_SINK } from './state.js';
 import { AREA, TLB_MASK } from './area.js';
 import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
@@ -17,7 +17,6 @@ import type { Bus } from '../devices/bus.js';
 import type { Clint } from '../devices/clint.js';
 import { DEFAULT_JIT_MODE, type JitMode } from '../jit/mode.js';
 import { Jit, Exit } from '../jit/jit.js';
-import { X_SINK } from './state.js';
 
 /** Thrown (never allocated per trap) to unwind from a slow path to the interpreter loop. */
 const TRAP = Object.freeze({ trap: true });
