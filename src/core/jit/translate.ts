@@ -162,7 +162,7 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
     if (byOff.has(off) || inside[off >>> 1]) continue;
     const ins = decodeAt(u16, pageOff, off, tmp);
     if (ins === null) continue; // left to the interpreter (fetched across the page end)
-    if (ins.len === 4 && (byOff.has(off + 2) || inside[(off >>> 1)])) continue; // overlaps a decoded one
+    if (ins.len === 4 && byOff.has(off + 2)) continue; // its second half is a decoded instruction's start
     byOff.set(off, ins);
     if (ins.len === 4) inside[(off + 2) >>> 1] = 1;
     const next = off + ins.len;
