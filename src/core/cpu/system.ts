@@ -62,7 +62,12 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
       return;
     case Op.SFENCE_VMA:
       if (priv === PRIV.U || (priv === PRIV.S && s[S.MSTATUS] & MSTATUS.TVM)) h.illegal(bits());
-      h.mmu.flush();
+      {
+        // rs1 ≠ x0: one virtual address (for every address space: there are no ASIDs to tell apart)
+        const rs1 = (w >>> 16) & 0x7f;
+        if (rs1 === 0) h.mmu.flush();
+        else h.mmu.flushPage(h.x[rs1], h.x[rs1 + 1]);
+      }
       return;
     case Op.CBO:
       return cbo(h, w, imm);
@@ -356,8 +361,11 @@ function writeMstatus(h: Hart, lo: number): void {
   s[S.MSTATUS] = v;
   const fs = (v & MSTATUS.FS) >>> MSTATUS.FS_SHIFT;
   s[S.MSTATUS + 1] = MSTATUS.HI_XL | (fs === 3 ? MSTATUS.HI_SD : 0);
-  const tlbBits = MSTATUS.MPRV | MSTATUS.MPP | MSTATUS.SUM | MSTATUS.MXR;
-  if ((old ^ v) & tlbBits) h.mmu.flush();
+  // what changes the rules cached translations were checked under: the privilege of M-mode data accesses
+  // (MPRV, and MPP while MPRV is set), or fewer pages allowed (SUM or MXR cleared; setting them allows more)
+  const changed = old ^ v;
+  if (changed & MSTATUS.MPRV || (v & MSTATUS.MPRV && changed & MSTATUS.MPP) || changed & old & MSTATUS.MXR) h.mmu.flush();
+  else if (changed & old & MSTATUS.SUM) h.mmu.dropSumEntries();
 }
 
 /** Zicbom / Zicboz (cbo.inval, cbo.clean, cbo.flush, cbo.zero): enable checks, then access checks. */

@@ -17,6 +17,9 @@ export const TLB_INVALID = 0x800;
 const PAGE_FAULT = [CAUSE.LOAD_PAGE_FAULT, CAUSE.STORE_PAGE_FAULT, CAUSE.FETCH_PAGE_FAULT];
 const ACCESS_FAULT = [CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS, CAUSE.FETCH_ACCESS];
 
+/** User-page entries filled by S-mode with SUM set that are tracked one by one (past that, clearing SUM flushes). */
+const MAX_SUM_ENTRIES = 64;
+
 /** Walks retried after lost A/D races before the access faults instead. */
 const MAX_WALK_RETRIES = 64;
 
@@ -43,6 +46,19 @@ export class Mmu {
   readonly pmp: Pmp;
   /** Effective privilege of the last translation (for the caller's PMP check). */
   lastPriv = 0;
+  /** Per entry: the level of the leaf PTE it came from (0: a 4 KiB page; 1: a 2 MiB megapage; ...), for
+   *  sfence.vma of one address, which must drop every 4 KiB piece of a superpage the TLB holds. */
+  private readonly rLevel = new Uint8Array(TLB_SIZE);
+  private readonly wLevel = new Uint8Array(TLB_SIZE);
+  private readonly xLevel = new Uint8Array(TLB_SIZE);
+  /** An entry may have come from a superpage since the last full flush. */
+  private superpages = false;
+  /** The level of the leaf the last walk ended at, and whether it was a user page. */
+  private leafLevel = 0;
+  private leafUser = false;
+  /** Entries holding user pages that S-mode loads and stores reached with mstatus.SUM set (access * 256 + index),
+   *  or null after too many to track: clearing SUM drops just these. */
+  private sumEntries: number[] | null = [];
 
   constructor(private readonly s: Int32Array, private readonly ram: GuestRam, area: number, private readonly raise: Raise) {
     this.pmp = new Pmp(s);
@@ -58,6 +74,45 @@ export class Mmu {
     this.rTag.fill(TLB_INVALID);
     this.wTag.fill(TLB_INVALID);
     this.xTag.fill(TLB_INVALID);
+    this.superpages = false;
+    this.sumEntries = [];
+  }
+
+  /**
+   * mstatus.SUM was cleared: drops what S-mode could reach only with it (user pages). Linux sets SUM around
+   * every copy from or to user memory; flushing the whole TLB each time it clears SUM again cost a refill of
+   * the kernel's own pages. Setting SUM (or MXR) needs nothing: every cached entry was allowed without it.
+   */
+  dropSumEntries(): void {
+    const list = this.sumEntries;
+    if (list === null) {
+      this.flush();
+      return;
+    }
+    for (const k of list) {
+      const e = k & (TLB_SIZE - 1);
+      if (k >>> 8 === Access.READ) this.rTag[e] = TLB_INVALID;
+      else this.wTag[e] = TLB_INVALID;
+    }
+    list.length = 0;
+  }
+
+  /**
+   * Drops the translations of one virtual address, for SFENCE.VMA with rs1 ≠ x0 (Privileged Spec 4.2.1): the
+   * entry of its page, and every entry taken from a superpage that covers it. Linux fences one address after
+   * each PTE it changes (a page fault, say): a Debian boot does ~100,000 of them, and flushing the whole TLB
+   * for each cost millions of page-table walks.
+   */
+  flushPage(vaLo: number, vaHi: number): void {
+    const e = (vaLo >>> 12) & (TLB_SIZE - 1);
+    const tag = vaLo & ~0xfff;
+    if (this.rTag[e] === tag && this.rTagHi[e] === vaHi) this.rTag[e] = TLB_INVALID;
+    if (this.wTag[e] === tag && this.wTagHi[e] === vaHi) this.wTag[e] = TLB_INVALID;
+    if (this.xTag[e] === tag && this.xTagHi[e] === vaHi) this.xTag[e] = TLB_INVALID;
+    if (!this.superpages) return;
+    dropCovering(this.rTag, this.rTagHi, this.rLevel, vaLo, vaHi);
+    dropCovering(this.wTag, this.wTagHi, this.wLevel, vaLo, vaHi);
+    dropCovering(this.xTag, this.xTagHi, this.xLevel, vaLo, vaHi);
   }
 
   /**
@@ -123,14 +178,21 @@ export class Mmu {
     if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
       const e = (vaLo >>> 12) & (TLB_SIZE - 1);
       const tag = vaLo & ~0xfff;
+      // bare translation: no PTE, and a sfence.vma has nothing to drop
+      const level = priv === PRIV.M || mode === 0 ? 0 : this.leafLevel;
+      if (level > 0) this.superpages = true;
+      if (priv === PRIV.S && this.leafUser && mode !== 0 && this.sumEntries !== null) {
+        if (this.sumEntries.length >= MAX_SUM_ENTRIES) this.sumEntries = null;
+        else this.sumEntries.push((access << 8) | e);
+      }
       if (access === Access.READ) {
-        this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off;
+        this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off; this.rLevel[e] = level;
       } else if (access === Access.WRITE) {
         if (ram.pageFlags[off >>> 12] === 0) {
-          this.wTag[e] = tag; this.wTagHi[e] = vaHi; this.wOff[e] = off;
+          this.wTag[e] = tag; this.wTagHi[e] = vaHi; this.wOff[e] = off; this.wLevel[e] = level;
         }
       } else {
-        this.xTag[e] = tag; this.xTagHi[e] = vaHi; this.xOff[e] = off;
+        this.xTag[e] = tag; this.xTagHi[e] = vaHi; this.xOff[e] = off; this.xLevel[e] = level;
       }
     }
     return pa;
@@ -204,9 +266,24 @@ export class Mmu {
         low = vpage % 2 ** lowBits;
       }
       const ppn = ppnHi * TWO32 + (ppnLo >>> 0) + low;
+      this.leafLevel = level;
+      this.leafUser = (lo & PTE.U) !== 0;
       return ppn * 4096;
     }
     return fault();
+  }
+}
+
+/** Drops the entries of one TLB array taken from a superpage that covers (vaLo, vaHi). */
+function dropCovering(tag: Int32Array, tagHi: Int32Array, level: Uint8Array, vaLo: number, vaHi: number): void {
+  for (let i = 0; i < TLB_SIZE; i++) {
+    const l = level[i];
+    if (l === 0 || tag[i] === TLB_INVALID) continue;
+    // the superpage spans 2^(12 + 9l) bytes: compare the address bits above that
+    const bits = 12 + 9 * l;
+    const loMask = bits >= 32 ? 0 : -1 << bits;
+    const hiMask = bits <= 32 ? -1 : -1 << (bits - 32);
+    if (((tag[i] ^ vaLo) & loMask) === 0 && ((tagHi[i] ^ vaHi) & hiMask) === 0) tag[i] = TLB_INVALID;
   }
 }
 
