@@ -42,8 +42,9 @@ export function statsLine(instructions: number, elapsedMs: number, jit: string):
 }
 
 /**
- * The translator's share of the work, for `--stats`: e.g. "tvisor: jit ran 97.1% of instructions; 412
- * translations (31 MiB of wasm), 1834 ms translating, longest 41 ms". Null when no hart has a translator.
+ * The translator's share of the work, for `--stats`: e.g. "tvisor: jit ran 97.1% of instructions in 21241193
+ * calls (80.3 per call, 4120356 from JavaScript); 412 translations (31 MiB of wasm), 1834 ms translating,
+ * longest 41 ms". Null when no hart has a translator.
  */
 export function jitStatsLine(instructions: number, harts: readonly { jit: { stats: JitStats } | null }[]): string | null {
   const all = harts.map((h) => h.jit?.stats).filter((s): s is JitStats => s !== undefined);
@@ -51,7 +52,8 @@ export function jitStatsLine(instructions: number, harts: readonly { jit: { stat
   const sum = (f: (s: JitStats) => number) => all.reduce((n, s) => n + f(s), 0);
   const share = instructions > 0 ? (100 * sum((s) => s.retired)) / instructions : 0;
   const runs = sum((s) => s.runs);
-  return `tvisor: jit ran ${share.toFixed(1)}% of instructions in ${runs} calls (${(sum((s) => s.retired) / Math.max(runs, 1)).toFixed(1)} per call); ${sum((s) => s.translations)} translations ` +
+  return `tvisor: jit ran ${share.toFixed(1)}% of instructions in ${runs} calls (${(sum((s) => s.retired) / Math.max(runs, 1)).toFixed(1)} per call, ` +
+    `${sum((s) => s.entered)} from JavaScript); ${sum((s) => s.translations)} translations ` +
     `(${(sum((s) => s.bytes) / 2 ** 20).toFixed(1)} MiB of wasm), ${sum((s) => s.ms).toFixed(0)} ms translating, ` +
     `longest ${Math.max(...all.map((s) => s.maxMs)).toFixed(1)} ms\n`;
 }

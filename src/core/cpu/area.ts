@@ -15,6 +15,9 @@ export const TLB_MASK = TLB_ENTRIES - 1;
 /** Bytes of each TLB array (tag, tag's high word, RAM offset). */
 export const TLB_ARRAY = TLB_ENTRIES * 4;
 
+/** Table slots for translated pages per hart: the most translations alive at once. */
+export const JIT_SLOTS = 1024;
+
 /** Byte offsets inside a hart area. */
 export const enum AREA {
   STATE = 0,
@@ -29,9 +32,20 @@ export const enum AREA {
   X_TAG = W_OFF + TLB_ARRAY,
   X_TAG_HI = X_TAG + TLB_ARRAY,
   X_OFF = X_TAG_HI + TLB_ARRAY,
-  /** 64 bytes where slow paths called from generated code leave their results. */
+  /** 64 bytes where slow paths called from generated code leave their results; its first word is the budget
+   *  left when translated code returns. */
   SCRATCH = X_OFF + TLB_ARRAY,
-  END = SCRATCH + 64,
+  /** The JIT's translation of each execute-TLB entry's RAM page (jit/chain.ts): its table slot + 1 (0: none),
+   *  valid while X_SLOT_OFF still equals the entry's X_OFF. Two Int32 arrays of TLB_ENTRIES. */
+  X_SLOT = SCRATCH + 64,
+  X_SLOT_OFF = X_SLOT + TLB_ARRAY,
+  /** One byte per JIT table slot, set when translated code runs there without going through JavaScript. */
+  JIT_USED = X_SLOT_OFF + TLB_ARRAY,
+  /** The virtual address (i64) of the page whose translation runs now. */
+  JIT_PAGE = JIT_USED + 1024, // JIT_SLOTS
+  /** Calls from one translation to the next without going through JavaScript (i32, wraps). */
+  JIT_HOPS = JIT_PAGE + 8,
+  END = JIT_HOPS + 8,
 }
 
 /** The first area's byte offset for RAM of `ramSize` bytes. */
@@ -45,4 +59,4 @@ export function memoryBytes(ramSize: number, harts: number): number {
 }
 
 // the state block and TLB must fit their places
-if (STATE_SLOTS * 4 > AREA.R_TAG || AREA.END > HART_AREA_BYTES) throw new Error('hart area layout overflow');
+if (STATE_SLOTS * 4 > AREA.R_TAG || AREA.END > HART_AREA_BYTES || AREA.JIT_PAGE - AREA.JIT_USED !== JIT_SLOTS) throw new Error('hart area layout overflow');

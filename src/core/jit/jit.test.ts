@@ -115,6 +115,10 @@ const word64 = (s: Int32Array, i: number) => BigInt.asIntN(64, (BigInt(s[i + 1])
 
 /** Runs `words` at BASE in a fresh hart until it has spent `budget` instructions or more; returns its state. */
 function runProgram(mode: JitMode, words: number[], regs: bigint[], budget: number): Final {
+  return run(mode, words, regs, budget).final;
+}
+
+function run(mode: JitMode, words: number[], regs: bigint[], budget: number): { final: Final; hart: Hart } {
   const ram = new GuestRam(BASE, 1 << 16);
   const code = new CodeCache(ram);
   const h = new Hart({ hartId: 0, ram, bus: new Bus(), code, clint: new Clint(new Timebase({ nowNs: () => 0 }), 1), jit: mode });
@@ -134,11 +138,12 @@ function runProgram(mode: JitMode, words: number[], regs: bigint[], budget: numb
   s[S.MTVEC + 1] = 0;
   let left = budget;
   while (left > 0) left -= h.run(Math.min(left, 5000));
-  return {
+  const final = {
     x: Array.from({ length: 32 }, (_, i) => word64(h.x, 2 * i)),
     pc: word64(s, S.PC), mepc: word64(s, S.MEPC), mcause: s[S.MCAUSE], mtval: word64(s, S.MTVAL),
     retired: h.retired, data: ram.read(DATA, 4096),
   };
+  return { final, hart: h };
 }
 
 /** A program: x1 = data + 0x800, x2 = an address outside RAM, x3 = loop count, x4 = x1 + 2; the body `loops`
@@ -223,4 +228,37 @@ test('code that stores over its own translated page runs the new instructions', 
     const f = runProgram(mode, words, regs, 200);
     assert.equal(f.x[10], 6n, `${mode}: each patched addi ran`);
   }
+});
+
+test('translated pages that call each other run from page to page in wasm, and a fault there traps precisely', () => {
+  // page 0 calls a function on each of pages 1, 2 and 3, 20 times; in the last turn page 1's load faults (the
+  // last page entered from JavaScript is page 3: the fault is in a page reached through the trampoline)
+  const words = new Array<number>(4 * 1024).fill(I(0, 0, 0, 0, 0x13));
+  const at = (page: number, list: number[]) => list.forEach((w, i) => { words[page * 1024 + i] = w; });
+  const RET = I(0, 1, 0, 0, 0x67); // jalr x0, 0(ra)
+  at(0, [
+    I(-1, 3, 0, 3, 0x13), // loop: x3 -= 1
+    B(8, 0, 3, 1), // bnez x3, +8
+    I(0x100, 0, 0, 9, 0x13), // x9 = 0x100: not RAM
+    J(0x1000 - 12, 1), // jal ra, page 1
+    J(0x2000 - 16, 1), // jal ra, page 2
+    J(0x3000 - 20, 1), // jal ra, page 3
+    J(-24, 0), // j loop
+  ]);
+  at(1, [I(1, 10, 0, 10, 0x13), Sx(0, 10, 2, 3), I(0, 2, 3, 11, 0x03), I(8, 9, 3, 7, 0x03), R(0, 11, 12, 0, 12, 0x33),
+    R(0, 7, 16, 0, 16, 0x33), RET]);
+  at(2, [R(1, 11, 10, 0, 13, 0x33), R(0, 13, 14, 0, 14, 0x33), RET]);
+  at(3, [I(3, 15, 0, 15, 0x13), RET]);
+  const regs = new Array(32).fill(0n);
+  regs[2] = BigInt(DATA + 0x800);
+  regs[3] = 20n;
+  regs[9] = BigInt(DATA);
+  const off = run('off', words, regs, 2000).final;
+  const { final: all, hart } = run('all', words, regs, 2000);
+  assert.equal(off.mcause, 5, `load access fault (${off.mcause} at 0x${off.mepc.toString(16)}, tval 0x${off.mtval.toString(16)})`);
+  assert.equal(off.mepc, BigInt(BASE + 0x100c), 'at the load on page 1');
+  assert.deepEqual({ ...all, retired: 0 }, { ...off, retired: 0 });
+  assert.equal(all.x[27], off.x[27], 'minstret read in the trap handler');
+  const st = hart.jit!.stats;
+  assert.ok(st.runs - st.entered >= 50, `calls from page to page stayed in wasm (${st.runs} calls, ${st.entered} from JavaScript)`);
 });

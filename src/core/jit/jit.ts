@@ -2,11 +2,11 @@
 // WebAssembly (translate.ts), runs them, and drops translations whose page was written or left the code cache.
 // Translations live as long as their page stays in the code cache, so their number is bounded by its size.
 import { translatePage, Exit } from './translate.js';
-import { encodeTrampoline } from './wasm.js';
+import { encodeTrampoline } from './chain.js';
 import type { JitMode } from './mode.js';
 import type { CodeCache } from '../mmu/codecache.js';
 import type { GuestRam } from '../machine/memory.js';
-import { AREA, TLB_ENTRIES } from '../cpu/area.js';
+import { AREA, JIT_SLOTS, TLB_ENTRIES } from '../cpu/area.js';
 import { S } from '../cpu/state.js';
 
 /** The hart's slow paths for loads and stores that miss the TLB; they throw the hart's trap signal on a fault. */
@@ -49,8 +49,10 @@ export interface JitStats {
   ms: number;
   /** Longest single translation (ms). */
   maxMs: number;
-  /** Calls into translated code. */
+  /** Calls of translated pages' functions. */
   runs: number;
+  /** Of those, calls from JavaScript (the others came from the previous page's, through the trampoline). */
+  entered: number;
   /** Instructions retired in translated code. */
   retired: number;
 }
@@ -63,7 +65,7 @@ export class Jit {
   private readonly enter: (slot: number, block: number, budget: number, pageLo: number, pageHi: number) => number;
   /** Table slots whose page was dropped. */
   private readonly freeSlots: number[] = [];
-  private readonly entries: (Uint16Array | undefined)[];
+  private readonly entries: (Uint8Array | undefined)[];
   /** Instructions interpreted in each page since it was last translated. */
   private readonly heat: Float64Array;
   /** The page of the last lookup: the instructions interpreted since then ran there. */
@@ -73,6 +75,14 @@ export class Jit {
   private readonly roots = new Map<number, Set<number>>();
   private readonly left: Int32Array;
   private readonly pc: Int32Array;
+  /** The page the trampoline last ran (virtual address lo, hi) and its count of page-to-page calls. */
+  private readonly running: Int32Array;
+  private readonly hops: Int32Array;
+  /** Per execute-TLB entry: the table slot + 1 of its RAM page's translation, and the RAM offset it is for. */
+  private readonly xSlot: Int32Array;
+  private readonly xSlotOff: Int32Array;
+  /** Per table slot: its translation ran from the trampoline since the code cache last asked. */
+  private readonly used: Uint8Array;
   /** Where the last slow path was called from (page offset | length << 12) and the budget left there. */
   private at = 0;
   private atLeft = 0;
@@ -91,20 +101,25 @@ export class Jit {
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
   dropped = false;
-  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, retired: 0 };
+  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0 };
 
   constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
     this.slotOf = new Int32Array(pages).fill(-1);
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
-    const trampoline = new WebAssembly.Instance(new WebAssembly.Module(encodeTrampoline()), { env: { table: this.table } });
-    this.enter = trampoline.exports.enter as Jit['enter'];
-    this.entries = new Array<Uint16Array | undefined>(pages).fill(undefined);
+    this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
+    const trampoline = new WebAssembly.Instance(new WebAssembly.Module(encodeTrampoline(area, this.memDesc)), {
+      env: { table: this.table, memory: ram.memory },
+    });
+    this.enter = trampoline.exports.run as Jit['enter'];
+    this.entries = new Array<Uint8Array | undefined>(pages).fill(undefined);
     this.heat = new Float64Array(pages);
     this.translations = new Uint8Array(pages);
     this.hot = mode === 'all' ? 0 : HOT;
     this.left = new Int32Array(ram.memory.buffer, area + AREA.SCRATCH, 1);
-    this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
+    this.running = new Int32Array(ram.memory.buffer, area + AREA.JIT_PAGE, 2);
+    this.hops = new Int32Array(ram.memory.buffer, area + AREA.JIT_HOPS, 1);
+    this.used = new Uint8Array(ram.memory.buffer, area + AREA.JIT_USED, JIT_SLOTS);
     this.pc = new Int32Array(ram.memory.buffer, area + AREA.STATE + S.PC * 4, 2);
     const load = (lo: number, hi: number, op: number, at: number, left: number) => {
       this.at = at;
@@ -124,10 +139,14 @@ export class Jit {
     this.xTag = view(AREA.X_TAG);
     this.xTagHi = view(AREA.X_TAG_HI);
     this.xOff = view(AREA.X_OFF);
+    this.xSlot = view(AREA.X_SLOT);
+    this.xSlotOff = view(AREA.X_SLOT_OFF);
+    this.xSlot.fill(0);
     this.touch = (p) => { code.page(p); };
     this.imports = { env: { memory: ram.memory, load, store } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
+    code.listenKeep((page) => this.keep(page));
   }
 
   /**
@@ -147,10 +166,11 @@ export class Jit {
       e = this.entries[page]!;
     }
     // run page after page while each exit lands on an entry of another translation (a call, a return, a jump
-    // to the next page), without going back through the interpreter's loop
+    // to the next page): the trampoline follows those it knows of, this loop links the others for next time
     let k = 0;
     for (;;) {
-      const done = this.runOne(page, e[half] - 1, budget - k, pcLo & -4096, pcHi);
+      this.link(pcLo, page);
+      const done = this.runOne(page, half, budget - k, pcLo & -4096, pcHi);
       k += done;
       // no progress: it left at its first instruction for the interpreter to run (an atomic that missed the TLB)
       if (done === 0 || this.status !== Exit.NORMAL || k >= budget || this.stopped()) break;
@@ -169,23 +189,47 @@ export class Jit {
     return k;
   }
 
-  /** Runs one translated page from block `block`; returns the instructions retired. */
-  private runOne(page: number, block: number, budget: number, pageLo: number, pcHi: number): number {
+  /** Runs translated code from halfword `entry` of a page; returns the instructions retired. */
+  private runOne(page: number, entry: number, budget: number, pageLo: number, pcHi: number): number {
     this.stats.runs++;
+    this.stats.entered++;
     try {
-      this.status = this.enter(this.slotOf[page], block, budget, pageLo, pcHi);
+      this.status = this.enter(this.slotOf[page], entry, budget, pageLo, pcHi);
       return budget - this.left[0];
     } catch (x) {
       // a slow path left: at the faulting instruction (trap), or after a store (stale code, stop)
       const trap = this.isTrap(x);
       if (!trap && x !== LEAVE) throw x;
       const off = (this.at & 0xfff) + (trap ? 0 : this.at >>> 12);
-      const sum = (pageLo >>> 0) + off;
+      const sum = (this.running[0] >>> 0) + off;
       this.pc[0] = sum | 0;
-      this.pc[1] = (pcHi + (sum >= 4294967296 ? 1 : 0)) | 0;
+      this.pc[1] = (this.running[1] + (sum >= 4294967296 ? 1 : 0)) | 0;
       this.status = trap ? Exit.TRAP : Exit.NORMAL;
       return budget - (trap ? this.atLeft : this.atLeft - 1);
+    } finally {
+      const h = this.hops[0];
+      if (h !== 0) {
+        this.stats.runs += h;
+        this.hops[0] = 0;
+      }
     }
+  }
+
+  /** Tells the trampoline the translation of RAM page `page`, which the execute TLB maps pc's page to. */
+  private link(pcLo: number, page: number): void {
+    const x = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+    const off = this.xOff[x];
+    if (off >>> 12 !== page) return;
+    this.xSlot[x] = this.slotOf[page] + 1;
+    this.xSlotOff[x] = off;
+  }
+
+  /** Whether the code cache should keep a page it would evict: its translation ran from the trampoline. */
+  private keep(page: number): boolean {
+    const slot = this.slotOf[page];
+    if (slot < 0 || this.used[slot] === 0) return false;
+    this.used[slot] = 0;
+    return true;
   }
 
   /** Counts an entry the page's translation (if any) lacks; translates when hot. True when pc is now an entry. */
@@ -202,20 +246,30 @@ export class Jit {
   }
 
   private translate(page: number, roots: Set<number>): void {
+    // as many translations alive as the area has room for: the page stays with the interpreter
+    if (this.slotOf[page] < 0 && this.freeSlots.length === 0 && this.table.length >= JIT_SLOTS) return;
     const t0 = this.now();
     const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc);
     this.heat[page] = 0;
     this.translations[page]++;
     if (t === null) return;
-    const inst = new WebAssembly.Instance(t.module, this.imports);
     let slot = this.slotOf[page];
     if (slot < 0) {
       slot = this.freeSlots.pop() ?? this.table.grow(1);
       this.slotOf[page] = slot;
       this.stats.live++;
     }
+    const inst = new WebAssembly.Instance(t.module, this.imports);
     this.table.set(slot, inst.exports.run as WebAssembly.ExportValue);
     this.entries[page] = t.entries;
+    this.used[slot] = 0;
+    // execute-TLB entries already mapping the page lead to it from now on
+    for (let x = 0; x < TLB_ENTRIES; x++) {
+      if (this.xOff[x] >>> 12 === page) {
+        this.xSlot[x] = slot + 1;
+        this.xSlotOff[x] = this.xOff[x];
+      }
+    }
     const ms = this.now() - t0;
     const s = this.stats;
     s.translations++;
@@ -229,6 +283,8 @@ export class Jit {
   drop(page: number): void {
     const slot = this.slotOf[page];
     if (slot < 0) return;
+    // the trampoline must never call the slot again for this page (it may soon hold another)
+    for (let x = 0; x < TLB_ENTRIES; x++) if (this.xSlot[x] === slot + 1) this.xSlot[x] = 0;
     this.table.set(slot, null);
     this.freeSlots.push(slot);
     this.slotOf[page] = -1;

@@ -1,6 +1,6 @@
 // Translates the code of one physical page into one WebAssembly function (a region: every block reachable from
 // the page's known entry points without leaving the page). Branches inside the page stay in wasm: forward ones
-// are direct `br`s, backward ones go through a br_table on the target block, with the instruction budget
+// are direct `br`s, backward ones go through a br_table on the target's offset, with the instruction budget
 // checked there. Registers live in the hart's state block: inside a block they are i64 locals loaded at first
 // use, and every write goes to the state block too (write-through), so entering and leaving translated code
 // costs nothing per register, an exit needs no code to save them, and the engine's optimiser sees no value
@@ -22,7 +22,8 @@ export const enum Exit {
   TRAP = 1,
 }
 
-/** The function a translation exports: run(entry block, budget, page's virtual address lo, hi). */
+/** The function a translation exports: run(entry's halfword offset in the page, budget, page's virtual address
+ *  lo, hi). It leaves the exit pc in the state block and the budget left in the area's scratch word. */
 export type RegionFn = (entry: number, budget: number, pageLo: number, pageHi: number) => number;
 
 /**
@@ -37,8 +38,8 @@ export interface SlowPaths {
 }
 
 export interface Translation {
-  /** Per halfword offset: the entry block's number + 1 where the function can be entered, else 0. */
-  readonly entries: Uint16Array;
+  /** Per halfword offset: 1 where a block doing work starts (entering elsewhere runs nothing), else 0. */
+  readonly entries: Uint8Array;
   /** Instructions translated. */
   readonly instructions: number;
   /** Size of the module in bytes. */
@@ -184,7 +185,7 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
 const P_ENTRY = 0, P_BUDGET = 1, P_PAGE_LO = 2, P_PAGE_HI = 3;
 const L_PAGE = 4; // i64: the page's virtual address
 const L_N = 5; // i32: instructions left in the budget (may go below zero by less than a page's worth)
-const L_T = 6; // i32: dispatch target (offset / 2)
+const L_T = 6; // i32: dispatch target (page offset / 2)
 const L_EPC = 7; // i64: exit pc
 const L_ST = 8; // i32: exit status
 const L_A = 9; // i64: effective address
@@ -211,8 +212,8 @@ class Gen implements AluCtx {
   private indexInBlock = 0;
   /** The absolute label index of each leader's block, for forward branches. */
   readonly labelOf = new Map<number, number>();
-  /** Each leader's block number (the dispatcher's index), for backward branches. */
-  readonly blockOf = new Map<number, number>();
+  /** The page offsets blocks start at (the dispatcher's targets). */
+  readonly blockStarts = new Set<number>();
   /** Registers held in locals in the current block. */
   private cached = 0;
 
@@ -296,7 +297,7 @@ class Gen implements AluCtx {
   jumpTo(target: number): void {
     const label = this.labelOf.get(target);
     if (label !== undefined && target > this.ins.off) {
-        this.br(label);
+      this.br(label);
       return;
     }
     if (label !== undefined) {
@@ -306,7 +307,7 @@ class Gen implements AluCtx {
       this.depth++;
       this.exitAt(target, Exit.NORMAL, 0);
       this.close();
-        c.i32(this.blockOf.get(target)!).set(L_T);
+      c.i32(target >>> 1).set(L_T);
       this.br(TOP);
       return;
     }
@@ -550,14 +551,21 @@ class Gen implements AluCtx {
       labels[j] = this.open('block');
       this.labelOf.set(insns[starts[j]].off, labels[j]);
     }
-    starts.forEach((st, j) => this.blockOf.set(insns[st].off, j));
-    const entry = this.open('block');
-    // dispatch: br_table on the block number (the caller passes an entry's; backward jumps their target's)
-    c.get(L_T).op(W.BR_TABLE).u32(k);
-    for (let j = 0; j < k; j++) c.u32(this.rel(labels[j]));
-    c.u32(this.rel(entry));
+    for (const st of starts) this.blockStarts.add(insns[st].off);
+    const none = this.open('block');
+    // dispatch: br_table on the target's halfword offset (the caller passes the entry's, backward jumps their
+    // target's), over the span of block starts; any other offset is not a block start
+    const first = insns[starts[0]].off >>> 1;
+    const span = (insns[starts[k - 1]].off >>> 1) - first + 1;
+    const target = new Array<number>(span).fill(this.rel(none));
+    for (let j = 0; j < k; j++) target[(insns[starts[j]].off >>> 1) - first] = this.rel(labels[j]);
+    c.get(L_T).i32(first).op(W.I32_SUB).op(W.BR_TABLE).u32(span);
+    for (const t of target) c.u32(t);
+    c.u32(this.rel(none));
     this.close();
-    c.op(W.UNREACHABLE); // no such block
+    // not a block start: leave where the caller asked to enter, having run nothing
+    c.get(L_PAGE).get(L_T).i32(1).op(W.I32_SHL).op(W.I64_EXTEND_I32_U).op(W.I64_ADD);
+    this.exitDynamic(0);
     for (let j = 0; j < k; j++) {
       this.close(); // label j: block j's code follows
       const end = j + 1 < k ? starts[j + 1] : insns.length;
@@ -581,9 +589,9 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
   g.wrap(() => g.blocks(insns, leaders));
   // entered only where a block does some work: a block that starts with an instruction left to the
   // interpreter would return at once, and the caller would ask again
-  const entries = new Uint16Array(2048);
+  const entries = new Uint8Array(2048);
   const inline = new Set(insns.filter((i) => i.inline).map((i) => i.off));
-  for (const [off, j] of g.blockOf) if (inline.has(off)) entries[off >>> 1] = j + 1;
+  for (const off of g.blockStarts) if (inline.has(off)) entries[off >>> 1] = 1;
   const bytes = encodeModule({
     imports: [
       { name: 'load', type: { params: [I32, I32, I32, I32, I32], results: [] } },

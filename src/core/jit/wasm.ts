@@ -1,4 +1,4 @@
-// A minimal WebAssembly binary writer: the module shape the translator needs (imported memory and functions,
+// A minimal WebAssembly binary writer: the module shape the translator needs (imported memory, functions and table,
 // one exported function) and the instructions it emits. WebAssembly Core Specification 1.0, chapter 5
 // (binary format), plus the sign-extension operators that Node 20 and current browsers run.
 
@@ -12,7 +12,7 @@ export const enum T {
 /** Opcodes used by the translator (5.4). */
 export const enum W {
   UNREACHABLE = 0x00, NOP = 0x01, BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b,
-  BR = 0x0c, BR_IF = 0x0d, BR_TABLE = 0x0e, RETURN = 0x0f, CALL = 0x10,
+  BR = 0x0c, BR_IF = 0x0d, BR_TABLE = 0x0e, RETURN = 0x0f, CALL = 0x10, CALL_INDIRECT = 0x11,
   DROP = 0x1a, SELECT = 0x1b,
   LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22,
   I32_LOAD = 0x28, I64_LOAD = 0x29,
@@ -158,6 +158,10 @@ export class Code extends Bytes {
   call(f: number): this {
     return this.byte(W.CALL).u32(f);
   }
+  /** call_indirect through table 0 with function type `type` (the index is on the stack). */
+  callIndirect(type: number): this {
+    return this.byte(W.CALL_INDIRECT).u32(type).u32(0);
+  }
   br(depth: number): this {
     return this.byte(W.BR).u32(depth);
   }
@@ -191,6 +195,10 @@ export interface ModuleSpec {
   imports: { name: string; type: FuncType }[];
   /** The imported memory ("env", "memory"): page counts and whether it is shared. */
   memory: { pages: number; shared: boolean };
+  /** Imports a table of functions ("env", "table"), as table 0. */
+  table?: boolean;
+  /** More function types, for call_indirect: type index imports.length + 1 + i. */
+  types?: FuncType[];
   /** The one function the module defines, exported as "run". */
   func: { type: FuncType; locals: { count: number; type: T }[]; body: Code };
 }
@@ -203,43 +211,22 @@ function funcType(b: Bytes, t: FuncType): void {
   b.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
 }
 
-/**
- * The trampoline every call from JavaScript into translated code goes through: `enter(slot, a, b, c, d)` calls
- * the function in slot `slot` of the imported table with (a, b, c, d) -> i32. JavaScript then always calls the
- * same exported function, for which V8 makes one fast entry stub, instead of a new one per translated page
- * (its generic stub cost as much as the translated code itself in a Linux boot).
- */
-export function encodeTrampoline(): Uint8Array<ArrayBuffer> {
-  const out = new Bytes();
-  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-  const types = new Bytes().u32(2);
-  funcType(types, { params: [T.I32, T.I32, T.I32, T.I32], results: [T.I32] });
-  funcType(types, { params: [T.I32, T.I32, T.I32, T.I32, T.I32], results: [T.I32] });
-  section(out, 1, types);
-  // import env.table: funcref, min 0, no max
-  section(out, 2, new Bytes().u32(1).name('env').name('table').byte(0x01).byte(0x70).byte(0x00).u32(0));
-  section(out, 3, new Bytes().u32(1).u32(1));
-  section(out, 7, new Bytes().u32(1).name('enter').byte(0x00).u32(0));
-  const body = new Code();
-  body.u32(0); // no locals
-  body.get(1).get(2).get(3).get(4).get(0).byte(0x11).u32(0).u32(0); // call_indirect type 0, table 0
-  body.end();
-  section(out, 10, new Bytes().u32(1).u32(body.length).bytes(body.finish()));
-  return out.finish();
-}
-
 /** Encodes a module (5.5): types, imports, one function, its export and its code. */
 export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = new Bytes();
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-  const types = new Bytes().u32(m.imports.length + 1);
+  const extra = m.types ?? [];
+  const types = new Bytes().u32(m.imports.length + 1 + extra.length);
   for (const imp of m.imports) funcType(types, imp.type);
   funcType(types, m.func.type);
+  for (const t of extra) funcType(types, t);
   section(out, 1, types);
-  const imports = new Bytes().u32(m.imports.length + 1);
+  const imports = new Bytes().u32(m.imports.length + 1 + (m.table ? 1 : 0));
   m.imports.forEach((imp, i) => imports.name('env').name(imp.name).byte(0x00).u32(i));
   // memory import: limits flag 1 = min and max, 3 = shared with min and max (threads proposal)
   imports.name('env').name('memory').byte(0x02).byte(m.memory.shared ? 3 : 1).u32(m.memory.pages).u32(m.memory.pages);
+  // table import: funcref, minimum 0, no maximum
+  if (m.table) imports.name('env').name('table').byte(0x01).byte(0x70).byte(0x00).u32(0);
   section(out, 2, imports);
   section(out, 3, new Bytes().u32(1).u32(m.imports.length));
   section(out, 7, new Bytes().u32(1).name('run').byte(0x00).u32(m.imports.length));

@@ -41,6 +41,22 @@ test('the cache holds at most maxPages pages, evicts by clock and tells its list
   assert.equal(code.loads, 200, 'one load per page asked for while not cached: pages 0-199 once each');
 });
 
+test('a page its keeper vouches for (its translation ran) is passed over by the clock', () => {
+  const ram = new GuestRam(BASE, 1 << 20);
+  const code = new CodeCache(ram, 4);
+  const dropped: number[] = [];
+  code.listen((p, d) => { if (d) dropped.push(p); });
+  let running = true; // page 0 runs translated: nothing fetches it through the cache
+  code.listenKeep((p) => p === 0 && running);
+  for (const p of [0, 1, 2, 3]) code.page(p);
+  for (let p = 4; p < 20; p++) code.page(p);
+  assert.ok(!dropped.includes(0), `page 0 stays while it runs (dropped: ${dropped})`);
+  assert.equal(dropped.length, 16);
+  running = false;
+  for (let p = 20; p < 30; p++) code.page(p);
+  assert.ok(dropped.includes(0), 'and goes once it no longer does');
+});
+
 test('a page dropped by a store gives its slot and its array to the next page', () => {
   const ram = new GuestRam(BASE, 1 << 20);
   const code = new CodeCache(ram, 2);

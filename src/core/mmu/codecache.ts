@@ -20,6 +20,8 @@ export class CodeCache {
   private listeners: ((ramPage: number, dropped: boolean) => void)[] = [];
   /** Notified when a write lands in a cached page (translations of it are stale). */
   private writeListeners: ((ramPage: number) => void)[] = [];
+  /** Asked before a page not fetched from lately is evicted: true when it ran by other means (translated code). */
+  private keepers: ((ramPage: number) => boolean)[] = [];
   /** Fetched from since the clock hand last passed (one byte per RAM page). */
   private readonly referenced: Uint8Array;
   /** The clock's ring: a RAM page per slot (-1: free). */
@@ -58,6 +60,11 @@ export class CodeCache {
     this.listeners.push(fn);
   }
 
+  /** Asks `fn` before evicting a page not fetched from since the clock hand last passed; true keeps it a turn. */
+  listenKeep(fn: (ramPage: number) => boolean): void {
+    this.keepers.push(fn);
+  }
+
   /** Calls `fn` with the RAM page of every write into a cached page. */
   listenWrites(fn: (ramPage: number) => void): void {
     this.writeListeners.push(fn);
@@ -93,13 +100,19 @@ export class CodeCache {
     for (let step = 0; ; step++) {
       const p = ring[this.hand];
       if (p < 0) return this.spare.pop() ?? new Int32Array(DECODE_SLOTS);
-      if (this.referenced[p] === 0 || step >= 2 * ring.length) {
+      if ((this.referenced[p] === 0 && !this.kept(p)) || step >= 2 * ring.length) {
         this.evictions++;
         return this.release(p);
       }
       this.referenced[p] = 0;
       this.hand = (this.hand + 1) % ring.length;
     }
+  }
+
+  private kept(ramPage: number): boolean {
+    let keep = false;
+    for (const k of this.keepers) if (k(ramPage)) keep = true;
+    return keep;
   }
 
   /** Clears decoded slots overlapping [ramOffset, ramOffset+length). */
