@@ -147,6 +147,7 @@ export class Hart {
         store: (lo, hi, size, vLo, vHi) => this.storeSlow(lo, hi, size, vLo, vHi),
         stopped: () => this.stop,
         isTrap: (e) => e === TRAP,
+        localFenceI: () => this.onFenceI === null,
       }, clock ? () => clock.now() : undefined);
     }
     return this.jitTier;

@@ -13,6 +13,7 @@ import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
 import type { JitMode } from './mode.js';
+import { translatePage } from './translate.js';
 
 const BASE = 0x8000_0000;
 const DATA = BASE + 0x8000; // a data page the programs load from and store to
@@ -261,4 +262,85 @@ test('translated pages that call each other run from page to page in wasm, and a
   assert.equal(all.x[27], off.x[27], 'minstret read in the trap handler');
   const st = hart.jit!.stats;
   assert.ok(st.runs - st.entered >= 50, `calls from page to page stayed in wasm (${st.runs} calls, ${st.entered} from JavaScript)`);
+});
+
+const CSR = (f3: number, rd: number, csr: number, rs1: number) => I(csr, rs1, f3, rd, 0x73);
+const CBO_ZERO = (rs1: number) => I(4, rs1, 2, 0, 0x0f);
+const SSTATUS = 0x100;
+
+test('sstatus reads, sets and clears, and cbo.zero, end in the same state translated and interpreted', () => {
+  // writes of SIE and SUM run translated; SPP, or clearing SUM, is left to the interpreter mid-block
+  const words = [
+    CSR(6, 5, SSTATUS, 2), // csrrsi x5, sstatus, SIE
+    CSR(7, 6, SSTATUS, 2), // csrrci x6, sstatus, SIE
+    CSR(2, 7, SSTATUS, 8), // csrrs x7, sstatus, x8 (SUM | SIE)
+    CSR(3, 9, SSTATUS, 10), // csrrc x9, sstatus, x10 (SUM: the interpreter)
+    CSR(2, 11, SSTATUS, 12), // csrrs x11, sstatus, x12 (SPP: the interpreter)
+    CSR(3, 11, SSTATUS, 12), // csrrc x11, sstatus, x12
+    CSR(2, 13, SSTATUS, 0), // csrr x13, sstatus
+    CBO_ZERO(14), // zero the block of data + 0x45
+    I(64, 14, 0, 14, 0x13), // next block
+    I(-1, 3, 0, 3, 0x13),
+    B(-40, 0, 3, 1), // bnez x3, top
+    CSR(2, 15, SSTATUS, 0),
+    JSELF,
+  ];
+  const regs = new Array(32).fill(0n);
+  regs[3] = 5n;
+  regs[8] = (1n << 18n) | 2n;
+  regs[10] = 1n << 18n;
+  regs[12] = 1n << 8n;
+  regs[14] = BigInt(DATA + 0x45);
+  const off = runProgram('off', words, regs, 500);
+  const all = runProgram('all', words, regs, 500);
+  assert.equal(off.mcause, 0, 'no trap');
+  assert.ok(off.data.subarray(0x40, 0x40 + 5 * 64).every((b) => b === 0), 'five blocks zeroed');
+  assert.notEqual(off.data[0x40 + 5 * 64], 0, 'and no more');
+  assert.equal(off.x[15], off.x[13], 'sstatus ends as it was after the first turn');
+  assert.deepEqual({ ...all, retired: 0 }, { ...off, retired: 0 });
+});
+
+test('cbo.zero in S-mode without menvcfg.CBZE is an illegal instruction, translated or not', () => {
+  const words = [
+    CSR(1, 0, 0x3b0, 21), // pmpaddr0 = all: S-mode may fetch and access everything
+    CSR(1, 0, 0x3a0, 22), // pmpcfg0 = NAPOT, RWX
+    CSR(3, 0, 0x300, 23), // mstatus.MPP = 0
+    CSR(2, 0, 0x300, 24), // mstatus.MPP = S
+    U(0, 20, 0x17), // auipc x20, 0
+    I(16, 20, 0, 20, 0x13), // x20 += 16: the cbo.zero
+    CSR(1, 0, 0x341, 20), // mepc = x20
+    0x30200073, // mret
+    CBO_ZERO(14), // in S-mode: illegal
+    JSELF,
+  ];
+  const regs = new Array(32).fill(0n);
+  regs[14] = BigInt(DATA);
+  regs[21] = -1n;
+  regs[22] = 0x1fn;
+  regs[23] = 3n << 11n;
+  regs[24] = 1n << 11n;
+  for (const mode of ['off', 'all'] as const) {
+    const f = runProgram(mode, words, regs, 200);
+    assert.equal(f.mcause, 2, `${mode}: illegal instruction`);
+    assert.equal(f.mepc, BigInt(BASE + 32), `${mode}: at the cbo.zero`);
+    assert.equal(f.data[0], (7) & 0xff, `${mode}: the block is not zeroed`);
+  }
+});
+
+test('the translator keeps in wasm the sstatus writes of SIE and SUM, cbo.zero, and fence.i when it needs nothing', () => {
+  const ram = new GuestRam(BASE, 1 << 16);
+  const words = [
+    CSR(6, 5, SSTATUS, 2), CSR(7, 6, SSTATUS, 2), CSR(2, 7, SSTATUS, 8), CSR(3, 9, SSTATUS, 10), CBO_ZERO(14),
+    I(0, 0, 1, 0, 0x0f), // fence.i
+    JSELF,
+  ];
+  ram.write(BASE, new Uint8Array(new Uint32Array(words).buffer));
+  const mem = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: BASE };
+  const local = translatePage(ram.u16, 0, [0], ram.hartArea(0), mem, { localFenceI: true });
+  assert.equal(local?.instructions, words.length, 'every instruction translated');
+  const remote = translatePage(ram.u16, 0, [0], ram.hartArea(0), mem, { localFenceI: false });
+  assert.equal(remote?.instructions, words.length - 1, 'fence.i left to the interpreter: harts in other threads');
+  // csrrwi, a csrrsi of another bit and cbo.clean go to the interpreter
+  ram.write(BASE, new Uint8Array(new Uint32Array([CSR(5, 5, SSTATUS, 2), CSR(6, 5, SSTATUS, 8), I(1, 14, 2, 0, 0x0f), JSELF, 0, 0, 0]).buffer));
+  assert.equal(translatePage(ram.u16, 0, [0, 4, 8, 12], ram.hartArea(0), mem, { localFenceI: true })?.instructions, 1, 'only the jump');
 });

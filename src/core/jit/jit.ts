@@ -18,6 +18,8 @@ export interface HartPaths {
   stopped(): boolean;
   /** `e` is the hart's trap signal (its pending trap is set). */
   isTrap(e: unknown): boolean;
+  /** FENCE.I needs nothing done: no harts in other threads (see Hart.onFenceI). */
+  localFenceI(): boolean;
 }
 
 /** Thrown by a store through translated code that must not go on (code written, machine stopped). */
@@ -71,8 +73,8 @@ export class Jit {
   /** The page of the last lookup: the instructions interpreted since then ran there. */
   private lastPage = -1;
   private readonly translations: Uint8Array;
-  /** Offsets control entered each page at: the roots of its next translation. */
-  private readonly roots = new Map<number, Set<number>>();
+  /** Per RAM page, the halfword offsets control entered it at (a bit each): the roots of its next translation. */
+  private readonly roots: (Uint32Array | undefined)[];
   private readonly left: Int32Array;
   private readonly pc: Int32Array;
   /** The page the trampoline last ran (virtual address lo, hi) and its count of page-to-page calls. */
@@ -103,7 +105,8 @@ export class Jit {
   dropped = false;
   readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0 };
 
-  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, hart: HartPaths, private readonly now: () => number = () => 0) {
+  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, private readonly paths: HartPaths, private readonly now: () => number = () => 0) {
+    const hart = paths;
     const pages = ram.size >>> 12;
     this.slotOf = new Int32Array(pages).fill(-1);
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
@@ -114,6 +117,7 @@ export class Jit {
     this.enter = trampoline.exports.run as Jit['enter'];
     this.entries = new Array<Uint8Array | undefined>(pages).fill(undefined);
     this.heat = new Float64Array(pages);
+    this.roots = new Array<Uint32Array | undefined>(pages).fill(undefined);
     this.translations = new Uint8Array(pages);
     this.hot = mode === 'all' ? 0 : HOT;
     this.left = new Int32Array(ram.memory.buffer, area + AREA.SCRATCH, 1);
@@ -234,22 +238,22 @@ export class Jit {
 
   /** Counts an entry the page's translation (if any) lacks; translates when hot. True when pc is now an entry. */
   private consider(page: number, off: number): boolean {
-    let r = this.roots.get(page);
-    if (r === undefined) this.roots.set(page, (r = new Set()));
-    r.add(off);
+    let r = this.roots[page];
+    if (r === undefined) this.roots[page] = r = new Uint32Array(64);
+    r[off >>> 6] |= 1 << ((off >>> 1) & 31);
     const done = this.translations[page];
     // a page translated before needs more and more work done outside its blocks before it is translated again
-    const need = done === 0 ? this.hot : Math.max(this.hot, RETRANSLATE) * 2 ** Math.min(done - 1, BACKOFF);
+    const need = done === 0 ? this.hot : Math.max(this.hot, RETRANSLATE) << Math.min(done - 1, BACKOFF);
     if (this.heat[page] < need || done >= MAX_TRANSLATIONS) return false;
-    this.translate(page, r);
+    this.translate(page, offsetsOf(r));
     return (this.entries[page]?.[off >>> 1] ?? 0) !== 0;
   }
 
-  private translate(page: number, roots: Set<number>): void {
+  private translate(page: number, roots: number[]): void {
     // as many translations alive as the area has room for: the page stays with the interpreter
     if (this.slotOf[page] < 0 && this.freeSlots.length === 0 && this.table.length >= JIT_SLOTS) return;
     const t0 = this.now();
-    const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc);
+    const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.paths.localFenceI() });
     this.heat[page] = 0;
     this.translations[page]++;
     if (t === null) return;
@@ -292,6 +296,15 @@ export class Jit {
     this.stats.live--;
     this.dropped = true;
   }
+}
+
+/** The page offsets whose bits are set in a page's root bitmap. */
+function offsetsOf(bits: Uint32Array): number[] {
+  const out: number[] = [];
+  for (let w = 0; w < bits.length; w++) {
+    for (let v = bits[w]; v !== 0; v &= v - 1) out.push((w * 32 + 31 - Math.clz32(v & -v)) * 2);
+  }
+  return out;
 }
 
 export { Exit };

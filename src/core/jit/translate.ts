@@ -9,6 +9,7 @@
 // path that traps throws (through the wasm frames) to the caller, which knows the pc and count it was given.
 import { Op, DEC_32BIT } from '../cpu/ops.js';
 import { S, X_SINK } from '../cpu/state.js';
+import { CBO_BLOCK, ENVCFG, MSTATUS, PRIV, SSTATUS_MASK } from '../cpu/bits.js';
 import { AREA, TLB_ARRAY, TLB_MASK } from '../cpu/area.js';
 import { decode16, decode32 } from '../cpu/decode.js';
 import { ALU, type AluCtx } from './alu-table.js';
@@ -81,6 +82,7 @@ interface Insn {
   rs1: number;
   rs2: number;
   imm: number;
+  kind: Kind;
   /** Translated inline; otherwise the block ends here and the interpreter runs it. */
   inline: boolean;
 }
@@ -98,20 +100,41 @@ const READS_RS2 = new Set<Op>([
   Op.SB, Op.SH, Op.SW, Op.SD, Op.BEQ, Op.BNE, Op.BLT, Op.BGE, Op.BLTU, Op.BGEU,
   Op.SC, Op.AMOSWAP, Op.AMOADD, Op.AMOXOR, Op.AMOAND, Op.AMOOR, Op.AMOMIN, Op.AMOMAX, Op.AMOMINU, Op.AMOMAXU,
 ]);
-/** Ops that do not read rs1. */
-const NO_RS1 = new Set<Op>([Op.LUI, Op.AUIPC, Op.JAL, Op.FENCE]);
+/** Ops that do not read rs1 (the CSR immediate forms hold a 5-bit value there). */
+const NO_RS1 = new Set<Op>([Op.LUI, Op.AUIPC, Op.JAL, Op.FENCE, Op.FENCE_I, Op.CSRRSI, Op.CSRRCI]);
 
-function kindOf(op: Op): Kind {
+/** sstatus (Privileged Spec 4.1.1). */
+const CSR_SSTATUS = 0x100;
+/** sstatus bits translated code sets without the interpreter: SIE (Linux's local_irq_restore and
+ *  local_irq_enable) and SUM (around each copy from or to user memory), neither of which drops a cached
+ *  translation; it clears only SIE (local_irq_save, local_irq_disable): clearing SUM drops TLB entries. */
+const SSTATUS_SET_INLINE = MSTATUS.SIE | MSTATUS.SUM;
+const SSTATUS_CLEAR_INLINE = MSTATUS.SIE;
+/** cbo.zero's operation number in the decoded immediate (ops.ts). */
+const CBO_ZERO = 4;
+
+/** What the translator must know of the hart beyond its code. */
+export interface TranslateOptions {
+  /** FENCE.I needs nothing done (no harts in other threads whose stores this thread's decoded pages miss). */
+  localFenceI: boolean;
+}
+
+function kindOf(op: Op, imm: number, rs1: number, opt: TranslateOptions): Kind {
   if (BRANCH_OPS.has(op)) return Kind.BRANCH;
   if (op === Op.JAL) return Kind.JAL;
   if (op === Op.JALR) return Kind.JALR;
   if (op === Op.AUIPC || op === Op.FENCE || LOAD_OPS.has(op) || STORE_OPS.has(op) || ALU[op] !== undefined) return Kind.INLINE;
   if (op === Op.LR || op === Op.SC || AMO_OPS.has(op) || AMO_MINMAX.has(op)) return Kind.INLINE;
+  if (op === Op.CBO && imm === CBO_ZERO) return Kind.INLINE;
+  if (op === Op.FENCE_I && opt.localFenceI) return Kind.INLINE;
+  if (imm === CSR_SSTATUS && (op === Op.CSRRS || op === Op.CSRRC)) return Kind.INLINE; // other bits: checked when run
+  if (imm === CSR_SSTATUS && op === Op.CSRRSI && (rs1 & ~SSTATUS_SET_INLINE) === 0) return Kind.INLINE;
+  if (imm === CSR_SSTATUS && op === Op.CSRRCI && (rs1 & ~SSTATUS_CLEAR_INLINE) === 0) return Kind.INLINE;
   return Kind.STOP;
 }
 
 /** Decodes the instruction at page offset `off` (null when a 32-bit one would cross the page end). */
-function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Array): Insn | null {
+function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Array, opt: TranslateOptions): Insn | null {
   const h = u16[(pageOff + off) >>> 1];
   if ((h & 3) !== 3) decode16(h, tmp, 0);
   else if (off === 0xffe) return null;
@@ -119,13 +142,16 @@ function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Arra
   const w = tmp[0];
   const op = (w & 0x1ff) as Op;
   const rdSlot = (w >>> 9) & 0x7f;
+  const rs1 = ((w >>> 16) & 0x7f) >>> 1;
+  const kind = kindOf(op, tmp[1], rs1, opt);
   return {
     off, len: w & DEC_32BIT ? 4 : 2, op,
     rd: rdSlot === X_SINK ? 32 : rdSlot >>> 1,
-    rs1: ((w >>> 16) & 0x7f) >>> 1,
+    rs1,
     rs2: ((w >>> 23) & 0x7f) >>> 1,
     imm: tmp[1],
-    inline: kindOf(op) !== Kind.STOP,
+    kind,
+    inline: kind !== Kind.STOP,
   };
 }
 
@@ -138,7 +164,7 @@ function decodeAt(u16: Uint16Array, pageOff: number, off: number, tmp: Int32Arra
  * taken as a speculative root once everything certainly reachable is decoded (so a wrong guess never claims
  * halfwords real code needs), which spares most re-translations for a page's later entry points.
  */
-function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): { insns: Insn[]; leaders: Set<number> } {
+function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>, opt: TranslateOptions): { insns: Insn[]; leaders: Set<number> } {
   const byOff = new Map<number, Insn>();
   /** halfwords covered by the second half of a 32-bit instruction */
   const inside = new Uint8Array(2048);
@@ -161,13 +187,13 @@ function discover(u16: Uint16Array, pageOff: number, roots: Iterable<number>): {
       leaders.add(off);
     }
     if (byOff.has(off) || inside[off >>> 1]) continue;
-    const ins = decodeAt(u16, pageOff, off, tmp);
+    const ins = decodeAt(u16, pageOff, off, tmp, opt);
     if (ins === null) continue; // left to the interpreter (fetched across the page end)
     if (ins.len === 4 && byOff.has(off + 2)) continue; // its second half is a decoded instruction's start
     byOff.set(off, ins);
     if (ins.len === 4) inside[(off + 2) >>> 1] = 1;
     const next = off + ins.len;
-    switch (kindOf(ins.op)) {
+    switch (ins.kind) {
       case Kind.INLINE: want(next, false); break;
       case Kind.BRANCH: want(off + ins.imm, true); want(next, true); break;
       case Kind.JAL: want(off + ins.imm, true); if (ins.rd !== 32) want(next, true); else guesses.push(next); break;
@@ -368,6 +394,9 @@ class Gen implements AluCtx {
     switch (op) {
       case Op.AUIPC: this.pcPlus(ins.imm); this.setRd(); return false;
       case Op.FENCE: return false; // one hart's own accesses are in order; SMP harts use atomics
+      case Op.FENCE_I: return false; // translated only when it needs nothing done (TranslateOptions)
+      case Op.CBO: this.cboZero(); return false;
+      case Op.CSRRS: case Op.CSRRC: case Op.CSRRSI: case Op.CSRRCI: this.sstatus(op); return false;
       case Op.JAL:
         if (ins.rd !== 32) { this.pcPlus(ins.len); this.setRd(); }
         this.jumpTo(ins.off + ins.imm);
@@ -385,12 +414,78 @@ class Gen implements AluCtx {
     throw new Error(`translator: no emitter for op ${op}`);
   }
 
-  /** Pushes the effective address rs1 + imm (rs1 alone for atomics) into L_A / L_ALO and the TLB entry
-   *  offset into L_E; leaves on the stack whether the entry of `tag` holds the page and the access is aligned. */
-  private tlbHit(tag: number, size: number, withImm = true): void {
+  /** Leaves translated code before the current instruction (nothing of it done): the interpreter runs it. */
+  private bail(): void {
+    this.exitAt(this.ins.off, Exit.NORMAL, this.blockLen - this.indexInBlock);
+  }
+  /** Bails when the i32 on the stack is nonzero. */
+  private bailIf(): void {
+    this.open('if');
+    this.bail();
+    this.close();
+  }
+
+  /**
+   * cbo.zero (Zicboz): zeroes the 64-byte block holding rs1, on a write-TLB hit (never a code page: those take
+   * the slow path) when the privilege may (M-mode, or menvcfg.CBZE and, below S, senvcfg.CBZE). Otherwise the
+   * interpreter runs it, and raises what it must. Linux clears every page it hands out this way.
+   */
+  private cboZero(): void {
+    const c = this.c, st = this.area + AREA.STATE;
+    const priv = () => c.i32(0).mem(W.I32_LOAD, 2, st + S.PRIV * 4);
+    const envcfg = (at: number) => c.i32(0).mem(W.I32_LOAD, 2, st + at * 4).i32(ENVCFG.CBZE).op(W.I32_AND).i32(0).op(W.I32_NE);
+    priv(); c.i32(PRIV.M).op(W.I32_EQ);
+    envcfg(S.MENVCFG);
+    priv(); c.i32(PRIV.S).op(W.I32_EQ);
+    envcfg(S.SENVCFG);
+    c.op(W.I32_OR).op(W.I32_AND).op(W.I32_OR).op(W.I32_EQZ);
+    this.bailIf();
+    this.tlbHit(AREA.W_TAG, 1, 'block');
+    c.op(W.I32_EQZ);
+    this.bailIf();
+    this.ramAddr(AREA.W_TAG);
+    c.i32(0).i32(CBO_BLOCK).memoryFill();
+  }
+
+  /**
+   * Reads and sets or clears bits of sstatus (Privileged Spec 4.1.1) when the bits written are among those
+   * written here without side effects (SSTATUS_SET_INLINE, SSTATUS_CLEAR_INLINE) and the hart is not in
+   * U-mode; otherwise the interpreter runs it. An interrupt SIE enables is taken at the next budget check, as
+   * the interpreter takes it at its next chunk.
+   */
+  private sstatus(op: Op): void {
+    const c = this.c, st = this.area + AREA.STATE, ins = this.ins;
+    const immForm = op === Op.CSRRSI || op === Op.CSRRCI;
+    const set = op === Op.CSRRS || op === Op.CSRRSI;
+    const writes = ins.rs1 !== 0;
+    c.i32(0).mem(W.I32_LOAD, 2, st + S.PRIV * 4).op(W.I32_EQZ);
+    if (!immForm && writes) {
+      this.rs1(); c.i64(~(set ? SSTATUS_SET_INLINE : SSTATUS_CLEAR_INLINE)).op(W.I64_AND).op(W.I64_EQZ).op(W.I32_EQZ);
+      c.op(W.I32_OR);
+    }
+    this.bailIf();
+    c.i32(0).mem(W.I32_LOAD, 2, st + S.MSTATUS * 4).set(L_ALO);
+    if (writes) {
+      c.i32(0).get(L_ALO);
+      if (immForm) c.i32(ins.rs1); else { this.rs1(); c.op(W.I32_WRAP_I64); }
+      if (set) c.op(W.I32_OR); else c.i32(-1).op(W.I32_XOR).op(W.I32_AND);
+      c.mem(W.I32_STORE, 2, st + S.MSTATUS * 4);
+    }
+    // rd = sstatus before the write: its bits of mstatus, and the high word's SD and UXL
+    c.get(L_ALO).i32(SSTATUS_MASK).op(W.I32_AND).op(W.I64_EXTEND_I32_U);
+    c.i32(0).mem(W.I32_LOAD, 2, st + S.MSTATUS * 4 + 4).i32(MSTATUS.HI_SD | 3).op(W.I32_AND).op(W.I64_EXTEND_I32_U);
+    c.i64(32).op(W.I64_SHL).op(W.I64_OR);
+    this.setRd();
+  }
+
+  /** Pushes the effective address (rs1 + imm; rs1 alone for atomics; rs1's 64-byte block for cbo) into L_A /
+   *  L_ALO and the TLB entry offset into L_E; leaves on the stack whether the entry of `tag` holds the page and
+   *  the access is aligned. */
+  private tlbHit(tag: number, size: number, address: 'imm' | 'rs1' | 'block' = 'imm'): void {
     const c = this.c, a = this.area;
     this.rs1();
-    if (withImm) c.i64(this.ins.imm).op(W.I64_ADD);
+    if (address === 'imm') c.i64(this.ins.imm).op(W.I64_ADD);
+    else if (address === 'block') c.i64(-CBO_BLOCK).op(W.I64_AND);
     c.tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
     c.i32(10).op(W.I32_SHR_U).i32(TLB_MASK << 2).op(W.I32_AND).tee(L_E);
     // tags are page-aligned, so keeping the low alignment bits in the compared address checks alignment too
@@ -411,11 +506,9 @@ class Gen implements AluCtx {
   private atomic(op: Op, dword: boolean): void {
     const c = this.c, st = this.area + AREA.STATE;
     const size = dword ? 8 : 4, lg = dword ? 3 : 2;
-    this.tlbHit(op === Op.LR ? AREA.R_TAG : AREA.W_TAG, size, false);
+    this.tlbHit(op === Op.LR ? AREA.R_TAG : AREA.W_TAG, size, 'rs1');
     c.op(W.I32_EQZ);
-    this.open('if');
-    this.exitAt(this.ins.off, Exit.NORMAL, this.blockLen - this.indexInBlock);
-    this.close();
+    this.bailIf();
     this.ramAddr(op === Op.LR ? AREA.R_TAG : AREA.W_TAG);
     c.set(L_ALO); // from here on: the RAM byte offset
     const physical = () => c.get(L_ALO).op(W.I64_EXTEND_I32_U).i64(this.ramBase, 0).op(W.I64_ADD);
@@ -539,7 +632,7 @@ class Gen implements AluCtx {
     for (let i = 0; i < insns.length; i++) {
       const prev = insns[i - 1];
       const gap = prev === undefined || prev.off + prev.len !== insns[i].off;
-      if (gap || leaders.has(insns[i].off) || !prev.inline || kindOf(prev.op) === Kind.JAL || kindOf(prev.op) === Kind.JALR) {
+      if (gap || leaders.has(insns[i].off) || !prev.inline || prev.kind === Kind.JAL || prev.kind === Kind.JALR) {
         starts.push(i);
         leaders.add(insns[i].off);
       }
@@ -582,8 +675,8 @@ const I32 = T.I32, I64 = T.I64;
  * Translates the page at RAM byte offset `pageOff` from the given entry offsets. `area` is the hart's area
  * offset in memory, `memPages` / `shared` describe the VM's memory. Returns null when nothing is translatable.
  */
-export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean; ramBase: number }): Translation | null {
-  const { insns, leaders } = discover(u16, pageOff, roots);
+export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean; ramBase: number }, opt: TranslateOptions): Translation | null {
+  const { insns, leaders } = discover(u16, pageOff, roots, opt);
   if (!insns.some((i) => i.inline)) return null;
   const g = new Gen(area, mem.ramBase, 0, 1);
   g.wrap(() => g.blocks(insns, leaders));

@@ -155,6 +155,10 @@ export class Code extends Bytes {
   atomic(o: A, log2size: number, offset: number): this {
     return this.byte(0xfe).u32(o).u32(log2size).u32(offset >>> 0);
   }
+  /** memory.fill (bulk memory): [address, byte, length] on the stack. */
+  memoryFill(): this {
+    return this.byte(0xfc).u32(11).byte(0);
+  }
   call(f: number): this {
     return this.byte(W.CALL).u32(f);
   }

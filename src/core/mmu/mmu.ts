@@ -261,7 +261,8 @@ export class Mmu {
       }
       // physical page = PPN with the low levels taken from the VA
       let low = 0;
-      if (level > 0) {
+      if (lowBits > 0 && lowBits <= 20) low = (vaLo >>> 12) & ((1 << lowBits) - 1); // megapages, gigapages
+      else if (lowBits > 0) {
         const vpage = (vaHi >>> 0) * 1048576 + (vaLo >>> 12); // VA >> 12 (exact below 2^53)
         low = vpage % 2 ** lowBits;
       }
