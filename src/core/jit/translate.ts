@@ -13,7 +13,7 @@ import { CBO_BLOCK, ENVCFG, MSTATUS, PRIV, SSTATUS_MASK } from '../cpu/bits.js';
 import { AREA, TLB_ARRAY, TLB_MASK } from '../cpu/area.js';
 import { decode16, decode32 } from '../cpu/decode.js';
 import { ALU, type AluCtx } from './alu-table.js';
-import { A, Code, T, W, encodeModule } from './wasm.js';
+import { A, Code, T, W, encodeModule, type Func } from './wasm.js';
 
 /** How a translated function ended (its return value). The exit pc is in the state block's pc. */
 export const enum Exit {
@@ -220,6 +220,9 @@ const L_E = 11; // i32: TLB entry index * 4
 const L_TMP = 12; // i64 × 4: temporaries of the ALU emitters
 const L_X = 16; // i64 × 31: x1..x31
 
+// functions: the imports load (0) and store (1), the exported run (2), the slow paths' calls (3, 4)
+const F_LOAD = 3, F_STORE = 4;
+
 const OUT = 0; // absolute label indices: the outer block (exit) and the dispatch loop
 const TOP = 1;
 
@@ -243,13 +246,15 @@ class Gen implements AluCtx {
   /** Registers held in locals in the current block. */
   private cached = 0;
 
-  constructor(private readonly area: number, private readonly ramBase: number, private readonly slowLoad: number, private readonly slowStore: number) {}
+  constructor(private readonly area: number, private readonly ramBase: number) {}
 
-  /** Pushes the slow paths' last two arguments: where this instruction is, and the budget left before it. */
-  private where(): void {
-    const ins = this.ins;
-    this.c.i32(ins.off | (ins.len << 12));
+  /** Pushes the budget left before the current instruction (for a slow path's trap). */
+  private left(): void {
     this.c.get(L_N).i32(this.blockLen - this.indexInBlock).op(W.I32_ADD);
+  }
+  /** Where the current instruction is, for a slow path: its page offset | its length << 12. */
+  private at(): number {
+    return this.ins.off | (this.ins.len << 12);
   }
 
   open(kind: 'block' | 'loop' | 'if', t: T = T.VOID): number {
@@ -584,10 +589,9 @@ class Gen implements AluCtx {
     this.ramAddr(AREA.R_TAG);
     c.mem(w, Math.log2(size), 0);
     c.else();
-    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(this.ins.op);
-    this.where();
-    c.call(this.slowLoad);
-    c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + X_SINK * 4);
+    c.get(L_A).i32(this.ins.op | (this.at() << 9));
+    this.left();
+    c.call(F_LOAD);
     this.close();
     this.setRd();
   }
@@ -600,11 +604,11 @@ class Gen implements AluCtx {
     this.rs2();
     c.mem(w, Math.log2(size), 0);
     c.else();
-    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).i32(size);
-    this.rs2(); c.op(W.I32_WRAP_I64);
-    this.rs2(); c.i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
-    this.where();
-    c.call(this.slowStore);
+    c.get(L_A);
+    this.rs2();
+    c.i32(size | (this.at() << 4));
+    this.left();
+    c.call(F_STORE);
     this.close();
   }
 
@@ -672,13 +676,37 @@ class Gen implements AluCtx {
 const I32 = T.I32, I64 = T.I64;
 
 /**
+ * The slow paths' calls, out of line (a load or store site is some 20 bytes smaller): load(address,
+ * op | at << 9, budget left) -> value, and store(address, value, size | at << 4, budget left), which call the
+ * imports with the address and value split in 32-bit halves. `at` is the instruction's page offset | its
+ * length << 12.
+ */
+function slowPaths(area: number): Func[] {
+  const lo = (c: Code, l: number) => c.get(l).op(W.I32_WRAP_I64);
+  const hi = (c: Code, l: number) => c.get(l).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+  const load = new Code();
+  lo(load, 0); hi(load, 0);
+  load.get(1).i32(0x1ff).op(W.I32_AND).get(1).i32(9).op(W.I32_SHR_U).get(2).call(0);
+  load.i32(0).mem(W.I64_LOAD, 3, area + AREA.STATE + X_SINK * 4);
+  const store = new Code();
+  lo(store, 0); hi(store, 0);
+  store.get(2).i32(15).op(W.I32_AND);
+  lo(store, 1); hi(store, 1);
+  store.get(2).i32(4).op(W.I32_SHR_U).get(3).call(1);
+  return [
+    { type: { params: [I64, I32, I32], results: [I64] }, locals: [], body: load },
+    { type: { params: [I64, I64, I32, I32], results: [] }, locals: [], body: store },
+  ];
+}
+
+/**
  * Translates the page at RAM byte offset `pageOff` from the given entry offsets. `area` is the hart's area
  * offset in memory, `memPages` / `shared` describe the VM's memory. Returns null when nothing is translatable.
  */
 export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable<number>, area: number, mem: { pages: number; shared: boolean; ramBase: number }, opt: TranslateOptions): Translation | null {
   const { insns, leaders } = discover(u16, pageOff, roots, opt);
   if (!insns.some((i) => i.inline)) return null;
-  const g = new Gen(area, mem.ramBase, 0, 1);
+  const g = new Gen(area, mem.ramBase);
   g.wrap(() => g.blocks(insns, leaders));
   // entered only where a block does some work: a block that starts with an instruction left to the
   // interpreter would return at once, and the caller would ask again
@@ -690,6 +718,7 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
       { name: 'load', type: { params: [I32, I32, I32, I32, I32], results: [] } },
       { name: 'store', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
     ],
+    helpers: slowPaths(area),
     memory: { pages: mem.pages, shared: mem.shared },
     func: {
       type: { params: [I32, I32, I32, I32], results: [I32] },

@@ -203,8 +203,16 @@ export interface ModuleSpec {
   table?: boolean;
   /** More function types, for call_indirect: type index imports.length + 1 + i. */
   types?: FuncType[];
-  /** The one function the module defines, exported as "run". */
-  func: { type: FuncType; locals: { count: number; type: T }[]; body: Code };
+  /** The function the module exports as "run" (function index imports.length). */
+  func: Func;
+  /** Functions only the module calls: index imports.length + 1 + i (their types follow `types`). */
+  helpers?: Func[];
+}
+
+export interface Func {
+  type: FuncType;
+  locals: { count: number; type: T }[];
+  body: Code;
 }
 
 function section(out: Bytes, id: number, content: Bytes): void {
@@ -220,10 +228,12 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = new Bytes();
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const extra = m.types ?? [];
-  const types = new Bytes().u32(m.imports.length + 1 + extra.length);
+  const helpers = m.helpers ?? [];
+  const types = new Bytes().u32(m.imports.length + 1 + extra.length + helpers.length);
   for (const imp of m.imports) funcType(types, imp.type);
   funcType(types, m.func.type);
   for (const t of extra) funcType(types, t);
+  for (const f of helpers) funcType(types, f.type);
   section(out, 1, types);
   const imports = new Bytes().u32(m.imports.length + 1 + (m.table ? 1 : 0));
   m.imports.forEach((imp, i) => imports.name('env').name(imp.name).byte(0x00).u32(i));
@@ -232,12 +242,17 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   // table import: funcref, minimum 0, no maximum
   if (m.table) imports.name('env').name('table').byte(0x01).byte(0x70).byte(0x00).u32(0);
   section(out, 2, imports);
-  section(out, 3, new Bytes().u32(1).u32(m.imports.length));
+  const funcs = new Bytes().u32(1 + helpers.length).u32(m.imports.length);
+  helpers.forEach((_, i) => funcs.u32(m.imports.length + 1 + extra.length + i));
+  section(out, 3, funcs);
   section(out, 7, new Bytes().u32(1).name('run').byte(0x00).u32(m.imports.length));
-  const body = new Bytes().u32(m.func.locals.length);
-  for (const l of m.func.locals) body.u32(l.count).byte(l.type);
-  body.bytes(m.func.body.finish()).byte(W.END);
-  const code = new Bytes().u32(1).u32(body.length).bytes(body.finish());
+  const code = new Bytes().u32(1 + helpers.length);
+  for (const f of [m.func, ...helpers]) {
+    const body = new Bytes().u32(f.locals.length);
+    for (const l of f.locals) body.u32(l.count).byte(l.type);
+    body.bytes(f.body.finish()).byte(W.END);
+    code.u32(body.length).bytes(body.finish());
+  }
   section(out, 10, code);
   return out.finish();
 }
