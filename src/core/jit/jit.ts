@@ -26,12 +26,13 @@ export interface HartPaths {
 const LEAVE = Object.freeze({ leave: true });
 
 /**
- * Instructions the interpreter runs in a page before it is translated, in mode `on`. Translating a page costs
- * about as much as interpreting a few hundred thousand instructions, so code that runs less is left to the
- * interpreter (a Debian boot translated 3,400 pages, twice 16 entries each, and spent a third of its time in V8's
- * compiler; with this threshold it translates 700 and runs faster).
+ * Instructions the interpreter runs in a page before it is translated, in mode `on`. Translating a page (about
+ * 1 ms to generate and validate its wasm, then the engine's compile at its first call) costs about as much as
+ * interpreting a few hundred thousand instructions, so code that runs less is left to the interpreter. On a
+ * Debian boot (farm-bench, 6 pairs each): 200,000 took 0.93x the wall time of 100,000, and 400,000 1.08x that
+ * of 200,000; 30,000 and 50,000 translated 540 and 419 pages instead of 307 and were slower still.
  */
-const HOT = 100_000;
+const HOT = 200_000;
 /** Translations of one page after which it is left to the interpreter (code rewritten again and again). */
 const MAX_TRANSLATIONS = 64;
 /** Instructions interpreted in a translated page (outside its blocks) before it is translated again, at least;
