@@ -202,8 +202,9 @@ export function execOther(h: Hart, w: number, imm: number): void {
  * compare-and-swap loop for min/max and for doublewords), and SC stores only if the reservation is valid
  * and memory still holds what LR read (compare-and-swap; a store of the same value in between goes unseen,
  * which the ISA permits: it only requires SC to fail when it cannot be atomic).
+ * rd is a register slot (X_SINK for x0).
  */
-function atomic(h: Hart, op: Op, rd: number, aLo: number, aHi: number, bLo: number, bHi: number, dword: boolean): void {
+export function atomic(h: Hart, op: Op, rd: number, aLo: number, aHi: number, bLo: number, bHi: number, dword: boolean): void {
   const x = h.x;
   const s = h.s;
   const size = dword ? 8 : 4;

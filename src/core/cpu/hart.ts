@@ -6,7 +6,7 @@ import { AREA, TLB_MASK } from './area.js';
 import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
-import { execOther } from './alu.js';
+import { atomic as atomicOp, execOther } from './alu.js';
 import { execSystem } from './system.js';
 import { Fpu } from './fpu/fpu.js';
 import { execFp } from './fpu/exec.js';
@@ -145,6 +145,7 @@ export class Hart {
       this.jitTier = new Jit(this.ram, this.code, this.area, this.jitMode, {
         load: (lo, hi, op) => this.loadSlow(X_SINK, lo, hi, op),
         store: (lo, hi, size, vLo, vHi) => this.storeSlow(lo, hi, size, vLo, vHi),
+        atomic: (lo, hi, vLo, vHi, op) => atomicOp(this, op & 0x1ff, op >>> 10, lo, hi, vLo, vHi, (op & 0x200) !== 0),
         stopped: () => this.stop,
         isTrap: (e) => e === TRAP,
         localFenceI: () => this.onFenceI === null,

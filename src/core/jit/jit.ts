@@ -14,6 +14,8 @@ export interface HartPaths {
   /** Loads into the state block's x0 sink slot, extended as the load op says. */
   load(vaLo: number, vaHi: number, op: number): void;
   store(vaLo: number, vaHi: number, size: number, lo: number, hi: number): void;
+  /** Runs an LR, SC or AMO (`op`: op | doubleword << 9 | rd's slot << 10) with rs2 = (lo, hi), writing rd. */
+  atomic(vaLo: number, vaHi: number, lo: number, hi: number, op: number): void;
   /** The machine asked the hart to stop (after a store to a device, say). */
   stopped(): boolean;
   /** `e` is the hart's trap signal (its pending trap is set). */
@@ -138,6 +140,13 @@ export class Jit {
       hart.store(lo, hi, size, vLo, vHi);
       if (this.dropped || hart.stopped()) throw LEAVE;
     };
+    const atomic = (lo: number, hi: number, vLo: number, vHi: number, op: number, at: number, left: number) => {
+      this.at = at;
+      this.atLeft = left;
+      this.dropped = false;
+      hart.atomic(lo, hi, vLo, vHi, op);
+      if (this.dropped || hart.stopped()) throw LEAVE;
+    };
     this.isTrap = hart.isTrap;
     this.stopped = hart.stopped;
     const view = (at: number) => new Int32Array(ram.memory.buffer, area + at, TLB_ENTRIES);
@@ -148,7 +157,7 @@ export class Jit {
     this.xSlotOff = view(AREA.X_SLOT_OFF);
     this.xSlot.fill(0);
     this.touch = (p) => { code.page(p); };
-    this.imports = { env: { memory: ram.memory, load, store } };
+    this.imports = { env: { memory: ram.memory, load, store, atomic } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
     code.listenKeep((page) => this.keep(page));

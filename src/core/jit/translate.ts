@@ -36,6 +36,8 @@ export interface SlowPaths {
   /** Loads into the state's x0 sink slot (sign/zero-extended as `op` says). */
   load(vaLo: number, vaHi: number, op: number, at: number, left: number): void;
   store(vaLo: number, vaHi: number, size: number, lo: number, hi: number, at: number, left: number): void;
+  /** Runs an LR, SC or AMO (op | doubleword << 9 | rd's slot << 10) with rs2 = (lo, hi); writes rd. */
+  atomic(vaLo: number, vaHi: number, lo: number, hi: number, op: number, at: number, left: number): void;
 }
 
 export interface Translation {
@@ -219,9 +221,10 @@ const L_ALO = 10; // i32: its low word
 const L_E = 11; // i32: TLB entry index * 4
 const L_TMP = 12; // i64 × 4: temporaries of the ALU emitters
 const L_X = 16; // i64 × 31: x1..x31
+const L_AREA = 47; // i32: the hart area's byte offset (memory offsets from it fit one or two bytes, not five)
 
-// functions: the imports load (0) and store (1), the exported run (2), the slow paths' calls (3, 4)
-const F_LOAD = 3, F_STORE = 4;
+// functions: the imports load (0), store (1) and atomic (2), the exported run (3), the slow paths' calls (4, 5)
+const F_ATOMIC = 2, F_LOAD = 4, F_STORE = 5;
 
 const OUT = 0; // absolute label indices: the outer block (exit) and the dispatch loop
 const TOP = 1;
@@ -279,7 +282,7 @@ class Gen implements AluCtx {
     if (r === 0 || r === 32) this.c.i64(0);
     else if (this.cached & (1 << r)) this.c.get(L_X + r - 1);
     else {
-      this.c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + r * 8).tee(L_X + r - 1);
+      this.c.get(L_AREA).mem(W.I64_LOAD, 3, AREA.STATE + r * 8).tee(L_X + r - 1);
       this.cached |= 1 << r;
     }
   }
@@ -300,7 +303,7 @@ class Gen implements AluCtx {
     const rd = this.ins.rd;
     if (rd === 0 || rd === 32) this.c.op(W.DROP);
     else {
-      this.c.set(L_X + rd - 1).i32(0).get(L_X + rd - 1).mem(W.I64_STORE, 3, this.area + AREA.STATE + rd * 8);
+      this.c.set(L_X + rd - 1).get(L_AREA).get(L_X + rd - 1).mem(W.I64_STORE, 3, AREA.STATE + rd * 8);
       this.cached |= 1 << rd;
     }
   }
@@ -487,33 +490,50 @@ class Gen implements AluCtx {
    *  L_ALO and the TLB entry offset into L_E; leaves on the stack whether the entry of `tag` holds the page and
    *  the access is aligned. */
   private tlbHit(tag: number, size: number, address: 'imm' | 'rs1' | 'block' = 'imm'): void {
-    const c = this.c, a = this.area;
+    const c = this.c;
     this.rs1();
     if (address === 'imm') c.i64(this.ins.imm).op(W.I64_ADD);
     else if (address === 'block') c.i64(-CBO_BLOCK).op(W.I64_AND);
     c.tee(L_A).op(W.I32_WRAP_I64).tee(L_ALO);
-    c.i32(10).op(W.I32_SHR_U).i32(TLB_MASK << 2).op(W.I32_AND).tee(L_E);
+    c.i32(10).op(W.I32_SHR_U).i32(TLB_MASK << 2).op(W.I32_AND).get(L_AREA).op(W.I32_ADD).tee(L_E);
     // tags are page-aligned, so keeping the low alignment bits in the compared address checks alignment too
-    c.mem(W.I32_LOAD, 2, a + tag).get(L_ALO).i32(-4096 | (size - 1)).op(W.I32_AND).op(W.I32_EQ);
-    c.get(L_E).mem(W.I32_LOAD, 2, a + tag + TLB_ARRAY).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
+    c.mem(W.I32_LOAD, 2, tag).get(L_ALO).i32(-4096 | (size - 1)).op(W.I32_AND).op(W.I32_EQ);
+    c.get(L_E).mem(W.I32_LOAD, 2, tag + TLB_ARRAY).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_EQ);
     c.op(W.I32_AND);
   }
-  /** Pushes the RAM byte offset of the access that hit entry L_E of `tag`'s TLB. */
+  /** Pushes the RAM byte offset of the access that hit entry L_E (area + index * 4) of `tag`'s TLB. */
   private ramAddr(tag: number): void {
-    this.c.get(L_E).mem(W.I32_LOAD, 2, this.area + tag + 2 * TLB_ARRAY).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
+    this.c.get(L_E).mem(W.I32_LOAD, 2, tag + 2 * TLB_ARRAY).get(L_ALO).i32(0xfff).op(W.I32_AND).op(W.I32_ADD);
   }
   /**
    * LR, SC and AMOs (Unprivileged Spec chapter 8) on a TLB hit, with WebAssembly atomics so they stay atomic
    * when harts in other threads share the memory; the reservation is the interpreter's (alu.ts): LR records
    * the physical address and the value read, SC stores only if memory still holds that value. On a miss or a
-   * misaligned address, the interpreter runs the instruction (and raises what it must).
+   * misaligned address, the interpreter's atomic runs it through a slow path (and raises what it must).
    */
   private atomic(op: Op, dword: boolean): void {
+    const c = this.c, ins = this.ins;
+    this.tlbHit(op === Op.LR ? AREA.R_TAG : AREA.W_TAG, dword ? 8 : 4, 'rs1');
+    this.open('if', T.I64);
+    this.atomicHit(op, dword);
+    c.else();
+    // a miss, a misaligned address or not RAM: the interpreter's atomic writes rd (or raises), then rd is read
+    const rdSlot = ins.rd === 32 || ins.rd === 0 ? X_SINK : ins.rd * 2;
+    c.get(L_ALO).get(L_A).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+    this.rs2(); c.op(W.I32_WRAP_I64);
+    this.rs2(); c.i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+    c.i32(op | (dword ? 1 << 9 : 0) | (rdSlot << 10)).i32(this.at());
+    this.left();
+    c.call(F_ATOMIC);
+    c.i32(0).mem(W.I64_LOAD, 3, this.area + AREA.STATE + rdSlot * 4);
+    this.close();
+    this.setRd();
+  }
+
+  /** An atomic whose TLB entry hit (the entry offset in L_E): pushes the value rd gets. */
+  private atomicHit(op: Op, dword: boolean): void {
     const c = this.c, st = this.area + AREA.STATE;
-    const size = dword ? 8 : 4, lg = dword ? 3 : 2;
-    this.tlbHit(op === Op.LR ? AREA.R_TAG : AREA.W_TAG, size, 'rs1');
-    c.op(W.I32_EQZ);
-    this.bailIf();
+    const lg = dword ? 3 : 2;
     this.ramAddr(op === Op.LR ? AREA.R_TAG : AREA.W_TAG);
     c.set(L_ALO); // from here on: the RAM byte offset
     const physical = () => c.get(L_ALO).op(W.I64_EXTEND_I32_U).i64(this.ramBase, 0).op(W.I64_ADD);
@@ -525,7 +545,6 @@ class Gen implements AluCtx {
       c.i32(0).get(L_A).mem(W.I64_STORE, 3, st + S.RES_VAL * 4);
       c.i32(0); physical(); c.mem(W.I64_STORE, 3, st + S.RES_ADDR * 4);
       c.get(L_A);
-      this.setRd();
       return;
     }
     if (op === Op.SC) {
@@ -547,7 +566,6 @@ class Gen implements AluCtx {
       c.else().i32(0);
       this.close();
       c.op(W.I32_EQZ).op(W.I64_EXTEND_I32_U); // rd = 0 on success, 1 on failure
-      this.setRd();
       return;
     }
     const rmw = AMO_OPS.get(op);
@@ -556,7 +574,6 @@ class Gen implements AluCtx {
       this.rs2();
       if (dword) c.atomic(rmw[1], lg, 0);
       else c.op(W.I32_WRAP_I64).atomic(rmw[0], lg, 0).op(W.I64_EXTEND_I32_S);
-      this.setRd();
       return;
     }
     // min/max: read, choose, compare-and-exchange; again if another hart changed the word in between
@@ -579,7 +596,6 @@ class Gen implements AluCtx {
     c.brIf(this.rel(again));
     this.close();
     c.get(old);
-    this.setRd();
   }
 
   private load(size: number, w: W): void {
@@ -615,6 +631,7 @@ class Gen implements AluCtx {
   /** The prologue, `body` (the blocks), and the epilogue that leaves the exit pc and the budget left. */
   wrap(body: () => void): void {
     const c = this.c, a = this.area;
+    c.i32(a).set(L_AREA);
     c.get(P_BUDGET).set(L_N);
     c.get(P_ENTRY).set(L_T);
     c.get(P_PAGE_LO).op(W.I64_EXTEND_I32_U).get(P_PAGE_HI).op(W.I64_EXTEND_I32_U).i64(32).op(W.I64_SHL).op(W.I64_OR).set(L_PAGE);
@@ -717,13 +734,15 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
     imports: [
       { name: 'load', type: { params: [I32, I32, I32, I32, I32], results: [] } },
       { name: 'store', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
+      { name: 'atomic', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
     ],
     helpers: slowPaths(area),
     memory: { pages: mem.pages, shared: mem.shared },
     func: {
       type: { params: [I32, I32, I32, I32], results: [I32] },
       locals: [{ count: 1, type: I64 }, { count: 2, type: I32 }, { count: 1, type: I64 }, { count: 1, type: I32 },
-        { count: 1, type: I64 }, { count: 2, type: I32 }, { count: 4, type: I64 }, { count: 31, type: I64 }],
+        { count: 1, type: I64 }, { count: 2, type: I32 }, { count: 4, type: I64 }, { count: 31, type: I64 },
+        { count: 1, type: I32 }],
       body: g.c,
     },
   });
