@@ -330,6 +330,8 @@ export class Hart {
                   throw TRAP;
                 }
                 if (this.stop) break outer;
+                // it enabled interrupts (an sstatus write): take a pending one now, as after any CSR write
+                if (jit.status === Exit.INTERRUPTS) continue outer;
                 if (k > 0) continue;
               }
             }

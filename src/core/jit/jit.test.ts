@@ -119,7 +119,7 @@ function runProgram(mode: JitMode, words: number[], regs: bigint[], budget: numb
   return run(mode, words, regs, budget).final;
 }
 
-function run(mode: JitMode, words: number[], regs: bigint[], budget: number): { final: Final; hart: Hart } {
+function run(mode: JitMode, words: number[], regs: bigint[], budget: number, setup?: (h: Hart) => void): { final: Final; hart: Hart } {
   const ram = new GuestRam(BASE, 1 << 16);
   const code = new CodeCache(ram);
   const h = new Hart({ hartId: 0, ram, bus: new Bus(), code, clint: new Clint(new Timebase({ nowNs: () => 0 }), 1), jit: mode });
@@ -137,6 +137,7 @@ function run(mode: JitMode, words: number[], regs: bigint[], budget: number): { 
   const s = h.s;
   s[S.MTVEC] = TRAP_VEC | 0;
   s[S.MTVEC + 1] = 0;
+  setup?.(h);
   let left = budget;
   while (left > 0) left -= h.run(Math.min(left, 5000));
   const final = {
@@ -343,4 +344,35 @@ test('the translator keeps in wasm the sstatus writes of SIE and SUM, cbo.zero, 
   // csrrwi, a csrrsi of another bit and cbo.clean go to the interpreter
   ram.write(BASE, new Uint8Array(new Uint32Array([CSR(5, 5, SSTATUS, 2), CSR(6, 5, SSTATUS, 8), I(1, 14, 2, 0, 0x0f), JSELF, 0, 0, 0]).buffer));
   assert.equal(translatePage(ram.u16, 0, [0, 4, 8, 12], ram.hartArea(0), mem, { localFenceI: true })?.instructions, 1, 'only the jump');
+});
+
+test('an interrupt pending when translated code sets sstatus.SIE is taken right after that instruction', () => {
+  // S-mode, a supervisor software interrupt pending and delegated; the loop enables interrupts for one
+  // instruction each turn, its backward jump runs with them disabled
+  const words = [
+    CSR(6, 5, SSTATUS, 2), // csrrsi x5, sstatus, SIE: the interrupt is taken after this
+    CSR(7, 0, SSTATUS, 2), // csrrci x0, sstatus, SIE
+    I(1, 6, 0, 6, 0x13), // x6 += 1: never runs
+    J(-12, 0), // j 0
+  ];
+  const setup = (h: Hart) => {
+    const s = h.s;
+    s[S.PMPADDR] = -1;
+    s[S.PMPADDR + 1] = 0x3fffff;
+    s[S.PMPCFG] = 0x1f; // NAPOT, RWX: S-mode may fetch
+    h.mmu.pmp.update();
+    s[S.PRIV] = 1; // S
+    s[S.MIDELEG] = 2; // SSI to S
+    s[S.MIE] = 2;
+    s[S.MIP] = 2; // SSIP pending
+    s[S.STVEC] = TRAP_VEC | 0;
+    s[S.STVEC + 1] = 0;
+  };
+  for (const mode of ['off', 'all'] as const) {
+    const { hart: h, final: f } = run(mode, words, new Array(32).fill(0n), 20_000, setup);
+    assert.equal(h.s[S.SCAUSE + 1] >>> 31, 1, `${mode}: an interrupt trap`);
+    assert.equal(h.s[S.SCAUSE], 1, `${mode}: the supervisor software interrupt`);
+    assert.equal(h.s[S.SEPC], (BASE + 4) | 0, `${mode}: taken after the csrrsi`);
+    assert.equal(f.x[6], 0n, `${mode}: the loop never went on`);
+  }
 });

@@ -108,8 +108,7 @@ export class Jit {
   dropped = false;
   readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0 };
 
-  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, private readonly paths: HartPaths, private readonly now: () => number = () => 0) {
-    const hart = paths;
+  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, private readonly hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
     this.slotOf = new Int32Array(pages).fill(-1);
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
@@ -263,7 +262,7 @@ export class Jit {
     // as many translations alive as the area has room for: the page stays with the interpreter
     if (this.slotOf[page] < 0 && this.freeSlots.length === 0 && this.table.length >= JIT_SLOTS) return;
     const t0 = this.now();
-    const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.paths.localFenceI() });
+    const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.hart.localFenceI() });
     this.heat[page] = 0;
     this.translations[page]++;
     if (t === null) return;

@@ -21,6 +21,8 @@ export const enum Exit {
   NORMAL = 0,
   /** A load or store trapped: the hart's pending trap is set, pc is the faulting instruction. */
   TRAP = 1,
+  /** An sstatus write set SIE: pc is the next instruction, and an interrupt pending may be taken now. */
+  INTERRUPTS = 2,
 }
 
 /** The function a translation exports: run(entry's halfword offset in the page, budget, page's virtual address
@@ -484,6 +486,16 @@ class Gen implements AluCtx {
     c.i32(0).mem(W.I32_LOAD, 2, st + S.MSTATUS * 4 + 4).i32(MSTATUS.HI_SD | 3).op(W.I32_AND).op(W.I64_EXTEND_I32_U);
     c.i64(32).op(W.I64_SHL).op(W.I64_OR);
     this.setRd();
+    if (set && writes && (!immForm || ins.rs1 & MSTATUS.SIE)) {
+      // SIE went from 0 to 1: leave after this instruction so a pending interrupt is taken now, as the
+      // interpreter takes one after any CSR write. Waiting for the next budget check is not enough: a loop
+      // whose backward branch runs with interrupts disabled would never see the check with SIE set.
+      c.i32(0).mem(W.I32_LOAD, 2, st + S.MSTATUS * 4).get(L_ALO).i32(-1).op(W.I32_XOR).op(W.I32_AND);
+      c.i32(MSTATUS.SIE).op(W.I32_AND);
+      this.open('if');
+      this.exitAt(ins.off + ins.len, Exit.INTERRUPTS, this.blockLen - this.indexInBlock - 1);
+      this.close();
+    }
   }
 
   /** Pushes the effective address (rs1 + imm; rs1 alone for atomics; rs1's 64-byte block for cbo) into L_A /
