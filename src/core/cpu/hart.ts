@@ -7,7 +7,7 @@ import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, 
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
 import { atomic as atomicOp, execOther } from './alu.js';
-import { execSystem } from './system.js';
+import { execSystem, sfenceVma } from './system.js';
 import { Fpu } from './fpu/fpu.js';
 import { execFp } from './fpu/exec.js';
 import { Mmu, Access, TLB_INVALID } from '../mmu/mmu.js';
@@ -146,6 +146,7 @@ export class Hart {
         load: (lo, hi, op) => this.loadSlow(X_SINK, lo, hi, op),
         store: (lo, hi, size, vLo, vHi) => this.storeSlow(lo, hi, size, vLo, vHi),
         atomic: (lo, hi, vLo, vHi, op) => atomicOp(this, op & 0x1ff, op >>> 10, lo, hi, vLo, vHi, (op & 0x200) !== 0),
+        sfence: (lo, hi, all) => sfenceVma(this, all, lo, hi),
         stopped: () => this.stop,
         isTrap: (e) => e === TRAP,
         localFenceI: () => this.onFenceI === null,

@@ -60,15 +60,11 @@ export function execSystem(h: Hart, w: number, imm: number, pcLo: number, pcHi: 
       if (priv === PRIV.U || (priv === PRIV.S && s[S.MSTATUS] & MSTATUS.TW)) h.illegal(bits());
       if (!h.wakeable()) h.waiting = true;
       return;
-    case Op.SFENCE_VMA:
-      if (priv === PRIV.U || (priv === PRIV.S && s[S.MSTATUS] & MSTATUS.TVM)) h.illegal(bits());
-      {
-        // rs1 ≠ x0: one virtual address (for every address space: there are no ASIDs to tell apart)
-        const rs1 = (w >>> 16) & 0x7f;
-        if (rs1 === 0) h.mmu.flush();
-        else h.mmu.flushPage(h.x[rs1], h.x[rs1 + 1]);
-      }
+    case Op.SFENCE_VMA: {
+      const rs1 = (w >>> 16) & 0x7f;
+      if (!sfenceVma(h, rs1 === 0, h.x[rs1], h.x[rs1 + 1])) h.illegal(bits());
       return;
+    }
     case Op.CBO:
       return cbo(h, w, imm);
     case Op.CSRRW: case Op.CSRRS: case Op.CSRRC: case Op.CSRRWI: case Op.CSRRSI: case Op.CSRRCI:
@@ -95,6 +91,19 @@ function instructionBits(w: number, imm: number): number {
     }
   }
   return 0;
+}
+
+/**
+ * SFENCE.VMA (Privileged Spec 4.2.1): drops every cached translation (`all`: rs1 = x0) or those of one virtual
+ * address, for every address space (there are no ASIDs to tell apart). False, doing nothing, when the
+ * privilege may not (U-mode, or S-mode under mstatus.TVM): the caller raises the illegal instruction.
+ */
+export function sfenceVma(h: Hart, all: boolean, vaLo: number, vaHi: number): boolean {
+  const priv = h.s[S.PRIV];
+  if (priv === PRIV.U || (priv === PRIV.S && h.s[S.MSTATUS] & MSTATUS.TVM)) return false;
+  if (all) h.mmu.flush();
+  else h.mmu.flushPage(vaLo, vaHi);
+  return true;
 }
 
 function csrInstruction(h: Hart, op: number, w: number, csr: number): void {

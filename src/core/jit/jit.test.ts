@@ -268,6 +268,7 @@ test('translated pages that call each other run from page to page in wasm, and a
 const CSR = (f3: number, rd: number, csr: number, rs1: number) => I(csr, rs1, f3, rd, 0x73);
 const CBO_ZERO = (rs1: number) => I(4, rs1, 2, 0, 0x0f);
 const SSTATUS = 0x100;
+const SFENCE = (rs1: number) => ((0x09 << 25) | (rs1 << 15) | 0x73) >>> 0;
 
 test('sstatus reads, sets and clears, and cbo.zero, end in the same state translated and interpreted', () => {
   // writes of SIE and SUM run translated; SPP, or clearing SUM, is left to the interpreter mid-block
@@ -328,11 +329,12 @@ test('cbo.zero in S-mode without menvcfg.CBZE is an illegal instruction, transla
   }
 });
 
-test('the translator keeps in wasm the sstatus writes of SIE and SUM, cbo.zero, and fence.i when it needs nothing', () => {
+test('the translator keeps in wasm the sstatus writes of SIE and SUM, cbo.zero, sfence.vma, and fence.i when it needs nothing', () => {
   const ram = new GuestRam(BASE, 1 << 16);
   const words = [
     CSR(6, 5, SSTATUS, 2), CSR(7, 6, SSTATUS, 2), CSR(2, 7, SSTATUS, 8), CSR(3, 9, SSTATUS, 10), CBO_ZERO(14),
     I(0, 0, 1, 0, 0x0f), // fence.i
+    SFENCE(5), SFENCE(0),
     JSELF,
   ];
   ram.write(BASE, new Uint8Array(new Uint32Array(words).buffer));
@@ -342,7 +344,7 @@ test('the translator keeps in wasm the sstatus writes of SIE and SUM, cbo.zero, 
   const remote = translatePage(ram.u16, 0, [0], ram.hartArea(0), mem, { localFenceI: false });
   assert.equal(remote?.instructions, words.length - 1, 'fence.i left to the interpreter: harts in other threads');
   // csrrwi, a csrrsi of another bit and cbo.clean go to the interpreter
-  ram.write(BASE, new Uint8Array(new Uint32Array([CSR(5, 5, SSTATUS, 2), CSR(6, 5, SSTATUS, 8), I(1, 14, 2, 0, 0x0f), JSELF, 0, 0, 0]).buffer));
+  ram.write(BASE, new Uint8Array(new Uint32Array([CSR(5, 5, SSTATUS, 2), CSR(6, 5, SSTATUS, 8), I(1, 14, 2, 0, 0x0f), JSELF, 0, 0, 0, 0, 0, 0, 0]).buffer));
   assert.equal(translatePage(ram.u16, 0, [0, 4, 8, 12], ram.hartArea(0), mem, { localFenceI: true })?.instructions, 1, 'only the jump');
 });
 
@@ -374,5 +376,31 @@ test('an interrupt pending when translated code sets sstatus.SIE is taken right 
     assert.equal(h.s[S.SCAUSE], 1, `${mode}: the supervisor software interrupt`);
     assert.equal(h.s[S.SEPC], (BASE + 4) | 0, `${mode}: taken after the csrrsi`);
     assert.equal(f.x[6], 0n, `${mode}: the loop never went on`);
+  }
+});
+
+test('sfence.vma runs translated in M-mode and is an illegal instruction in U-mode, translated or not', () => {
+  const words = [
+    I(1, 6, 0, 6, 0x13), SFENCE(5), I(1, 6, 0, 6, 0x13), SFENCE(0), I(1, 6, 0, 6, 0x13), // M-mode: allowed
+    CSR(1, 0, 0x3b0, 21), // pmpaddr0 = all
+    CSR(1, 0, 0x3a0, 22), // pmpcfg0 = NAPOT, RWX
+    CSR(3, 0, 0x300, 23), // mstatus.MPP = U
+    U(0, 20, 0x17), // auipc x20, 0
+    I(16, 20, 0, 20, 0x13), // x20 += 16: the sfence.vma below
+    CSR(1, 0, 0x341, 20), // mepc = x20
+    0x30200073, // mret
+    SFENCE(5), // in U-mode: illegal
+    JSELF,
+  ];
+  const regs = new Array(32).fill(0n);
+  regs[5] = BigInt(DATA);
+  regs[21] = -1n;
+  regs[22] = 0x1fn;
+  regs[23] = 3n << 11n;
+  for (const mode of ['off', 'all'] as const) {
+    const f = runProgram(mode, words, regs, 200);
+    assert.equal(f.x[6], 3n, `${mode}: the M-mode fences went through`);
+    assert.equal(f.mcause, 2, `${mode}: illegal instruction`);
+    assert.equal(f.mepc, BigInt(BASE + 48), `${mode}: at the U-mode sfence.vma`);
   }
 });

@@ -18,6 +18,8 @@ export interface HartPaths {
   atomic(vaLo: number, vaHi: number, lo: number, hi: number, op: number): void;
   /** The machine asked the hart to stop (after a store to a device, say). */
   stopped(): boolean;
+  /** SFENCE.VMA of one address or of all; false, doing nothing, when the privilege may not. */
+  sfence(vaLo: number, vaHi: number, all: boolean): boolean;
   /** `e` is the hart's trap signal (its pending trap is set). */
   isTrap(e: unknown): boolean;
   /** FENCE.I needs nothing done: no harts in other threads (see Hart.onFenceI). */
@@ -156,7 +158,8 @@ export class Jit {
     this.xSlotOff = view(AREA.X_SLOT_OFF);
     this.xSlot.fill(0);
     this.touch = (p) => { code.page(p); };
-    this.imports = { env: { memory: ram.memory, load, store, atomic } };
+    const sfence = (lo: number, hi: number, all: number) => (hart.sfence(lo, hi, all !== 0) ? 1 : 0);
+    this.imports = { env: { memory: ram.memory, load, store, atomic, sfence } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
     code.listenWrites((page) => this.drop(page));
     code.listenKeep((page) => this.keep(page));

@@ -40,6 +40,8 @@ export interface SlowPaths {
   store(vaLo: number, vaHi: number, size: number, lo: number, hi: number, at: number, left: number): void;
   /** Runs an LR, SC or AMO (op | doubleword << 9 | rd's slot << 10) with rs2 = (lo, hi); writes rd. */
   atomic(vaLo: number, vaHi: number, lo: number, hi: number, op: number, at: number, left: number): void;
+  /** SFENCE.VMA of one address, or of all when `all` is 1; returns 0, doing nothing, when the privilege may not. */
+  sfence(vaLo: number, vaHi: number, all: number): number;
 }
 
 export interface Translation {
@@ -131,6 +133,7 @@ function kindOf(op: Op, imm: number, rs1: number, opt: TranslateOptions): Kind {
   if (op === Op.LR || op === Op.SC || AMO_OPS.has(op) || AMO_MINMAX.has(op)) return Kind.INLINE;
   if (op === Op.CBO && imm === CBO_ZERO) return Kind.INLINE;
   if (op === Op.FENCE_I && opt.localFenceI) return Kind.INLINE;
+  if (op === Op.SFENCE_VMA) return Kind.INLINE;
   if (imm === CSR_SSTATUS && (op === Op.CSRRS || op === Op.CSRRC)) return Kind.INLINE; // other bits: checked when run
   if (imm === CSR_SSTATUS && op === Op.CSRRSI && (rs1 & ~SSTATUS_SET_INLINE) === 0) return Kind.INLINE;
   if (imm === CSR_SSTATUS && op === Op.CSRRCI && (rs1 & ~SSTATUS_CLEAR_INLINE) === 0) return Kind.INLINE;
@@ -225,8 +228,9 @@ const L_TMP = 12; // i64 × 4: temporaries of the ALU emitters
 const L_X = 16; // i64 × 31: x1..x31
 const L_AREA = 47; // i32: the hart area's byte offset (memory offsets from it fit one or two bytes, not five)
 
-// functions: the imports load (0), store (1) and atomic (2), the exported run (3), the slow paths' calls (4, 5)
-const F_ATOMIC = 2, F_LOAD = 4, F_STORE = 5;
+// functions: the imports load (0), store (1), atomic (2) and sfence (3), the exported run (4), the slow paths'
+// calls (5, 6)
+const F_ATOMIC = 2, F_SFENCE = 3, F_LOAD = 5, F_STORE = 6;
 
 const OUT = 0; // absolute label indices: the outer block (exit) and the dispatch loop
 const TOP = 1;
@@ -406,6 +410,7 @@ class Gen implements AluCtx {
       case Op.FENCE: return false; // one hart's own accesses are in order; SMP harts use atomics
       case Op.FENCE_I: return false; // translated only when it needs nothing done (TranslateOptions)
       case Op.CBO: this.cboZero(); return false;
+      case Op.SFENCE_VMA: this.sfence(); return false;
       case Op.CSRRS: case Op.CSRRC: case Op.CSRRSI: case Op.CSRRCI: this.sstatus(op); return false;
       case Op.JAL:
         if (ins.rd !== 32) { this.pcPlus(ins.len); this.setRd(); }
@@ -496,6 +501,27 @@ class Gen implements AluCtx {
       this.exitAt(ins.off + ins.len, Exit.INTERRUPTS, this.blockLen - this.indexInBlock - 1);
       this.close();
     }
+  }
+
+  /**
+   * SFENCE.VMA through the hart (Linux fences one address after each PTE it changes: 99,000 in a boot); when the
+   * privilege may not, the interpreter raises the illegal instruction. Translated code goes on in this page only
+   * while the execute TLB still maps it (a fence of this page's address, or of all, leaves after the fence).
+   */
+  private sfence(): void {
+    const c = this.c, ins = this.ins;
+    this.rs1(); c.op(W.I32_WRAP_I64);
+    this.rs1(); c.i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64);
+    c.i32(ins.rs1 === 0 ? 1 : 0).call(F_SFENCE).op(W.I32_EQZ);
+    this.bailIf();
+    // the entry of this page: (page >>> 12) & mask
+    c.get(L_PAGE).op(W.I32_WRAP_I64).i32(10).op(W.I32_SHR_U).i32(TLB_MASK << 2).op(W.I32_AND).get(L_AREA).op(W.I32_ADD).tee(L_E);
+    c.mem(W.I32_LOAD, 2, AREA.X_TAG).get(L_PAGE).op(W.I32_WRAP_I64).op(W.I32_NE);
+    c.get(L_E).mem(W.I32_LOAD, 2, AREA.X_TAG_HI).get(L_PAGE).i64(32).op(W.I64_SHR_U).op(W.I32_WRAP_I64).op(W.I32_NE);
+    c.op(W.I32_OR);
+    this.open('if');
+    this.exitAt(ins.off + ins.len, Exit.NORMAL, this.blockLen - this.indexInBlock - 1);
+    this.close();
   }
 
   /** Pushes the effective address (rs1 + imm; rs1 alone for atomics; rs1's 64-byte block for cbo) into L_A /
@@ -747,6 +773,7 @@ export function translatePage(u16: Uint16Array, pageOff: number, roots: Iterable
       { name: 'load', type: { params: [I32, I32, I32, I32, I32], results: [] } },
       { name: 'store', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
       { name: 'atomic', type: { params: [I32, I32, I32, I32, I32, I32, I32], results: [] } },
+      { name: 'sfence', type: { params: [I32, I32, I32], results: [I32] } },
     ],
     helpers: slowPaths(area),
     memory: { pages: mem.pages, shared: mem.shared },
