@@ -9,7 +9,8 @@ import type { GuestRam } from '../machine/memory.js';
 import { AREA, JIT_SLOTS, TLB_ENTRIES } from '../cpu/area.js';
 import { S } from '../cpu/state.js';
 
-/** The hart's slow paths for loads and stores that miss the TLB; they throw the hart's trap signal on a fault. */
+/** What translated code asks of its hart: slow paths for accesses that miss the TLB (they throw the hart's trap
+ *  signal on a fault), SFENCE.VMA, and what the translator must know. */
 export interface HartPaths {
   /** Loads into the state block's x0 sink slot, extended as the load op says. */
   load(vaLo: number, vaHi: number, op: number): void;
@@ -69,7 +70,7 @@ export class Jit {
   private readonly slotOf: Int32Array;
   /** Translated functions, called through the trampoline. */
   private readonly table: WebAssembly.Table;
-  private readonly enter: (slot: number, block: number, budget: number, pageLo: number, pageHi: number) => number;
+  private readonly enter: (slot: number, entry: number, budget: number, pageLo: number, pageHi: number) => number;
   /** Table slots whose page was dropped. */
   private readonly freeSlots: number[] = [];
   private readonly entries: (Uint8Array | undefined)[];

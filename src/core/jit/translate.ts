@@ -465,8 +465,8 @@ class Gen implements AluCtx {
   /**
    * Reads and sets or clears bits of sstatus (Privileged Spec 4.1.1) when the bits written are among those
    * written here without side effects (SSTATUS_SET_INLINE, SSTATUS_CLEAR_INLINE) and the hart is not in
-   * U-mode; otherwise the interpreter runs it. An interrupt SIE enables is taken at the next budget check, as
-   * the interpreter takes it at its next chunk.
+   * U-mode; otherwise the interpreter runs it. A write that sets SIE leaves translated code after it, so that an
+   * interrupt pending is taken at once (Exit.INTERRUPTS).
    */
   private sstatus(op: Op): void {
     const c = this.c, st = this.area + AREA.STATE, ins = this.ins;
