@@ -302,25 +302,38 @@ test('sstatus reads, sets and clears, and cbo.zero, end in the same state transl
   assert.deepEqual({ ...all, retired: 0 }, { ...off, retired: 0 });
 });
 
-test('cbo.zero in S-mode without menvcfg.CBZE is an illegal instruction, translated or not', () => {
-  const words = [
-    CSR(1, 0, 0x3b0, 21), // pmpaddr0 = all: S-mode may fetch and access everything
+/**
+ * Words that leave M-mode for privilege `mpp` (0: U, 1: S) at the instruction after them, with PMP entry 0
+ * granting everything; they use x20 and the values `lowerModeRegs` puts in x21-x24.
+ */
+function toLowerMode(mpp: 0 | 1): number[] {
+  return [
+    CSR(1, 0, 0x3b0, 21), // pmpaddr0 = all: the lower mode may fetch and access everything
     CSR(1, 0, 0x3a0, 22), // pmpcfg0 = NAPOT, RWX
-    CSR(3, 0, 0x300, 23), // mstatus.MPP = 0
-    CSR(2, 0, 0x300, 24), // mstatus.MPP = S
+    CSR(3, 0, 0x300, 23), // mstatus.MPP = U
+    ...(mpp === 1 ? [CSR(2, 0, 0x300, 24)] : []), // mstatus.MPP = S
     U(0, 20, 0x17), // auipc x20, 0
-    I(16, 20, 0, 20, 0x13), // x20 += 16: the cbo.zero
+    I(16, 20, 0, 20, 0x13), // x20 += 16: the instruction after mret
     CSR(1, 0, 0x341, 20), // mepc = x20
     0x30200073, // mret
-    CBO_ZERO(14), // in S-mode: illegal
-    JSELF,
   ];
-  const regs = new Array(32).fill(0n);
-  regs[14] = BigInt(DATA);
+}
+function lowerModeRegs(regs: bigint[]): bigint[] {
   regs[21] = -1n;
   regs[22] = 0x1fn;
   regs[23] = 3n << 11n;
   regs[24] = 1n << 11n;
+  return regs;
+}
+
+test('cbo.zero in S-mode without menvcfg.CBZE is an illegal instruction, translated or not', () => {
+  const words = [
+    ...toLowerMode(1),
+    CBO_ZERO(14), // in S-mode: illegal
+    JSELF,
+  ];
+  const regs = lowerModeRegs(new Array(32).fill(0n));
+  regs[14] = BigInt(DATA);
   for (const mode of ['off', 'all'] as const) {
     const f = runProgram(mode, words, regs, 200);
     assert.equal(f.mcause, 2, `${mode}: illegal instruction`);
@@ -382,21 +395,12 @@ test('an interrupt pending when translated code sets sstatus.SIE is taken right 
 test('sfence.vma runs translated in M-mode and is an illegal instruction in U-mode, translated or not', () => {
   const words = [
     I(1, 6, 0, 6, 0x13), SFENCE(5), I(1, 6, 0, 6, 0x13), SFENCE(0), I(1, 6, 0, 6, 0x13), // M-mode: allowed
-    CSR(1, 0, 0x3b0, 21), // pmpaddr0 = all
-    CSR(1, 0, 0x3a0, 22), // pmpcfg0 = NAPOT, RWX
-    CSR(3, 0, 0x300, 23), // mstatus.MPP = U
-    U(0, 20, 0x17), // auipc x20, 0
-    I(16, 20, 0, 20, 0x13), // x20 += 16: the sfence.vma below
-    CSR(1, 0, 0x341, 20), // mepc = x20
-    0x30200073, // mret
+    ...toLowerMode(0),
     SFENCE(5), // in U-mode: illegal
     JSELF,
   ];
-  const regs = new Array(32).fill(0n);
+  const regs = lowerModeRegs(new Array(32).fill(0n));
   regs[5] = BigInt(DATA);
-  regs[21] = -1n;
-  regs[22] = 0x1fn;
-  regs[23] = 3n << 11n;
   for (const mode of ['off', 'all'] as const) {
     const f = runProgram(mode, words, regs, 200);
     assert.equal(f.x[6], 3n, `${mode}: the M-mode fences went through`);

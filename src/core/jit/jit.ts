@@ -130,24 +130,29 @@ export class Jit {
     this.hops = new Int32Array(ram.memory.buffer, area + AREA.JIT_HOPS, 1);
     this.used = new Uint8Array(ram.memory.buffer, area + AREA.JIT_USED, JIT_SLOTS);
     this.pc = new Int32Array(ram.memory.buffer, area + AREA.STATE + S.PC * 4, 2);
-    const load = (lo: number, hi: number, op: number, at: number, left: number) => {
+    // slow paths note where they were called from (a trap resumes there); after a store, translated code
+    // must not go on when the store made it stale or stopped the machine
+    const from = (at: number, left: number) => {
       this.at = at;
       this.atLeft = left;
+      this.dropped = false;
+    };
+    const afterStore = () => {
+      if (this.dropped || hart.stopped()) throw LEAVE;
+    };
+    const load = (lo: number, hi: number, op: number, at: number, left: number) => {
+      from(at, left);
       hart.load(lo, hi, op);
     };
     const store = (lo: number, hi: number, size: number, vLo: number, vHi: number, at: number, left: number) => {
-      this.at = at;
-      this.atLeft = left;
-      this.dropped = false;
+      from(at, left);
       hart.store(lo, hi, size, vLo, vHi);
-      if (this.dropped || hart.stopped()) throw LEAVE;
+      afterStore();
     };
     const atomic = (lo: number, hi: number, vLo: number, vHi: number, op: number, at: number, left: number) => {
-      this.at = at;
-      this.atLeft = left;
-      this.dropped = false;
+      from(at, left);
       hart.atomic(lo, hi, vLo, vHi, op);
-      if (this.dropped || hart.stopped()) throw LEAVE;
+      afterStore();
     };
     this.isTrap = hart.isTrap;
     this.stopped = hart.stopped;

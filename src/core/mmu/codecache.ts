@@ -109,6 +109,7 @@ export class CodeCache {
     }
   }
 
+  /** Whether a keeper vouches for the page; every keeper is asked, as each clears its own mark when asked. */
   private kept(ramPage: number): boolean {
     let keep = false;
     for (const k of this.keepers) if (k(ramPage)) keep = true;

@@ -56,7 +56,7 @@ export class Mmu {
   /** The level of the leaf the last walk ended at, and whether it was a user page. */
   private leafLevel = 0;
   private leafUser = false;
-  /** Entries holding user pages that S-mode loads and stores reached with mstatus.SUM set (access * 256 + index),
+  /** Entries holding user pages that S-mode loads and stores reached with mstatus.SUM set (access * TLB_SIZE + index),
    *  or null after too many to track: clearing SUM drops just these. */
   private sumEntries: number[] | null = [];
 
@@ -90,9 +90,8 @@ export class Mmu {
       return;
     }
     for (const k of list) {
-      const e = k & (TLB_SIZE - 1);
-      if (k >>> 8 === Access.READ) this.rTag[e] = TLB_INVALID;
-      else this.wTag[e] = TLB_INVALID;
+      if (k < TLB_SIZE) this.rTag[k] = TLB_INVALID; // Access.READ * TLB_SIZE + index
+      else this.wTag[k - TLB_SIZE] = TLB_INVALID;
     }
     list.length = 0;
   }
@@ -155,6 +154,9 @@ export class Mmu {
       // bare: physical = virtual; addresses at or above 2^56 do not exist
       pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
       pageBase = pa - (vaLo & 0xfff);
+      // no PTE: nothing a sfence.vma or clearing SUM must drop
+      this.leafLevel = 0;
+      this.leafUser = false;
     } else {
       const levels = mode - 5; // Sv39 = 8 → 3, Sv48 = 9 → 4, Sv57 = 10 → 5
       // bits 63 down to the top VA bit must all equal it
@@ -178,12 +180,11 @@ export class Mmu {
     if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
       const e = (vaLo >>> 12) & (TLB_SIZE - 1);
       const tag = vaLo & ~0xfff;
-      // bare translation: no PTE, and a sfence.vma has nothing to drop
-      const level = priv === PRIV.M || mode === 0 ? 0 : this.leafLevel;
+      const level = this.leafLevel;
       if (level > 0) this.superpages = true;
-      if (priv === PRIV.S && this.leafUser && mode !== 0 && this.sumEntries !== null) {
+      if (priv === PRIV.S && this.leafUser && this.sumEntries !== null) {
         if (this.sumEntries.length >= MAX_SUM_ENTRIES) this.sumEntries = null;
-        else this.sumEntries.push((access << 8) | e);
+        else this.sumEntries.push(access * TLB_SIZE + e);
       }
       if (access === Access.READ) {
         this.rTag[e] = tag; this.rTagHi[e] = vaHi; this.rOff[e] = off; this.rLevel[e] = level;
