@@ -2,6 +2,7 @@
 // stdin is a TTY (Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, as in QEMU), a plain stream otherwise.
 import { randomBytes } from 'node:crypto';
 import { Vm, BootError } from '../core/machine/vm.js';
+import { warmUp, type WarmUp } from '../core/machine/warmup.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
@@ -67,6 +68,9 @@ Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's sysco
 1 the guest crashed (its kernel panicked, or it makes no progress, e.g. its trap vector faults again and again),
 2 bad input (unreadable or unusable kernel, initrd or firmware, bad option), 70 internal error.
 `;
+
+/** The interpreter's warm-ups (one per run), held while the process lives: see core/machine/warmup.ts. */
+const warmedUp: WarmUp[] = [];
 
 const OPTIONS = {
   kernel: { type: 'string' },
@@ -214,6 +218,8 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     });
     try {
       try {
+        // V8 optimizes the interpreter with feedback from every case, not only those met first (core/machine/warmup.ts)
+        warmedUp.push(warmUp(jit));
         vm = new Vm({
           memory, cpus, kernel, initrd, cmdline, firmware, jit,
           console: out.write,

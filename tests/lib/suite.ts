@@ -48,8 +48,9 @@ export const SERIAL: Record<string, string> = {
 
 /**
  * Files under tests/ that took under a minute each on a busy 2-core machine (--quick runs them with the unit
- * tests): the CLI's errors, --jit on every command, the ISA programs, the daemon's HTTP and file checks, one
- * Debian guest driven by the CLI, SMP atomics, the differential tests against QEMU and 50 idle VMs started at once.
+ * tests): the CLI's errors, --jit on every command, the ISA programs (and the interpreter's warm-up against
+ * them), the daemon's HTTP and file checks, one Debian guest driven by the CLI, SMP atomics, the differential
+ * tests against QEMU and 50 idle VMs started at once.
  */
 export const QUICK: string[] = [
   'tests/run-cli.test.js',
@@ -57,6 +58,7 @@ export const QUICK: string[] = [
   'tests/isa-unpriv.test.js',
   'tests/isa-priv.test.js',
   'tests/isa-fp.test.js',
+  'tests/warmup.test.js',
   'tests/serve-http.test.js',
   'tests/serve-files.test.js',
   'tests/cli-client.test.js',

@@ -103,15 +103,13 @@ export class Jit {
   private readonly xTag: Int32Array;
   private readonly xTagHi: Int32Array;
   private readonly xOff: Int32Array;
-  /** Marks a page fetched from (the code cache keeps pages in use). */
-  private readonly touch: (page: number) => void;
   /** How the last run() ended. */
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
   dropped = false;
   readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0 };
 
-  constructor(private readonly ram: GuestRam, code: CodeCache, private readonly area: number, mode: JitMode, private readonly hart: HartPaths, private readonly now: () => number = () => 0) {
+  constructor(private readonly ram: GuestRam, private readonly code: CodeCache, private readonly area: number, mode: JitMode, private readonly hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
     this.slotOf = new Int32Array(pages).fill(-1);
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
@@ -163,7 +161,6 @@ export class Jit {
     this.xSlot = view(AREA.X_SLOT);
     this.xSlotOff = view(AREA.X_SLOT_OFF);
     this.xSlot.fill(0);
-    this.touch = (p) => { code.page(p); };
     const sfence = (lo: number, hi: number, all: number) => (hart.sfence(lo, hi, all !== 0) ? 1 : 0);
     this.imports = { env: { memory: ram.memory, load, store, atomic, sfence } };
     code.listen((page, dropped) => { if (dropped) this.drop(page); });
@@ -204,7 +201,9 @@ export class Jit {
       half = (pcLo & 0xfff) >>> 1;
       e = this.entries[page];
       if (e === undefined || e[half] === 0) break;
-      this.touch(page);
+      // fetched from: the code cache keeps pages in use. (A method call: a closure per tier would be a call
+      // target V8 specializes for the first tier it meets, the warm-up's, and deoptimizes for the next.)
+      this.code.page(page);
       this.lastPage = page;
     }
     this.stats.retired += k;

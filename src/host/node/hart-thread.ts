@@ -7,12 +7,17 @@ import type { FromVm, ToVm } from '../../hypervisor/protocol.js';
 import { epochClock } from '../../core/host/clock.js';
 import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
 import { workerSetup } from './worker-setup.js';
+import { warmUp } from '../../core/machine/warmup.js';
 
 const port = parentPort;
 if (!port) throw new Error('hart-thread runs as a worker thread');
 const post = (m: FromVm) => port.postMessage(m);
 /** How this hart translates guest code: the daemon's mode, the same as its VM thread's (worker-setup.ts). */
 const { jit } = workerSetup();
+// before the first slice: V8 optimizes the interpreter with feedback from every case (core/machine/warmup.ts);
+// held for the thread's life
+const warmed = warmUp(jit);
+void warmed;
 
 let machine: RemoteHartMachine | null = null;
 /** The hart's SBI console output, batched and bounded as the VM thread's (console-batch.ts). */

@@ -23,6 +23,7 @@ import { SmpLink } from '../../core/machine/smp.js';
 import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
 import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
 import { workerSetup } from './worker-setup.js';
+import { warmUp } from '../../core/machine/warmup.js';
 
 /** Input is acknowledged (the client may send more) once the UART holds no more than this, unread. */
 const INPUT_ROOM_MARK = UART_LINE_BACKLOG / 2;
@@ -32,6 +33,10 @@ if (!port) throw new Error('vm-thread runs as a worker thread');
 
 /** How this thread's harts translate guest code (serve --jit or $TVISOR_JIT, for every VM of the daemon). */
 const { jit } = workerSetup();
+// before the first VM: V8 optimizes the interpreter with feedback from every case (core/machine/warmup.ts);
+// held for the thread's life
+const warmed = warmUp(jit);
+void warmed;
 
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
