@@ -1,21 +1,17 @@
-// The virtio devices of `tvisor run`: parses --disk, --net, --console, --rng and --balloon and builds the
-// devices with their Node backends, in slot order (disks first, so the first --disk is vda), with the rate
-// limits bw=, iops= and pps= as token buckets.
-import { randomBytes } from 'node:crypto';
+// The virtio devices of `tvisor run`: parses --disk, --net, --console, --rng and --balloon into the machine
+// description's devices (hypervisor/machine.ts), in slot order (disks first, so the first --disk is vda), with
+// the rate limits bw=, iops= and pps= as token buckets, and builds them as the daemon does (host/node/machine.ts).
 import { basename } from 'node:path';
 import type { VirtioDevice } from '../core/virtio/mmio.js';
-import { VirtioBlk } from '../core/virtio/blk/blk.js';
-import { VirtioNet, macFromName, parseMac } from '../core/virtio/net/net.js';
-import { VirtioConsole } from '../core/virtio/console/console.js';
-import { VirtioRng } from '../core/virtio/rng/rng.js';
-import { VirtioBalloon } from '../core/virtio/balloon/balloon.js';
-import type { BlockBackend } from '../core/virtio/blk/backend.js';
-import type { NetBackend } from '../core/virtio/net/backend.js';
-import { openDiskImage, DiskError, type DiskSpec } from '../host/node/block-file.js';
-import { connectSocketBackend, listenSocketBackend, parseNetSpec, NetError } from '../host/node/net-socket.js';
-import { RAM_BASE } from '../core/machine/board.js';
+import { macFromName, formatMac } from '../core/virtio/net/net.js';
+import type { VirtioConsole } from '../core/virtio/console/console.js';
+import type { VirtioBalloon } from '../core/virtio/balloon/balloon.js';
+import { DiskError, type DiskSpec } from '../host/node/block-file.js';
+import { parseNetSpec, NetError } from '../host/node/net-socket.js';
 import { monotonicClock } from '../core/host/clock.js';
-import { RateLimiter, type RateLimiterConfig } from '../hypervisor/rate-limiter.js';
+import type { RateLimiterConfig } from '../hypervisor/rate-limiter.js';
+import type { DeviceDescription, MachineDescription } from '../hypervisor/machine.js';
+import { buildDevices, openNetSockets } from '../host/node/machine.js';
 import { InputError, UsageError } from './args.js';
 
 /** Rate limits as the command line gives them: bytes and operations (requests, frames) per second. */
@@ -139,82 +135,57 @@ export interface RunDevices {
   close(): void;
 }
 
-/** Opens every backend; on any failure, closes what was opened and throws a one-line InputError. */
-export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
-  const disks = o.disks.map((text) => parseDiskOption(text));
-  const nets = o.nets.map((text) => {
+/**
+ * The virtio devices the options ask for, as the machine description holds them, in slot order: disks first
+ * (the first --disk is vda), then NICs, the virtio console, rng and the balloon.
+ */
+export function describeRunDevices(o: Omit<DeviceOptions, 'consoleOutput' | 'warn' | 'memory'>): DeviceDescription[] {
+  const devices: DeviceDescription[] = o.disks.map((text) => {
+    const spec = parseDiskOption(text);
+    const d: DeviceDescription = { kind: 'block', path: spec.path, serial: spec.serial ?? basename(spec.path).slice(0, 20) };
+    if (spec.readOnly) d.readOnly = true;
+    if (spec.overlay) d.overlay = spec.overlay;
+    const limiter = limiterConfig(spec.limits);
+    if (limiter) d.rateLimiter = limiter;
+    return d;
+  });
+  o.nets.forEach((text, i) => {
     const [kind, ...parts] = text.split(',');
     const { limits, rest } = takeLimits(parts, '--net', text, 'pps', 'run');
+    let spec;
     try {
-      return { ...parseNetSpec([kind, ...rest].join(',')), limits };
+      spec = parseNetSpec([kind, ...rest].join(','));
     } catch (e) {
       if (e instanceof NetError) throw new UsageError(e.message, 'run');
       throw e;
     }
+    const mac = spec.mac ?? formatMac(macFromName(`${o.name}/${spec.mode}/${spec.host}:${spec.port}/${i}`));
+    const d: DeviceDescription = { kind: 'net', mac, backend: { kind: 'socket', mode: spec.mode, host: spec.host, port: spec.port } };
+    const limiter = limiterConfig(limits);
+    if (limiter) d.rateLimiter = limiter; // each direction gets its own buckets: bw=10M is 10 MiB/s out and 10 MiB/s in
+    devices.push(d);
   });
-  const opened: { close(): void }[] = [];
-  const close = () => {
-    for (const b of opened.reverse()) {
-      try {
-        b.close();
-      } catch (e) {
-        o.warn(`tvisor: closing a device: ${(e as Error).message}`);
-      }
-    }
-    opened.length = 0;
-  };
-  const devices: VirtioDevice[] = [];
-  try {
-    disks.forEach((spec, i) => {
-      let backend: BlockBackend;
-      try {
-        backend = openDiskImage(spec);
-      } catch (e) {
-        if (e instanceof DiskError) throw new InputError(e.message);
-        throw e;
-      }
-      opened.push(backend);
-      const vd = `vd${String.fromCharCode(97 + i)}`;
-      devices.push(new VirtioBlk({
-        backend, serial: spec.serial ?? basename(spec.path).slice(0, 20), name: `virtio-blk ${vd}`, limiter: rateLimiter(spec.limits),
-      }));
-    });
-    for (let i = 0; i < nets.length; i++) {
-      const spec = nets[i];
-      let backend: NetBackend;
-      try {
-        backend = spec.mode === 'listen'
-          ? await listenSocketBackend(spec.host, spec.port, { onWarning: o.warn })
-          : await connectSocketBackend(spec.host, spec.port, { retryMs: 10_000, onWarning: o.warn });
-      } catch (e) {
-        if (e instanceof NetError) throw new InputError(e.message);
-        throw e;
-      }
-      opened.push(backend);
-      const mac = spec.mac ? parseMac(spec.mac) : macFromName(`${o.name}/${spec.mode}/${spec.host}:${spec.port}/${i}`);
-      // each direction gets its own buckets: bw=10M is 10 MiB/s out and 10 MiB/s in
-      devices.push(new VirtioNet({ mac, backend, name: `virtio-net eth${i}`, txLimiter: rateLimiter(spec.limits), rxLimiter: rateLimiter(spec.limits) }));
-    }
-    const console = o.virtioConsole ? new VirtioConsole(o.consoleOutput, terminalSize()) : null;
-    if (console) devices.push(console);
-    if (o.rng) devices.push(new VirtioRng((n) => new Uint8Array(randomBytes(n))));
-    let balloon: VirtioBalloon | null = null;
-    if (o.balloon !== undefined) {
-      balloon = new VirtioBalloon({ ramBase: RAM_BASE, ramSize: o.memory });
-      balloon.setTarget(o.balloon);
-      devices.push(balloon);
-    }
-    return { devices, console, balloon, close };
-  } catch (e) {
-    close();
-    throw e;
-  }
+  if (o.virtioConsole) devices.push({ kind: 'console' });
+  if (o.rng) devices.push({ kind: 'rng' });
+  if (o.balloon !== undefined) devices.push({ kind: 'balloon', targetBytes: o.balloon });
+  return devices;
 }
 
-/** A limiter for `limits` on the clock the VM uses by default (tvisor run gives the VM no other). */
-function rateLimiter(limits: IoLimits | undefined): RateLimiter | undefined {
-  const cfg = limiterConfig(limits);
-  return cfg ? new RateLimiter(cfg, monotonicClock().nowNs() / 1e6) : undefined;
+/** Opens every backend; on any failure, closes what was opened and throws a one-line InputError. */
+export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
+  const machine: MachineDescription = {
+    name: o.name, memoryBytes: o.memory, vcpus: 1, kernel: '', cmdline: '', devices: describeRunDevices(o),
+  };
+  try {
+    const sockets = await openNetSockets(machine, o.warn);
+    // tvisor run gives the VM no clock of its own: the limiters run on the default one
+    const clock = monotonicClock();
+    const built = buildDevices(machine, { nowMs: () => clock.nowNs() / 1e6, consoleOutput: o.consoleOutput, consoleSize: terminalSize(), sockets });
+    return { devices: built.devices, console: built.console, balloon: built.balloon, close: () => built.close(o.warn) };
+  } catch (e) {
+    if (e instanceof DiskError || e instanceof NetError) throw new InputError(e.message);
+    throw e;
+  }
 }
 
 function terminalSize(): { cols: number; rows: number } {

@@ -31,11 +31,13 @@ test('updateDevice: stored before start, handed to the VM thread at start and li
   manager.start(id);
   const init = threads[0].sent[0];
   assert.ok(init.t === 'init');
-  assert.deepEqual(init.config.disks.map((d) => d.rateLimiter), [
+  const devices = init.config.machine.devices;
+  assert.deepEqual(devices.filter((d) => d.kind === 'block').map((d) => d.rateLimiter), [
     { bandwidth: { size: 2 << 20, refillTimeMs: 1000 } },
     { ops: { size: 100, refillTimeMs: 1000 } },
   ]);
-  assert.deepEqual(init.config.nicRateLimiters, [{ ops: { size: 1000, refillTimeMs: 1000, oneTimeBurst: 50 } }]);
+  assert.deepEqual(devices.filter((d) => d.kind === 'net').map((d) => d.rateLimiter), [{ ops: { size: 1000, refillTimeMs: 1000, oneTimeBurst: 50 } }]);
+  assert.deepEqual(devices.map((d) => d.kind), ['block', 'block', 'net', 'rng', 'balloon'], 'the machine the daemon gives every VM');
 
   manager.updateDevice(id, 'nic', 0, { rate_limiter: { bandwidth: { size: 1 << 20, refill_time_ms: 500 } } });
   assert.deepEqual(threads[0].sent.at(-1), { t: 'rate-limiter', device: 'nic', index: 0, config: { bandwidth: { size: 1 << 20, refillTimeMs: 500 } } });

@@ -37,7 +37,8 @@ test('a second writer of one image is refused at start, naming the VM that holds
   const init = threads[0].sent[0];
   assert.ok(init.t === 'init');
   assert.deepEqual(init.config.allowedDirs, ['/srv'], 'the VM thread confines its files too');
-  assert.equal(init.config.disks[0].owner, 'VM 00000001 (a)', 'the lock names the VM');
+  const disk = init.config.machine.devices[0];
+  assert.equal(disk.kind === 'block' && disk.owner, 'VM 00000001 (a)', 'the lock names the VM');
   inUse(() => manager.start(b), /^disks\[0\]\.path "\/srv\/alias\.img" is in use by VM 00000001 \(a\) \(as "\/srv\/shared\.img": the same file\)/);
   inUse(() => manager.start(c), /^disks\[0\]\.path "\/srv\/shared\.img" is in use by VM 00000001 \(a\)/);
   assert.equal(manager.inspect(b).state, 'created');

@@ -14,6 +14,7 @@ import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
 import type { DeviceCounters, FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
+import { diskName, type DeviceDescription } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
 
 /** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
@@ -349,11 +350,26 @@ export class VmManager {
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
     const owner = hold.owner;
+    // the machine: the spec's disks and NICs (ports on the virtual switch), and always an rng and a balloon
+    const devices: DeviceDescription[] = [
+      ...s.disks.map((d, i): DeviceDescription => ({
+        kind: 'block', path: d.path, serial: `${s.name}-${diskName(i)}`.slice(0, 20), owner,
+        ...(d.readonly ? { readOnly: true } : {}), ...(d.overlay ? { overlay: d.overlay } : {}),
+        ...(d.rate_limiter ? { rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined } : {}),
+      })),
+      ...s.nics.map((n, i): DeviceDescription => ({
+        kind: 'net', mac: nics[i], backend: { kind: 'switch' },
+        ...(n.rate_limiter ? { rateLimiter: limiterConfigFromApi(n.rate_limiter) ?? undefined } : {}),
+      })),
+      { kind: 'rng' },
+      { kind: 'balloon', targetBytes: vm.stored.balloon_mib * 2 ** 20 },
+    ];
     const config: VmThreadConfig = {
-      id: vm.stored.id, name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel,
-      initrd: s.initrd, cmdline: s.cmdline ?? this.o.defaultCmdline, firmware: s.firmware,
-      disks: s.disks.map((d) => ({ path: d.path, readOnly: d.readonly, overlay: d.overlay, rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined, owner })),
-      nics, nicRateLimiters: s.nics.map((n) => limiterConfigFromApi(n.rate_limiter)), balloonBytes: vm.stored.balloon_mib * 2 ** 20,
+      id: vm.stored.id,
+      machine: {
+        name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel, cmdline: s.cmdline ?? this.o.defaultCmdline,
+        ...(s.initrd ? { initrd: s.initrd } : {}), ...(s.firmware ? { firmware: s.firmware } : {}), devices,
+      },
       allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
     };
     const thread = this.o.spawn({ dedicated: s.vcpus > 1 });

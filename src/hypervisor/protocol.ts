@@ -4,33 +4,18 @@
 // ToHost/FromHost, a VM's messages tagged with the VM's channel there. Plain data only (structured clone), so
 // any host with threads can carry it.
 import type { RateLimiterConfig } from './rate-limiter.js';
+import type { MachineDescription } from './machine.js';
 
 /** What a VM thread needs to build its machine. Paths are host paths, checked at create and again when opened. */
 export interface VmThreadConfig {
   id: string;
-  name: string;
-  memoryBytes: number;
-  vcpus: number;
-  kernel: string;
-  initrd?: string;
-  cmdline: string;
-  firmware?: string;
-  /** `rateLimiter` paces the disk's requests; absent = unlimited. `owner` names the VM in its lock files. */
-  disks: { path: string; readOnly?: boolean; overlay?: string; rateLimiter?: RateLimiterConfig; owner?: string }[];
+  /** The machine, as `tvisor run` describes one too; its NICs are ports on the manager's virtual switch. */
+  machine: MachineDescription;
   /**
    * Directories every file (kernel, initrd, firmware, disks, overlays) must lie beneath; the thread opens them
    * confined (src/host/node/confined-open.ts), so the check holds at every start. Absent: anywhere.
    */
   allowedDirs?: string[];
-  /** MACs of the NICs (xx:xx:xx:xx:xx:xx); frames travel to and from the manager's virtual switch. */
-  nics: string[];
-  /**
-   * Per NIC (same order as `nics`; missing or null = unlimited): the limits each direction gets, separately
-   * (transmitted frames, and frames delivered to the guest).
-   */
-  nicRateLimiters?: (RateLimiterConfig | null)[];
-  /** Initial balloon target in bytes (the balloon device is always present under the daemon). */
-  balloonBytes: number;
 }
 
 export interface DeviceCounters {

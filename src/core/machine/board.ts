@@ -2,7 +2,7 @@
 // device tree (Devicetree Specification v0.4; Linux RISC-V bindings) are produced, so they never disagree.
 import { FdtWriter } from './fdt.js';
 import { CLINT_BASE, CLINT_SIZE, TIMEBASE_HZ } from '../devices/clint.js';
-import { PLIC_BASE } from '../devices/plic.js';
+import { PLIC_BASE, plicSize } from '../devices/plic.js';
 import { UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
 import { SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
@@ -34,10 +34,43 @@ export interface HartFeatures {
   mmu: 'sv39' | 'sv48' | 'sv57';
 }
 
+/** What sits at a place on the board's MMIO map (vm.ts puts a device there for each). */
+export type BoardDeviceKind = 'clint' | 'plic' | 'uart' | 'rtc' | 'virtio' | 'syscon';
+
+/** One entry of the board's map: the device kind, its MMIO window, its PLIC source (virtio: its slot). */
+export interface BoardDevice {
+  kind: BoardDeviceKind;
+  /** The bus name of the window (virtio windows take their device's name). */
+  name: string;
+  base: number;
+  size: number;
+  irq?: number;
+  /** virtio: the slot number (0 = the first device). */
+  slot?: number;
+}
+
+/**
+ * The board's MMIO map for `harts` harts and `virtioDevices` virtio devices, in device-tree order: the one
+ * table both the machine's bus (vm.ts) and the device tree (buildDeviceTree) are made from.
+ */
+export function boardDevices(harts: number, virtioDevices: number): BoardDevice[] {
+  if (virtioDevices > VIRTIO_SLOTS) throw new RangeError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${virtioDevices}`);
+  return [
+    { kind: 'clint', name: 'clint', base: CLINT_BASE, size: CLINT_SIZE },
+    { kind: 'plic', name: 'plic', base: PLIC_BASE, size: plicSize(2 * harts) },
+    { kind: 'uart', name: 'uart0', base: UART0_BASE, size: UART0_SIZE, irq: UART0_IRQ },
+    { kind: 'rtc', name: 'rtc', base: RTC_BASE, size: RTC_SIZE, irq: RTC_IRQ },
+    ...Array.from({ length: virtioDevices }, (_, i): BoardDevice => {
+      const { base, irq } = virtioSlot(i);
+      return { kind: 'virtio', name: `virtio${i}`, base, size: VIRTIO_MMIO_SIZE, irq, slot: i };
+    }),
+    { kind: 'syscon', name: 'syscon', base: SYSCON_BASE, size: SYSCON_SIZE },
+  ];
+}
+
 export interface BoardConfig {
   harts: number;
   ramSize: number;
-  plicSize: number;
   features: HartFeatures;
   bootargs: string;
   initrd?: { start: number; end: number };
@@ -113,69 +146,80 @@ export function buildDeviceTree(c: BoardConfig): Uint8Array {
   f.propString('compatible', 'simple-bus');
   f.propEmpty('ranges');
 
-  f.begin(`clint@${unit(CLINT_BASE)}`);
-  f.propStrings('compatible', ['sifive,clint0', 'riscv,clint0']);
-  f.propCells('reg', reg(CLINT_BASE, CLINT_SIZE));
-  f.propCells('interrupts-extended', intc.flatMap((p) => [p, 3, p, 7])); // MSI, MTI per hart
-  f.end();
-
-  f.begin(`plic@${unit(PLIC_BASE)}`);
-  f.propStrings('compatible', ['sifive,plic-1.0.0', 'riscv,plic0']);
-  f.propCells('reg', reg(PLIC_BASE, c.plicSize));
-  f.propU32('#address-cells', 0);
-  f.propU32('#interrupt-cells', 1);
-  f.propEmpty('interrupt-controller');
-  f.propU32('riscv,ndev', PLIC_SOURCES - 1);
-  f.propCells('interrupts-extended', intc.flatMap((p) => [p, 11, p, 9])); // contexts 2h (M), 2h+1 (S)
-  f.propU32('phandle', plic);
-  f.end();
-
-  f.begin(`serial@${unit(UART0_BASE)}`);
-  f.propString('compatible', 'ns16550a');
-  f.propCells('reg', reg(UART0_BASE, UART0_SIZE));
-  f.propU32('clock-frequency', 3686400);
-  f.propU32('interrupts', UART0_IRQ);
-  f.propU32('interrupt-parent', plic);
-  f.end();
-
-  f.begin(`rtc@${unit(RTC_BASE)}`);
-  f.propString('compatible', 'google,goldfish-rtc');
-  f.propCells('reg', reg(RTC_BASE, RTC_SIZE));
-  f.propU32('interrupts', RTC_IRQ);
-  f.propU32('interrupt-parent', plic);
-  f.end();
-
-  for (let i = 0; i < (c.virtioDevices ?? 0); i++) {
-    const slot = virtioSlot(i);
-    f.begin(`virtio_mmio@${unit(slot.base)}`);
-    f.propString('compatible', 'virtio,mmio');
-    f.propCells('reg', reg(slot.base, VIRTIO_MMIO_SIZE));
-    f.propU32('interrupts', slot.irq);
-    f.propU32('interrupt-parent', plic);
-    f.end();
-  }
-
-  f.begin(`test@${unit(SYSCON_BASE)}`);
-  f.propStrings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
-  f.propCells('reg', reg(SYSCON_BASE, SYSCON_SIZE));
-  f.propU32('phandle', test);
-  f.end();
-
-  f.begin('poweroff');
-  f.propString('compatible', 'syscon-poweroff');
-  f.propU32('regmap', test);
-  f.propU32('offset', 0);
-  f.propU32('value', 0x5555);
-  f.end();
-
-  f.begin('reboot');
-  f.propString('compatible', 'syscon-reboot');
-  f.propU32('regmap', test);
-  f.propU32('offset', 0);
-  f.propU32('value', 0x7777);
-  f.end();
+  for (const d of boardDevices(c.harts, c.virtioDevices ?? 0)) NODES[d.kind](f, d, { intc, plic, test });
 
   f.end(); // soc
   f.end(); // root
   return f.finish({ bootCpuId: 0 });
 }
+
+/** Phandles the nodes refer to: each hart's interrupt controller, the PLIC, the syscon (test) device. */
+interface Phandles {
+  intc: number[];
+  plic: number;
+  test: number;
+}
+
+/** How the device tree describes each kind of board device (Linux RISC-V bindings). */
+const NODES: Record<BoardDeviceKind, (f: FdtWriter, d: BoardDevice, p: Phandles) => void> = {
+  clint(f, d, p) {
+    f.begin(`clint@${unit(d.base)}`);
+    f.propStrings('compatible', ['sifive,clint0', 'riscv,clint0']);
+    f.propCells('reg', reg(d.base, d.size));
+    f.propCells('interrupts-extended', p.intc.flatMap((h) => [h, 3, h, 7])); // MSI, MTI per hart
+    f.end();
+  },
+  plic(f, d, p) {
+    f.begin(`plic@${unit(d.base)}`);
+    f.propStrings('compatible', ['sifive,plic-1.0.0', 'riscv,plic0']);
+    f.propCells('reg', reg(d.base, d.size));
+    f.propU32('#address-cells', 0);
+    f.propU32('#interrupt-cells', 1);
+    f.propEmpty('interrupt-controller');
+    f.propU32('riscv,ndev', PLIC_SOURCES - 1);
+    f.propCells('interrupts-extended', p.intc.flatMap((h) => [h, 11, h, 9])); // contexts 2h (M), 2h+1 (S)
+    f.propU32('phandle', p.plic);
+    f.end();
+  },
+  uart(f, d, p) {
+    f.begin(`serial@${unit(d.base)}`);
+    f.propString('compatible', 'ns16550a');
+    f.propCells('reg', reg(d.base, d.size));
+    f.propU32('clock-frequency', 3686400);
+    f.propU32('interrupts', d.irq!);
+    f.propU32('interrupt-parent', p.plic);
+    f.end();
+  },
+  rtc(f, d, p) {
+    f.begin(`rtc@${unit(d.base)}`);
+    f.propString('compatible', 'google,goldfish-rtc');
+    f.propCells('reg', reg(d.base, d.size));
+    f.propU32('interrupts', d.irq!);
+    f.propU32('interrupt-parent', p.plic);
+    f.end();
+  },
+  virtio(f, d, p) {
+    f.begin(`virtio_mmio@${unit(d.base)}`);
+    f.propString('compatible', 'virtio,mmio');
+    f.propCells('reg', reg(d.base, d.size));
+    f.propU32('interrupts', d.irq!);
+    f.propU32('interrupt-parent', p.plic);
+    f.end();
+  },
+  // the test device, and the poweroff and reboot nodes that write its register
+  syscon(f, d, p) {
+    f.begin(`test@${unit(d.base)}`);
+    f.propStrings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
+    f.propCells('reg', reg(d.base, d.size));
+    f.propU32('phandle', p.test);
+    f.end();
+    for (const [node, value] of [['poweroff', 0x5555], ['reboot', 0x7777]] as const) {
+      f.begin(node);
+      f.propString('compatible', `syscon-${node}`);
+      f.propU32('regmap', p.test);
+      f.propU32('offset', 0);
+      f.propU32('value', value);
+      f.end();
+    }
+  },
+};

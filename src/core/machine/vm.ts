@@ -3,23 +3,22 @@
 // through guest firmware in M-mode (OpenSBI fw_dynamic). Harts share one host thread, round-robin.
 import { GuestRam } from './memory.js';
 import { Bus } from '../devices/bus.js';
-import { Clint, Timebase, CLINT_BASE, CLINT_SIZE } from '../devices/clint.js';
-import { Plic, PLIC_BASE, plicSize } from '../devices/plic.js';
-import { Uart16550, UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
-import { GoldfishRtc, RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
-import { Syscon, SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
+import { Clint, Timebase } from '../devices/clint.js';
+import { Plic } from '../devices/plic.js';
+import { Uart16550 } from '../devices/uart16550.js';
+import { GoldfishRtc } from '../devices/goldfish-rtc.js';
+import { Syscon } from '../devices/syscon.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
 import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/bits.js';
 import { MISA_LO } from '../cpu/system.js';
 import { Sbi, type ResetKind } from '../sbi/sbi.js';
-import { buildDeviceTree, PLIC_SOURCES, RAM_BASE, UART0_IRQ, VIRTIO_SLOTS, virtioSlot, type HartFeatures } from './board.js';
+import { boardDevices, buildDeviceTree, PLIC_SOURCES, RAM_BASE, VIRTIO_SLOTS, type BoardDeviceKind, type HartFeatures } from './board.js';
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
 import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
-import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
 import { PanicDetector } from './panic-detector.js';
 import type { JitMode } from '../jit/mode.js';
@@ -154,6 +153,11 @@ export class Vm {
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
     this.clint.onChange = () => this.wake();
+    const devices = cfg.devices ?? [];
+    if (devices.length > VIRTIO_SLOTS) throw new BootError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${devices.length}`);
+    // the board's map (board.ts), from which the device tree comes too: a device of each kind at its place
+    const board = boardDevices(cfg.cpus, devices.length);
+    const irqOf = (kind: BoardDeviceKind) => board.find((b) => b.kind === kind)!.irq!;
     const contexts = 2 * cfg.cpus;
     this.plic = new Plic({
       sources: PLIC_SOURCES,
@@ -173,28 +177,26 @@ export class Vm {
     this.uart = new Uart16550((b) => {
       cfg.console(Uint8Array.of(b));
       panicked(panic.scanByte(b));
-    }, this.plic.irq(UART0_IRQ));
-    this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(RTC_IRQ));
-    this.bus.map(CLINT_BASE, CLINT_SIZE, 'clint', this.clint);
-    this.bus.map(PLIC_BASE, plicSize(contexts), 'plic', this.plic);
-    this.bus.map(UART0_BASE, UART0_SIZE, 'uart0', this.uart);
-    this.bus.map(RTC_BASE, RTC_SIZE, 'rtc', this.rtc);
-    this.bus.map(SYSCON_BASE, SYSCON_SIZE, 'syscon', new Syscon((e) => {
+    }, this.plic.irq(irqOf('uart')));
+    this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(irqOf('rtc')));
+    const syscon = new Syscon((e) => {
       if (e.kind === 'poweroff') this.finish({ kind: 'poweroff', code: e.code });
       else this.requestReset();
-    }));
-    const devices = cfg.devices ?? [];
-    if (devices.length > VIRTIO_SLOTS) throw new BootError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${devices.length}`);
-    devices.forEach((d, i) => {
-      const slot = virtioSlot(i);
-      // device timers (rate limiting) run on the VM's clock and count in its idle deadline
-      const t = new VirtioMmio(d, this.ram, this.plic.irq(slot.irq), (e) => this.deviceEvent(e), {
-        clock: this.clock,
-        timerArmed: () => this.wake(),
-      });
-      this.bus.map(slot.base, VIRTIO_MMIO_SIZE, d.name, t);
-      this.virtio.push(t);
     });
+    for (const b of board) {
+      if (b.kind === 'virtio') {
+        const d = devices[b.slot!];
+        // device timers (rate limiting) run on the VM's clock and count in its idle deadline
+        const t = new VirtioMmio(d, this.ram, this.plic.irq(b.irq!), (e) => this.deviceEvent(e), {
+          clock: this.clock,
+          timerArmed: () => this.wake(),
+        });
+        this.bus.map(b.base, b.size, d.name, t);
+        this.virtio.push(t);
+      } else {
+        this.bus.map(b.base, b.size, b.name, { clint: this.clint, plic: this.plic, uart: this.uart, rtc: this.rtc, syscon }[b.kind]);
+      }
+    }
     for (let i = 0; i < cfg.cpus; i++) {
       this.harts.push(new Hart({ hartId: i, ram: this.ram, bus: this.bus, code: this.code, clint: this.clint, jit: cfg.jit }));
     }
@@ -224,7 +226,6 @@ export class Vm {
     this.dtb = buildDeviceTree({
       harts: cfg.cpus,
       ramSize: cfg.memory,
-      plicSize: plicSize(contexts),
       features: hartFeatures(),
       bootargs: cfg.cmdline,
       initrd: initrdRange,

@@ -7,17 +7,11 @@ import { parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { Vm } from '../../core/machine/vm.js';
 import { RAM_BASE } from '../../core/machine/board.js';
-import { VirtioBlk } from '../../core/virtio/blk/blk.js';
-import { VirtioNet, parseMac } from '../../core/virtio/net/net.js';
-import { VirtioBalloon } from '../../core/virtio/balloon/balloon.js';
-import { VirtioRng } from '../../core/virtio/rng/rng.js';
-import type { VirtioDevice } from '../../core/virtio/mmio.js';
-import type { BlockBackend } from '../../core/virtio/blk/backend.js';
-import { openDiskImage } from './block-file.js';
 import { bootFile } from './boot-file.js';
+import { buildDevices, type MachineDevices } from './machine.js';
 import type { BootFile } from '../../core/machine/boot-file.js';
 import type { DeviceCounters, FromHost, FromVm, ToHost, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
-import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
+import { applyLimiterConfig } from '../../hypervisor/rate-limiter.js';
 import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js';
 import { SmpLink } from '../../core/machine/smp.js';
 import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
@@ -43,10 +37,10 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 /** One VM of this thread and everything it holds. */
 class VmSlot {
   vm: Vm | null = null;
-  private readonly disks: VirtioBlk[] = [];
-  private readonly backends: BlockBackend[] = [];
-  private readonly nics: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null }[] = [];
-  private balloon: VirtioBalloon | null = null;
+  /** The machine's devices (host/node/machine.ts), with their rate limiters to be reconfigured live. */
+  private devices: MachineDevices | null = null;
+  /** Where each NIC takes the frames the switch delivers (set by the device). */
+  private readonly receivers: ((f: Uint8Array) => void)[] = [];
   private idle = false;
   /** The VM's clock; rate limiters run on it too, so their times agree with the devices'. With harts in other
    *  threads it counts from an epoch they share (see epochClock). */
@@ -54,9 +48,6 @@ class VmSlot {
   private link: SmpLink | null = null;
   private epochMs = 0;
   stopped = false;
-  /** Each disk's limiter, and each NIC's per direction (null = unlimited), kept to be reconfigured live. */
-  private readonly diskLimiters: (RateLimiter | null)[] = [];
-  private readonly nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[] = [];
   /** Console output on its way to the manager: batched, and bounded by the manager's acks. */
   private readonly out: ConsoleBatcher;
   /** Input messages taken into the UART whose 'input-ack' waits for the guest to read (flow control). */
@@ -96,22 +87,22 @@ class VmSlot {
     const c: DeviceCounters = {
       diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0,
       netRxBytes: 0, netTxBytes: 0, netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0,
-      balloonBytes: this.balloon?.returnedBytes ?? 0,
+      balloonBytes: this.devices?.balloon?.returnedBytes ?? 0,
       memoryTouchedBytes: this.vm ? this.vm.ram.touchedBytes : 0,
     };
-    for (const d of this.disks) {
+    for (const d of this.devices?.disks ?? []) {
       c.diskReadBytes += d.stats.readBytes;
       c.diskWriteBytes += d.stats.writeBytes;
       c.diskReadOps += d.stats.readOps;
       c.diskWriteOps += d.stats.writeOps;
       c.diskThrottled += d.stats.throttled;
     }
-    for (const n of this.nics) {
-      c.netRxBytes += n.dev.stats.rxBytes;
-      c.netTxBytes += n.dev.stats.txBytes;
-      c.netRxFrames += n.dev.stats.rxFrames;
-      c.netTxFrames += n.dev.stats.txFrames;
-      c.netThrottled += n.dev.stats.txThrottled + n.dev.stats.rxThrottled;
+    for (const n of this.devices?.nics ?? []) {
+      c.netRxBytes += n.stats.rxBytes;
+      c.netTxBytes += n.stats.txBytes;
+      c.netRxFrames += n.stats.rxFrames;
+      c.netTxFrames += n.stats.txFrames;
+      c.netThrottled += n.stats.txThrottled + n.stats.rxThrottled;
     }
     return c;
   }
@@ -128,63 +119,39 @@ class VmSlot {
 
   private init(cfg: VmThreadConfig): void {
     const post = this.post;
-    const nowMs = () => this.nowMs();
+    const m = cfg.machine;
     // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one)
-    if (cfg.vcpus > 1 && !cfg.firmware) {
-      this.link = new SmpLink(cfg.vcpus);
+    if (m.vcpus > 1 && !m.firmware) {
+      this.link = new SmpLink(m.vcpus);
       this.epochMs = performance.timeOrigin + performance.now();
       this.clock = epochClock(this.epochMs);
     }
-    const devices: VirtioDevice[] = [];
-    cfg.disks.forEach((spec, i) => {
-      const backend = openDiskImage({ ...spec, allowedDirs: cfg.allowedDirs });
-      this.backends.push(backend);
-      const limiter = applyLimiterConfig(null, spec.rateLimiter ?? null, nowMs());
-      this.diskLimiters.push(limiter);
-      const dev = new VirtioBlk({
-        backend, serial: `${cfg.name}-vd${String.fromCharCode(97 + i)}`.slice(0, 20), name: `virtio-blk vd${String.fromCharCode(97 + i)}`,
-        limiter: limiter ?? undefined,
-      });
-      this.disks.push(dev);
-      devices.push(dev);
-    });
-    cfg.nics.forEach((mac, i) => {
-      const entry: { dev: VirtioNet; receive: ((f: Uint8Array) => void) | null } = { dev: null!, receive: null };
-      const limits = cfg.nicRateLimiters?.[i] ?? null;
-      const limiters = { tx: applyLimiterConfig(null, limits, nowMs()), rx: applyLimiterConfig(null, limits, nowMs()) };
-      this.nicLimiters.push(limiters);
-      entry.dev = new VirtioNet({
-        txLimiter: limiters.tx ?? undefined,
-        rxLimiter: limiters.rx ?? undefined,
-        mac: parseMac(mac),
-        name: `virtio-net eth${i}`,
-        backend: {
-          send: (frame) => {
-            const copy = frame.slice();
-            post({ t: 'frame', nic: i, frame: copy }, [copy.buffer as ArrayBuffer]);
-          },
-          setReceiver: (fn) => (entry.receive = fn),
-          close: () => {},
+    const built = buildDevices(m, {
+      nowMs: () => this.nowMs(),
+      allowedDirs: cfg.allowedDirs,
+      // frames travel to and from the manager's virtual switch
+      switchPort: (i) => ({
+        send: (frame) => {
+          const copy = frame.slice();
+          post({ t: 'frame', nic: i, frame: copy }, [copy.buffer as ArrayBuffer]);
         },
-      });
-      this.nics.push(entry);
-      devices.push(entry.dev);
+        setReceiver: (fn) => (this.receivers[i] = fn),
+        close: () => {},
+      }),
     });
-    devices.push(new VirtioRng((n) => new Uint8Array(randomBytes(n))));
-    this.balloon = new VirtioBalloon({ ramBase: RAM_BASE, ramSize: cfg.memoryBytes });
-    this.balloon.setTarget(cfg.balloonBytes);
-    devices.push(this.balloon);
+    this.devices = built;
+    const devices = built.devices;
     const link = this.link;
     this.vm = new Vm({
-      memory: cfg.memoryBytes,
-      cpus: cfg.vcpus,
+      memory: m.memoryBytes,
+      cpus: m.vcpus,
       ...loadImages(cfg),
       // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
       reloadImages: () => {
         post({ t: 'rebooted' });
         return loadImages(cfg);
       },
-      cmdline: cfg.cmdline,
+      cmdline: m.cmdline,
       console: (bytes) => this.out.write(bytes),
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: this.clock,
@@ -201,14 +168,9 @@ class VmSlot {
     };
   }
 
+  /** Closes the disks (best effort: the lock files are removed at exit too). */
   close(): void {
-    for (const b of this.backends.splice(0)) {
-      try {
-        b.close();
-      } catch {
-        // closing is best effort; the lock file is removed at exit too
-      }
-    }
+    this.devices?.close();
   }
 
   handle(m: ToVm): void {
@@ -223,7 +185,7 @@ class VmSlot {
               t: 'ready',
               smp: {
                 memory: this.vm.ram.memory, touched: this.vm.ram.touchedBuffer as SharedArrayBuffer, link: this.link.buffer, mmio: this.vm.mmioLayout(),
-                epochMs: this.epochMs, ramBase: RAM_BASE, ramSize: m.config.memoryBytes, harts: m.config.vcpus,
+                epochMs: this.epochMs, ramBase: RAM_BASE, ramSize: m.config.machine.memoryBytes, harts: m.config.machine.vcpus,
               },
             });
             void this.serveDoorbell(this.link);
@@ -269,22 +231,23 @@ class VmSlot {
         this.out.acked(m.bytes);
         break;
       case 'frame':
-        this.nics[m.nic]?.receive?.(m.frame);
+        this.receivers[m.nic]?.(m.frame);
         this.ackFrame(m.nic);
         break;
       case 'balloon':
-        this.balloon?.setTarget(m.bytes);
+        this.devices?.balloon?.setTarget(m.bytes);
         break;
       case 'rate-limiter': {
         const now = this.nowMs();
-        if (m.device === 'disk' && this.disks[m.index]) {
-          this.diskLimiters[m.index] = applyLimiterConfig(this.diskLimiters[m.index], m.config, now);
-          this.disks[m.index].setLimiter(this.diskLimiters[m.index]);
-        } else if (m.device === 'nic' && this.nics[m.index]) {
-          const l = this.nicLimiters[m.index];
+        const d = this.devices;
+        if (m.device === 'disk' && d?.disks[m.index]) {
+          d.diskLimiters[m.index] = applyLimiterConfig(d.diskLimiters[m.index], m.config, now);
+          d.disks[m.index].setLimiter(d.diskLimiters[m.index]);
+        } else if (m.device === 'nic' && d?.nics[m.index]) {
+          const l = d.nicLimiters[m.index];
           l.tx = applyLimiterConfig(l.tx, m.config, now);
           l.rx = applyLimiterConfig(l.rx, m.config, now);
-          this.nics[m.index].dev.setLimiters(l.tx, l.rx);
+          d.nics[m.index].setLimiters(l.tx, l.rx);
         }
         break;
       }
@@ -303,11 +266,11 @@ class VmSlot {
  * confined to the allowed directories each time (a FIFO or a symlink swapped in is refused, not waited on).
  */
 function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile } {
-  const allowedDirs = cfg.allowedDirs;
+  const { allowedDirs, machine: m } = cfg;
   return {
-    kernel: bootFile(cfg.kernel, { label: 'kernel', allowedDirs }),
-    initrd: cfg.initrd ? bootFile(cfg.initrd, { label: 'initrd', allowedDirs }) : undefined,
-    firmware: cfg.firmware ? bootFile(cfg.firmware, { label: 'firmware', allowedDirs }) : undefined,
+    kernel: bootFile(m.kernel, { label: 'kernel', allowedDirs }),
+    initrd: m.initrd ? bootFile(m.initrd, { label: 'initrd', allowedDirs }) : undefined,
+    firmware: m.firmware ? bootFile(m.firmware, { label: 'firmware', allowedDirs }) : undefined,
   };
 }
 

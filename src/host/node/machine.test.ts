@@ -1,0 +1,71 @@
+// The machine builder: the devices a description asks for, in its order, with its settings; a failure part-way
+// closes what was opened (a disk's write lock is free again).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildDevices } from './machine.js';
+import { DiskError, openDiskImage } from './block-file.js';
+import { diskName, type MachineDescription } from '../../hypervisor/machine.js';
+import type { NetBackend } from '../../core/virtio/net/backend.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tvisor-machine-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const image = (name: string) => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, Buffer.alloc(1 << 20));
+  return p;
+};
+const machine = (devices: MachineDescription['devices']): MachineDescription => ({
+  name: 'm', memoryBytes: 64 << 20, vcpus: 1, kernel: '/nonexistent', cmdline: '', devices,
+});
+const port = (): NetBackend => ({ send: () => {}, setReceiver: () => {}, close: () => {} });
+
+test('diskName: vda … vdz, then vdaa, as Linux names virtio disks', () => {
+  assert.deepEqual([0, 1, 25, 26, 27, 51, 52].map(diskName), ['vda', 'vdb', 'vdz', 'vdaa', 'vdab', 'vdaz', 'vdba']);
+});
+
+test('buildDevices makes the described devices in slot order with their names, serials and limits', () => {
+  const a = image('a.img'), b = image('b.img');
+  const ports: number[] = [];
+  const built = buildDevices(machine([
+    { kind: 'block', path: a },
+    { kind: 'block', path: b, readOnly: true, serial: 'disk-b', rateLimiter: { ops: { size: 10, refillTimeMs: 1000 } } },
+    { kind: 'net', mac: '52:54:00:12:34:56', backend: { kind: 'switch' }, rateLimiter: { bandwidth: { size: 1000, refillTimeMs: 1000 } } },
+    { kind: 'console' },
+    { kind: 'rng' },
+    { kind: 'balloon', targetBytes: 8 << 20 },
+  ]), {
+    nowMs: () => 0,
+    consoleOutput: () => {},
+    switchPort: (i) => { ports.push(i); return port(); },
+  });
+  try {
+    assert.deepEqual(built.devices.map((d) => d.name), ['virtio-blk vda', 'virtio-blk vdb', 'virtio-net eth0', 'virtio-console', 'virtio-rng', 'virtio-balloon']);
+    assert.equal(built.disks.length, 2);
+    assert.deepEqual(built.diskLimiters.map((l) => l !== null), [false, true]);
+    assert.deepEqual(built.nicLimiters.map((l) => [l.tx !== null, l.rx !== null, l.tx !== l.rx]), [[true, true, true]], 'one bucket per direction');
+    assert.deepEqual(ports, [0]);
+    assert.ok(built.console);
+    assert.ok(built.balloon);
+  } finally {
+    built.close();
+  }
+  // closed: the write lock on a.img is free again
+  openDiskImage({ path: a }).close();
+});
+
+test('a device that cannot be made closes the disks opened before it', () => {
+  const a = image('c.img');
+  assert.throws(() => buildDevices(machine([
+    { kind: 'block', path: a },
+    { kind: 'block', path: path.join(dir, 'missing.img') },
+  ]), { nowMs: () => 0 }), DiskError);
+  openDiskImage({ path: a }).close(); // not left locked
+  assert.throws(() => buildDevices(machine([
+    { kind: 'block', path: a },
+    { kind: 'net', mac: '52:54:00:12:34:56', backend: { kind: 'switch' } },
+  ]), { nowMs: () => 0 }), /virtio-net eth0: no switch backend/);
+  openDiskImage({ path: a }).close();
+});

@@ -1,0 +1,145 @@
+// Builds a machine's virtio devices from its description (hypervisor/machine.ts) with their Node backends: the
+// one place `tvisor run` and the daemon's VM threads make devices, so both get the same machine from the same
+// description. Network sockets are opened first (openNetSockets, asynchronous); everything else here is
+// synchronous, so a VM thread can build its machine in one turn of its event loop.
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import type { VirtioDevice } from '../../core/virtio/mmio.js';
+import { VirtioBlk } from '../../core/virtio/blk/blk.js';
+import { VirtioNet, parseMac } from '../../core/virtio/net/net.js';
+import { VirtioConsole } from '../../core/virtio/console/console.js';
+import { VirtioRng } from '../../core/virtio/rng/rng.js';
+import { VirtioBalloon } from '../../core/virtio/balloon/balloon.js';
+import type { BlockBackend } from '../../core/virtio/blk/backend.js';
+import type { NetBackend } from '../../core/virtio/net/backend.js';
+import { RAM_BASE } from '../../core/machine/board.js';
+import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
+import { diskName, type MachineDescription, type NetDescription } from '../../hypervisor/machine.js';
+import { openDiskImage } from './block-file.js';
+import { connectSocketBackend, listenSocketBackend } from './net-socket.js';
+
+/** What the host gives the devices at run time. */
+export interface DeviceHost {
+  /** The clock the rate limiters run on, in ms (the VM's: their times must agree with the devices'). */
+  nowMs(): number;
+  /** Output of the virtio console (a description with one needs it). */
+  consoleOutput?: (bytes: Uint8Array) => void;
+  /** The virtio console's size in characters. */
+  consoleSize?: { cols: number; rows: number };
+  /** The backend of NIC `index` whose description says `switch` (the daemon's virtual switch port). */
+  switchPort?: (index: number) => NetBackend;
+  /** Backends opened by openNetSockets, by NIC index. */
+  sockets?: Map<number, NetBackend>;
+  /** Directories every disk image and overlay must lie beneath (the daemon's --allow-dir). */
+  allowedDirs?: string[];
+}
+
+/** A machine's devices and the handles the host keeps to them. */
+export interface MachineDevices {
+  /** In slot order, for the Vm. */
+  devices: VirtioDevice[];
+  disks: VirtioBlk[];
+  nics: VirtioNet[];
+  console: VirtioConsole | null;
+  balloon: VirtioBalloon | null;
+  /** Each disk's limiter, and each NIC's per direction (null: unlimited), to be reconfigured live. */
+  diskLimiters: (RateLimiter | null)[];
+  nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[];
+  /** Closes every backend (disk locks and files, sockets); errors go to `warn`, the rest still close. */
+  close(warn?: (line: string) => void): void;
+}
+
+/** Opens the description's socket NICs (listening ones wait for their peer); closes them all on a failure. */
+export async function openNetSockets(m: MachineDescription, warn: (line: string) => void): Promise<Map<number, NetBackend>> {
+  const opened = new Map<number, NetBackend>();
+  try {
+    for (const [i, n] of nets(m)) {
+      const b = n.backend;
+      if (b.kind !== 'socket') continue;
+      opened.set(i, b.mode === 'listen'
+        ? await listenSocketBackend(b.host, b.port, { onWarning: warn })
+        : await connectSocketBackend(b.host, b.port, { retryMs: 10_000, onWarning: warn }));
+    }
+    return opened;
+  } catch (e) {
+    for (const s of opened.values()) s.close();
+    throw e;
+  }
+}
+
+/** The NIC descriptions with their NIC index (eth0, eth1, … in slot order). */
+function nets(m: MachineDescription): [number, NetDescription][] {
+  return m.devices.filter((d): d is NetDescription => d.kind === 'net').map((d, i) => [i, d]);
+}
+
+/**
+ * Makes the description's devices; opens the disk images. On a failure, closes what it opened (and the sockets
+ * it was given) and throws: a DiskError for an image, an Error naming the device otherwise.
+ */
+export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDevices {
+  const backends: { close(): void }[] = [...(host.sockets?.values() ?? [])];
+  const out: MachineDevices = {
+    devices: [], disks: [], nics: [], console: null, balloon: null, diskLimiters: [], nicLimiters: [],
+    close: (warn) => {
+      for (const b of backends.splice(0).reverse()) {
+        try {
+          b.close();
+        } catch (e) {
+          warn?.(`tvisor: closing a device: ${(e as Error).message}`);
+        }
+      }
+    },
+  };
+  try {
+    for (const d of m.devices) {
+      switch (d.kind) {
+        case 'block': {
+          const i = out.disks.length;
+          const backend: BlockBackend = openDiskImage({
+            path: d.path, readOnly: d.readOnly, overlay: d.overlay, owner: d.owner, allowedDirs: host.allowedDirs,
+          });
+          backends.push(backend);
+          const limiter = applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs());
+          const dev = new VirtioBlk({
+            backend, serial: d.serial ?? basename(d.path).slice(0, 20), name: `virtio-blk ${diskName(i)}`, limiter: limiter ?? undefined,
+          });
+          out.diskLimiters.push(limiter);
+          out.disks.push(dev);
+          out.devices.push(dev);
+          break;
+        }
+        case 'net': {
+          const i = out.nics.length;
+          const backend = d.backend.kind === 'switch' ? host.switchPort?.(i) : host.sockets?.get(i);
+          if (!backend) throw new Error(`virtio-net eth${i}: no ${d.backend.kind} backend for it here`);
+          const limiters = { tx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()), rx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()) };
+          const dev = new VirtioNet({
+            mac: parseMac(d.mac), backend, name: `virtio-net eth${i}`, txLimiter: limiters.tx ?? undefined, rxLimiter: limiters.rx ?? undefined,
+          });
+          out.nicLimiters.push(limiters);
+          out.nics.push(dev);
+          out.devices.push(dev);
+          break;
+        }
+        case 'console': {
+          if (!host.consoleOutput) throw new Error('virtio-console: this host gives it no output');
+          out.console = new VirtioConsole(host.consoleOutput, host.consoleSize ?? { cols: 80, rows: 25 });
+          out.devices.push(out.console);
+          break;
+        }
+        case 'rng':
+          out.devices.push(new VirtioRng((n) => new Uint8Array(randomBytes(n))));
+          break;
+        case 'balloon':
+          out.balloon = new VirtioBalloon({ ramBase: RAM_BASE, ramSize: m.memoryBytes });
+          out.balloon.setTarget(d.targetBytes);
+          out.devices.push(out.balloon);
+          break;
+      }
+    }
+    return out;
+  } catch (e) {
+    out.close();
+    throw e;
+  }
+}

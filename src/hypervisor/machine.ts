@@ -1,0 +1,65 @@
+// A VM as plain data: the one description both `tvisor run` and the daemon's VM threads build a machine from
+// (src/host/node/machine.ts opens its backends and makes its devices), and the thing a snapshot records. It
+// names files and settings, never open handles; what a host gives at run time (the console's output, the
+// virtual switch's port) is asked for by the builder.
+import type { RateLimiterConfig } from './rate-limiter.js';
+
+export interface MachineDescription {
+  /** The VM's name (network MACs and disk serials may be derived from it). */
+  name: string;
+  /** Guest RAM in bytes. */
+  memoryBytes: number;
+  vcpus: number;
+  /** Boot images: paths of a RISC-V Linux Image (or ELF kernel), an initramfs, M-mode firmware. */
+  kernel: string;
+  initrd?: string;
+  firmware?: string;
+  cmdline: string;
+  /** The virtio devices in slot order (the guest names disks vda, vdb, … in this order). */
+  devices: DeviceDescription[];
+}
+
+/** A virtio disk on an image file; writes go to `overlay` when given. */
+export interface BlockDescription {
+  kind: 'block';
+  path: string;
+  readOnly?: boolean;
+  overlay?: string;
+  /** virtio-blk serial (at most 20 printable ASCII characters); default: the image's file name. */
+  serial?: string;
+  /** Who holds the disk, written into its lock files (the daemon: "VM 1a2b (web)"), so a refused writer learns it. */
+  owner?: string;
+  rateLimiter?: RateLimiterConfig;
+}
+
+/** A virtio NIC; `rateLimiter` gives each direction (sent frames, delivered frames) its own buckets. */
+export interface NetDescription {
+  kind: 'net';
+  /** xx:xx:xx:xx:xx:xx */
+  mac: string;
+  backend: NetBackendDescription;
+  rateLimiter?: RateLimiterConfig;
+}
+
+export type NetBackendDescription =
+  /** A port on the daemon's virtual switch (its frames travel through the host). */
+  | { kind: 'switch' }
+  /** A TCP stream of length-prefixed frames (QEMU's -netdev socket): listening, or connecting to a peer. */
+  | { kind: 'socket'; mode: 'listen' | 'connect'; host: string; port: number };
+
+export type DeviceDescription =
+  | BlockDescription
+  | NetDescription
+  /** A virtio console (hvc0) beside the UART. */
+  | { kind: 'console' }
+  /** A virtio entropy source fed from the host's random generator. */
+  | { kind: 'rng' }
+  /** A virtio balloon asked at start to take back `targetBytes` of guest RAM. */
+  | { kind: 'balloon'; targetBytes: number };
+
+/** The guest's name for the i-th disk, as Linux's virtio_blk names them: vda … vdz, vdaa, vdab, … */
+export function diskName(i: number): string {
+  let letters = '';
+  for (let n = i; n >= 0; n = Math.floor(n / 26) - 1) letters = String.fromCharCode(97 + (n % 26)) + letters;
+  return `vd${letters}`;
+}
