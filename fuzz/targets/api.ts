@@ -1,7 +1,7 @@
 // Fuzz target: the HTTP API's request parser (parseRequest) against the OpenAPI document's JSON Schemas. Any
 // request must either give an action or throw an ApiError with a message; a body sent to a body route must be
 // accepted exactly when the documented schema accepts it, and an accepted one must validate with defaults.
-import { ApiError } from '../../src/api/errors.js';
+import { ApiError } from '../../src/hypervisor/errors.js';
 import { LIMITS, MAX_BODY_BYTES, parseRequest, ROUTES, type VmAction } from '../../src/api/actions.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { validateSchema, type Schema } from '../../src/api/schema.js';

@@ -2,7 +2,7 @@
 // state table, and the allowed-directory check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, toApiError, toBody } from './errors.js';
+import { ApiError, toApiError, toBody } from '../hypervisor/errors.js';
 import {
   ALLOWED_IN, MAX_BODY_BYTES, ROUTES, VM_STATES, checkAllowedPaths, isAllowed, parseRequest, parseVmSpec, stateError,
   type VmAction, type VmSpec, type VmTargetedAction,

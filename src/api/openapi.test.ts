@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openApiDocument } from './openapi.js';
 import { schemaPointer, validateSchema, type ApiDocument, type Schema } from './schema.js';
-import { ApiError, API_ERROR_CODES, API_ERROR_STATUS } from './errors.js';
+import { ApiError, API_ERROR_CODES, API_ERROR_STATUS } from '../hypervisor/errors.js';
 import { MAX_BODY_BYTES, ROUTES, VM_ID_PATTERN, parseRequest, type VmAction } from './actions.js';
 
 const doc = openApiDocument() as ApiDocument;

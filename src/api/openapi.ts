@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 description of the daemon's HTTP API (served at GET /v1/openapi.json). Its request schemas
 // must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
-import { API_ERROR_STATUS, type ApiErrorCode } from './errors.js';
+import { API_ERROR_STATUS, type ApiErrorCode } from '../hypervisor/errors.js';
 import {
   CMDLINE_PATTERN, LIMITS, LOGS_TAIL_MAX, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
 } from './actions.js';

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
 import { checkConfined, FileRefused } from '../host/node/confined-open.js';
-import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from './errors.js';
+import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from '../hypervisor/errors.js';
 import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue } from '../hypervisor/console-client.js';

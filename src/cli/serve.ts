@@ -11,7 +11,7 @@ import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
 import { VmStore, StoreError } from '../host/node/store.js';
 import { createApiServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_S } from '../api/server.js';
 import { readTokenFile } from './client.js';
-import { badKernel } from '../api/errors.js';
+import { badKernel } from '../hypervisor/errors.js';
 import { parseKernelImage } from '../core/machine/linux.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { bootFile } from '../host/node/boot-file.js';

@@ -2,7 +2,7 @@
 // by the transport's own back-pressure (a frame's send callback; the bytes it still buffers). A client that
 // cannot keep up skips output and is later told how much ({"event":"skipped","bytes":N}); one that makes no
 // progress at all for CONSOLE_CLIENT_STUCK_MS while output waits is dropped. Never the daemon.
-import type { VmState } from '../api/actions.js';
+import type { VmState } from './model.js';
 
 /** Output queued for a client and not yet handed to its socket. */
 export const CONSOLE_CLIENT_QUEUE_BYTES = 128 * 1024;

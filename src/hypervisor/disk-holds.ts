@@ -1,7 +1,7 @@
 // The daemon's registry of disk files its VMs write (one per process, beside the cross-process lock files):
 // which files a VM's start would open for writing or as an overlay's base, and the refusal of a second writer.
-import { diskInUse } from '../api/errors.js';
-import type { VmSpec } from '../api/actions.js';
+import { diskInUse } from './errors.js';
+import type { VmSpec } from './model.js';
 
 type Uses = Map<string, { field: string; path: string }>;
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeManager } from './test-manager.js';
 import { STOP_REASONS, VmEventHub, type VmEvent } from './events.js';
-import type { VmSpec } from '../api/actions.js';
+import type { VmSpec } from './model.js';
 
 const spec = (name: string): VmSpec => ({ name, vcpus: 1, memory_mib: 64, kernel: '/k', weight: 256, cap: 0, disks: [], nics: [] });
 const slice = { t: 'slice', instructions: 1, elapsedNs: 1, idle: false, idleForNs: 0 } as const;

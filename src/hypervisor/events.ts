@@ -1,6 +1,6 @@
 // The daemon's VM lifecycle events (created, started, paused, resumed, stopped, crashed, deleted, rebooted):
 // the manager emits them here, and subscribers (GET /v1/events) get each one as it happens. No history is kept.
-import type { VmState } from '../api/actions.js';
+import type { VmState } from './model.js';
 import type { StoredVm } from './stored-vm.js';
 
 export type VmEventKind = 'created' | 'started' | 'paused' | 'resumed' | 'stopped' | 'crashed' | 'deleted' | 'rebooted';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { FromVm, ToVm } from './protocol.js';
 import type { StoredVm } from './stored-vm.js';
 import { fakeManager, type FakeThread } from './test-manager.js';
-import type { VmSpec } from '../api/actions.js';
+import type { VmSpec } from './model.js';
 
 function setup(maxStarting?: number) {
   return fakeManager({ maxStarting, nowNs: () => performance.now() * 1e6 });

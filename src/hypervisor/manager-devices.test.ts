@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeManager } from './test-manager.js';
-import { ApiError } from '../api/errors.js';
-import type { VmSpec } from '../api/actions.js';
+import { ApiError } from './errors.js';
+import type { VmSpec } from './model.js';
 
 function setup() {
   const { manager, saves: saved, threads } = fakeManager({ memoryBudgetMib: 4096 });

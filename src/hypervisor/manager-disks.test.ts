@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeManager } from './test-manager.js';
-import { ApiError } from '../api/errors.js';
-import type { VmSpec } from '../api/actions.js';
+import { ApiError } from './errors.js';
+import type { VmSpec } from './model.js';
 
 /** Files that exist now, for fileIdentity: a missing one is known by its path only (as serve.ts does). */
 const existing = new Set(['/srv/shared.img', '/srv/alias.img', '/srv/base.img']);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONSOLE_INPUT_IN_FLIGHT, NIC_FRAMES_IN_FLIGHT } from './manager.js';
 import { fakeManager } from './test-manager.js';
-import type { VmSpec } from '../api/actions.js';
+import type { VmSpec } from './model.js';
 
 function setup() {
   let nowNs = 0;

@@ -2,10 +2,10 @@
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
 // is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from '../api/errors.js';
+import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from './errors.js';
 import {
   stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
-} from '../api/actions.js';
+} from './model.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';

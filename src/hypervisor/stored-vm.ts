@@ -1,6 +1,6 @@
 // A VM as the daemon keeps it between runs: its definition, what the user last asked it to be and what it
 // was last seen doing. The host's store (src/host/node/store.ts) persists it; the manager only needs the shape.
-import type { VmSpec, VmState } from '../api/actions.js';
+import type { VmSpec, VmState } from './model.js';
 
 /** What the user last asked a VM to be; after a daemon restart the manager may bring it back to this. */
 export type DesiredState = 'running' | 'paused' | 'stopped';

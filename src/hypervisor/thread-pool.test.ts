@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ThreadPool, type HostWorker } from './thread-pool.js';
 import { VmManager } from './manager.js';
 import type { FromHost, FromVm, ToHost } from './protocol.js';
-import type { VmSpec } from '../api/actions.js';
+import type { VmSpec } from './model.js';
 
 interface FakeWorker extends HostWorker {
   sent: ToHost[];

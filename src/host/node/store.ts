@@ -11,8 +11,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from './pid-lock.js';
 import type { DesiredState, StoredVm } from '../../hypervisor/stored-vm.js';
-import { ApiError } from '../../api/errors.js';
-import { parseVmSpec, VM_ID_PATTERN, VM_STATES, type VmSpec, type VmState } from '../../api/actions.js';
+import { ApiError } from '../../hypervisor/errors.js';
+import { parseVmSpec, VM_ID_PATTERN } from '../../api/actions.js';
+import { VM_STATES, type VmSpec, type VmState } from '../../hypervisor/model.js';
 
 const DESIRED: readonly DesiredState[] = ['running', 'paused', 'stopped'];
 

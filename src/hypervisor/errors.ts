@@ -1,5 +1,6 @@
-// Every error the HTTP API can answer with: the code union, its HTTP status, and (here, in one place) the text of
-// every message, so wording stays consistent and each message tells the client what to do instead.
+// Every error the hypervisor's actions can end in, which is every error the HTTP API answers with: the code
+// union, each code's HTTP status, and (here, in one place) the text of every message, so wording stays
+// consistent and each message tells the client what to do instead.
 
 /** The machine-readable `error.code` of an API error response; each maps to exactly one HTTP status. */
 export type ApiErrorCode =
