@@ -53,4 +53,11 @@ export class ByteQueue {
     this.head = 0;
     this.count = 0;
   }
+
+  /** The queued bytes, oldest first (for a saved state). */
+  contents(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.buf![(this.head + i) % this.capacity]);
+    return out;
+  }
 }

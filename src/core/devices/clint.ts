@@ -2,6 +2,15 @@
 // mtime counts at 10 MHz following the host's monotonic clock.
 import type { Clock } from '../host/clock.js';
 import type { Device } from './bus.js';
+import { RecordReader, SnapshotError, u64Text } from '../snapshot/state.js';
+
+/** A CLINT's saved state (save/restore). */
+export interface ClintState {
+  version: 1;
+  msip: number[];
+  mtimecmp: string[];
+  mtime: string;
+}
 
 export const CLINT_BASE = 0x0200_0000;
 export const CLINT_SIZE = 0x1_0000;
@@ -111,6 +120,33 @@ export class Clint implements Device {
       this.timebase.set(Number(next));
       this.onChange?.();
     }
+  }
+
+  /** The CLINT's state: msip and mtimecmp per hart, and mtime when saved (the guest's clock goes on from it). */
+  save(): ClintState {
+    return {
+      version: 1,
+      msip: Array.from(this.msip),
+      mtimecmp: Array.from(this.cmpLo, (lo, h) => u64Text((BigInt(this.cmpHi[h]) << 32n) | BigInt(lo))),
+      mtime: u64Text(BigInt(this.timebase.now())),
+    };
+  }
+
+  /** Takes a saved state (of a CLINT with as many harts); refuses a bad record before changing anything. */
+  restore(record: unknown): void {
+    const r = new RecordReader(record, 'clint', 1);
+    const msip = r.uints('msip', this.harts, 1);
+    const cmp = r.u64s('mtimecmp', this.harts);
+    const mtime = r.u64('mtime');
+    if (mtime >= 1n << 53n) throw new SnapshotError('snapshot: clint.mtime is beyond 2^53 ticks (900 years)');
+    this.msip.set(msip);
+    cmp.forEach((v, h) => {
+      this.cmpLo[h] = Number(v & 0xffffffffn);
+      this.cmpHi[h] = Number(v >> 32n);
+      this.mtimecmp[h] = this.cmpHi[h] * TWO32 + this.cmpLo[h];
+    });
+    this.timebase.set(Number(mtime));
+    this.onChange?.();
   }
 
   private setMsip(h: number, bit: number) {

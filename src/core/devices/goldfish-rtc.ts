@@ -2,6 +2,7 @@
 // rtc-goldfish driver use it): nanoseconds since the Unix epoch, settable, with one alarm and an interrupt.
 import type { WallClock } from '../host/clock.js';
 import type { Device, IrqLine } from './bus.js';
+import { RecordReader, u64Text } from '../snapshot/state.js';
 
 export const RTC_BASE = 0x10_1000;
 export const RTC_SIZE = 0x1000;
@@ -19,6 +20,17 @@ const ALARM_STATUS = 0x18; // 1 while an alarm is armed and not yet fired
 const CLEAR_INTERRUPT = 0x1c;
 
 const LOW32 = 0xffff_ffffn;
+
+/** An RTC's saved state (save/restore); 64-bit values as decimal strings, the offset in two's complement. */
+export interface RtcState {
+  version: 1;
+  offset: string;
+  timeHigh: number;
+  alarm: string;
+  alarmArmed: boolean;
+  irqEnabled: boolean;
+  irqPending: boolean;
+}
 
 export class GoldfishRtc implements Device {
   /** Guest time minus host wall-clock time (ns); guest writes to TIME move it. Kept across reset. */
@@ -128,6 +140,41 @@ export class GoldfishRtc implements Device {
         this.updateIrq();
         break;
     }
+  }
+
+  /**
+   * The RTC's state. The offset from the host's wall clock is kept, not the time: restored, the guest's wall
+   * clock reads the host's time now (plus what the guest set), as a guest resumed on real hardware would.
+   */
+  save(): RtcState {
+    return {
+      version: 1,
+      offset: u64Text(this.offset),
+      timeHigh: this.timeHigh,
+      alarm: u64Text(this.alarm),
+      alarmArmed: this.alarmArmed,
+      irqEnabled: this.irqEnabled,
+      irqPending: this.irqPending,
+    };
+  }
+
+  /** Takes a saved state, refusing a bad record before changing anything. */
+  restore(record: unknown): void {
+    const r = new RecordReader(record, 'rtc', 1);
+    const offset = BigInt.asIntN(64, r.u64('offset'));
+    const timeHigh = r.uint('timeHigh', 0xffffffff);
+    const alarm = r.u64('alarm');
+    const alarmArmed = r.bool('alarmArmed');
+    const irqEnabled = r.bool('irqEnabled');
+    const irqPending = r.bool('irqPending');
+    this.offset = offset;
+    this.timeHigh = timeHigh;
+    this.alarm = alarm;
+    this.alarmArmed = alarmArmed;
+    this.irqEnabled = irqEnabled;
+    this.irqPending = irqPending;
+    this.updateIrq();
+    this.onChange?.();
   }
 
   private updateIrq(): void {

@@ -1,6 +1,7 @@
 // RISC-V Platform-Level Interrupt Controller (riscv-plic spec 1.0.0) with QEMU virt's register layout:
 // level-triggered gateways, 3-bit priorities, per-context enables, thresholds and claim/complete.
 import type { Device, IrqLine } from './bus.js';
+import { RecordReader } from '../snapshot/state.js';
 
 export const PLIC_BASE = 0x0c00_0000;
 
@@ -35,6 +36,17 @@ export interface PlicOptions {
   contexts: number;
   /** Called when a context's interrupt output (MEIP/SEIP of its hart) changes. */
   onContext: (context: number, level: boolean) => void;
+}
+
+/** A PLIC's saved state (save/restore): its registers, with bitmaps as 32-bit words. */
+export interface PlicState {
+  version: 1;
+  priority: number[];
+  level: number[];
+  pending: number[];
+  inService: number[];
+  enable: number[];
+  threshold: number[];
 }
 
 export class Plic implements Device {
@@ -102,6 +114,45 @@ export class Plic implements Device {
     this.threshold.fill(0);
     // The input wires keep their level across a reset: a source that is still high is forwarded again.
     this.pending.set(this.level);
+    this.update();
+  }
+
+  /** The PLIC's state: priorities, gateway levels, pending and in-service bits, enables and thresholds. */
+  save(): PlicState {
+    return {
+      version: 1,
+      priority: Array.from(this.priority),
+      level: Array.from(this.level),
+      pending: Array.from(this.pending),
+      inService: Array.from(this.inService),
+      enable: Array.from(this.enable),
+      threshold: Array.from(this.threshold),
+    };
+  }
+
+  /**
+   * Takes a saved state (of a PLIC with as many sources and contexts), refusing a bad record before changing
+   * anything, and drives every context's output from it.
+   */
+  restore(record: unknown): void {
+    const r = new RecordReader(record, 'plic', 1);
+    const u32 = 0xffffffff;
+    const s = {
+      priority: r.uints('priority', this.sources, PRIORITY_MASK),
+      level: r.uints('level', this.words, u32),
+      pending: r.uints('pending', this.words, u32),
+      inService: r.uints('inService', this.words, u32),
+      enable: r.uints('enable', this.words * this.contexts, u32),
+      threshold: r.uints('threshold', this.contexts, PRIORITY_MASK),
+    };
+    this.priority.set(s.priority);
+    this.level.set(s.level);
+    this.pending.set(s.pending);
+    this.inService.set(s.inService);
+    this.enable.set(s.enable);
+    this.threshold.set(s.threshold);
+    // the outputs as the restored state says, reported to the harts whatever they were before
+    this.output.fill(2);
     this.update();
   }
 

@@ -3,6 +3,7 @@
 // input while the guest's driver keeps RTS off, as before its port is opened); beyond the line, input drops.
 import type { Device, IrqLine } from './bus.js';
 import { ByteQueue } from './byte-queue.js';
+import { RecordReader } from '../snapshot/state.js';
 
 export const UART0_BASE = 0x1000_0000;
 export const UART0_SIZE = 0x100;
@@ -36,6 +37,16 @@ export interface UartStats {
   rxDropped: number;
 }
 
+/** A UART's saved state (save/restore). regs: IER, LCR, MCR, SCR, DLL, DLM, FCR. */
+export interface UartState {
+  version: 1;
+  regs: number[];
+  thriPending: boolean;
+  mcrWritten: boolean;
+  rx: number[];
+  line: number[];
+}
+
 export class Uart16550 implements Device {
   readonly stats: UartStats = { rxBytes: 0, rxDropped: 0 };
   private readonly rx = new ByteQueue(UART_RX_FIFO);
@@ -64,6 +75,36 @@ export class Uart16550 implements Device {
     this.ier = this.lcr = this.mcr = this.scr = this.dll = this.dlm = this.fcr = 0;
     this.thriPending = false;
     this.mcrWritten = false;
+    this.update();
+  }
+
+  /** The UART's state: its registers, the receive FIFO and the host input waiting on the line. */
+  save(): UartState {
+    return {
+      version: 1,
+      regs: [this.ier, this.lcr, this.mcr, this.scr, this.dll, this.dlm, this.fcr],
+      thriPending: this.thriPending,
+      mcrWritten: this.mcrWritten,
+      rx: this.rx.contents(),
+      line: this.line.contents(),
+    };
+  }
+
+  /** Takes a saved state, refusing a bad record before changing anything. */
+  restore(record: unknown): void {
+    const r = new RecordReader(record, 'uart', 1);
+    const regs = r.uints('regs', 7, 0xff);
+    const thriPending = r.bool('thriPending');
+    const mcrWritten = r.bool('mcrWritten');
+    const rx = r.uints('rx', -1, 0xff, UART_RX_FIFO);
+    const line = r.uints('line', -1, 0xff, UART_LINE_BACKLOG);
+    [this.ier, this.lcr, this.mcr, this.scr, this.dll, this.dlm, this.fcr] = regs;
+    this.thriPending = thriPending;
+    this.mcrWritten = mcrWritten;
+    this.rx.clear();
+    this.rx.push(Uint8Array.from(rx));
+    this.line.clear();
+    this.line.push(Uint8Array.from(line));
     this.update();
   }
 

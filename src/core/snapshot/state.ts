@@ -1,0 +1,88 @@
+// Saved state of the machine's pieces (issue 15): each device turns its state into a plain-data record and
+// back, as Firecracker's devices do with their `persist` records. A record holds numbers, booleans, strings and
+// arrays only, so it survives JSON and structured clone; 64-bit values are decimal strings. restore() checks a
+// whole record before it changes anything: one of another version, or with a field missing, of the wrong type
+// or out of range, is refused with a SnapshotError that names the field, and the device is left as it was.
+
+/** A snapshot or state record that cannot be used; the message says which and why. */
+export class SnapshotError extends Error {
+  override name = 'SnapshotError';
+}
+
+/** Reads the fields of one record, checking each; `where` names the record in errors ("clint", "uart0"). */
+export class RecordReader {
+  private readonly o: Record<string, unknown>;
+
+  /** Refuses anything but an object of `version`. */
+  constructor(record: unknown, private readonly where: string, version: number) {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw this.bad('is not an object');
+    this.o = record as Record<string, unknown>;
+    if (this.o.version !== version) {
+      throw this.bad(`is of version ${JSON.stringify(this.o.version)}; this tvisor reads version ${version}`);
+    }
+  }
+
+  private bad(why: string, key?: string): SnapshotError {
+    return new SnapshotError(`snapshot: ${this.where}${key === undefined ? '' : `.${key}`} ${why}`);
+  }
+
+  /** A whole number in [0, max]. */
+  uint(key: string, max: number): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw this.bad(`must be a whole number from 0 to ${max}`, key);
+    return v;
+  }
+
+  /** Any whole number a double holds exactly (|v| < 2^53). */
+  safeInt(key: string): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw this.bad('must be a whole number below 2^53 in size', key);
+    return v;
+  }
+
+  bool(key: string): boolean {
+    const v = this.o[key];
+    if (typeof v !== 'boolean') throw this.bad('must be true or false', key);
+    return v;
+  }
+
+  /** An unsigned 64-bit value written as a decimal string, or null. */
+  u64OrNull(key: string): bigint | null {
+    return this.o[key] === null ? null : this.u64(key);
+  }
+
+  /** An unsigned 64-bit value written as a decimal string. */
+  u64(key: string): bigint {
+    return this.u64Of(this.o[key], key);
+  }
+
+  private u64Of(v: unknown, key: string): bigint {
+    if (typeof v !== 'string' || !/^(0|[1-9]\d{0,19})$/.test(v) || BigInt(v) >= 1n << 64n) {
+      throw this.bad('must be an unsigned 64-bit number written as a decimal string', key);
+    }
+    return BigInt(v);
+  }
+
+  /** An array of exactly `length` whole numbers in [0, max] (length -1: up to `maxLength` of them). */
+  uints(key: string, length: number, max: number, maxLength = length): number[] {
+    const v = this.o[key];
+    const n = Array.isArray(v) ? v.length : -1;
+    if (!Array.isArray(v) || (length >= 0 ? n !== length : n > maxLength)) {
+      throw this.bad(length >= 0 ? `must be an array of ${length} numbers` : `must be an array of at most ${maxLength} numbers`, key);
+    }
+    v.forEach((x, i) => {
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) throw this.bad(`must hold whole numbers from 0 to ${max}`, `${key}[${i}]`);
+    });
+    return v as number[];
+  }
+
+  /** An array of exactly `length` unsigned 64-bit decimal strings. */
+  u64s(key: string, length: number): bigint[] {
+    const v = this.o[key];
+    if (!Array.isArray(v) || v.length !== length) throw this.bad(`must be an array of ${length} decimal strings`, key);
+    return v.map((x, i) => this.u64Of(x, `${key}[${i}]`));
+  }
+}
+
+/** The decimal string a record holds for an unsigned 64-bit value. */
+export const u64Text = (v: bigint): string => BigInt.asUintN(64, v).toString();
