@@ -5,6 +5,7 @@ import { S } from '../cpu/state.js';
 import { FENCE_I, FENCE_VMA, type SmpLink } from '../machine/smp.js';
 import { MIP_SSIP, MSTATUS, PRIV } from '../cpu/bits.js';
 import type { GuestMemory } from '../machine/memory.js';
+import { RecordReader, u64Text } from '../snapshot/state.js';
 
 /** SBI error codes (SBI spec 3.2). */
 export const enum SbiError {
@@ -95,6 +96,13 @@ const TWO32 = 4294967296;
 // registers a0..a7 as slot indices in the x array (x10..x17, two int32 slots each)
 const A0 = 20, A1 = 22, A2 = 24, A6 = 32, A7 = 34;
 
+/** An SBI's saved state (save/restore): HSM states per hart, STA record addresses (null: off). */
+export interface SbiState {
+  version: 1;
+  hsm: number[];
+  sta: (string | null)[];
+}
+
 export class Sbi {
   /** HSM state per hart. */
   readonly state: Uint8Array;
@@ -115,6 +123,25 @@ export class Sbi {
     this.state.fill(HartState.STOPPED);
     if (this.host.smp) for (let id = 0; id < this.host.harts.length; id++) this.host.smp.link.setHsmState(id, HartState.STOPPED);
     this.staShmem.fill(-1);
+  }
+
+  /** The SBI's state: each hart's HSM state and steal-time record address (STA). */
+  save(): SbiState {
+    return {
+      version: 1,
+      hsm: Array.from({ length: this.host.harts.length }, (_, id) => this.hsmState(id)),
+      sta: Array.from(this.staShmem, (a) => (a < 0 ? null : u64Text(BigInt(a)))),
+    };
+  }
+
+  /** Takes a saved state (of an SBI with as many harts), refusing a bad record before changing anything. */
+  restore(record: unknown): void {
+    const n = this.host.harts.length;
+    const r = new RecordReader(record, 'sbi', 1);
+    const hsm = r.uints('hsm', n, HartState.SUSPENDED); // the HSM states are 0..4
+    const sta = r.u64OrNullArray('sta', n);
+    hsm.forEach((st, id) => this.setHsm(id, st));
+    sta.forEach((a, id) => { this.staShmem[id] = a === null ? -1 : Number(a); });
   }
 
   /** True when the scheduler may run hart i. */

@@ -1,4 +1,4 @@
-// The board devices' saved state: driven into a state through their registers, saved, sent through JSON and
+// The board devices' (and the SBI's) saved state: driven into a state through their registers, saved, sent through JSON and
 // restored into fresh devices, they read back the same and go on alike; bad records are refused by name and
 // leave the device as it was.
 import { test } from 'node:test';
@@ -8,6 +8,9 @@ import { Plic } from '../devices/plic.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { GoldfishRtc } from '../devices/goldfish-rtc.js';
 import { SnapshotError } from './state.js';
+import { Sbi } from '../sbi/sbi.js';
+import type { Hart } from '../cpu/hart.js';
+import type { GuestMemory } from '../machine/memory.js';
 
 const json = <T>(v: T): unknown => JSON.parse(JSON.stringify(v));
 
@@ -117,4 +120,23 @@ test('bad records are refused by name, and the device keeps its state', () => {
   assert.throws(() => u.restore({ ...u.save(), rx: new Array(17).fill(0) }), /uart\.rx must be an array of at most 16 numbers/);
   const p = new Plic({ sources: 8, contexts: 2, onContext: () => {} });
   assert.throws(() => p.restore({ ...p.save(), priority: [0, 8, 0, 0, 0, 0, 0, 0] }), /plic\.priority\[1\] must hold whole numbers from 0 to 7/);
+});
+
+test('SBI: each hart\'s HSM state and steal-time record address come back', () => {
+  const make = () => new Sbi({
+    harts: [null, null] as unknown as Hart[], memory: null as unknown as GuestMemory,
+    consoleWrite: () => {}, consoleRead: () => new Uint8Array(0), reset: () => {}, wake: () => {},
+  });
+  const a = make();
+  a.state[0] = 0; // started
+  a.state[1] = 4; // suspended
+  a.staShmem[1] = 0x8000_1040;
+  const saved = a.save();
+  assert.deepEqual(saved, { version: 1, hsm: [0, 4], sta: [null, String(0x8000_1040)] });
+  const b = make();
+  b.restore(json(saved));
+  assert.deepEqual(b.save(), saved);
+  assert.ok(b.runnable(0) && b.runnable(1));
+  assert.throws(() => b.restore({ ...saved, hsm: [0, 5] }), /sbi\.hsm\[1\] must hold whole numbers from 0 to 4/);
+  assert.throws(() => b.restore({ ...saved, sta: [null] }), /sbi\.sta must be an array of 2/);
 });

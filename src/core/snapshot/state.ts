@@ -76,6 +76,13 @@ export class RecordReader {
     return v as number[];
   }
 
+  /** An array of exactly `length` unsigned 64-bit decimal strings or nulls. */
+  u64OrNullArray(key: string, length: number): (bigint | null)[] {
+    const v = this.o[key];
+    if (!Array.isArray(v) || v.length !== length) throw this.bad(`must be an array of ${length} decimal strings or nulls`, key);
+    return v.map((x, i) => (x === null ? null : this.u64Of(x, `${key}[${i}]`)));
+  }
+
   /** An array of exactly `length` unsigned 64-bit decimal strings. */
   u64s(key: string, length: number): bigint[] {
     const v = this.o[key];
