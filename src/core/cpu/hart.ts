@@ -16,7 +16,6 @@ import type { GuestRam } from '../machine/memory.js';
 import type { Bus } from '../devices/bus.js';
 import type { Clint } from '../devices/clint.js';
 import { DEFAULT_JIT_MODE, type JitMode } from '../jit/mode.js';
-import { RecordReader, SnapshotError, u64Text } from '../snapshot/state.js';
 import { Jit, Exit } from '../jit/jit.js';
 
 /** Thrown (never allocated per trap) to unwind from a slow path to the interpreter loop. */
@@ -40,19 +39,6 @@ export interface HartOptions {
   clint: Clint;
   /** When guest code is translated to WebAssembly (default: on). */
   jit?: JitMode;
-}
-
-/** A hart's saved state (save/restore). */
-export interface HartState {
-  version: 1;
-  /** The state block (state.ts), each slot as an unsigned 32-bit number. */
-  state: number[];
-  retired: number;
-  cycleOffset: number;
-  instretOffset: number;
-  waiting: boolean;
-  /** The SBI timer's deadline in mtime ticks; null when unarmed. */
-  sbiTimer: string | null;
 }
 
 export class Hart {
@@ -149,47 +135,6 @@ export class Hart {
     this.retired = this.cycleOffset = this.instretOffset = 0;
     this.mmu.pmp.update();
     this.mmu.flush();
-  }
-
-  /**
-   * The hart's architectural state: the state block (registers, pc, privilege, CSRs, PMP, reservation) as
-   * unsigned 32-bit words, the counters' bases, WFI and the SBI timer. Not saved: what is derived or cached
-   * (TLB, decoded and translated code: dropped at restore) and the interrupt lines (the PLIC drives them again).
-   */
-  save(): HartState {
-    return {
-      version: 1,
-      state: Array.from(this.s, (v) => v >>> 0),
-      retired: this.retired,
-      cycleOffset: this.cycleOffset,
-      instretOffset: this.instretOffset,
-      waiting: this.waiting,
-      sbiTimer: this.sbiTimer === Infinity ? null : u64Text(BigInt(this.sbiTimer)),
-    };
-  }
-
-  /** Takes a saved state, refusing a bad record before changing anything; drops the TLB and PMP caches. */
-  restore(record: unknown): void {
-    const r = new RecordReader(record, `hart ${this.hartId}`, 1);
-    const state = r.uints('state', STATE_SLOTS, 0xffffffff);
-    const retired = r.safeInt('retired');
-    const cycleOffset = r.safeInt('cycleOffset');
-    const instretOffset = r.safeInt('instretOffset');
-    const waiting = r.bool('waiting');
-    const timer = r.u64OrNull('sbiTimer');
-    const priv = state[S.PRIV];
-    if (priv !== PRIV.U && priv !== PRIV.S && priv !== PRIV.M) throw new SnapshotError(`snapshot: hart ${this.hartId}.state holds privilege ${priv}`);
-    this.s.set(state);
-    this.retired = retired;
-    this.cycleOffset = cycleOffset;
-    this.instretOffset = instretOffset;
-    this.waiting = waiting;
-    this.sbiTimer = timer === null ? Infinity : Number(timer);
-    this.stop = false;
-    this.stuck = null;
-    this.mmu.pmp.update();
-    this.mmu.flush();
-    this.fetchDirty = true;
   }
 
   /** The hart's translation tier (null when jitMode is off). */

@@ -181,31 +181,9 @@ const NODES: Record<BoardDeviceKind, (f: FdtWriter, d: BoardDevice, p: Phandles)
     f.propU32('phandle', p.plic);
     f.end();
   },
-  uart(f, d, p) {
-    f.begin(`serial@${unit(d.base)}`);
-    f.propString('compatible', 'ns16550a');
-    f.propCells('reg', reg(d.base, d.size));
-    f.propU32('clock-frequency', 3686400);
-    f.propU32('interrupts', d.irq!);
-    f.propU32('interrupt-parent', p.plic);
-    f.end();
-  },
-  rtc(f, d, p) {
-    f.begin(`rtc@${unit(d.base)}`);
-    f.propString('compatible', 'google,goldfish-rtc');
-    f.propCells('reg', reg(d.base, d.size));
-    f.propU32('interrupts', d.irq!);
-    f.propU32('interrupt-parent', p.plic);
-    f.end();
-  },
-  virtio(f, d, p) {
-    f.begin(`virtio_mmio@${unit(d.base)}`);
-    f.propString('compatible', 'virtio,mmio');
-    f.propCells('reg', reg(d.base, d.size));
-    f.propU32('interrupts', d.irq!);
-    f.propU32('interrupt-parent', p.plic);
-    f.end();
-  },
+  uart: (f, d, p) => interruptingNode(f, `serial@${unit(d.base)}`, 'ns16550a', d, p, () => f.propU32('clock-frequency', 3686400)),
+  rtc: (f, d, p) => interruptingNode(f, `rtc@${unit(d.base)}`, 'google,goldfish-rtc', d, p),
+  virtio: (f, d, p) => interruptingNode(f, `virtio_mmio@${unit(d.base)}`, 'virtio,mmio', d, p),
   // the test device, and the poweroff and reboot nodes that write its register
   syscon(f, d, p) {
     f.begin(`test@${unit(d.base)}`);
@@ -223,3 +201,14 @@ const NODES: Record<BoardDeviceKind, (f: FdtWriter, d: BoardDevice, p: Phandles)
     }
   },
 };
+
+/** A device node with one MMIO window and one PLIC interrupt (and `extra` properties after its reg). */
+function interruptingNode(f: FdtWriter, name: string, compatible: string, d: BoardDevice, p: Phandles, extra?: () => void): void {
+  f.begin(name);
+  f.propString('compatible', compatible);
+  f.propCells('reg', reg(d.base, d.size));
+  extra?.();
+  f.propU32('interrupts', d.irq!);
+  f.propU32('interrupt-parent', p.plic);
+  f.end();
+}

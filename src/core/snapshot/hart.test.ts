@@ -9,6 +9,7 @@ import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
 import { SnapshotError } from './state.js';
+import { restoreHart, saveHart } from './hart.js';
 
 const BASE = 0x8000_0000;
 const I = (imm: number, rs1: number, f3: number, rd: number, opc: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opc) >>> 0;
@@ -50,15 +51,15 @@ test('a program saved part-way and restored elsewhere ends as the one that never
 
   const first = machine(PROGRAM);
   first.h.run(1234); // mid-loop
-  const saved = JSON.parse(JSON.stringify(first.h.save()));
+  const saved = JSON.parse(JSON.stringify(saveHart(first.h)));
   const memory = first.ram.u8.slice(0, 1 << 16);
 
   const second = machine();
   second.ram.u8.set(memory);
-  second.h.restore(saved);
+  restoreHart(second.h, saved);
   let m = 0;
   while (!second.h.waiting && m < 100_000) m += second.h.run(1000);
-  assert.deepEqual(second.h.save(), whole.h.save(), 'registers, pc, CSRs and counters');
+  assert.deepEqual(saveHart(second.h), saveHart(whole.h), 'registers, pc, CSRs and counters');
   assert.deepEqual(second.ram.u8.slice(0x400, 0x420), whole.ram.u8.slice(0x400, 0x420));
   assert.equal(second.h.s[S.MSCRATCH], 500500);
 });
@@ -66,12 +67,12 @@ test('a program saved part-way and restored elsewhere ends as the one that never
 test('a hart record with a bad state block or privilege is refused and changes nothing', () => {
   const { h } = machine(PROGRAM);
   h.run(10);
-  const good = h.save();
+  const good = saveHart(h);
   const before = JSON.stringify(good);
   const bad = (patch: object) => ({ ...good, ...patch });
-  assert.throws(() => h.restore(bad({ state: good.state.slice(1) })), /hart 0\.state must be an array of 236 numbers/);
-  assert.throws(() => h.restore(bad({ state: good.state.map((v, i) => (i === S.PRIV ? 2 : v)) })), SnapshotError);
-  assert.throws(() => h.restore(bad({ retired: 1.5 })), /hart 0\.retired must be a whole number/);
-  assert.throws(() => h.restore(bad({ sbiTimer: 'soon' })), /hart 0\.sbiTimer must be an unsigned 64-bit number/);
-  assert.equal(JSON.stringify(h.save()), before);
+  assert.throws(() => restoreHart(h, bad({ state: good.state.slice(1) })), /hart 0\.state must be an array of 236 numbers/);
+  assert.throws(() => restoreHart(h, bad({ state: good.state.map((v, i) => (i === S.PRIV ? 2 : v)) })), SnapshotError);
+  assert.throws(() => restoreHart(h, bad({ retired: 1.5 })), /hart 0\.retired must be a whole number/);
+  assert.throws(() => restoreHart(h, bad({ sbiTimer: 'soon' })), /hart 0\.sbiTimer must be an unsigned 64-bit number/);
+  assert.equal(JSON.stringify(saveHart(h)), before);
 });
