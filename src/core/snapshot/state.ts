@@ -13,17 +13,29 @@ export class SnapshotError extends Error {
 export class RecordReader {
   private readonly o: Record<string, unknown>;
 
-  /** Refuses anything but an object of `version`. */
-  constructor(record: unknown, private readonly where: string, version: number) {
+  /** Refuses anything but an object of `version` (undefined: a part of a record, with no version of its own). */
+  constructor(record: unknown, private readonly where: string, version: number | undefined) {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) throw this.bad('is not an object');
     this.o = record as Record<string, unknown>;
-    if (this.o.version !== version) {
+    if (version !== undefined && this.o.version !== version) {
       throw this.bad(`is of version ${JSON.stringify(this.o.version)}; this tvisor reads version ${version}`);
     }
   }
 
   private bad(why: string, key?: string): SnapshotError {
     return new SnapshotError(`snapshot: ${this.where}${key === undefined ? '' : `.${key}`} ${why}`);
+  }
+
+  /** An array of exactly `length` values, each to be read on its own (records of the parts). */
+  records(key: string, length: number): unknown[] {
+    const v = this.o[key];
+    if (!Array.isArray(v) || v.length !== length) throw this.bad(`must be an array of ${length} records`, key);
+    return v;
+  }
+
+  /** A field as it is, for the part that reads it (a device's own record). */
+  raw(key: string): unknown {
+    return this.o[key];
   }
 
   /** A whole number in [0, max]. */

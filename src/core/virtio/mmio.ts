@@ -7,7 +7,8 @@ import type { GuestMemory } from '../machine/memory.js';
 import {
   F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, MMIO_MAGIC, Reg, Status, TVISOR_VENDOR_ID,
 } from './constants.js';
-import { Virtqueue, VirtqueueError } from './queue.js';
+import { Virtqueue, VirtqueueError, type QueueState } from './queue.js';
+import { RecordReader, SnapshotError, u64Text } from '../snapshot/state.js';
 import { monotonicClock, type Clock } from '../host/clock.js';
 
 /** What a device can do with its transport. */
@@ -58,6 +59,26 @@ export interface VirtioDevice {
   reset(): void;
   /** The deadline the device gave VirtioContext.setTimer has passed (called once per setTimer). */
   timer?(): void;
+  /** The device's own state (its configuration, work in flight), as a plain-data record; absent: it has none. */
+  save?(): unknown;
+  /** Takes what save() returned (checked: a bad record throws SnapshotError); called after the queues are back. */
+  restore?(record: unknown): void;
+}
+
+/** A virtio-mmio transport's saved state, with its queues' and its device's. */
+export interface VirtioMmioState {
+  version: 1;
+  deviceId: number;
+  status: number;
+  features: string;
+  driverFeatures: string;
+  deviceFeaturesSel: number;
+  driverFeaturesSel: number;
+  queueSel: number;
+  interruptStatus: number;
+  configGeneration: number;
+  queues: QueueState[];
+  device: unknown;
 }
 
 /** What the transport needs from the machine for device timers. */
@@ -149,6 +170,69 @@ export class VirtioMmio implements Device, VirtioContext {
     if (this.timerAtMs === Infinity || this.nowMs() < this.timerAtMs - 1e-6) return;
     this.timerAtMs = Infinity;
     this.guarded('timer', () => this.device.timer?.());
+  }
+
+  /** The transport's registers, each queue's state, and the device's own (VirtioDevice.save). */
+  save(): VirtioMmioState {
+    return {
+      version: 1,
+      deviceId: this.device.deviceId,
+      status: this.status,
+      features: u64Text(this.features),
+      driverFeatures: u64Text(this.driverFeatures),
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      queueSel: this.queueSel,
+      interruptStatus: this.interruptStatus,
+      configGeneration: this.configGeneration,
+      queues: this.queues.map((q) => q.save()),
+      device: this.device.save?.() ?? null,
+    };
+  }
+
+  /**
+   * Takes a saved state of a transport of the same device type and queues. A record of the wrong shape is
+   * refused before anything changes; one whose rings do not fit this queue or RAM (mapped again here), or
+   * whose device part the device refuses, leaves the transport reset. The interrupt line follows the restored
+   * status; a device timer is the device's to arm again.
+   */
+  restore(record: unknown): void {
+    const where = `virtio ${this.device.name}`;
+    const r = new RecordReader(record, where, 1);
+    const deviceId = r.uint('deviceId', 0xffffffff);
+    if (deviceId !== this.device.deviceId) throw new SnapshotError(`snapshot: ${where} holds the state of device type ${deviceId}, not ${this.device.deviceId}`);
+    const u32 = 0xffffffff;
+    const regs = {
+      status: r.uint('status', 0xff),
+      features: r.u64('features'),
+      driverFeatures: r.u64('driverFeatures'),
+      deviceFeaturesSel: r.uint('deviceFeaturesSel', u32),
+      driverFeaturesSel: r.uint('driverFeaturesSel', u32),
+      queueSel: r.uint('queueSel', u32),
+      interruptStatus: r.uint('interruptStatus', Irq.USED_BUFFER | Irq.CONFIG_CHANGE),
+      configGeneration: r.uint('configGeneration', u32),
+    };
+    if ((regs.features & ~this.offered) !== 0n) throw new SnapshotError(`snapshot: ${where}.features holds bits this device does not offer`);
+    const queues = r.records('queues', this.queues.length).map((q, i) => readQueue(q, `${where}.queues[${i}]`, this.queues[i].maxSize));
+    const device = r.raw('device');
+    this.reset();
+    try {
+      queues.forEach((q, i) => this.queues[i].restore(q));
+      this.device.restore?.(device);
+    } catch (e) {
+      this.reset();
+      if (e instanceof VirtqueueError) throw new SnapshotError(`snapshot: ${where}: ${e.message}`);
+      throw e;
+    }
+    this.status = regs.status;
+    this.features = regs.features;
+    this.driverFeatures = regs.driverFeatures;
+    this.deviceFeaturesSel = regs.deviceFeaturesSel;
+    this.driverFeaturesSel = regs.driverFeaturesSel;
+    this.queueSel = regs.queueSel;
+    this.interruptStatus = regs.interruptStatus;
+    this.configGeneration = regs.configGeneration;
+    this.irq.set(this.interruptStatus !== 0);
   }
 
   private raise(bits: number): void {
@@ -323,4 +407,22 @@ export class ConfigSpace {
       if (o >= 0 && o < this.bytes.length) this.bytes[o] = (value >>> (8 * i)) & 0xff;
     }
   }
+}
+
+/** Reads one queue's state from a transport record. */
+function readQueue(record: unknown, where: string, maxSize: number): QueueState {
+  const r = new RecordReader(record, where, undefined);
+  const addr = 2 ** 53 - 1;
+  return {
+    size: r.uint('size', maxSize),
+    desc: r.uint('desc', addr),
+    driver: r.uint('driver', addr),
+    device: r.uint('device', addr),
+    ready: r.bool('ready'),
+    indirect: r.bool('indirect'),
+    eventIdx: r.bool('eventIdx'),
+    lastAvail: r.uint('lastAvail', 0xffff),
+    usedIdx: r.uint('usedIdx', 0xffff),
+    signalled: r.uint('signalled', 0xffff),
+  };
 }

@@ -35,6 +35,20 @@ function viewOf(mem: GuestMemory, addr: number, len: number): DataView {
   return new DataView(v.buffer, v.byteOffset, v.byteLength);
 }
 
+/** A virtqueue's saved state (part of its transport's record): guest-physical addresses as numbers (< 2^53). */
+export interface QueueState {
+  size: number;
+  desc: number;
+  driver: number;
+  device: number;
+  ready: boolean;
+  indirect: boolean;
+  eventIdx: boolean;
+  lastAvail: number;
+  usedIdx: number;
+  signalled: number;
+}
+
 export class Virtqueue {
   /** QueueNum: the size the driver chose (a power of 2, at most maxSize). */
   size: number;
@@ -66,6 +80,32 @@ export class Virtqueue {
     this.ready = false;
     this.lastAvail = this.usedIdx = this.signalled = 0;
     this.desc = this.avail = this.used = null;
+  }
+
+  /** The queue's state: the driver's layout, negotiated ring features, and the device's ring indexes. */
+  save(): QueueState {
+    return {
+      size: this.size, desc: this.descAddr, driver: this.driverAddr, device: this.deviceAddr, ready: this.ready,
+      indirect: this.indirect, eventIdx: this.eventIdx, lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalled: this.signalled,
+    };
+  }
+
+  /**
+   * Takes a saved state (already read from its record), mapping the rings of a ready queue again; throws
+   * VirtqueueError when the layout does not fit this queue and RAM (a record that could not have been saved).
+   */
+  restore(q: QueueState): void {
+    this.reset();
+    this.size = q.size;
+    this.descAddr = q.desc;
+    this.driverAddr = q.driver;
+    this.deviceAddr = q.device;
+    this.indirect = q.indirect;
+    this.eventIdx = q.eventIdx;
+    if (q.ready) this.enable();
+    this.lastAvail = q.lastAvail;
+    this.usedIdx = q.usedIdx;
+    this.signalled = q.signalled;
   }
 
   /** QueueReady = 1: checks the driver's layout and maps the rings; throws VirtqueueError when unusable. */

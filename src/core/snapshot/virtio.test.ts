@@ -1,0 +1,74 @@
+// A virtio-mmio transport's saved state, with its queues: a driver that set a device up and used it goes on
+// using a fresh transport restored from the record (over a copy of its RAM) as if nothing happened.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GuestRam } from '../machine/memory.js';
+import { F_RING_EVENT_IDX, F_VERSION_1, Irq, Reg, Status } from '../virtio/constants.js';
+import { VirtioMmio } from '../virtio/mmio.js';
+import { MockDriver } from '../virtio/mock-driver.js';
+import { VirtioRng } from '../virtio/rng/rng.js';
+import { VirtioConsole } from '../virtio/console/console.js';
+import { SnapshotError } from './state.js';
+
+const BASE = 0x8000_0000;
+const json = <T>(v: T): unknown => JSON.parse(JSON.stringify(v));
+
+function transport(ram: GuestRam) {
+  let level = false;
+  const rng = new VirtioRng((n) => new Uint8Array(n).fill(0x5a));
+  const dev = new VirtioMmio(rng, ram, { set: (l) => (level = l) });
+  return { dev, irq: () => level };
+}
+
+test('a used virtqueue goes on from a restored transport: indexes, features, interrupt status', () => {
+  const ram = new GuestRam(BASE, 1 << 20);
+  const a = transport(ram);
+  const drv = new MockDriver(a.dev, ram);
+  drv.init({ features: F_VERSION_1 | F_RING_EVENT_IDX });
+  for (let i = 0; i < 3; i++) {
+    drv.add(0, [{ writable: 8 }]);
+    drv.kick(0);
+  }
+  assert.equal(drv.used(0).length, 3);
+  assert.ok(a.irq(), 'an interrupt is pending (not yet acknowledged)');
+  const saved = json(a.dev.save());
+
+  const ram2 = new GuestRam(BASE, 1 << 20);
+  ram2.u8.set(ram.u8.subarray(0, 1 << 20));
+  const b = transport(ram2);
+  b.dev.restore(saved);
+  assert.deepEqual(json(b.dev.save()), saved);
+  assert.ok(b.irq(), 'the pending interrupt is asserted again');
+  (drv as unknown as { dev: VirtioMmio; ram: GuestRam }).dev = b.dev;
+  (drv as unknown as { dev: VirtioMmio; ram: GuestRam }).ram = ram2;
+  assert.equal(drv.ackInterrupt(), Irq.USED_BUFFER);
+  assert.equal(b.irq(), false);
+  assert.equal(drv.status() & Status.DRIVER_OK, Status.DRIVER_OK);
+  drv.setUsedEvent(0, 3); // event index: interrupt once the used index passes 3
+  const head = drv.add(0, [{ writable: 4 }]);
+  drv.kick(0);
+  const used = drv.used(0);
+  assert.deepEqual(used.map((u) => [u.id, u.len, [...u.data]]), [[head, 4, [0x5a, 0x5a, 0x5a, 0x5a]]], 'the fourth request, in the next used slot');
+  assert.ok(b.irq(), 'the driver\'s used_event is honoured with the restored signalled index');
+});
+
+test('a transport record for another device type, queue layout or features is refused by name', () => {
+  const ram = new GuestRam(BASE, 1 << 20);
+  const a = transport(ram);
+  new MockDriver(a.dev, ram).init({ features: F_VERSION_1 });
+  const good = a.dev.save();
+  const b = transport(ram);
+  const q = good.queues[0];
+  const cases: [unknown, RegExp][] = [
+    [{ ...good, version: 0 }, /virtio virtio-rng is of version 0/],
+    [{ ...good, features: String(1n << 50n) }, /features holds bits this device does not offer/],
+    [{ ...good, queues: [] }, /virtio virtio-rng\.queues must be an array of 1 records/],
+    [{ ...good, queues: [{ ...q, size: 65 }] }, /queues\[0\]\.size must be a whole number from 0 to 64/],
+    [{ ...good, queues: [{ ...q, desc: 0x4000_0000 }] }, /virtio virtio-rng: virtqueue ring outside guest RAM/],
+    [{ ...good, queues: [{ ...q, size: 48 }] }, /queue size 48 is not a power of 2/],
+  ];
+  for (const [rec, why] of cases) assert.throws(() => b.dev.restore(rec), (e: unknown) => e instanceof SnapshotError && why.test(e.message), String(why));
+  const con = new VirtioMmio(new VirtioConsole(() => {}, { cols: 80, rows: 25 }), ram, { set: () => {} });
+  assert.throws(() => con.restore(good), /holds the state of device type 4, not 3/);
+  assert.equal(b.dev.read(Reg.Status, 4), 0, 'a refused restore leaves the transport reset');
+});
