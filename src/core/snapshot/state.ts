@@ -33,6 +33,18 @@ export class RecordReader {
     return v;
   }
 
+  /** An array of [name, number] pairs (names of at most 64 characters, numbers any finite value). */
+  pairs(key: string): [string, number][] {
+    const v = this.o[key];
+    if (!Array.isArray(v) || v.length > 1024) throw this.bad('must be an array of at most 1024 [name, number] pairs', key);
+    return v.map((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || p[0].length > 64 || typeof p[1] !== 'number' || !Number.isFinite(p[1])) {
+        throw this.bad('must be a [name, number] pair', `${key}[${i}]`);
+      }
+      return [p[0], p[1]];
+    });
+  }
+
   /** A field as it is, for the part that reads it (a device's own record). */
   raw(key: string): unknown {
     return this.o[key];

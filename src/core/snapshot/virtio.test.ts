@@ -8,6 +8,7 @@ import { VirtioMmio } from '../virtio/mmio.js';
 import { MockDriver } from '../virtio/mock-driver.js';
 import { VirtioRng } from '../virtio/rng/rng.js';
 import { VirtioConsole } from '../virtio/console/console.js';
+import { VirtioBalloon } from '../virtio/balloon/balloon.js';
 import { SnapshotError } from './state.js';
 
 const BASE = 0x8000_0000;
@@ -71,4 +72,70 @@ test('a transport record for another device type, queue layout or features is re
   const con = new VirtioMmio(new VirtioConsole(() => {}, { cols: 80, rows: 25 }), ram, { set: () => {} });
   assert.throws(() => con.restore(good), /holds the state of device type 4, not 3/);
   assert.equal(b.dev.read(Reg.Status, 4), 0, 'a refused restore leaves the transport reset');
+});
+
+/** Moves a mock driver over to a restored transport and its copy of RAM. */
+function handOver(drv: MockDriver, dev: VirtioMmio, ram: GuestRam): void {
+  Object.assign(drv as unknown as { dev: VirtioMmio; ram: GuestRam }, { dev, ram });
+}
+
+/** A copy of `ram` (same base and size). */
+function copyOf(ram: GuestRam): GuestRam {
+  const c = new GuestRam(BASE, ram.size);
+  c.u8.set(ram.u8.subarray(0, ram.size));
+  return c;
+}
+
+test('virtio-console: its size and the input the guest had not taken yet come back', () => {
+  const ram = new GuestRam(BASE, 1 << 20);
+  const con = new VirtioConsole(() => {}, { cols: 132, rows: 43 });
+  const dev = new VirtioMmio(con, ram, { set: () => {} });
+  const drv = new MockDriver(dev, ram);
+  drv.init({ features: F_VERSION_1 });
+  con.receive(new TextEncoder().encode('typed before the guest had buffers'));
+  const saved = json(dev.save());
+  const ram2 = copyOf(ram);
+  const con2 = new VirtioConsole(() => {}, { cols: 80, rows: 25 });
+  const dev2 = new VirtioMmio(con2, ram2, { set: () => {} });
+  dev2.restore(saved);
+  assert.deepEqual(json(dev2.save()), saved);
+  assert.equal(dev2.read(0x100, 2), 132, 'cols');
+  handOver(drv, dev2, ram2);
+  drv.add(0, [{ writable: 64 }]);
+  drv.kick(0);
+  const [got] = drv.used(0);
+  assert.equal(new TextDecoder().decode(got.data.subarray(0, got.len)), 'typed before the guest had buffers');
+});
+
+test('virtio-balloon: the pages in the balloon, the statistics and the held statistics buffer come back', () => {
+  const ram = new GuestRam(BASE, 4 << 20);
+  const b = new VirtioBalloon({ ramBase: BASE, ramSize: ram.size });
+  const dev = new VirtioMmio(b, ram, { set: () => {} });
+  const drv = new MockDriver(dev, ram);
+  drv.init();
+  b.setTarget(3 * 4096);
+  const pfns = new Uint8Array(12);
+  [0x100, 0x101, 0x200].forEach((p, i) => new DataView(pfns.buffer).setUint32(4 * i, (BASE >>> 12) + p, true));
+  drv.add(0, [{ data: pfns }]);
+  drv.kick(0);
+  const stat = new Uint8Array(10);
+  new DataView(stat.buffer).setUint16(0, 4, true);
+  new DataView(stat.buffer).setUint32(2, 777, true);
+  drv.add(2, [{ data: stat }]);
+  drv.kick(2);
+  assert.equal(b.returnedBytes, 3 * 4096);
+  const saved = json(dev.save()) as { device: { runs: number[] } };
+  assert.deepEqual(saved.device.runs, [0x100, 2, 0x200, 1]);
+  const ram2 = copyOf(ram);
+  const b2 = new VirtioBalloon({ ramBase: BASE, ramSize: ram2.size });
+  const dev2 = new VirtioMmio(b2, ram2, { set: () => {} });
+  dev2.restore(saved);
+  assert.deepEqual(json(dev2.save()), saved);
+  assert.equal(b2.returnedBytes, 3 * 4096);
+  assert.equal(b2.targetBytes, 3 * 4096);
+  assert.deepEqual(b2.guestStats, { free_memory: 777 });
+  handOver(drv, dev2, ram2);
+  assert.ok(b2.requestStats(), 'the held buffer is given back to ask for fresh statistics');
+  assert.equal(drv.used(2).length, 1);
+  assert.throws(() => dev2.restore({ ...saved, device: { ...saved.device, runs: [0x3ff, 2] } }), /virtio-balloon\.runs\[0\] reaches beyond guest RAM/);
 });

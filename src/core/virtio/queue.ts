@@ -108,6 +108,14 @@ export class Virtqueue {
     this.signalled = q.signalled;
   }
 
+  /**
+   * Puts the last `n` chains taken back on the available ring, to be taken again: how a restored device gets
+   * the chains it held when saved (always the last it took, as devices complete in order).
+   */
+  rewind(n: number): void {
+    this.lastAvail = u16(this.lastAvail - n);
+  }
+
   /** QueueReady = 1: checks the driver's layout and maps the rings; throws VirtqueueError when unusable. */
   enable(): void {
     const n = this.size;

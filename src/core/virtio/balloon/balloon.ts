@@ -6,6 +6,7 @@
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { gather, type DescriptorChain } from '../queue.js';
+import { RecordReader, SnapshotError } from '../../snapshot/state.js';
 
 const F_STATS_VQ = 1n << 1n; // statsq present
 const F_DEFLATE_ON_OOM = 1n << 2n; // the guest may deflate on its own when short of memory
@@ -25,6 +26,18 @@ export interface BalloonOptions {
   ramSize: number;
   /** Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM (the guest keeps its MemTotal and deflates under pressure). */
   deflateOnOom?: boolean;
+}
+
+/** A balloon's saved state. */
+export interface BalloonState {
+  version: 1;
+  /** The host's target and the guest's actual, in 4 KiB pages. */
+  numPages: number;
+  actual: number;
+  /** The pages in the balloon (by page index in RAM) as (start, length) runs. */
+  runs: number[];
+  stats: [string, number][];
+  statsHeld: boolean;
 }
 
 export class VirtioBalloon implements VirtioDevice {
@@ -88,6 +101,51 @@ export class VirtioBalloon implements VirtioDevice {
     this.pages = 0;
     this.statsChain = null;
     this.config.write(4, 4, 0);
+  }
+
+  /**
+   * The balloon's state: the host's target, the guest's `actual`, the pages in the balloon (as runs), the
+   * guest's last statistics, and whether the device holds the guest's statistics buffer.
+   */
+  save(): BalloonState {
+    const runs: number[] = [];
+    for (let p = 0; p < this.inBalloon.length; p++) {
+      if (!this.inBalloon[p]) continue;
+      const start = p;
+      while (p + 1 < this.inBalloon.length && this.inBalloon[p + 1]) p++;
+      runs.push(start, p - start + 1);
+    }
+    return {
+      version: 1, numPages: this.config.read(0, 4), actual: this.config.read(4, 4), runs,
+      stats: Object.entries(this.guestStats).map(([k, v]) => [k, v]), statsHeld: this.statsChain !== null,
+    };
+  }
+
+  restore(record: unknown): void {
+    const n = this.inBalloon.length;
+    const r = new RecordReader(record, 'virtio-balloon', 1);
+    const numPages = r.uint('numPages', n);
+    const actual = r.uint('actual', 0xffffffff);
+    const runs = r.uints('runs', -1, n, 2 * n);
+    if (runs.length % 2 !== 0) throw new SnapshotError('snapshot: virtio-balloon.runs must hold (start, length) pairs');
+    for (let i = 0; i < runs.length; i += 2) {
+      if (runs[i] + runs[i + 1] > n) throw new SnapshotError(`snapshot: virtio-balloon.runs[${i}] reaches beyond guest RAM`);
+    }
+    const stats = r.pairs('stats');
+    const statsHeld = r.bool('statsHeld');
+    this.reset();
+    this.config.write(0, 4, numPages);
+    this.config.write(4, 4, actual);
+    for (let i = 0; i < runs.length; i += 2) this.inBalloon.fill(1, runs[i], runs[i] + runs[i + 1]);
+    this.pages = this.inBalloon.reduce((a, b) => a + b, 0);
+    this.guestStats = Object.fromEntries(stats);
+    if (statsHeld) {
+      // the buffer held was the last the guest gave on statsq: take it again
+      const q = this.ctx.queue(2);
+      q.rewind(1);
+      this.statsChain = q.pop();
+      if (!this.statsChain) throw new SnapshotError('snapshot: virtio-balloon held a statistics buffer its queue does not have');
+    }
   }
 
   /** Asks the guest for fresh statistics (returns the buffer it left on statsq); false if none is held. */

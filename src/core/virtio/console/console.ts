@@ -3,6 +3,7 @@
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { gather, scatter, VirtqueueError } from '../queue.js';
+import { RecordReader } from '../../snapshot/state.js';
 
 const F_SIZE = 1n << 0n; // cols/rows in the configuration space
 const F_EMERG_WRITE = 1n << 2n; // emerg_wr register
@@ -15,6 +16,15 @@ export interface ConsoleStats {
   rxBytes: number;
   txBytes: number;
   rxDropped: number;
+}
+
+/** A virtio console's saved state. */
+export interface ConsoleState {
+  version: 1;
+  cols: number;
+  rows: number;
+  /** Host input waiting for the guest, oldest first. */
+  input: number[];
 }
 
 export class VirtioConsole implements VirtioDevice {
@@ -97,6 +107,24 @@ export class VirtioConsole implements VirtioDevice {
   notify(index: number): void {
     if (index === 0) this.deliver();
     else if (index === 1) this.transmit();
+  }
+
+  /** The console's size and the host input the guest has not taken yet. */
+  save(): ConsoleState {
+    const input: number[] = [];
+    for (const b of this.backlog) for (const x of b) input.push(x);
+    return { version: 1, cols: this.config.read(0, 2), rows: this.config.read(2, 2), input };
+  }
+
+  restore(record: unknown): void {
+    const r = new RecordReader(record, 'virtio-console', 1);
+    const cols = r.uint('cols', 0xffff);
+    const rows = r.uint('rows', 0xffff);
+    const input = r.uints('input', -1, 0xff, INPUT_BACKLOG);
+    this.config.write(0, 2, cols);
+    this.config.write(2, 2, rows);
+    this.backlog = input.length > 0 ? [Uint8Array.from(input)] : [];
+    this.backlogBytes = input.length;
   }
 
   private deliver(): void {
