@@ -11,7 +11,7 @@
 //   such a request (the tokens never exist at once); timeUntilAllowed() gives the real wait.
 // - update() keeps the current balance (clamped to the new size) rather than resetting the bucket to full,
 //   so reconfiguring a throttled device cannot be used to get a free burst.
-import type { IoLimiter } from '../core/virtio/limiter.js';
+import type { IoLimiter, LimiterState } from '../core/virtio/limiter.js';
 
 export interface TokenBucketConfig {
   /** Tokens (bytes or ops) the bucket holds when full; refilled linearly over refillTimeMs. */
@@ -86,6 +86,19 @@ export class TokenBucket {
     if (!this.limited || tokens <= 0) return 0;
     this.refill(nowMs);
     return this.msToReach(Math.min(tokens - this.burst, this.size));
+  }
+
+  /** The tokens now: regular and one-time burst. */
+  save(nowMs: number): { budget: number; burst: number } {
+    this.refill(nowMs);
+    return { budget: this.budget, burst: this.burst };
+  }
+
+  /** Puts back saved tokens (clamped to what the bucket holds), refilling from nowMs on. */
+  restore(s: { budget: number; burst: number }, nowMs: number): void {
+    this.budget = Math.max(0, Math.min(s.budget, this.size));
+    this.burst = Math.max(0, s.burst);
+    this.lastMs = nowMs;
   }
 
   /** Applies a new configuration from nowMs on; the balance is kept but not above the new size. A new
@@ -167,6 +180,15 @@ export class RateLimiter implements IoLimiter {
   update(cfg: RateLimiterConfig, nowMs: number): void {
     this.bandwidth = RateLimiter.bucket(this.bandwidth, cfg.bandwidth, nowMs);
     this.ops = RateLimiter.bucket(this.ops, cfg.ops, nowMs);
+  }
+
+  save(nowMs: number): LimiterState {
+    return { bandwidth: this.bandwidth?.save(nowMs) ?? null, ops: this.ops?.save(nowMs) ?? null };
+  }
+
+  restore(s: LimiterState, nowMs: number): void {
+    if (s.bandwidth) this.bandwidth?.restore(s.bandwidth, nowMs);
+    if (s.ops) this.ops?.restore(s.ops, nowMs);
   }
 
   /** Times a request was refused. */

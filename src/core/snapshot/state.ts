@@ -3,6 +3,7 @@
 // arrays only, so it survives JSON and structured clone; 64-bit values are decimal strings. restore() checks a
 // whole record before it changes anything: one of another version, or with a field missing, of the wrong type
 // or out of range, is refused with a SnapshotError that names the field, and the device is left as it was.
+import type { LimiterState } from '../virtio/limiter.js';
 
 /** A snapshot or state record that cannot be used; the message says which and why. */
 export class SnapshotError extends Error {
@@ -43,6 +44,42 @@ export class RecordReader {
       }
       return [p[0], p[1]];
     });
+  }
+
+  /** An array of at most `maxItems` base64 strings, decoded, of `maxBytes` in all at most. */
+  base64s(key: string, maxItems: number, maxBytes: number): Uint8Array[] {
+    const v = this.o[key];
+    if (!Array.isArray(v) || v.length > maxItems) throw this.bad(`must be an array of at most ${maxItems} base64 strings`, key);
+    let total = 0;
+    return v.map((x, i) => {
+      if (typeof x !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(x) || x.length % 4 !== 0) throw this.bad('must be base64', `${key}[${i}]`);
+      total += (x.length / 4) * 3;
+      if (total > maxBytes + 3 * maxItems) throw this.bad(`holds more than ${maxBytes} bytes`, key);
+      const bin = atob(x);
+      return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    });
+  }
+
+  /** A limiter's tokens (LimiterState), or null when the device had no limiter. */
+  limiter(key: string): LimiterState | null {
+    const v = this.o[key];
+    if (v === null) return null;
+    const r = new RecordReader(v, `${this.where}.${key}`, undefined);
+    return { bandwidth: r.bucket('bandwidth'), ops: r.bucket('ops') };
+  }
+
+  private bucket(key: string): { budget: number; burst: number } | null {
+    const v = this.o[key];
+    if (v === null) return null;
+    const r = new RecordReader(v, `${this.where}.${key}`, undefined);
+    return { budget: r.finite('budget'), burst: r.finite('burst') };
+  }
+
+  /** A finite number of at least 0. */
+  finite(key: string): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw this.bad('must be a finite number of at least 0', key);
+    return v;
   }
 
   /** A field as it is, for the part that reads it (a device's own record). */

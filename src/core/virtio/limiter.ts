@@ -10,6 +10,16 @@ export interface IoLimiter {
   consume(bytes: number, nowMs: number): boolean;
   /** Milliseconds (fractional) until consume(bytes) would succeed; 0 = now. */
   waitMs(bytes: number, nowMs: number): number;
+  /** The tokens in its buckets at `nowMs`, for a saved state (its limits are the machine description's). */
+  save?(nowMs: number): LimiterState;
+  /** Puts back saved tokens (at most what each bucket holds), counting refills from `nowMs`. */
+  restore?(s: LimiterState, nowMs: number): void;
+}
+
+/** The tokens of a limiter's buckets (null: no such bucket). */
+export interface LimiterState {
+  bandwidth: { budget: number; burst: number } | null;
+  ops: { budget: number; burst: number } | null;
 }
 
 /**

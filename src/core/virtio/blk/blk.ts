@@ -4,7 +4,8 @@
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { gather, type DescriptorChain, type Segment } from '../queue.js';
-import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
+import { MIN_THROTTLE_MS, type IoLimiter, type LimiterState } from '../limiter.js';
+import { RecordReader, SnapshotError } from '../../snapshot/state.js';
 import type { BlockBackend } from './backend.js';
 
 /** Device feature bits (5.2.3). */
@@ -102,6 +103,14 @@ export interface VirtioBlkOptions {
   limiter?: IoLimiter;
 }
 
+/** A virtio-blk device's saved state (its disk is the machine description's). */
+export interface BlkState {
+  version: 1;
+  /** A request the limiter refused was held (it is the last the device took from its queue). */
+  throttled: boolean;
+  limiter: LimiterState | null;
+}
+
 export class VirtioBlk implements VirtioDevice {
   readonly name: string;
   readonly deviceId = DeviceId.Block;
@@ -175,6 +184,26 @@ export class VirtioBlk implements VirtioDevice {
   /** Requests complete synchronously; only a throttled request is held, and the reset forgets it. */
   reset(): void {
     this.throttledRequest = null;
+  }
+
+  /** The request held by the limiter (taken again from the queue at restore) and the limiter's tokens. */
+  save(): BlkState {
+    return { version: 1, throttled: this.throttledRequest !== null, limiter: this.limiter?.save?.(this.ctx.nowMs()) ?? null };
+  }
+
+  restore(record: unknown): void {
+    const r = new RecordReader(record, this.name, 1);
+    const throttled = r.bool('throttled');
+    const limiter = r.limiter('limiter');
+    this.throttledRequest = null;
+    if (limiter) this.limiter?.restore?.(limiter, this.ctx.nowMs());
+    if (throttled) {
+      const q = this.ctx.queue(0);
+      q.rewind(1);
+      this.throttledRequest = q.pop();
+      if (!this.throttledRequest) throw new SnapshotError(`snapshot: ${this.name} held a request its queue does not have`);
+      this.ctx.setTimer(this.ctx.nowMs()); // the machine's loop retries it
+    }
   }
 
   /** New requests wait behind a throttled one until the timer says the limiter has tokens again. */

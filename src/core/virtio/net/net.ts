@@ -5,7 +5,8 @@
 import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { type DescriptorChain, VirtqueueError, gather, scatter } from '../queue.js';
-import { MIN_THROTTLE_MS, type IoLimiter } from '../limiter.js';
+import { MIN_THROTTLE_MS, type IoLimiter, type LimiterState } from '../limiter.js';
+import { RecordReader, SnapshotError } from '../../snapshot/state.js';
 import { ETH_HLEN, MAX_FRAME, type NetBackend } from './backend.js';
 
 /** Device feature bits (5.1.3). */
@@ -79,6 +80,30 @@ export interface VirtioNetOptions {
   txLimiter?: IoLimiter;
   /** Paces frames delivered to the guest; frames waiting for it stay in the bounded backlog. */
   rxLimiter?: IoLimiter;
+}
+
+/** A virtio-net device's saved state (its MAC and backend are the machine description's). */
+export interface NetState {
+  version: 1;
+  /** Frames waiting for rx buffers, oldest first, base64. */
+  backlog: string[];
+  rxHeadPaid: boolean;
+  /** Rx chains held for a frame that needs several (the last the device took from its rx queue). */
+  heldRx: number;
+  /** A tx chain the limiter refused was held (the last taken from the tx queue). */
+  txThrottled: boolean;
+  linkUp: boolean;
+  txWaiting: boolean;
+  rxWaiting: boolean;
+  txLimiter: LimiterState | null;
+  rxLimiter: LimiterState | null;
+}
+
+/** Bytes as base64 (btoa: in browsers and Node alike). */
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }
 
 export class VirtioNet implements VirtioDevice {
@@ -180,6 +205,64 @@ export class VirtioNet implements VirtioDevice {
     const now = this.ctx.nowMs();
     if (this.txResumeMs !== Infinity) this.txResumeMs = now;
     if (this.rxResumeMs !== Infinity) this.rxResumeMs = now;
+    this.armTimer();
+  }
+
+  /**
+   * The frames waiting for rx buffers, the rx chains and the throttled tx chain it held (the last it took from
+   * each queue: taken again at restore), the carrier, and its limiters' tokens. A throttled direction is
+   * retried at once after a restore.
+   */
+  save(): NetState {
+    const now = this.ctx.nowMs();
+    return {
+      version: 1,
+      backlog: this.backlog.map(base64),
+      rxHeadPaid: this.rxHeadPaid,
+      heldRx: this.held.length,
+      txThrottled: this.txThrottledChain !== null,
+      linkUp: this.linkUp,
+      txWaiting: this.txResumeMs !== Infinity,
+      rxWaiting: this.rxResumeMs !== Infinity,
+      txLimiter: this.txLimiter?.save?.(now) ?? null,
+      rxLimiter: this.rxLimiter?.save?.(now) ?? null,
+    };
+  }
+
+  restore(record: unknown): void {
+    const r = new RecordReader(record, this.name, 1);
+    const backlog = r.base64s('backlog', BACKLOG_FRAMES, BACKLOG_BYTES);
+    const rxHeadPaid = r.bool('rxHeadPaid');
+    const rxQueue = this.ctx.queue(0), txQueue = this.ctx.queue(1);
+    const heldRx = r.uint('heldRx', rxQueue.size);
+    const txThrottled = r.bool('txThrottled');
+    const linkUp = r.bool('linkUp');
+    const txWaiting = r.bool('txWaiting');
+    const rxWaiting = r.bool('rxWaiting');
+    const txLimiter = r.limiter('txLimiter');
+    const rxLimiter = r.limiter('rxLimiter');
+    const now = this.ctx.nowMs();
+    this.reset();
+    this.backlog = backlog;
+    this.backlogBytes = backlog.reduce((n, f) => n + f.length, 0);
+    this.rxHeadPaid = rxHeadPaid && backlog.length > 0;
+    this.linkUp = linkUp;
+    this.config.view.setUint16(6, linkUp ? NET_S_LINK_UP : 0, true);
+    if (txLimiter) this.txLimiter?.restore?.(txLimiter, now);
+    if (rxLimiter) this.rxLimiter?.restore?.(rxLimiter, now);
+    rxQueue.rewind(heldRx);
+    for (let i = 0; i < heldRx; i++) {
+      const c = rxQueue.pop();
+      if (!c) throw new SnapshotError(`snapshot: ${this.name} held rx buffers its queue does not have`);
+      this.held.push(c);
+    }
+    if (txThrottled) {
+      txQueue.rewind(1);
+      this.txThrottledChain = txQueue.pop();
+      if (!this.txThrottledChain) throw new SnapshotError(`snapshot: ${this.name} held a frame its tx queue does not have`);
+    }
+    if (txWaiting || txThrottled) this.txResumeMs = now;
+    if (rxWaiting) this.rxResumeMs = now;
     this.armTimer();
   }
 
