@@ -3,22 +3,24 @@
 // through guest firmware in M-mode (OpenSBI fw_dynamic). Harts share one host thread, round-robin.
 import { GuestRam } from './memory.js';
 import { Bus } from '../devices/bus.js';
-import { Clint, Timebase } from '../devices/clint.js';
-import { Plic } from '../devices/plic.js';
-import { Uart16550 } from '../devices/uart16550.js';
-import { GoldfishRtc } from '../devices/goldfish-rtc.js';
+import { Clint, Timebase, type ClintState } from '../devices/clint.js';
+import { Plic, type PlicState } from '../devices/plic.js';
+import { Uart16550, type UartState } from '../devices/uart16550.js';
+import { GoldfishRtc, type RtcState } from '../devices/goldfish-rtc.js';
 import { Syscon } from '../devices/syscon.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
 import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/bits.js';
 import { MISA_LO } from '../cpu/system.js';
-import { Sbi, type ResetKind } from '../sbi/sbi.js';
+import { Sbi, type ResetKind, type SbiState } from '../sbi/sbi.js';
 import { boardDevices, buildDeviceTree, PLIC_SOURCES, RAM_BASE, VIRTIO_SLOTS, type BoardDeviceKind, type HartFeatures } from './board.js';
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
 import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
-import { VirtioMmio, type VirtioDevice, type VirtioEvent } from '../virtio/mmio.js';
+import { VirtioMmio, type VirtioDevice, type VirtioEvent, type VirtioMmioState } from '../virtio/mmio.js';
+import { RecordReader, SnapshotError } from '../snapshot/state.js';
+import { restoreHart, saveHart, type HartState } from '../snapshot/hart.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
 import { PanicDetector } from './panic-detector.js';
 import type { JitMode } from '../jit/mode.js';
@@ -60,6 +62,18 @@ export interface VmConfig {
   onDeviceEvent?: (e: VirtioEvent) => void;
   /** When the harts translate guest code to WebAssembly (default: on). */
   jit?: JitMode;
+}
+
+/** A machine's saved state (Vm.saveState); its RAM travels beside it. */
+export interface VmState {
+  version: 1;
+  harts: HartState[];
+  clint: ClintState;
+  plic: PlicState;
+  uart: UartState;
+  rtc: RtcState;
+  sbi: SbiState | null;
+  virtio: VirtioMmioState[];
 }
 
 export type VmExit =
@@ -365,6 +379,52 @@ export class Vm {
    */
   setStealTime(hart: number, stealNs: number, preempted: boolean): void {
     this.sbi?.setSteal(hart, stealNs, preempted);
+  }
+
+  /**
+   * The machine's state, besides its RAM (see ramPages): every hart, the board devices, the SBI and each
+   * virtio transport with its device. Take it between slices. Harts in other threads cannot be saved yet.
+   */
+  saveState(): VmState {
+    if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be saved yet');
+    return {
+      version: 1,
+      harts: this.harts.map(saveHart),
+      clint: this.clint.save(),
+      plic: this.plic.save(),
+      uart: this.uart.save(),
+      rtc: this.rtc.save(),
+      sbi: this.sbi?.save() ?? null,
+      virtio: this.virtio.map((v) => v.save()),
+    };
+  }
+
+  /**
+   * Takes a saved state into this machine, which must be built like the saved one (same harts, firmware or
+   * not, virtio devices in the same slots: the machine description) and hold the saved RAM already
+   * (snapshot/file.ts restoreRam). Checks the record's shape first; a part refused after that (a virtqueue
+   * outside RAM) leaves the machine unusable: the caller discards it.
+   */
+  restoreState(record: unknown): void {
+    if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be restored yet');
+    const r = new RecordReader(record, 'vm', 1);
+    const harts = r.records('harts', this.harts.length);
+    const virtio = r.records('virtio', this.virtio.length);
+    const sbi = r.raw('sbi');
+    if ((sbi === null) !== (this.sbi === null)) {
+      throw new SnapshotError(`snapshot: saved ${sbi === null ? 'under M-mode firmware' : 'with tvisor\'s SBI'}, restored ${this.sbi === null ? 'under firmware' : 'with tvisor\'s SBI'}`);
+    }
+    this.code.clear(); // decoded and translated code of the RAM the machine had before
+    harts.forEach((h, i) => restoreHart(this.harts[i], h));
+    this.clint.restore(r.raw('clint'));
+    this.plic.restore(r.raw('plic'));
+    this.uart.restore(r.raw('uart'));
+    this.rtc.restore(r.raw('rtc'));
+    this.sbi?.restore(sbi);
+    virtio.forEach((v, i) => this.virtio[i].restore(v));
+    this.exit = null;
+    this.resetRequested = false;
+    this.wake();
   }
 
   /** Stops the VM from the host side; run() resolves with { kind: 'stopped' }. */

@@ -1,0 +1,115 @@
+// The snapshot file: what a host writes to save a VM and reads to bring it back (issue 15). Host-neutral: bytes
+// in, bytes out. Little-endian:
+//
+//   magic "TVSNAP\r\n" (8) · format u32 · meta length u32 · meta (UTF-8 JSON) · RAM size in pages u32 ·
+//   page count u32 · pages: (page index u32, 4096 bytes), indices ascending · CRC-32 of all before it u32
+//
+// `meta` is the caller's: the machine description and the machine's state (Vm.saveState). RAM is written
+// sparsely: only pages the guest (or a loader, or DMA) ever wrote, and of those only the ones not all zero.
+// A file that is not a snapshot, of another format, truncated or corrupt (any bit: the CRC) is refused with a
+// SnapshotError before anything is restored.
+import type { GuestRam } from '../machine/memory.js';
+import { SnapshotError } from './state.js';
+
+const MAGIC = Uint8Array.from('TVSNAP\r\n', (c) => c.charCodeAt(0));
+/** Bumped whenever the layout above or the meaning of a record changes. */
+export const SNAPSHOT_FORMAT = 1;
+const PAGE = 4096;
+
+/** A decoded snapshot: the caller's meta, and RAM as (page index, contents) in ascending order. */
+export interface SnapshotContents {
+  meta: unknown;
+  ramPages: number;
+  pages: { index: number; data: Uint8Array }[];
+}
+
+/** Writes a snapshot of `meta` and `ram`. */
+export function encodeSnapshot(meta: unknown, ram: GuestRam): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const pages: number[] = [];
+  const t = ram.touched;
+  for (let p = 0; p < t.length; p++) if (t[p] !== 0 && !zero(ram.u8, p * PAGE)) pages.push(p);
+  const out = new Uint8Array(8 + 8 + json.length + 8 + pages.length * (4 + PAGE) + 4);
+  const v = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  let o = 8;
+  v.setUint32(o, SNAPSHOT_FORMAT, true);
+  v.setUint32(o + 4, json.length, true);
+  out.set(json, o + 8);
+  o += 8 + json.length;
+  v.setUint32(o, ram.size / PAGE, true);
+  v.setUint32(o + 4, pages.length, true);
+  o += 8;
+  for (const p of pages) {
+    v.setUint32(o, p, true);
+    out.set(ram.u8.subarray(p * PAGE, (p + 1) * PAGE), o + 4);
+    o += 4 + PAGE;
+  }
+  v.setUint32(o, crc32(out.subarray(0, o)), true);
+  return out;
+}
+
+/** Reads a snapshot, checking everything about its layout; the pages are views into `bytes`. */
+export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
+  const bad = (why: string) => new SnapshotError(`not a usable snapshot: ${why}`);
+  if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad('it does not start as a tvisor snapshot does');
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const need = (o: number, n: number, what: string) => {
+    if (o + n > bytes.length) throw bad(`it ends inside ${what} (truncated at ${bytes.length} bytes)`);
+  };
+  need(8, 8, 'its header');
+  const format = v.getUint32(8, true);
+  if (format !== SNAPSHOT_FORMAT) throw bad(`it is of format ${format}; this tvisor reads format ${SNAPSHOT_FORMAT}`);
+  const metaLength = v.getUint32(12, true);
+  need(16, metaLength, 'its machine record');
+  let o = 16 + metaLength;
+  need(o, 8, 'its RAM header');
+  const ramPages = v.getUint32(o, true);
+  const count = v.getUint32(o + 4, true);
+  o += 8;
+  if (count > ramPages) throw bad(`it holds ${count} pages of a RAM of ${ramPages}`);
+  need(o, count * (4 + PAGE) + 4, 'its RAM');
+  if (o + count * (4 + PAGE) + 4 !== bytes.length) throw bad(`${bytes.length - (o + count * (4 + PAGE) + 4)} bytes follow its end`);
+  const end = o + count * (4 + PAGE);
+  if (v.getUint32(end, true) !== crc32(bytes.subarray(0, end))) throw bad('its checksum does not match (the file is corrupt)');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + metaLength)));
+  } catch (e) {
+    throw bad(`its machine record is not JSON (${(e as Error).message})`);
+  }
+  const pages: { index: number; data: Uint8Array }[] = [];
+  for (let i = 0, last = -1; i < count; i++, o += 4 + PAGE) {
+    const index = v.getUint32(o, true);
+    if (index <= last || index >= ramPages) throw bad(`its RAM page ${i} has index ${index}, not ascending within ${ramPages} pages`);
+    last = index;
+    pages.push({ index, data: bytes.subarray(o + 4, o + 4 + PAGE) });
+  }
+  return { meta, ramPages, pages };
+}
+
+/** Puts a snapshot's RAM into `ram` (of the same size): every other page reads zero. */
+export function restoreRam(ram: GuestRam, c: SnapshotContents): void {
+  if (c.ramPages * PAGE !== ram.size) throw new SnapshotError(`snapshot: its RAM is ${c.ramPages * 4} KiB, the machine's ${ram.size / 1024} KiB`);
+  ram.zeroTouched();
+  for (const p of c.pages) ram.write(ram.base + p.index * PAGE, p.data);
+}
+
+function zero(u8: Uint8Array, at: number): boolean {
+  const w = new Int32Array(u8.buffer, u8.byteOffset + at, PAGE / 4);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  return true;
+}
+
+/** CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it), a byte at a time through a table. */
+export function crc32(bytes: Uint8Array): number {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+    table[n] = c;
+  }
+  let c = ~0;
+  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}

@@ -1,0 +1,66 @@
+// A whole machine saved to a snapshot file and brought back in another Vm: a guest counting in memory goes on
+// counting from where it was, and a damaged, truncated or foreign file is refused before anything is restored.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Vm } from '../machine/vm.js';
+import { tinyImage } from '../machine/test-images.js';
+import { VirtioRng } from '../virtio/rng/rng.js';
+import { decodeSnapshot, encodeSnapshot, restoreRam, SNAPSHOT_FORMAT } from './file.js';
+import { SnapshotError } from './state.js';
+
+/** S-mode kernel: t0 = its address + 0x400; for (;;) (*t0)++ */
+const COUNTER = tinyImage([0x00000297, 0x40028293, 0x0002b303, 0x00130313, 0x0062b023, 0xff5ff06f]);
+
+function vm(): Vm {
+  return new Vm({
+    memory: 16 << 20, cpus: 1, kernel: COUNTER, cmdline: '', console: () => {}, random: (n) => new Uint8Array(n),
+    devices: [new VirtioRng((n) => new Uint8Array(n))], jit: 'off',
+  });
+}
+
+/** The guest's counter: 8 bytes at the kernel's load address (RAM + 2 MiB) + 0x40 (the code) + 0x400. */
+const counter = (m: Vm) => new DataView(m.ram.u8.buffer).getBigUint64(0x200000 + 0x40 + 0x400, true);
+
+test('a counting guest saved to a snapshot goes on counting, from the same count, in another Vm', () => {
+  const a = vm();
+  for (let i = 0; i < 5; i++) a.runSlice(2e6);
+  const count = counter(a);
+  assert.ok(count > 1000n, `the guest counted (${count})`);
+  const file = encodeSnapshot({ state: a.saveState() }, a.ram);
+  assert.ok(file.length < 64 * 1024, `sparse: ${file.length} bytes for 16 MiB of RAM`);
+
+  const c = decodeSnapshot(file);
+  const b = vm();
+  restoreRam(b.ram, c);
+  b.restoreState((c.meta as { state: unknown }).state);
+  assert.equal(counter(b), count);
+  // everything as saved, but mtime: it goes on with the host clock, which moved between the two saves
+  const withoutTime = (m: Vm) => ({ ...m.saveState(), clint: { ...m.saveState().clint, mtime: '' } });
+  assert.deepEqual(JSON.parse(JSON.stringify(withoutTime(b))), JSON.parse(JSON.stringify(withoutTime(a))));
+  const retired = b.harts[0].retired;
+  b.runSlice(2e6);
+  assert.ok(counter(b) > count, 'it goes on counting');
+  assert.ok(b.harts[0].retired > retired, 'instret goes on from the saved count');
+});
+
+test('a snapshot file that is foreign, of another format, truncated, corrupt or padded is refused', () => {
+  const a = vm();
+  a.runSlice(1e6);
+  const file = encodeSnapshot({ state: a.saveState() }, a.ram);
+  const refused = (bytes: Uint8Array, why: RegExp) =>
+    assert.throws(() => decodeSnapshot(bytes), (e: unknown) => e instanceof SnapshotError && why.test(e.message), String(why));
+  refused(new TextEncoder().encode('#!/bin/sh\necho not a snapshot\n'), /does not start as a tvisor snapshot does/);
+  const other = file.slice();
+  new DataView(other.buffer).setUint32(8, SNAPSHOT_FORMAT + 1, true);
+  refused(other, new RegExp(`of format ${SNAPSHOT_FORMAT + 1}; this tvisor reads format ${SNAPSHOT_FORMAT}`));
+  refused(file.subarray(0, file.length - 100), /truncated/);
+  const flipped = file.slice();
+  flipped[flipped.length - 2000] ^= 0x10; // a bit of RAM
+  refused(flipped, /checksum does not match/);
+  refused(Uint8Array.from([...file, 0]), /1 bytes follow its end/);
+  // a state record that does not fit the machine is refused by name
+  const b = vm();
+  const state = a.saveState();
+  assert.throws(() => b.restoreState({ ...state, harts: [] }), /vm\.harts must be an array of 1 records/);
+  assert.throws(() => b.restoreState({ ...state, sbi: null }), /saved under M-mode firmware, restored with tvisor's SBI/);
+});
