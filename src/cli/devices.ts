@@ -176,6 +176,12 @@ export async function createRunDevices(o: DeviceOptions): Promise<RunDevices> {
   const machine: MachineDescription = {
     name: o.name, memoryBytes: o.memory, vcpus: 1, kernel: '', cmdline: '', devices: describeRunDevices(o),
   };
+  return openRunDevices(machine, o.consoleOutput, o.warn);
+}
+
+/** The devices of a machine description, with their backends (as createRunDevices). */
+export async function openRunDevices(machine: MachineDescription, consoleOutput: (b: Uint8Array) => void, warn: (line: string) => void): Promise<RunDevices> {
+  const o = { consoleOutput, warn };
   try {
     const sockets = await openNetSockets(machine, o.warn);
     // tvisor run gives the VM no clock of its own: the limiters run on the default one

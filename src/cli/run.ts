@@ -7,7 +7,11 @@ import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
-import { createRunDevices } from './devices.js';
+import { describeRunDevices, openRunDevices } from './devices.js';
+import type { MachineDescription } from '../hypervisor/machine.js';
+import { decodeSnapshot, encodeSnapshot, restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
+import { SnapshotError } from '../core/snapshot/state.js';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
@@ -35,6 +39,11 @@ Options:
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
 ${jitHelp(20)}
   --stats             at exit, print the instructions run, wall time, MIPS and JIT mode on stderr
+  --save FILE         when the host stops the VM (Ctrl-A X, SIGTERM or SIGINT), save it to FILE first
+                      (not when the guest powers off); 'tvisor run --restore FILE' resumes it
+  --restore FILE      resume a VM saved with --save: the machine (images, memory, devices) is the
+                      snapshot's, so the options that describe one are refused; its disk and image
+                      files must be where they were and unchanged (not checked yet)
 
 Devices (virtio-mmio; the default guest loads the drivers for the devices present):
   --disk PATH[,readonly][,overlay=FILE][,serial=ID][,bw=RATE][,iops=N]
@@ -69,6 +78,9 @@ Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's sysco
 2 bad input (unreadable or unusable kernel, initrd or firmware, bad option), 70 internal error.
 `;
 
+/** The options a snapshot's machine replaces: --restore refuses them. */
+const RESTORE_EXCLUDES = ['kernel', 'initrd', 'append', 'cmdline', 'memory', 'vcpus', 'firmware', 'name', 'disk', 'net', 'console', 'rng', 'balloon'] as const;
+
 /** The interpreter's warm-ups (one per run), held while the process lives: see core/machine/warmup.ts. */
 const warmedUp: WarmUp[] = [];
 
@@ -89,6 +101,8 @@ const OPTIONS = {
   balloon: { type: 'string' },
   jit: { type: 'string' },
   stats: { type: 'boolean' },
+  save: { type: 'string' },
+  restore: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -109,6 +123,42 @@ function readInput(path: string, what: string): BootFile {
     if (e instanceof FileRefused) throw new InputError(e.message);
     throw e;
   }
+}
+
+/** What a snapshot file holds for `tvisor run --restore`: the machine it describes, its state and its RAM. */
+function readSnapshotFile(path: string): { machine: MachineDescription; state: unknown; contents: SnapshotContents } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new InputError(`--restore ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const contents = decodeSnapshot(bytes);
+    const meta = contents.meta as { machine?: MachineDescription; state?: unknown } | null;
+    const m = meta?.machine;
+    if (!m || typeof m.kernel !== 'string' || typeof m.cmdline !== 'string' || !Number.isInteger(m.memoryBytes) || !Number.isInteger(m.vcpus) || !Array.isArray(m.devices)) {
+      throw new SnapshotError('not a usable snapshot: it describes no machine tvisor run can build');
+    }
+    return { machine: m, state: meta!.state, contents };
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new InputError(`--restore ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Writes the stopped VM's snapshot to `path` (through a temporary file: a failed write leaves no half file). */
+function writeSnapshotFile(path: string, machine: MachineDescription, vm: Vm): void {
+  const bytes = encodeSnapshot({ machine, state: vm.saveState() }, vm.ram);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new InputError(`--save ${path}: ${(e as Error).message}`);
+  }
+  process.stderr.write(`tvisor: saved the VM to ${path} (${Math.ceil(bytes.length / 2 ** 20)} MiB); 'tvisor run --restore ${path}' resumes it\n`);
 }
 
 export interface DefaultGuest {
@@ -174,62 +224,82 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     const name = (values.name as string | undefined) ?? 'tvisor';
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new UsageError(`--name '${name}': use letters, digits, '.', '_' and '-' (at most 63)`, 'run');
     const jit = jitModeOf(values.jit, 'run');
-    let kernelPath = values.kernel as string | undefined;
-    let initrdPath = values.initrd as string | undefined;
-    let cmdline = values.cmdline as string | undefined;
-    if (kernelPath === undefined) {
-      if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
-      if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
-      const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
-      kernelPath = guest.kernel;
-      initrdPath = guest.initrd;
-      if (cmdline === undefined) {
-        cmdline = consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
-        // the default guest's init takes the host terminal's TERM and size from its command line (--cmdline
-        // is the whole command line: nothing is added to it)
-        const stdout = process.stdout;
-        cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
-      }
+    // --restore: the machine the snapshot describes (its options are the snapshot's), and its state
+    if (typeof values.restore === 'string') {
+      const given = RESTORE_EXCLUDES.filter((k) => values[k] !== undefined);
+      if (given.length > 0) throw new UsageError(`--restore takes the machine from the snapshot: drop --${given.join(', --')}`, 'run');
     }
-    cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
-    cmdline = appendArgs(cmdline, values.append as string | undefined);
-    const kernel = readInput(kernelPath, 'kernel');
-    const initrd = initrdPath !== undefined ? readInput(initrdPath, 'initrd') : undefined;
-    const firmware = typeof values.firmware === 'string' ? readInput(values.firmware, 'firmware') : undefined;
+    const snapshot = typeof values.restore === 'string' ? readSnapshotFile(values.restore) : null;
+    let described: MachineDescription | null = null;
+    if (!snapshot) {
+      let kernelPath = values.kernel as string | undefined;
+      let initrdPath = values.initrd as string | undefined;
+      let cmdline = values.cmdline as string | undefined;
+      if (kernelPath === undefined) {
+        if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
+        if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
+        const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
+        kernelPath = guest.kernel;
+        initrdPath = guest.initrd;
+        if (cmdline === undefined) {
+          cmdline = consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
+          // the default guest's init takes the host terminal's TERM and size from its command line (--cmdline
+          // is the whole command line: nothing is added to it)
+          const stdout = process.stdout;
+          cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
+        }
+      }
+      cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
+      cmdline = appendArgs(cmdline, values.append as string | undefined);
+      const disks = (values.disk as string[] | undefined) ?? [];
+      const nets = (values.net as string[] | undefined) ?? [];
+      described = {
+        name, memoryBytes: memory, vcpus: cpus, kernel: kernelPath, cmdline,
+        ...(initrdPath !== undefined ? { initrd: initrdPath } : {}),
+        ...(typeof values.firmware === 'string' ? { firmware: values.firmware } : {}),
+        devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon }),
+      };
+    }
+    const machine = snapshot?.machine ?? described!;
+    const kernel = readInput(machine.kernel, 'kernel');
+    const initrd = machine.initrd !== undefined ? readInput(machine.initrd, 'initrd') : undefined;
+    const firmware = machine.firmware !== undefined ? readInput(machine.firmware, 'firmware') : undefined;
 
     // no interactive terminal to answer the guest's cursor position queries: drop them (console.ts)
     const out = createConsoleSink(process.stdout, { dropCursorQueries: !(process.stdin.isTTY && process.stdout.isTTY) });
     const warn = (line: string) => process.stderr.write(`${line}\n`);
     let vm: Vm;
-    const dev = await createRunDevices({
-      name,
-      memory,
-      disks: (values.disk as string[] | undefined) ?? [],
-      nets: (values.net as string[] | undefined) ?? [],
-      virtioConsole: consoleKind === 'virtio',
-      // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
-      consoleOutput: (b) => {
-        out.write(b);
-        vm?.watchConsole(b); // undefined until the Vm is made, when the device prints nothing yet
-      },
-      rng: values.rng === true,
-      balloon,
-      warn,
-    });
+    // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
+    const dev = await openRunDevices(machine, (b) => {
+      out.write(b);
+      vm?.watchConsole(b); // undefined until the Vm is made, when the device prints nothing yet
+    }, warn);
     try {
       try {
         // V8 optimizes the interpreter with feedback from every case, not only those met first (core/machine/warmup.ts)
         warmedUp.push(warmUp(jit));
         vm = new Vm({
-          memory, cpus, kernel, initrd, cmdline, firmware, jit,
+          memory: machine.memoryBytes, cpus: machine.vcpus, kernel, initrd, cmdline: machine.cmdline, firmware, jit,
           console: out.write,
           random: (n) => new Uint8Array(randomBytes(n)),
           devices: dev.devices,
           onDeviceEvent: (e) => warn(`tvisor: ${e.device}: ${e.internal ? 'internal error' : 'the guest broke the virtio protocol'}: ${e.reason.split('\n')[0]} (device reset needed)`),
         });
+        if (snapshot) {
+          restoreRam(vm.ram, snapshot.contents);
+          vm.restoreState(snapshot.state);
+        }
       } catch (e) {
-        if (e instanceof BootError) throw new InputError(`${kernelPath}: ${e.message}`);
+        if (e instanceof BootError) throw new InputError(`${machine.kernel}: ${e.message}`);
+        if (e instanceof SnapshotError) throw new InputError(`${values.restore}: ${e.message}`);
         throw e;
+      }
+      // --save: the host stopping the VM (Ctrl-A X, SIGTERM, SIGINT) saves it first
+      const save = values.save as string | undefined;
+      const stopOnSignal = () => vm.stop();
+      if (save !== undefined) {
+        process.on('SIGTERM', stopOnSignal);
+        process.on('SIGINT', stopOnSignal);
       }
       const input = dev.console;
       const detach = attachConsole(
@@ -245,12 +315,15 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const t0 = performance.now();
       try {
         const exit = await vm.run();
+        if (exit.kind === 'stopped' && save !== undefined) writeSnapshotFile(save, machine, vm);
         if (exit.kind === 'crashed') {
           warn(`tvisor: the guest crashed: ${exit.reason}`);
           return EXIT_CRASHED;
         }
         return exit.kind === 'poweroff' ? exit.code : 0;
       } finally {
+        process.off('SIGTERM', stopOnSignal);
+        process.off('SIGINT', stopOnSignal);
         stdout.off('resize', onResize);
         detach();
         if (values.stats) {

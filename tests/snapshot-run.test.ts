@@ -1,0 +1,71 @@
+// tvisor run --save / --restore with the default Debian guest: a guest stopped by the host (SIGTERM) is saved;
+// restored, its shell goes on from where it was (a file it wrote is there, its clock and console work) and it
+// powers off normally. A file that is not a snapshot, or a --restore with machine options, is refused.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliPath } from './lib/toolchain.js';
+import { ensureDefaultGuest } from '../src/images/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tvisor-snapshot-'));
+const children = new Set<ChildProcess>();
+before(async () => {
+  await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
+});
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => { children.delete(child); r(code); }));
+  const waitFor = async (what: RegExp, ms = 300_000) => {
+    const end = Date.now() + ms;
+    while (!what.test(out)) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`no ${what} in the console:\n${out.slice(-2000)}\nstderr: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, exited, waitFor, out: () => out, err: () => err };
+}
+
+test('a guest saved on SIGTERM resumes with --restore: its shell, files and console go on, and it powers off', async () => {
+  const file = join(dir, 'guest.snap');
+  const a = run(['--save', file, '--memory', '128M']);
+  await a.waitFor(/tvisor guest: Linux/);
+  a.child.stdin!.write('echo hello-$((6*7)) > /tmp/x; cat /proc/uptime > /tmp/up; echo WROTE\n');
+  await a.waitFor(/WROTE\r?\n/);
+  a.child.kill('SIGTERM');
+  assert.equal(await a.exited, 0, a.err());
+  assert.match(a.err(), /tvisor: saved the VM to .*guest\.snap \(\d+ MiB\); 'tvisor run --restore .*' resumes it/);
+  assert.ok(statSync(file).size < 128 << 20, 'RAM is saved sparsely');
+
+  const b = run(['--restore', file]);
+  // the uptime written before the stop and the uptime now: the guest's clock went on from where it was
+  b.child.stdin!.write('cat /tmp/x; echo UP $(cut -d" " -f1 /tmp/up) $(cut -d" " -f1 /proc/uptime); poweroff\n');
+  await b.waitFor(/hello-42/);
+  await b.waitFor(/UP [\d.]+ [\d.]+/);
+  const [, before, now] = /UP ([\d.]+) ([\d.]+)/.exec(b.out())!;
+  assert.ok(Number(now) >= Number(before), `uptime ${before} then ${now}`);
+  assert.equal(await b.exited, 0, b.err());
+});
+
+test('--restore refuses a file that is not a snapshot, and options that describe the machine', () => {
+  const notSnap = join(dir, 'not.snap');
+  writeFileSync(notSnap, 'hello\n');
+  const r = spawnSync(process.execPath, [cliPath, 'run', '--restore', notSnap], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--restore .*not\.snap: not a usable snapshot: it does not start as a tvisor snapshot does/);
+  const both = spawnSync(process.execPath, [cliPath, 'run', '--restore', notSnap, '--memory', '64M', '--rng'], { encoding: 'utf8' });
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--restore takes the machine from the snapshot: drop --memory, --rng/);
+});
