@@ -59,7 +59,7 @@ test('a guest saved on SIGTERM resumes with --restore: its shell, files and cons
   assert.equal(await b.exited, 0, b.err());
 });
 
-test('--restore refuses a file that is not a snapshot, and options that describe the machine', () => {
+test('--restore refuses a file that is not a snapshot and options that describe the machine; --save a place it cannot write', () => {
   const notSnap = join(dir, 'not.snap');
   writeFileSync(notSnap, 'hello\n');
   const r = spawnSync(process.execPath, [cliPath, 'run', '--restore', notSnap], { encoding: 'utf8' });
@@ -68,4 +68,7 @@ test('--restore refuses a file that is not a snapshot, and options that describe
   const both = spawnSync(process.execPath, [cliPath, 'run', '--restore', notSnap, '--memory', '64M', '--rng'], { encoding: 'utf8' });
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--restore takes the machine from the snapshot: drop --memory, --rng/);
+  const nowhere = spawnSync(process.execPath, [cliPath, 'run', '--save', join(dir, 'missing', 'x.snap')], { encoding: 'utf8' });
+  assert.equal(nowhere.status, 2, 'refused before the guest runs, not when it is to be saved');
+  assert.match(nowhere.stderr, /--save .*x\.snap: cannot write there/);
 });

@@ -11,7 +11,8 @@ import { describeRunDevices, openRunDevices } from './devices.js';
 import type { MachineDescription } from '../hypervisor/machine.js';
 import { decodeSnapshot, encodeSnapshot, restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
 import { SnapshotError } from '../core/snapshot/state.js';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
@@ -147,6 +148,17 @@ function readSnapshotFile(path: string): { machine: MachineDescription; state: u
   }
 }
 
+/** Refuses a --save path whose directory does not exist or is not writable. */
+function checkSavePath(path: string): void {
+  const dir = dirname(resolve(path));
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+    accessSync(dir, fsConstants.W_OK);
+  } catch (e) {
+    throw new InputError(`--save ${path}: cannot write there (${(e as Error).message})`);
+  }
+}
+
 /** Writes the stopped VM's snapshot to `path` (through a temporary file: a failed write leaves no half file). */
 function writeSnapshotFile(path: string, machine: MachineDescription, vm: Vm): void {
   const bytes = encodeSnapshot({ machine, state: vm.saveState() }, vm.ram);
@@ -229,6 +241,8 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const given = RESTORE_EXCLUDES.filter((k) => values[k] !== undefined);
       if (given.length > 0) throw new UsageError(`--restore takes the machine from the snapshot: drop --${given.join(', --')}`, 'run');
     }
+    // --save: refused now, not after the guest has run, when the snapshot cannot be written where asked
+    if (typeof values.save === 'string') checkSavePath(values.save);
     const snapshot = typeof values.restore === 'string' ? readSnapshotFile(values.restore) : null;
     let described: MachineDescription | null = null;
     if (!snapshot) {
