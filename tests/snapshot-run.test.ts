@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from './lib/toolchain.js';
@@ -57,6 +57,23 @@ test('a guest saved on SIGTERM resumes with --restore: its shell, files and cons
   const [, before, now] = /UP ([\d.]+) ([\d.]+)/.exec(b.out())!;
   assert.ok(Number(now) >= Number(before), `uptime ${before} then ${now}`);
   assert.equal(await b.exited, 0, b.err());
+});
+
+test('--restore refuses a snapshot whose disk was written since', async () => {
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  const file = join(dir, 'with-disk.snap');
+  const a = run(['--save', file, '--memory', '128M', '--disk', disk]);
+  await a.waitFor(/tvisor guest: Linux/);
+  a.child.stdin!.write('echo READY\n');
+  await a.waitFor(/READY\r?\n/);
+  a.child.kill('SIGTERM');
+  assert.equal(await a.exited, 0, a.err());
+  const later = new Date(Date.now() + 5000);
+  utimesSync(disk, later, later); // as if another VM had written it
+  const r = spawnSync(process.execPath, [cliPath, 'run', '--restore', file], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /the disk vda .*disk\.img is not the file the VM was saved with: it was modified since/);
 });
 
 test('--restore refuses a file that is not a snapshot and options that describe the machine; --save a place it cannot write', () => {

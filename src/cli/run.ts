@@ -8,7 +8,8 @@ import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
 import { describeRunDevices, openRunDevices } from './devices.js';
-import type { MachineDescription } from '../hypervisor/machine.js';
+import { machineFiles, type MachineDescription } from '../hypervisor/machine.js';
+import { fileChanged, fileIdentity, type FileIdentity } from '../host/node/file-identity.js';
 import { decodeSnapshot, encodeSnapshot, restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
 import { SnapshotError } from '../core/snapshot/state.js';
 import { accessSync, constants as fsConstants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ ${jitHelp(20)}
                       (not when the guest powers off); 'tvisor run --restore FILE' resumes it
   --restore FILE      resume a VM saved with --save: the machine (images, memory, devices) is the
                       snapshot's, so the options that describe one are refused; its disk and image
-                      files must be where they were and unchanged (not checked yet)
+                      files must be where they were and unchanged (a changed one is refused)
 
 Devices (virtio-mmio; the default guest loads the drivers for the devices present):
   --disk PATH[,readonly][,overlay=FILE][,serial=ID][,bw=RATE][,iops=N]
@@ -141,6 +142,16 @@ function readSnapshotFile(path: string): { machine: MachineDescription; state: u
     if (!m || typeof m.kernel !== 'string' || typeof m.cmdline !== 'string' || !Number.isInteger(m.memoryBytes) || !Number.isInteger(m.vcpus) || !Array.isArray(m.devices)) {
       throw new SnapshotError('not a usable snapshot: it describes no machine tvisor run can build');
     }
+    // every file the machine uses must be the one it used: a disk written since would not match the guest's
+    // page cache, a kernel rebuilt would not match the code in RAM
+    const files = (meta as { files?: FileIdentity[] }).files;
+    if (!Array.isArray(files)) throw new SnapshotError('not a usable snapshot: it records none of the files its machine uses');
+    for (const f of machineFiles(m)) {
+      const was = files.find((x) => x?.path === f.path);
+      if (!was) throw new SnapshotError(`not a usable snapshot: it does not record the ${f.what} ${f.path}`);
+      const why = fileChanged(was);
+      if (why) throw new SnapshotError(`the ${f.what} ${f.path} is not the file the VM was saved with: ${why}`);
+    }
     return { machine: m, state: meta!.state, contents };
   } catch (e) {
     if (e instanceof SnapshotError) throw new InputError(`--restore ${path}: ${e.message}`);
@@ -161,7 +172,9 @@ function checkSavePath(path: string): void {
 
 /** Writes the stopped VM's snapshot to `path` (through a temporary file: a failed write leaves no half file). */
 function writeSnapshotFile(path: string, machine: MachineDescription, vm: Vm): void {
-  const bytes = encodeSnapshot({ machine, state: vm.saveState() }, vm.ram);
+  // the files as they are now: a restore refuses them changed (the guest's view of a disk is in its RAM too)
+  const files = machineFiles(machine).map((f) => fileIdentity(f.path));
+  const bytes = encodeSnapshot({ machine, files, state: vm.saveState() }, vm.ram);
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, bytes);

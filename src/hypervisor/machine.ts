@@ -63,3 +63,15 @@ export function diskName(i: number): string {
   for (let n = i; n >= 0; n = Math.floor(n / 26) - 1) letters = String.fromCharCode(97 + (n % 26)) + letters;
   return `vd${letters}`;
 }
+
+/** Every file a machine uses, with what it is: boot images, disk images and their overlays. */
+export function machineFiles(m: MachineDescription): { path: string; what: string }[] {
+  const files = [{ path: m.kernel, what: 'kernel' }];
+  if (m.initrd !== undefined) files.push({ path: m.initrd, what: 'initrd' });
+  if (m.firmware !== undefined) files.push({ path: m.firmware, what: 'firmware' });
+  m.devices.filter((d): d is BlockDescription => d.kind === 'block').forEach((d, i) => {
+    files.push({ path: d.path, what: `disk ${diskName(i)}` });
+    if (d.overlay !== undefined) files.push({ path: d.overlay, what: `disk ${diskName(i)}'s overlay` });
+  });
+  return files;
+}
