@@ -154,3 +154,10 @@ export class RecordReader {
 
 /** The decimal string a record holds for an unsigned 64-bit value. */
 export const u64Text = (v: bigint): string => BigInt.asUintN(64, v).toString();
+
+/** Bytes as the base64 text a record holds (RecordReader.base64s reads it back); btoa runs in browsers and Node. */
+export function base64Text(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}

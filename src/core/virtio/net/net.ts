@@ -6,7 +6,7 @@ import { DeviceId } from '../constants.js';
 import { ConfigSpace, type VirtioContext, type VirtioDevice } from '../mmio.js';
 import { type DescriptorChain, VirtqueueError, gather, scatter } from '../queue.js';
 import { MIN_THROTTLE_MS, type IoLimiter, type LimiterState } from '../limiter.js';
-import { RecordReader, SnapshotError } from '../../snapshot/state.js';
+import { RecordReader, SnapshotError, base64Text } from '../../snapshot/state.js';
 import { ETH_HLEN, MAX_FRAME, type NetBackend } from './backend.js';
 
 /** Device feature bits (5.1.3). */
@@ -97,13 +97,6 @@ export interface NetState {
   rxWaiting: boolean;
   txLimiter: LimiterState | null;
   rxLimiter: LimiterState | null;
-}
-
-/** Bytes as base64 (btoa: in browsers and Node alike). */
-function base64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
 }
 
 export class VirtioNet implements VirtioDevice {
@@ -217,7 +210,7 @@ export class VirtioNet implements VirtioDevice {
     const now = this.ctx.nowMs();
     return {
       version: 1,
-      backlog: this.backlog.map(base64),
+      backlog: this.backlog.map(base64Text),
       rxHeadPaid: this.rxHeadPaid,
       heldRx: this.held.length,
       txThrottled: this.txThrottledChain !== null,
