@@ -234,6 +234,7 @@ test('the state table: documented transitions, 409 elsewhere', () => {
     'update-disk': ['created', 'running', 'paused', 'stopped'],
     'update-nic': ['created', 'running', 'paused', 'stopped'],
     console: [...VM_STATES],
+    snapshot: ['running', 'paused'],
   };
   for (const [kind, states] of Object.entries(want) as [keyof typeof ALLOWED_IN, string[]][]) {
     for (const s of VM_STATES) {

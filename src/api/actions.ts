@@ -4,7 +4,10 @@
 import { posix } from 'node:path';
 import * as E from '../hypervisor/errors.js';
 import type { ApiError } from '../hypervisor/errors.js';
-import { VM_STATES, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter, type TokenBucket } from '../hypervisor/model.js';
+import {
+  VM_STATES, NAME_PATTERN, DEFAULT_SCHEDULING, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter,
+  type TokenBucket, type RestoreRequest, type SnapshotRequest,
+} from '../hypervisor/model.js';
 
 // ---- the domain model (hypervisor/model.ts): the data the API speaks and its actions ----
 
@@ -17,9 +20,9 @@ export const LIMITS = {
   // wasm32 memory caps guest RAM; 16 MiB is the least Linux boots in. The default (also tvisor run's and
   // create's) holds the default guest with room to spare and lets a budget of a few GiB admit a dozen VMs.
   memory_mib: { min: 16, max: 2048, default: 256 },
-  weight: { min: 1, max: 65535, default: 256 },
+  weight: { min: 1, max: 65535, default: DEFAULT_SCHEDULING.weight },
   // percent of one host CPU; 800 = eight host CPUs, enough for the largest VM (a cap above vcpus × 100 never binds)
-  cap: { min: 0, max: 800, default: 0 },
+  cap: { min: 0, max: 800, default: DEFAULT_SCHEDULING.cap },
   balloon_mib: { min: 0, max: 2048 },
   // virtio-mmio has 32 slots; console, rng and balloon need three
   disks: { maxItems: 16 },
@@ -34,8 +37,8 @@ export const LIMITS = {
 /** At most this many bytes of request body; the server should stop reading beyond it. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-// JSON Schema patterns (ECMA-262, matched with the u flag); lengths count code points.
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+// JSON Schema patterns (ECMA-262, matched with the u flag); lengths count code points. NAME_PATTERN is the
+// model's (hypervisor/model.ts).
 /** Absolute and normalised: "/"-separated non-empty components, none "." or "..", no NUL, no trailing "/". */
 export const PATH_PATTERN = '^(/([^/.\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+))+$';
 /** No control characters: the command line becomes a NUL-terminated device-tree string. */
@@ -61,8 +64,8 @@ export interface Route {
   /** OpenAPI path template; `{id}` is a VM id, `{index}` a disk's or NIC's position in the definition. */
   path: string;
   kind: VmActionKind;
-  /** What the request body must be: none, a VmSpec, a VmPatch, or a DevicePatch. */
-  body: 'none' | 'spec' | 'patch' | 'device';
+  /** What the request body must be: none, a VmSpec (or a RestoreRequest), a VmPatch, a DevicePatch, a SnapshotRequest. */
+  body: 'none' | 'spec' | 'patch' | 'device' | 'snapshot';
   /** The query parameters it takes; absent: none (any query is 400). */
   query?: readonly string[];
 }
@@ -86,6 +89,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/vms/{id}/resume', kind: 'resume', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/stop', kind: 'stop', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/restart', kind: 'restart', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/snapshot', kind: 'snapshot', body: 'snapshot' },
   { method: 'GET', path: '/v1/vms/{id}/logs', kind: 'logs', body: 'none', query: LOGS_QUERY },
   { method: 'GET', path: '/v1/events', kind: 'events', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
@@ -156,7 +160,10 @@ export function parseRequest(method: string, path: string, contentType: string |
   const json = route.body === 'none' ? undefined : parseJson(text);
   const id = m.id as string; // present exactly on the {id} routes
   switch (route.kind) {
-    case 'create': return { kind: 'create', spec: parseVmSpec(json) };
+    case 'create':
+    case 'restore':
+      return isRestore(json) ? { kind: 'restore', request: parseRestoreRequest(json) } : { kind: 'create', spec: parseVmSpec(json) };
+    case 'snapshot': return { kind: 'snapshot', id, request: parseSnapshotRequest(json) };
     case 'update': return { kind: 'update', id, patch: parseVmPatch(json) };
     case 'update-disk':
     case 'update-nic':
@@ -360,6 +367,54 @@ export function parseVmSpec(v: unknown): VmSpec {
   return spec;
 }
 
+const RESTORE_FIELDS = ['snapshot', 'name', 'overlays', 'weight', 'cap'] as const;
+const SNAPSHOT_FIELDS = ['path', 'after'] as const;
+const AFTER_SNAPSHOT = ['running', 'paused', 'stopped'] as const;
+/** The guest's disk names (vda … vdp: LIMITS.disks.maxItems of them). */
+const DISK_NAME_RE = /^vd[a-p]$/;
+
+/** A body of POST /v1/vms that names a snapshot asks to restore one, not to define a machine. */
+function isRestore(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, 'snapshot');
+}
+
+/**
+ * Validates a body of POST /v1/vms with `snapshot`: the machine comes from the snapshot, so of a definition's
+ * fields only name, weight and cap may be given (the others are refused, naming the field), plus the paths
+ * of the new overlays by disk name. Whether the file is a usable snapshot is the manager's check.
+ */
+export function parseRestoreRequest(v: unknown): RestoreRequest {
+  const o = object(v, '', [...RESTORE_FIELDS, ...SPEC_FIELDS]);
+  for (const k of Object.keys(o)) if (!(RESTORE_FIELDS as readonly string[]).includes(k)) throw E.fromSnapshot(k);
+  const r: RestoreRequest = { snapshot: filePath(o.snapshot, 'snapshot') };
+  if (has(o, 'name')) {
+    r.name = string(o.name, 'name', 63);
+    if (!NAME_RE.test(r.name)) throw E.badName(r.name);
+  }
+  if (has(o, 'overlays')) {
+    const ov = object(o.overlays, 'overlays', Object.keys(o.overlays as object ?? {}));
+    r.overlays = {};
+    for (const [disk, p] of Object.entries(ov)) {
+      if (!DISK_NAME_RE.test(disk)) throw E.badDiskName(`overlays.${disk}`, disk);
+      r.overlays[disk] = filePath(p, `overlays.${disk}`);
+    }
+  }
+  if (has(o, 'weight')) r.weight = integer(o.weight, 'weight', LIMITS.weight);
+  if (has(o, 'cap')) r.cap = integer(o.cap, 'cap', LIMITS.cap);
+  return r;
+}
+
+/** Validates the body of POST /v1/vms/{id}/snapshot. */
+export function parseSnapshotRequest(v: unknown): SnapshotRequest {
+  const o = object(v, '', SNAPSHOT_FIELDS);
+  const r: SnapshotRequest = { path: filePath(required(o, '', 'path'), 'path') };
+  if (has(o, 'after')) {
+    if (!(AFTER_SNAPSHOT as readonly unknown[]).includes(o.after)) throw E.notOneOf('after', AFTER_SNAPSHOT, o.after);
+    r.after = o.after as SnapshotRequest['after'];
+  }
+  return r;
+}
+
 /** Validates the body of PATCH /v1/vms/{id}. Whether balloon_mib fits the VM's memory is the manager's check. */
 export function parseVmPatch(v: unknown): VmPatch {
   const o = object(v, '', PATCH_FIELDS);
@@ -381,36 +436,6 @@ export function parseDevicePatch(v: unknown): DevicePatch {
   return { rate_limiter: r === null ? null : rateLimiter(r, 'rate_limiter') };
 }
 
-// ---- allowed directories ----
+// ---- allowed directories (hypervisor/paths.ts) ----
 
-/** Every file a spec names, with the field that names it. */
-export function specPaths(spec: VmSpec): { field: string; path: string }[] {
-  const out: { field: string; path: string }[] = [{ field: 'kernel', path: spec.kernel }];
-  if (spec.initrd !== undefined) out.push({ field: 'initrd', path: spec.initrd });
-  if (spec.firmware !== undefined) out.push({ field: 'firmware', path: spec.firmware });
-  spec.disks.forEach((d, i) => {
-    out.push({ field: `disks[${i}].path`, path: d.path });
-    if (d.overlay !== undefined) out.push({ field: `disks[${i}].overlay`, path: d.overlay });
-  });
-  return out;
-}
-
-/**
- * Throws forbidden_path (or bad_request for a path that is not absolute and normalised) unless every file the spec names lies strictly under one of `allowedDirs` (which are
- * resolved first, so "/srv/vms/" and "/srv/x/../vms" both mean /srv/vms). Paths must be absolute and
- * normalised: containment is judged on the text after resolving ".." and ".", and a path that needs
- * resolving is refused, since the kernel resolves ".." after following symlinks and could land elsewhere.
- * Symlinks are the caller's job: this looks at no file, so the caller must open files without following
- * links out of the allowed directories (the daemon opens them through src/host/node/confined-open.ts, at
- * create and again in the VM thread at every start).
- */
-export function checkAllowedPaths(spec: VmSpec, allowedDirs: readonly string[]): void {
-  const dirs = allowedDirs.map((d) => posix.resolve(d));
-  for (const { field, path } of specPaths(spec)) {
-    if (!path.startsWith('/')) throw E.pathNotAbsolute(field, path);
-    if (path.includes('\u0000')) throw E.pathHasNul(field);
-    const resolved = posix.resolve(path);
-    if (!dirs.some((d) => d === '/' || resolved.startsWith(`${d}/`))) throw E.forbiddenPath(field, path, dirs);
-    if (resolved !== path) throw E.pathNotNormalised(field, path, resolved);
-  }
-}
+export { specPaths, checkAllowedPaths, checkPathsAllowed } from '../hypervisor/paths.js';

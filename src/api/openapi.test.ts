@@ -20,6 +20,7 @@ const resolve = (s: Schema): Schema => (typeof s.$ref === 'string' ? resolve(poi
 /** `v` with the schema's defaults filled in where a property is absent (what parseRequest should return). */
 function withDefaults(s: Schema, v: unknown): unknown {
   s = resolve(s);
+  if (s.anyOf) return withDefaults((s.anyOf as Schema[]).find((alt) => validate(alt, v)) ?? {}, v);
   if (Array.isArray(v) && s.items) return v.map((x) => withDefaults(s.items as Schema, x));
   if (!isObject(v) || !s.properties) return v;
   const out: Record<string, unknown> = {};
@@ -115,14 +116,15 @@ function accepts(method: string, path: string, body: string): VmAction | ApiErro
 }
 
 const bodyRoutes = [
-  { method: 'POST', path: '/v1/vms', schema: 'VmSpec', out: (a: VmAction) => (a.kind === 'create' ? a.spec : undefined) },
+  { method: 'POST', path: '/v1/vms', schema: 'CreateVm', out: (a: VmAction) => (a.kind === 'create' ? a.spec : a.kind === 'restore' ? a.request : undefined) },
+  { method: 'POST', path: '/v1/vms/0123abcd/snapshot', schema: 'SnapshotRequest', out: (a: VmAction) => (a.kind === 'snapshot' ? a.request : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd', schema: 'VmPatch', out: (a: VmAction) => (a.kind === 'update' ? a.patch : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd/disks/3', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-disk' && a.index === 3 ? a.patch : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd/nics/0', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-nic' && a.index === 0 ? a.patch : undefined) },
 ] as const;
 
 /** The request body schema of each kind of Route.body. */
-const BODY_SCHEMA = { spec: 'VmSpec', patch: 'VmPatch', device: 'DevicePatch' } as const;
+const BODY_SCHEMA = { spec: 'CreateVm', patch: 'VmPatch', device: 'DevicePatch', snapshot: 'SnapshotRequest' } as const;
 
 // ---- the tests ----
 

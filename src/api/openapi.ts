@@ -85,6 +85,48 @@ const schemas = {
       cap: int(LIMITS.cap, 'Most CPU the VM may use in percent of one host CPU; 0 = no cap.', LIMITS.cap.default),
     },
   },
+  RestoreRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['snapshot'],
+    description: 'A new VM (state created) whose first start resumes the guest saved in a snapshot (POST /v1/vms/{id}/snapshot, or tvisor run --save). Its machine (memory, vCPUs, images, command line, devices) is the snapshot\'s, so no other field of a definition may be given (400). Each disk saved with an overlay gets an overlay of its own, copied from the one saved with the snapshot, so two VMs restored from one snapshot are independent clones (they keep the saved guest\'s MAC and IP addresses, as any clone does). Every file the machine uses must be the one it used when saved (else 422 bad_snapshot, naming it).',
+    properties: {
+      snapshot: { ...ref('FilePath'), description: 'The snapshot file.' },
+      name: { type: 'string', maxLength: 63, pattern: NAME_PATTERN, description: 'Default: the name of the VM saved.' },
+      overlays: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Where each new overlay goes, by disk name (vda, vdb, …); default: beside the snapshot, named SNAPSHOT.NAME.DISK. The file must not exist (409 otherwise: nothing is ever overwritten).',
+        properties: Object.fromEntries([...'abcdefghijklmnop'].map((c) => [`vd${c}`, ref('FilePath')])),
+      },
+      weight: int(LIMITS.weight, 'Default: the saved VM\'s.'),
+      cap: int(LIMITS.cap, 'Default: the saved VM\'s.'),
+    },
+  },
+  CreateVm: {
+    anyOf: [ref('VmSpec'), ref('RestoreRequest')],
+    description: 'A definition, or a snapshot to restore (a body with a snapshot field).',
+  },
+  SnapshotRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { ...ref('FilePath'), description: 'The file to write (replaced if it is a snapshot already; any other file there is refused). Copies of the VM\'s writable overlays are written beside it, as PATH.vda.overlay and so on.' },
+      after: { type: 'string', enum: ['running', 'paused', 'stopped'], description: 'What the VM does once saved; default: what it did before (running or paused).' },
+    },
+  },
+  SnapshotInfo: {
+    type: 'object',
+    required: ['path', 'bytes', 'saved_disks', 'elapsed_ms', 'vm'],
+    properties: {
+      path: { type: 'string' },
+      bytes: counter('Size of the snapshot file: the machine\'s state and the RAM pages the guest ever wrote, zero pages left out.'),
+      saved_disks: { type: 'array', items: { type: 'string' }, description: 'The copies of the writable overlays written beside it.' },
+      elapsed_ms: { type: 'number', minimum: 0, description: 'From the request until the snapshot was written: how long the guest was paused.' },
+      vm: ref('VmInfo'),
+    },
+  },
   VmPatch: {
     type: 'object',
     additionalProperties: false,
@@ -149,6 +191,7 @@ const schemas = {
       reason: { type: 'string', description: 'Why the VM crashed; present when state is crashed.' },
       config: { ...ref('VmSpec'), description: 'The definition with defaults filled in and live changes applied.' },
       stats: ref('VmStats'),
+      resumes_from: { type: 'string', description: 'Created from this snapshot and not restored yet: the next start resumes the guest saved there.' },
     },
   },
   VmEvent: {
@@ -161,7 +204,7 @@ const schemas = {
       event: {
         type: 'string',
         enum: [...VM_EVENT_KINDS],
-        description: 'created · started (also a start paused, at daemon restart) · paused · resumed · stopped (reason: stop requested, restart requested, the guest powered off, the guest rebooted (a multi-vCPU VM starts afresh, so started follows) or the daemon is shutting down) · crashed (reason) · deleted · rebooted (the guest rebooted within its machine; it stays running).',
+        description: 'created · started (also a start paused, at daemon restart) · paused · resumed · stopped (reason: stop requested, restart requested, the guest powered off, the guest rebooted (a multi-vCPU VM starts afresh, so started follows), the daemon is shutting down, or saved to a snapshot, then stopped as asked) · crashed (reason) · deleted · rebooted (the guest rebooted within its machine; it stays running).',
       },
       state: { ...ref('VmState'), description: 'The VM\'s state after the event (for deleted: the state it had).' },
       reason: { type: 'string', description: 'Why: the crash\'s reason, who stopped the VM, or that the guest rebooted.' },
@@ -263,9 +306,9 @@ export function openApiDocument(): object {
         },
         post: {
           operationId: 'createVm',
-          summary: 'Define a VM (state created; it does not start)',
-          description: 'Every defined VM holds its memory_mib of the daemon\'s memory budget (serve --memory-budget) until it is deleted, whatever its state. A VM the budget cannot hold is refused with 409 and error.code insufficient_memory (not 507): the message says how much is free; delete VMs or ask for less memory. A name already taken is 409 conflict.',
-          requestBody: { required: true, content: { 'application/json': { schema: ref('VmSpec') } } },
+          summary: 'Define a VM, or restore one from a snapshot (state created; it does not start)',
+          description: 'A body with a snapshot field restores a snapshot (RestoreRequest): the new VM resumes the saved guest when started. Every defined VM holds its memory_mib of the daemon\'s memory budget (serve --memory-budget) until it is deleted, whatever its state. A VM the budget cannot hold is refused with 409 and error.code insufficient_memory (not 507): the message says how much is free; delete VMs or ask for less memory. A name already taken is 409 conflict.',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateVm') } } },
           responses: {
             '201': vmInfo('The new VM; its definition is stored durably before this answer.'),
             ...errs(...COMMON, 403, 409, 413, 415, 422),
@@ -298,6 +341,16 @@ export function openApiDocument(): object {
       '/v1/vms/{id}/stop': lifecycle('stop', 'running or paused', 'Power the VM off (its definition stays)'),
       '/v1/vms/{id}/restart': lifecycle('restart', 'in any state', 'Stop the VM and start it again (like docker restart)',
         ' A running or paused VM is stopped (its thread ends, as with POST stop: the guest is not asked to shut down) and booted afresh; the events are stopped (reason "restart requested") then started. A VM that is created, stopped or crashed is just started. The answer is the VM running, as POST start; 409 conflict when one of its writable disks is in use by another VM (see start), and then a VM that was running is left stopped.'),
+      '/v1/vms/{id}/snapshot': {
+        post: {
+          operationId: 'snapshotVm',
+          summary: 'Save the running guest to a file',
+          description: 'Allowed when the VM is running or paused (else 409). The guest is paused for the write (its disks flushed, the copies of its writable overlays made), then runs on, stays paused or is stopped as `after` asks. RAM is written sparsely: only the pages the guest ever wrote, zero pages left out. POST /v1/vms with {"snapshot": PATH} restores it, as a new VM (tvisor restore). A VM whose vCPUs run in parallel (vcpus > 1 without firmware) cannot be saved yet: 409. 500 snapshot_failed when the host could not write it (the message says why, and the VM runs on as asked).',
+          parameters: [idParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SnapshotRequest') } } },
+          responses: { '200': json(ref('SnapshotInfo'), 'Written.'), ...errs(...COMMON, 403, 409, 413, 415) },
+        },
+      },
       '/v1/vms/{id}/logs': {
         get: {
           operationId: 'vmLogs',

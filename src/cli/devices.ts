@@ -131,6 +131,8 @@ export interface RunDevices {
   devices: VirtioDevice[];
   console: VirtioConsole | null;
   balloon: VirtioBalloon | null;
+  /** Makes the disks' writes durable (before a snapshot). */
+  flushDisks(): void;
   /** Releases disks (locks, fsync) and sockets. */
   close(): void;
 }
@@ -187,7 +189,7 @@ export async function openRunDevices(machine: MachineDescription, consoleOutput:
     // tvisor run gives the VM no clock of its own: the limiters run on the default one
     const clock = monotonicClock();
     const built = buildDevices(machine, { nowMs: () => clock.nowNs() / 1e6, consoleOutput: o.consoleOutput, consoleSize: terminalSize(), sockets });
-    return { devices: built.devices, console: built.console, balloon: built.balloon, close: () => built.close(o.warn) };
+    return { devices: built.devices, console: built.console, balloon: built.balloon, flushDisks: built.flushDisks, close: () => built.close(o.warn) };
   } catch (e) {
     if (e instanceof DiskError || e instanceof NetError) throw new InputError(e.message);
     throw e;

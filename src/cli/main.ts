@@ -8,6 +8,7 @@ import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
 import { IMAGE_HELP, IMAGE_SUMMARY, imageCommand } from './image.js';
 import { RUN_HELP, RUN_SUMMARY, makeRunCommand, resolveDefaultGuest } from './run.js';
 import { vmCommands } from './vms.js';
+import { snapshotCommands } from './snapshots.js';
 import { consoleClientCommand } from './attach.js';
 import { topCommand } from './top.js';
 import { opsCommands } from './ops.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   image: { summary: IMAGE_SUMMARY, help: IMAGE_HELP, run: imageCommand },
   serve: { summary: SERVE_SUMMARY, help: SERVE_HELP, run: serveCommand },
   ...vmCommands(resolveDefaultGuest),
+  ...snapshotCommands,
   console: consoleClientCommand,
   top: topCommand,
   ...opsCommands,

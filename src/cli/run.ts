@@ -8,11 +8,11 @@ import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
 import { ensureDefaultGuest, ImageError } from '../images/index.js';
 import { describeRunDevices, openRunDevices } from './devices.js';
-import { machineFiles, type MachineDescription } from '../hypervisor/machine.js';
-import { fileChanged, fileIdentity, type FileIdentity } from '../host/node/file-identity.js';
-import { decodeSnapshot, encodeSnapshot, restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
+import type { MachineDescription } from '../hypervisor/machine.js';
+import { checkSnapshotFiles, readSnapshot, writeSnapshot } from '../host/node/snapshot-file.js';
+import { restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
 import { SnapshotError } from '../core/snapshot/state.js';
-import { accessSync, constants as fsConstants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
@@ -129,30 +129,13 @@ function readInput(path: string, what: string): BootFile {
 
 /** What a snapshot file holds for `tvisor run --restore`: the machine it describes, its state and its RAM. */
 function readSnapshotFile(path: string): { machine: MachineDescription; state: unknown; contents: SnapshotContents } {
-  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new InputError(`--restore ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const contents = decodeSnapshot(bytes);
-    const meta = contents.meta as { machine?: MachineDescription; state?: unknown } | null;
-    const m = meta?.machine;
-    if (!m || typeof m.kernel !== 'string' || typeof m.cmdline !== 'string' || !Number.isInteger(m.memoryBytes) || !Number.isInteger(m.vcpus) || !Array.isArray(m.devices)) {
-      throw new SnapshotError('not a usable snapshot: it describes no machine tvisor run can build');
+    const { meta, contents } = readSnapshot(path);
+    if (meta.savedDisks?.length) {
+      throw new SnapshotError(`it was taken from a VM of the daemon that went on running, with copies of its disks (${meta.savedDisks.map((s) => s.disk).join(', ')}); restore it there: 'tvisor restore ${path}'`);
     }
-    // every file the machine uses must be the one it used: a disk written since would not match the guest's
-    // page cache, a kernel rebuilt would not match the code in RAM
-    const files = (meta as { files?: FileIdentity[] }).files;
-    if (!Array.isArray(files)) throw new SnapshotError('not a usable snapshot: it records none of the files its machine uses');
-    for (const f of machineFiles(m)) {
-      const was = files.find((x) => x?.path === f.path);
-      if (!was) throw new SnapshotError(`not a usable snapshot: it does not record the ${f.what} ${f.path}`);
-      const why = fileChanged(was);
-      if (why) throw new SnapshotError(`the ${f.what} ${f.path} is not the file the VM was saved with: ${why}`);
-    }
-    return { machine: m, state: meta!.state, contents };
+    checkSnapshotFiles(meta, meta.machine);
+    return { machine: meta.machine, state: meta.state, contents };
   } catch (e) {
     if (e instanceof SnapshotError) throw new InputError(`--restore ${path}: ${e.message}`);
     throw e;
@@ -171,19 +154,14 @@ function checkSavePath(path: string): void {
 }
 
 /** Writes the stopped VM's snapshot to `path` (through a temporary file: a failed write leaves no half file). */
-function writeSnapshotFile(path: string, machine: MachineDescription, vm: Vm): void {
-  // the files as they are now: a restore refuses them changed (the guest's view of a disk is in its RAM too)
-  const files = machineFiles(machine).map((f) => fileIdentity(f.path));
-  const bytes = encodeSnapshot({ machine, files, state: vm.saveState() }, vm.ram);
-  const tmp = `${path}.tmp-${process.pid}`;
+function writeSnapshotFile(path: string, machine: MachineDescription, vm: Vm, flushDisks: () => void): void {
+  let bytes: number;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    bytes = writeSnapshot(path, vm, { machine, flushDisks }).bytes;
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new InputError(`--save ${path}: ${(e as Error).message}`);
   }
-  process.stderr.write(`tvisor: saved the VM to ${path} (${Math.ceil(bytes.length / 2 ** 20)} MiB); 'tvisor run --restore ${path}' resumes it\n`);
+  process.stderr.write(`tvisor: saved the VM to ${path} (${Math.ceil(bytes / 2 ** 20)} MiB); 'tvisor run --restore ${path}' resumes it\n`);
 }
 
 export interface DefaultGuest {
@@ -280,11 +258,13 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       cmdline = appendArgs(cmdline, values.append as string | undefined);
       const disks = (values.disk as string[] | undefined) ?? [];
       const nets = (values.net as string[] | undefined) ?? [];
+      // absolute paths: a snapshot of this machine may be restored from another directory, or by the daemon
       described = {
-        name, memoryBytes: memory, vcpus: cpus, kernel: kernelPath, cmdline,
-        ...(initrdPath !== undefined ? { initrd: initrdPath } : {}),
-        ...(typeof values.firmware === 'string' ? { firmware: values.firmware } : {}),
-        devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon }),
+        name, memoryBytes: memory, vcpus: cpus, kernel: resolve(kernelPath), cmdline,
+        ...(initrdPath !== undefined ? { initrd: resolve(initrdPath) } : {}),
+        ...(typeof values.firmware === 'string' ? { firmware: resolve(values.firmware) } : {}),
+        devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon })
+          .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };
     }
     const machine = snapshot?.machine ?? described!;
@@ -342,7 +322,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const t0 = performance.now();
       try {
         const exit = await vm.run();
-        if (exit.kind === 'stopped' && save !== undefined) writeSnapshotFile(save, machine, vm);
+        if (exit.kind === 'stopped' && save !== undefined) writeSnapshotFile(save, machine, vm, dev.flushDisks);
         if (exit.kind === 'crashed') {
           warn(`tvisor: the guest crashed: ${exit.reason}`);
           return EXIT_CRASHED;

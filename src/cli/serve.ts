@@ -17,6 +17,7 @@ import type { BootFile } from '../core/machine/boot-file.js';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import { releaseAbandonedLocks } from '../host/node/block-file.js';
+import { openSnapshotSource } from '../host/node/snapshot-file.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -230,6 +231,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     spawn: (o) => pool.open(o?.dedicated),
     spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread', { jit }) satisfies VmThread,
     nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
+    openSnapshot: (path) => openSnapshotSource(path, allowed),
     releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });

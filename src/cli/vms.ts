@@ -74,7 +74,7 @@ function needVms(positionals: string[], command: string): string[] {
   return positionals;
 }
 
-function parseWhole(text: string, option: string, command: string, min: number, max: number): number {
+export function parseWhole(text: string, option: string, command: string, min: number, max: number): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!(n >= min && n <= max)) throw new UsageError(`${option} must be a whole number from ${min} to ${max}, got '${text}'`, command);
   return n;

@@ -14,6 +14,8 @@ export type ApiErrorCode =
   | 'forbidden_path' // a file outside the directories the daemon was told to allow
   | 'bad_kernel' // the kernel (or initrd/firmware) file exists but cannot be loaded
   | 'insufficient_memory' // the daemon's memory budget cannot hold the VM's memory besides the VMs defined already
+  | 'bad_snapshot' // a snapshot file exists but cannot be restored: not a snapshot, corrupt, or its files changed since
+  | 'snapshot_failed' // the host could not write a snapshot (disk full, I/O error); the VM goes on as asked
   | 'unauthorized' // missing or wrong API token
   | 'internal'; // a bug or an unexpected host failure; details go to the daemon's log, not the client
 
@@ -34,6 +36,8 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   unsupported_media_type: 415,
   bad_kernel: 422,
   insufficient_memory: 409,
+  bad_snapshot: 422,
+  snapshot_failed: 500,
   internal: 500,
 };
 
@@ -163,6 +167,14 @@ export function tooLong(field: string, max: number, got: number): ApiError {
   return new ApiError('bad_request', `${field} may have at most ${max} characters, got ${got}`);
 }
 
+export function notOneOf(field: string, allowed: readonly string[], got: unknown): ApiError {
+  return new ApiError('bad_request', `${field} must be one of ${list(allowed.map((a) => `"${a}"`))}, got ${describeValue(got)}`);
+}
+
+export function badDiskName(field: string, got: string): ApiError {
+  return new ApiError('bad_request', `${field}: ${describeValue(got)} is not a disk's name; disks are named vda, vdb, … in the order of the VM's definition`);
+}
+
 export function badName(got: string): ApiError {
   return new ApiError('bad_request', `name must be 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit; got ${describeValue(got)}`);
 }
@@ -263,6 +275,27 @@ export function insufficientMemory(requestedMib: number, freeMib: number, budget
       '(every defined VM counts, stopped ones too); delete VMs you no longer need, ask for less memory, ' +
       'or restart the daemon with a larger --memory-budget',
   );
+}
+
+// ---- snapshots ----
+
+export function badSnapshot(field: string, path: string, why: string): ApiError {
+  return new ApiError('bad_snapshot', `${field} ${describeValue(path)} cannot be restored: ${why}`);
+}
+
+/** The host could not write the snapshot; `after` says what became of the VM. */
+export function snapshotFailed(path: string, why: string, after: string): ApiError {
+  return new ApiError('snapshot_failed', `could not save the VM to ${describeValue(path)}: ${why}; ${after}`);
+}
+
+/** A VM whose harts run in threads of their own (vcpus > 1 without firmware) cannot be saved yet. */
+export function snapshotUnsupported(id: string, why: string): ApiError {
+  return new ApiError('conflict', `cannot snapshot VM ${id}: ${why}`);
+}
+
+/** A field of a restore that the snapshot decides. */
+export function fromSnapshot(field: string): ApiError {
+  return new ApiError('bad_request', `${field} comes from the snapshot when restoring one; leave it out (only name, weight, cap and overlays may be given)`);
 }
 
 export function unauthorized(): ApiError {

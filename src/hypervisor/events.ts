@@ -26,6 +26,7 @@ export const STOP_REASONS = {
   guestReboot: 'the guest rebooted (its vCPUs run in threads: the VM starts afresh)',
   restart: 'restart requested',
   shutdown: 'the daemon is shutting down',
+  snapshot: 'saved to a snapshot, then stopped as asked',
 } as const;
 
 /** The event a state change is, or null when it is none (a state set again, e.g. paused at restore). */

@@ -2,7 +2,8 @@
 // (src/host/node/machine.ts opens its backends and makes its devices), and the thing a snapshot records. It
 // names files and settings, never open handles; what a host gives at run time (the console's output, the
 // virtual switch's port) is asked for by the builder.
-import type { RateLimiterConfig } from './rate-limiter.js';
+import { limiterConfigFromApi, limiterConfigToApi, type RateLimiterConfig } from './rate-limiter.js';
+import type { VmSpec } from './model.js';
 
 export interface MachineDescription {
   /** The VM's name (network MACs and disk serials may be derived from it). */
@@ -74,4 +75,64 @@ export function machineFiles(m: MachineDescription): { path: string; what: strin
     if (d.overlay !== undefined) files.push({ path: d.overlay, what: `disk ${diskName(i)}'s overlay` });
   });
   return files;
+}
+
+/**
+ * The daemon's definition of a VM restored from a snapshot whose machine is `m` (named `name`): what it shows,
+ * and what a later cold start boots. Its NICs become ports of the virtual switch; a virtio console has no
+ * place in a definition (the restore itself builds the machine as saved).
+ */
+export function specFromMachine(m: MachineDescription, name: string, settings: { weight: number; cap: number }): VmSpec {
+  const spec: VmSpec = {
+    name, vcpus: m.vcpus, memory_mib: Math.floor(m.memoryBytes / 2 ** 20), kernel: m.kernel, cmdline: m.cmdline,
+    disks: [], nics: [], weight: settings.weight, cap: settings.cap,
+  };
+  if (m.initrd !== undefined) spec.initrd = m.initrd;
+  if (m.firmware !== undefined) spec.firmware = m.firmware;
+  for (const d of m.devices) {
+    if (d.kind === 'block') {
+      spec.disks.push({
+        path: d.path, readonly: d.readOnly === true, ...(d.overlay !== undefined ? { overlay: d.overlay } : {}),
+        ...(d.rateLimiter ? { rate_limiter: limiterConfigToApi(d.rateLimiter) } : {}),
+      });
+    } else if (d.kind === 'net') {
+      spec.nics.push({ mac: d.mac, ...(d.rateLimiter ? { rate_limiter: limiterConfigToApi(d.rateLimiter) } : {}) });
+    }
+  }
+  return spec;
+}
+
+/**
+ * The machine the daemon builds from a definition: its disks (locked in `owner`'s name, with serials NAME-vdX)
+ * and NICs (ports on the virtual switch, with `macs`), and always an rng and a balloon asked for `balloonBytes`.
+ */
+export function machineFromSpec(s: VmSpec, o: { macs: string[]; owner: string; balloonBytes: number; defaultCmdline: string }): MachineDescription {
+  const devices: DeviceDescription[] = [
+    ...s.disks.map((d, i): DeviceDescription => ({
+      kind: 'block', path: d.path, serial: `${s.name}-${diskName(i)}`.slice(0, 20), owner: o.owner,
+      ...(d.readonly ? { readOnly: true } : {}), ...(d.overlay ? { overlay: d.overlay } : {}),
+      ...(d.rate_limiter ? { rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined } : {}),
+    })),
+    ...s.nics.map((n, i): DeviceDescription => ({
+      kind: 'net', mac: o.macs[i], backend: { kind: 'switch' },
+      ...(n.rate_limiter ? { rateLimiter: limiterConfigFromApi(n.rate_limiter) ?? undefined } : {}),
+    })),
+    { kind: 'rng' },
+    { kind: 'balloon', targetBytes: o.balloonBytes },
+  ];
+  return {
+    name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel, cmdline: s.cmdline ?? o.defaultCmdline,
+    ...(s.initrd ? { initrd: s.initrd } : {}), ...(s.firmware ? { firmware: s.firmware } : {}), devices,
+  };
+}
+
+/**
+ * A snapshot's machine as the daemon runs it: its disks locked in `owner`'s name, its NICs ports of the
+ * virtual switch (a machine saved by `tvisor run` may have had sockets); devices, slots and settings as saved.
+ */
+export function restoredMachine(m: MachineDescription, owner: string): MachineDescription {
+  return {
+    ...m,
+    devices: m.devices.map((d): DeviceDescription => (d.kind === 'block' ? { ...d, owner } : d.kind === 'net' ? { ...d, backend: { kind: 'switch' } } : d)),
+  };
 }

@@ -1,11 +1,16 @@
 // The VM manager: lifecycle of the daemon's VMs (created → running ⇄ paused → stopped, or crashed), their
 // definitions in the store, and the pCPU loop that hands time slices to VM threads in the order the credit
-// scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone. For now a VM
-// is one schedulable unit (its harts share its thread, round-robin); parallel harts come later.
-import { vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound } from './errors.js';
+// scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone; the harts of a
+// multi-vCPU VM run in hart threads of their own. What the manager needs from its host is in manager-host.ts.
 import {
-  stateError, type DevicePatch, type VmInfo, type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
+  vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, ApiError,
+} from './errors.js';
+import {
+  stateError, type DevicePatch, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
+  type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from './model.js';
+import { checkPathsAllowed } from './paths.js';
+import { checkRestorePaths, planRestore } from './restore.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
@@ -13,63 +18,15 @@ import { DeviceEventLog } from './device-event-log.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch, type SwitchPort } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
-import type { DeviceCounters, FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
-import { diskName, type DeviceDescription } from './machine.js';
+import type { DeviceCounters, FromVm, SmpShare, VmThreadConfig } from './protocol.js';
+import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
+import { VmConsole, type ConsoleSink } from './vm-console.js';
 
-/** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
-export interface VmThread {
-  /** The OS thread it runs on when that may be shared (thread-pool.ts): VMs of one host never run at once. */
-  readonly host?: object;
-  send(m: ToVm): void;
-  onMessage(fn: (m: FromVm) => void): void;
-  /** The thread died (uncaught error or exit) — `reason` says how. */
-  onExit(fn: (reason: string) => void): void;
-  terminate(): void;
-}
+import { DEFAULT_MAX_STARTING, type ManagerOptions, type VmThread } from './manager-host.js';
 
-export interface Store {
-  save(vm: StoredVm): void;
-  remove(id: string): boolean;
-  newId(): string;
-}
-
-export interface ManagerOptions {
-  pcpus: number;
-  /** Sum of guest memory the daemon admits, in MiB. */
-  memoryBudgetMib: number;
-  store: Store;
-  /** A thread for a VM; `dedicated` (multi-vCPU VMs) asks for one the VM has to itself. */
-  spawn(opts?: { dedicated: boolean }): VmThread;
-  /** A thread for one further hart of a multi-vCPU VM (harts in parallel); absent: harts share the VM thread. */
-  spawnHart?(): VmThread;
-  nowNs(): number;
-  /** Throws ApiError (bad_kernel) when the file is not a RISC-V Linux Image or ELF kernel. */
-  checkKernel(path: string): void;
-  /**
-   * Directories every file of a VM must lie beneath: its VM thread opens them confined (confined-open.ts) at
-   * every start, so a file swapped for a symlink, or a narrower list after a daemon restart, stops the start.
-   * Absent: anywhere.
-   */
-  allowedDirs?: readonly string[];
-  /** A file's identity (e.g. device and inode), so that no two VMs of this daemon write one image; absent: its path. */
-  fileIdentity?(path: string): string;
-  /**
-   * Called once a VM thread has ended (closed or not): removes the disk locks `owner` may have left on `paths`
-   * (a thread terminated or dead without closing its disks), so they do not stay held by this process.
-   */
-  releaseDiskLocks?(owner: string, paths: string[]): void;
-  defaultCmdline: string;
-  log(line: string): void;
-  /** VM threads set up at once (spawned, not yet ready); further starts wait their turn. Default DEFAULT_MAX_STARTING. */
-  maxStarting?: number;
-}
-
-/**
- * Making a worker and building a machine cost the main thread and the CPU: 50 starts at once would compete
- * with the API and the running guests. Starts return at once and their threads are set up a few at a time.
- */
-export const DEFAULT_MAX_STARTING = 4;
+export { CONSOLE_INPUT_IN_FLIGHT, type ConsoleSink } from './vm-console.js';
+export { DEFAULT_MAX_STARTING, type ManagerOptions, type Store, type VmThread } from './manager-host.js';
 
 /** One schedulable vCPU: the VM thread (hart 0, or all harts) or a hart thread. */
 interface Vcpu {
@@ -104,44 +61,21 @@ interface ManagedVm {
   cpuNsBefore: number;
   stealNsBefore: number;
   ports: SwitchPort[];
-  console: Set<ConsoleSink>;
-  /** The last 64 KiB of console output, for consoles that attach later. */
-  backlog: Uint8Array[];
-  backlogBytes: number;
-  /** Console input sent to the VM thread and not yet acknowledged ('input-ack'). */
-  inputInFlight: number;
-  /** Per input message in flight, oldest first: its size and whom to tell once the VM took it. */
-  inputWaiting: { bytes: number; done: () => void }[];
+  console: VmConsole;
   /** Per NIC: frames sent to the VM thread and not yet acknowledged ('frame-ack'). */
   framesInFlight: number[];
-  /** What was dropped on the way to or from the guest since the VM started (flood bounds), for its stats. */
-  dropped: { consoleOutput: number; consoleInput: number; netRxFrames: number };
+  /** Frames dropped on the way to the guest since the VM started (flood bounds), for its stats. */
+  netRxDropped: number;
   /** Device-event log lines, rate-limited per VM. */
   deviceLog: DeviceEventLog;
-}
-
-/** A client attached to a VM's console: its output, and the VM's state changes (to say "stopped"). */
-export interface ConsoleSink {
-  data(bytes: Uint8Array): void;
-  /** Output lost to a flood before it reached the manager (the VM thread kept only the newest). */
-  skipped?(bytes: number): void;
-  state?(state: VmState, reason?: string): void;
-  /** The VM is gone (deleted): the client should be disconnected, telling it `reason`. */
-  closed?(reason: string): void;
+  /** A snapshot being written by its thread: settled by its answer, or rejected when the thread ends first. */
+  saving: { resolve(r: { bytes: number; savedDisks: string[] }): void; reject(e: Error): void } | null;
 }
 
 const EMPTY_COUNTERS: DeviceCounters = {
   diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0,
   netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0, balloonBytes: 0, memoryTouchedBytes: 0,
 };
-const CONSOLE_BACKLOG = 64 * 1024;
-/**
- * Console input in flight to a VM thread; more is dropped. The UART holds 64 KiB more on its line (a paste
- * waits there while the guest reads), so a VM that is paused or does not read costs at most these two.
- */
-export const CONSOLE_INPUT_IN_FLIGHT = 64 * 1024;
-/** How long a client whose input was dropped is held back before it may send more. */
-const INPUT_DROP_PAUSE_MS = 20;
 /** Frames in flight to one NIC of a VM thread; more are dropped (the device's own backlog holds 256). */
 export const NIC_FRAMES_IN_FLIGHT = 256;
 
@@ -193,9 +127,8 @@ export class VmManager {
   private fresh(stored: StoredVm): ManagedVm {
     return {
       stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
-      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new Set(), backlog: [], backlogBytes: 0,
-      inputInFlight: 0, inputWaiting: [], framesInFlight: [], dropped: { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 },
-      deviceLog: new DeviceEventLog(this.o.log, () => `tvisor: VM ${stored.id} (${stored.spec.name})`),
+      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new VmConsole(), framesInFlight: [], netRxDropped: 0,
+      deviceLog: new DeviceEventLog(this.o.log, () => `tvisor: VM ${stored.id} (${stored.spec.name})`), saving: null,
     };
   }
 
@@ -208,6 +141,7 @@ export class VmManager {
   private check(kind: 'start' | 'stop' | 'pause' | 'resume' | 'delete', vm: ManagedVm): void {
     const e = stateError({ kind, id: vm.stored.id } as VmTargetedAction, vm.stored.state);
     if (e) throw e;
+    if (vm.saving) throw new ApiError('conflict', `cannot ${kind} VM ${vm.stored.id}: a snapshot of it is being written; try again once it is`);
   }
 
   list(): VmInfo[] {
@@ -222,6 +156,7 @@ export class VmManager {
     const s = vm.stored;
     const info: VmInfo = { id: s.id, name: s.spec.name, state: s.state, config: s.spec, stats: this.stats(vm) };
     if (s.reason) info.reason = s.reason;
+    if (s.restore) info.resumes_from = s.restore.snapshot;
     return info;
   }
 
@@ -250,9 +185,9 @@ export class VmManager {
       net_tx_packets: c.netTxFrames,
       disk_throttled: c.diskThrottled,
       net_throttled: c.netThrottled,
-      console_output_dropped_bytes: vm.dropped.consoleOutput,
-      console_input_dropped_bytes: vm.dropped.consoleInput,
-      net_rx_dropped_packets: vm.dropped.netRxFrames,
+      console_output_dropped_bytes: vm.console.droppedOutput,
+      console_input_dropped_bytes: vm.console.droppedInput,
+      net_rx_dropped_packets: vm.netRxDropped,
     };
   }
 
@@ -263,20 +198,101 @@ export class VmManager {
   }
 
   create(spec: VmSpec): VmInfo {
+    this.admissible(spec);
+    return this.define(spec);
+  }
+
+  /** Throws unless a VM of this definition may be added: its name is free, the memory budget holds it, its kernel loads. */
+  private admissible(spec: VmSpec): void {
     for (const vm of this.vms.values()) if (vm.stored.spec.name === spec.name) throw nameInUse(spec.name, vm.stored.id);
     const committed = this.committedMib();
     if (committed + spec.memory_mib > this.o.memoryBudgetMib) {
       throw insufficientMemory(spec.memory_mib, this.o.memoryBudgetMib - committed, this.o.memoryBudgetMib);
     }
     this.o.checkKernel(spec.kernel);
+  }
+
+  private define(spec: VmSpec, restore?: StoredVm['restore']): VmInfo {
     const stored: StoredVm = {
       id: this.o.store.newId(), spec, balloon_mib: 0, desired: 'stopped', state: 'created', created_at: new Date().toISOString(),
+      ...(restore ? { restore } : {}),
     };
     this.o.store.save(stored);
     const vm = this.fresh(stored);
     this.vms.set(stored.id, vm);
     this.events.emit(stored, 'created');
     return this.info(vm);
+  }
+
+  /**
+   * Defines a VM from a snapshot (POST /v1/vms with `snapshot`): the machine saved there, with a new overlay for
+   * each disk saved with one (made now, from the saved copy). Its first start resumes the saved guest.
+   */
+  createFromSnapshot(req: RestoreRequest): VmInfo {
+    if (!this.o.openSnapshot) throw new ApiError('bad_request', 'this daemon cannot restore snapshots');
+    checkRestorePaths(req, this.o.allowedDirs);
+    const src = this.o.openSnapshot(req.snapshot);
+    // the definition as it will be, checked before any file is made
+    const { spec, overlays } = planRestore(src, req, this.o.allowedDirs);
+    this.admissible(spec);
+    const { machine, made } = src.clone(spec.name, overlays);
+    try {
+      return this.define(spec, { snapshot: req.snapshot, machine, fresh: made });
+    } catch (e) {
+      src.discard(made);
+      throw e;
+    }
+  }
+
+  /**
+   * Saves a running or paused VM to `req.path` (POST /v1/vms/{id}/snapshot): its vCPUs are parked, its thread
+   * writes the snapshot between two slices (disks flushed, writable overlays copied beside it), then the VM runs
+   * on, stays paused or stops, as `req.after` asks (default: as it was).
+   */
+  async snapshot(id: string, req: SnapshotRequest): Promise<SnapshotInfo> {
+    const vm = this.get(id);
+    const e = stateError({ kind: 'snapshot', id, request: req }, vm.stored.state);
+    if (e) throw e;
+    if (vm.saving) throw snapshotUnsupported(id, 'a snapshot of it is being written already');
+    const s = vm.stored.spec;
+    if (s.vcpus > 1 && !s.firmware) throw snapshotUnsupported(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), and their state cannot be saved yet');
+    if (this.o.allowedDirs) checkPathsAllowed([{ field: 'path', path: req.path }], this.o.allowedDirs);
+    const thread = vm.thread;
+    if (!thread) throw snapshotUnsupported(id, 'it waits for its turn to be set up; try again in a moment');
+    const t0 = this.o.nowNs();
+    const before = vm.stored.state as 'running' | 'paused';
+    const after = req.after ?? before;
+    // parked: a slice already sent ends first (the thread takes messages in order), no new one is granted
+    const wasPaused = vm.paused;
+    this.park(vm, true);
+    let saved: { bytes: number; savedDisks: string[] };
+    try {
+      saved = await new Promise((resolve, reject) => {
+        vm.saving = { resolve, reject };
+        thread.send({ t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap } });
+      });
+    } catch (err) {
+      vm.saving = null;
+      if (vm.thread === thread) this.park(vm, wasPaused);
+      if (err instanceof ApiError) throw err;
+      throw snapshotFailed(req.path, (err as Error).message, vm.thread === thread ? `the VM is ${vm.stored.state}` : 'the VM ended meanwhile');
+    }
+    vm.saving = null;
+    if (after === 'stopped') this.ended(vm, 'stopped', STOP_REASONS.snapshot);
+    else {
+      this.park(vm, after === 'paused');
+      if (after !== before) this.setState(vm, after);
+    }
+    return { path: req.path, bytes: saved.bytes, saved_disks: saved.savedDisks, elapsed_ms: (this.o.nowNs() - t0) / 1e6, vm: this.info(vm) };
+  }
+
+  /** Parks (or unparks) a VM's vCPUs without changing its state: what pause and resume do underneath. */
+  private park(vm: ManagedVm, parked: boolean): void {
+    vm.paused = parked;
+    const now = this.o.nowNs();
+    // unparked, every vCPU runs once: the idle ones say so at once and park again
+    for (const cpu of vm.vcpus) if (parked || cpu.ready) this.scheduler.setRunnable(cpu.key, !parked, now);
+    if (!parked) this.pump();
   }
 
   /** `reason`: stored (a crash's); `why`: the event's reason (who stopped it), default `reason`. */
@@ -289,7 +305,7 @@ export class VmManager {
     else if (state === 'paused') vm.stored.desired = 'paused';
     else vm.stored.desired = 'stopped';
     this.o.store.save(vm.stored);
-    for (const c of vm.console) c.state?.(state, reason);
+    vm.console.state(state, reason);
     this.events.emit(vm.stored, transitionEvent(before, state), why);
   }
 
@@ -350,37 +366,20 @@ export class VmManager {
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
     const owner = hold.owner;
-    // the machine: the spec's disks and NICs (ports on the virtual switch), and always an rng and a balloon
-    const devices: DeviceDescription[] = [
-      ...s.disks.map((d, i): DeviceDescription => ({
-        kind: 'block', path: d.path, serial: `${s.name}-${diskName(i)}`.slice(0, 20), owner,
-        ...(d.readonly ? { readOnly: true } : {}), ...(d.overlay ? { overlay: d.overlay } : {}),
-        ...(d.rate_limiter ? { rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined } : {}),
-      })),
-      ...s.nics.map((n, i): DeviceDescription => ({
-        kind: 'net', mac: nics[i], backend: { kind: 'switch' },
-        ...(n.rate_limiter ? { rateLimiter: limiterConfigFromApi(n.rate_limiter) ?? undefined } : {}),
-      })),
-      { kind: 'rng' },
-      { kind: 'balloon', targetBytes: vm.stored.balloon_mib * 2 ** 20 },
-    ];
+    const restore = vm.stored.restore;
     const config: VmThreadConfig = {
       id: vm.stored.id,
-      machine: {
-        name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel, cmdline: s.cmdline ?? this.o.defaultCmdline,
-        ...(s.initrd ? { initrd: s.initrd } : {}), ...(s.firmware ? { firmware: s.firmware } : {}), devices,
-      },
+      machine: restore ? restoredMachine(restore.machine, owner) : machineFromSpec(s, { macs: nics, owner, balloonBytes: vm.stored.balloon_mib * 2 ** 20, defaultCmdline: this.o.defaultCmdline }),
       allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
+      ...(restore ? { restore: { snapshot: restore.snapshot, fresh: restore.fresh } } : {}),
     };
     const thread = this.o.spawn({ dedicated: s.vcpus > 1 });
     this.diskHolds.set(thread, hold);
     vm.thread = thread;
     vm.counters = EMPTY_COUNTERS;
     vm.instructions = 0;
-    vm.dropped = { consoleOutput: 0, consoleInput: 0, netRxFrames: 0 };
-    vm.backlog = [];
-    vm.backlogBytes = 0;
-    this.releaseInput(vm);
+    vm.netRxDropped = 0;
+    vm.console.restart();
     vm.framesInFlight = nics.map(() => 0);
     vm.ports = nics.map((_, i) => {
       const port = this.network.port(`${s.name}/eth${i}`);
@@ -388,7 +387,7 @@ export class VmManager {
         // a VM thread that is busy or gone does not take frames: at most NIC_FRAMES_IN_FLIGHT wait for it
         if (vm.thread !== thread || vm.framesInFlight[i] >= NIC_FRAMES_IN_FLIGHT) {
           port.stats.drops++;
-          vm.dropped.netRxFrames++;
+          vm.netRxDropped++;
           return;
         }
         vm.framesInFlight[i]++;
@@ -420,6 +419,11 @@ export class VmManager {
     if (m.t === 'ready' || m.t === 'init-error') this.admitted(vm);
     switch (m.t) {
       case 'ready': {
+        if (vm.stored.restore) {
+          // resumed: later starts boot the definition
+          delete vm.stored.restore;
+          this.o.store.save(vm.stored);
+        }
         this.scheduler.addVm(vm.stored.id, { weight: vm.stored.spec.weight, cap: vm.stored.spec.cap });
         vm.vcpus = [this.newVcpu(vm, 0, thread, true)];
         if (m.smp) this.startHartThreads(vm, m.smp);
@@ -438,13 +442,9 @@ export class VmManager {
       case 'console':
         this.consoleOut(vm, thread, m);
         break;
-      case 'input-ack': {
-        const w = vm.inputWaiting.shift();
-        vm.inputInFlight = Math.max(0, vm.inputInFlight - m.bytes);
-        vm.dropped.consoleInput += m.dropped;
-        w?.done();
+      case 'input-ack':
+        vm.console.inputTaken(m.bytes, m.dropped);
         break;
-      }
       case 'frame':
         vm.ports[m.nic]?.send(m.frame);
         break;
@@ -462,6 +462,12 @@ export class VmManager {
         break;
       case 'device-event':
         vm.deviceLog.note(this.o.nowNs() / 1e6, `${m.device}: ${m.reason.split('\n')[0]}`);
+        break;
+      case 'snapshot-done':
+        vm.saving?.resolve({ bytes: m.bytes, savedDisks: m.savedDisks });
+        break;
+      case 'snapshot-error':
+        vm.saving?.reject(m.refused ? new ApiError('conflict', m.message) : new Error(m.message));
         break;
     }
   }
@@ -556,6 +562,10 @@ export class VmManager {
 
   /** The VM thread is gone or going: frees everything it held. */
   private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
+    if (vm.saving) {
+      vm.saving.reject(new Error(`the VM ${state === 'crashed' ? 'crashed' : 'stopped'} before the snapshot was written${reason ? ` (${reason})` : ''}`));
+      vm.saving = null;
+    }
     if (vm.queued) {
       this.startQueue.splice(this.startQueue.indexOf(vm), 1);
       this.diskHolds.delete(vm);
@@ -575,7 +585,7 @@ export class VmManager {
       vm.vcpus = [];
     }
     for (const t of vm.hartThreads.splice(0)) t.terminate();
-    this.releaseInput(vm);
+    vm.console.releaseInput();
     vm.deviceLog.flush();
     for (const p of vm.ports) p.close();
     vm.ports = [];
@@ -619,8 +629,7 @@ export class VmManager {
   pause(id: string): VmInfo {
     const vm = this.get(id);
     this.check('pause', vm);
-    vm.paused = true;
-    for (const cpu of vm.vcpus) this.scheduler.setRunnable(cpu.key, false, this.o.nowNs());
+    this.park(vm, true);
     this.setState(vm, 'paused');
     return this.info(vm);
   }
@@ -628,11 +637,8 @@ export class VmManager {
   resume(id: string): VmInfo {
     const vm = this.get(id);
     this.check('resume', vm);
-    vm.paused = false;
-    // every vCPU runs once: the idle ones say so at once and park again
-    for (const cpu of vm.vcpus) if (cpu.ready) this.scheduler.setRunnable(cpu.key, true, this.o.nowNs());
+    this.park(vm, false);
     this.setState(vm, 'running');
-    this.pump();
     return this.info(vm);
   }
 
@@ -641,8 +647,7 @@ export class VmManager {
     this.check('delete', vm);
     this.vms.delete(id);
     this.o.store.remove(id);
-    for (const c of vm.console) c.closed?.('VM deleted');
-    vm.console.clear();
+    vm.console.close('VM deleted');
     this.events.emit(vm.stored, 'deleted');
   }
 
@@ -683,61 +688,24 @@ export class VmManager {
 
   /**
    * Attaches a console client in any state (gets the recent output first, then everything the guest
-   * writes, across stops and starts); returns input (dropped while the VM is not running) and detach.
+   * writes, across stops and starts); returns input (dropped while the VM is not running; see VmConsole.input)
+   * and detach.
    */
   attachConsole(id: string, sink: ConsoleSink): { input(bytes: Uint8Array, done: () => void): boolean; detach(): void } {
     const vm = this.get(id);
-    for (const b of vm.backlog) sink.data(b);
-    vm.console.add(sink);
     return {
-      input: (bytes, done) => this.consoleIn(vm, bytes, done),
-      detach: () => vm.console.delete(sink),
+      input: (bytes, done) => {
+        const thread = vm.thread;
+        return vm.console.input(thread ? (b) => thread.send({ t: 'input', bytes: b }) : null, bytes, done);
+      },
+      detach: vm.console.attach(sink),
     };
   }
 
-  /**
-   * Console input for the VM, with flow control: `done` runs once the VM has taken it and its UART has room
-   * again (the client should send nothing more until then; a paused VM holds it back for good). Returns false
-   * when the input is dropped: the VM has no thread, or CONSOLE_INPUT_IN_FLIGHT is already on its way (several
-   * clients at once); `done` then runs after INPUT_DROP_PAUSE_MS, so a client pouring input into a stopped VM
-   * is slowed rather than served at full speed.
-   */
-  private consoleIn(vm: ManagedVm, bytes: Uint8Array, done: () => void): boolean {
-    if (!vm.thread || vm.inputInFlight + bytes.length > CONSOLE_INPUT_IN_FLIGHT) {
-      vm.dropped.consoleInput += bytes.length;
-      setTimeout(done, INPUT_DROP_PAUSE_MS);
-      return false;
-    }
-    vm.inputInFlight += bytes.length;
-    vm.inputWaiting.push({ bytes: bytes.length, done });
-    vm.thread.send({ t: 'input', bytes });
-    return true;
-  }
-
-  /** The VM thread is gone or new: input waiting on the old one is let go (its clients may send again). */
-  private releaseInput(vm: ManagedVm): void {
-    vm.inputInFlight = 0;
-    for (const w of vm.inputWaiting.splice(0)) w.done();
-  }
-
-  /** A batch of console output: kept in the backlog, given to every client, acknowledged to its thread. */
+  /** A batch of console output: kept, given to every client, acknowledged to its thread. */
   private consoleOut(vm: ManagedVm, from: VmThread, m: Extract<FromVm, { t: 'console' }>): void {
-    const bytes = m.bytes;
-    from.send({ t: 'console-ack', bytes: bytes.length });
-    vm.dropped.consoleOutput += m.dropped ?? 0;
-    vm.backlog.push(bytes);
-    vm.backlogBytes += bytes.length;
-    while (vm.backlogBytes > CONSOLE_BACKLOG) {
-      const over = vm.backlogBytes - CONSOLE_BACKLOG;
-      const head = vm.backlog[0];
-      if (head.length <= over) vm.backlog.shift();
-      else vm.backlog[0] = head.subarray(over);
-      vm.backlogBytes -= Math.min(head.length, over);
-    }
-    for (const c of vm.console) {
-      if (m.dropped) c.skipped?.(m.dropped);
-      c.data(bytes);
-    }
+    from.send({ t: 'console-ack', bytes: m.bytes.length });
+    vm.console.output(m.bytes, m.dropped);
   }
 
   /** The vCPU's slice is over (or its VM ended): its pCPU and its thread are free. */

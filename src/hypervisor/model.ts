@@ -11,6 +11,12 @@ import type { ApiError } from './errors.js';
 export type VmState = 'created' | 'running' | 'paused' | 'stopped' | 'crashed';
 export const VM_STATES: readonly VmState[] = ['created', 'running', 'paused', 'stopped', 'crashed'];
 
+/** A VM's name: what the CLI and the API call it by (JSON Schema pattern, ECMA-262 with the u flag). */
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+
+/** A VM's scheduling settings when its definition gives none. */
+export const DEFAULT_SCHEDULING = { weight: 256, cap: 0 } as const;
+
 /** A token bucket: `size` tokens (bytes or operations) refilled completely every `refill_time_ms`. */
 export interface TokenBucket {
   size: number;
@@ -113,12 +119,49 @@ export interface VmInfo {
   reason?: string;
   config: VmSpec;
   stats: VmStats;
+  /** Created from a snapshot not yet restored: its next start resumes the guest saved in this file. */
+  resumes_from?: string;
+}
+
+/** POST /v1/vms/{id}/snapshot: where to write, and what the VM does afterwards (default: what it did before). */
+export interface SnapshotRequest {
+  path: string;
+  after?: 'running' | 'paused' | 'stopped';
+}
+
+/** What POST /v1/vms/{id}/snapshot answers. */
+export interface SnapshotInfo {
+  path: string;
+  bytes: number;
+  /** Copies of the VM's writable overlays written beside it (the disk state that goes with the saved RAM). */
+  saved_disks: string[];
+  /** From the request until the file was written (the guest was paused that long). */
+  elapsed_ms: number;
+  vm: VmInfo;
+}
+
+/**
+ * POST /v1/vms with `snapshot`: a new VM whose first start resumes the guest saved there. The machine (memory,
+ * vCPUs, images, devices) is the snapshot's; each disk saved with an overlay gets a new overlay of its own,
+ * copied from the saved one: at `overlays[disk]` (disk = vda, vdb, …), or beside the snapshot by default.
+ */
+export interface RestoreRequest {
+  snapshot: string;
+  /** Default: the name of the VM saved. */
+  name?: string;
+  overlays?: Record<string, string>;
+  /** Default: the saved VM's. */
+  weight?: number;
+  cap?: number;
 }
 
 // ---- actions ----
 
 export type VmAction =
   | { kind: 'create'; spec: VmSpec }
+  /** POST /v1/vms with a snapshot: create from it. */
+  | { kind: 'restore'; request: RestoreRequest }
+  | { kind: 'snapshot'; id: string; request: SnapshotRequest }
   | { kind: 'list' }
   | { kind: 'get'; id: string }
   | { kind: 'start' | 'pause' | 'resume' | 'stop' | 'restart'; id: string }
@@ -164,6 +207,8 @@ export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } 
   'update-nic': ['created', 'running', 'paused', 'stopped'],
   // before start too, so a client can attach first and see the whole boot
   console: VM_STATES,
+  // a machine to save: the guest is paused for the write (a stopped VM has no machine left)
+  snapshot: ['running', 'paused'],
 };
 
 export function isAllowed(kind: VmTargetedKind, state: VmState): boolean {

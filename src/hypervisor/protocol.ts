@@ -16,6 +16,11 @@ export interface VmThreadConfig {
    * confined (src/host/node/confined-open.ts), so the check holds at every start. Absent: anywhere.
    */
   allowedDirs?: string[];
+  /**
+   * Resume the guest saved in this snapshot instead of booting (the machine is the snapshot's); `fresh` names
+   * the overlays made for this VM from the snapshot's saved ones (they have no earlier identity to check).
+   */
+  restore?: { snapshot: string; fresh: string[] };
 }
 
 export interface DeviceCounters {
@@ -69,6 +74,11 @@ export type ToVm =
   | { t: 'balloon'; bytes: number }
   /** New limits for one disk or NIC (index as in VmThreadConfig); null = unlimited. Balances are kept. */
   | { t: 'rate-limiter'; device: 'disk' | 'nic'; index: number; config: RateLimiterConfig | null }
+  /**
+   * Save the VM (its vCPUs are parked: this comes between slices) to `path`, with the daemon's `settings` in the
+   * record; answered by 'snapshot-done' or 'snapshot-error'.
+   */
+  | { t: 'snapshot'; path: string; settings: { weight: number; cap: number } }
   | { t: 'stop' };
 
 export type FromVm =
@@ -100,6 +110,9 @@ export type FromVm =
   | { t: 'device-event'; device: string; reason: string; internal: boolean }
   /** The guest rebooted within its thread (the machine reset itself; the manager only tells event subscribers). */
   | { t: 'rebooted' }
+  | { t: 'snapshot-done'; bytes: number; savedDisks: string[] }
+  /** `refused`: the request cannot be met (the path holds a file that is not a snapshot); else the host failed. */
+  | { t: 'snapshot-error'; message: string; refused: boolean }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' }
   /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */

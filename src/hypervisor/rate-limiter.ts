@@ -238,3 +238,11 @@ export function applyLimiterConfig(old: RateLimiter | null, cfg: RateLimiterConf
   old.update(cfg, nowMs);
   return old;
 }
+
+/** The API's form of a device's limits (limiterConfigFromApi backwards). */
+export function limiterConfigToApi(c: RateLimiterConfig): { bandwidth?: ApiTokenBucket; ops?: ApiTokenBucket } {
+  const bucket = (b: TokenBucketConfig): ApiTokenBucket => ({
+    size: b.size, refill_time_ms: b.refillTimeMs, ...(b.oneTimeBurst !== undefined ? { one_time_burst: b.oneTimeBurst } : {}),
+  });
+  return { ...(c.bandwidth ? { bandwidth: bucket(c.bandwidth) } : {}), ...(c.ops ? { ops: bucket(c.ops) } : {}) };
+}

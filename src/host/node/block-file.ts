@@ -545,3 +545,73 @@ function writeZeroChunks(disk: BlockBackend, offset: number, length: number): vo
   }
 }
 
+
+// ---- copies of overlays (snapshots) ----
+
+/**
+ * Copies the overlay at `from` to a new file `to`, block by block as its bitmap says, so the copy is as sparse
+ * as the original: what a snapshot keeps of a disk's state, and what each clone restored from it starts from.
+ * `from` must be flushed (its bitmap in the file) and must not change during the copy. `to` must not exist: it
+ * is written under a temporary name and linked into place only when complete and durable, so a failure leaves
+ * no half copy and, unless `replace`, a file of that name is never replaced. Returns the bytes of data copied.
+ */
+export function copyOverlay(from: string, to: string, opts: { allowedDirs?: readonly string[]; replace?: boolean } = {}): number {
+  const label = `disk overlay ${from}`;
+  const src = openFile(from, 'disk overlay', false, { path: from, allowedDirs: opts.allowedDirs });
+  try {
+    const h = new Uint8Array(OVL_HEADER);
+    const layout = decodeHeader(h.subarray(0, fs.readSync(src.fd, h, 0, OVL_HEADER, 0)), label);
+    const bitmap = new Uint8Array(layout.bitmapLength);
+    preadFull(src.fd, bitmap, layout.bitmapOffset);
+    const tmp = `${to}.tmp-${process.pid}`;
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'wx', 0o600);
+    } catch (e) {
+      throw new DiskError(`cannot create ${tmp} (${errCode(e) || (e as Error).message})`);
+    }
+    let copied = 0;
+    try {
+      fs.ftruncateSync(fd, Number(src.st.size));
+      pwriteFull(fd, h, 0);
+      pwriteFull(fd, bitmap, layout.bitmapOffset);
+      const blocks = Math.ceil(layout.virtualSize / layout.blockSize);
+      const buf = new Uint8Array(Math.min(1 << 20, roundUp(layout.virtualSize, layout.blockSize)));
+      const per = buf.length / layout.blockSize;
+      for (let b = 0; b < blocks;) {
+        if ((bitmap[Math.floor(b / 8)] & (1 << (b % 8))) === 0) {
+          b++;
+          continue;
+        }
+        // a run of held blocks, at most one buffer long
+        let n = 1;
+        while (n < per && b + n < blocks && (bitmap[Math.floor((b + n) / 8)] & (1 << ((b + n) % 8))) !== 0) n++;
+        const at = layout.dataOffset + b * layout.blockSize;
+        const part = buf.subarray(0, Math.min(n * layout.blockSize, Number(src.st.size) - at));
+        preadFull(src.fd, part, at);
+        pwriteFull(fd, part, at);
+        copied += part.length;
+        b += n;
+      }
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = -1;
+      try {
+        if (opts.replace) fs.renameSync(tmp, to);
+        else fs.linkSync(tmp, to); // never replaces: EEXIST if `to` exists
+      } catch (e) {
+        throw new DiskError(`cannot create ${to} (${errCode(e) || (e as Error).message})`);
+      }
+      fsyncDir(path.dirname(path.resolve(to)));
+    } catch (e) {
+      if (e instanceof DiskError) throw e;
+      throw new DiskError(`copying ${label} to ${to}: ${errCode(e) || (e as Error).message}`);
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+    }
+    return copied;
+  } finally {
+    fs.closeSync(src.fd);
+  }
+}

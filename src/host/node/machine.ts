@@ -45,6 +45,8 @@ export interface MachineDevices {
   /** Each disk's limiter, and each NIC's per direction (null: unlimited), to be reconfigured live. */
   diskLimiters: (RateLimiter | null)[];
   nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[];
+  /** Makes every disk's completed writes durable (overlays write their bitmaps too); throws BlockIoError. */
+  flushDisks(): void;
   /** Closes every backend (disk locks and files, sockets); errors go to `warn`, the rest still close. */
   close(warn?: (line: string) => void): void;
 }
@@ -78,8 +80,12 @@ function nets(m: MachineDescription): [number, NetDescription][] {
  */
 export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDevices {
   const backends: { close(): void }[] = [...(host.sockets?.values() ?? [])];
+  const diskBackends: BlockBackend[] = [];
   const out: MachineDevices = {
     devices: [], disks: [], nics: [], console: null, balloon: null, diskLimiters: [], nicLimiters: [],
+    flushDisks: () => {
+      for (const b of diskBackends) if (!b.readOnly) b.flush();
+    },
     close: (warn) => {
       for (const b of backends.splice(0).reverse()) {
         try {
@@ -99,6 +105,7 @@ export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDe
             path: d.path, readOnly: d.readOnly, overlay: d.overlay, owner: d.owner, allowedDirs: host.allowedDirs,
           });
           backends.push(backend);
+          diskBackends.push(backend);
           const limiter = applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs());
           const dev = new VirtioBlk({
             backend, serial: d.serial ?? basename(d.path).slice(0, 20), name: `virtio-blk ${diskName(i)}`, limiter: limiter ?? undefined,

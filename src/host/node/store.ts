@@ -212,6 +212,14 @@ function parseStored(text: string, fileId: string): StoredVm | string {
     created_at: o.created_at,
   };
   if (typeof o.reason === 'string') vm.reason = o.reason;
+  if (o.restore !== undefined) {
+    const r = o.restore as Partial<NonNullable<StoredVm['restore']>> | null;
+    if (typeof r !== 'object' || r === null || typeof r.snapshot !== 'string' || typeof r.machine !== 'object' || r.machine === null ||
+      !Array.isArray(r.machine.devices) || !Array.isArray(r.fresh) || r.fresh.some((f) => typeof f !== 'string')) {
+      return 'restore is not a snapshot to restore';
+    }
+    vm.restore = r as NonNullable<StoredVm['restore']>;
+  }
   return vm;
 }
 

@@ -18,6 +18,13 @@ import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
 import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
 import { workerSetup } from './worker-setup.js';
 import { warmUp } from '../../core/machine/warmup.js';
+import { restoreRam } from '../../core/snapshot/file.js';
+import { SnapshotError } from '../../core/snapshot/state.js';
+import { checkSnapshotFiles, readSnapshot, SnapshotRefused, writeSnapshot } from './snapshot-file.js';
+import type { MachineDescription } from '../../hypervisor/machine.js';
+
+/** Console output a snapshot keeps (a screen or two, with escape sequences). */
+const RECENT_CONSOLE = 16 * 1024;
 
 /** Input is acknowledged (the client may send more) once the UART holds no more than this, unread. */
 const INPUT_ROOM_MARK = UART_LINE_BACKLOG / 2;
@@ -47,9 +54,19 @@ class VmSlot {
   private clock: Clock = monotonicClock();
   private link: SmpLink | null = null;
   private epochMs = 0;
+  /** What the VM was built from: a snapshot of it records this. */
+  private machine: MachineDescription | null = null;
+  private allowedDirs: string[] | undefined;
   stopped = false;
   /** Console output on its way to the manager: batched, and bounded by the manager's acks. */
   private readonly out: ConsoleBatcher;
+  /**
+   * The last RECENT_CONSOLE bytes the guest wrote, which a snapshot keeps so that a restored console shows its
+   * screen: a ring, `recentAt` the next byte's place, `recentFull` once it wrapped.
+   */
+  private readonly recent = new Uint8Array(RECENT_CONSOLE);
+  private recentAt = 0;
+  private recentFull = false;
   /** Input messages taken into the UART whose 'input-ack' waits for the guest to read (flow control). */
   private readonly inputAcks: { bytes: number; dropped: number }[] = [];
   /** Frames handed to each NIC since the last 'frame-ack' (acks go out once per turn of the event loop). */
@@ -60,6 +77,30 @@ class VmSlot {
       post: (bytes, dropped) => post(dropped > 0 ? { t: 'console', bytes, dropped } : { t: 'console', bytes }, [bytes.buffer as ArrayBuffer]),
       later: (fn, ms) => setTimeout(fn, ms),
     });
+  }
+
+  /** Output of the guest's console (the UART, or a virtio console): to the manager, and into `recent`. */
+  private console(bytes: Uint8Array): void {
+    this.out.write(bytes);
+    for (let i = Math.max(0, bytes.length - RECENT_CONSOLE); i < bytes.length;) {
+      const n = Math.min(bytes.length - i, RECENT_CONSOLE - this.recentAt);
+      this.recent.set(bytes.subarray(i, i + n), this.recentAt);
+      i += n;
+      this.recentAt += n;
+      if (this.recentAt === RECENT_CONSOLE) {
+        this.recentAt = 0;
+        this.recentFull = true;
+      }
+    }
+  }
+
+  /** The ring's contents, oldest first. */
+  private recentConsole(): Uint8Array {
+    if (!this.recentFull) return this.recent.slice(0, this.recentAt);
+    const out = new Uint8Array(RECENT_CONSOLE);
+    out.set(this.recent.subarray(this.recentAt), 0);
+    out.set(this.recent.subarray(0, this.recentAt), RECENT_CONSOLE - this.recentAt);
+    return out;
   }
 
   /** Acknowledges input once the guest has read enough of it (or the VM is gone). */
@@ -120,8 +161,11 @@ class VmSlot {
   private init(cfg: VmThreadConfig): void {
     const post = this.post;
     const m = cfg.machine;
-    // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one)
-    if (m.vcpus > 1 && !m.firmware) {
+    this.machine = m;
+    this.allowedDirs = cfg.allowedDirs;
+    // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one);
+    // a restored machine keeps its harts here, as it was saved (`tvisor run` runs them in one thread)
+    if (m.vcpus > 1 && !m.firmware && !cfg.restore) {
       this.link = new SmpLink(m.vcpus);
       this.epochMs = performance.timeOrigin + performance.now();
       this.clock = epochClock(this.epochMs);
@@ -129,6 +173,8 @@ class VmSlot {
     const built = buildDevices(m, {
       nowMs: () => this.nowMs(),
       allowedDirs: cfg.allowedDirs,
+      // a machine saved by `tvisor run --console virtio`: its console is the VM's console here too
+      consoleOutput: (bytes) => this.console(bytes),
       // frames travel to and from the manager's virtual switch
       switchPort: (i) => ({
         send: (frame) => {
@@ -152,7 +198,7 @@ class VmSlot {
         return loadImages(cfg);
       },
       cmdline: m.cmdline,
-      console: (bytes) => this.out.write(bytes),
+      console: (bytes) => this.console(bytes),
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: this.clock,
       devices,
@@ -166,6 +212,38 @@ class VmSlot {
         post({ t: 'wake' });
       }
     };
+    if (cfg.restore) this.restore(cfg.restore.snapshot, new Set(cfg.restore.fresh), cfg.allowedDirs);
+  }
+
+  /** Puts the guest saved at `path` into the machine just built (its files checked unchanged, but `fresh`). */
+  private restore(path: string, fresh: ReadonlySet<string>, allowedDirs?: string[]): void {
+    const vm = this.vm!;
+    try {
+      const { meta, contents } = readSnapshot(path, allowedDirs);
+      checkSnapshotFiles(meta, this.machine!, fresh);
+      restoreRam(vm.ram, contents);
+      vm.restoreState(meta.state);
+      if (meta.console) this.console(new Uint8Array(Buffer.from(meta.console, 'base64')));
+    } catch (e) {
+      if (e instanceof SnapshotError) throw new Error(`restoring ${path}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Writes the VM, parked between slices, to `path`; answers 'snapshot-done' or 'snapshot-error'. */
+  private snapshot(m: Extract<ToVm, { t: 'snapshot' }>): void {
+    const vm = this.vm;
+    const devices = this.devices;
+    try {
+      if (!vm || !devices || !this.machine || this.stopped || vm.exited) throw new Error('the VM has ended');
+      const r = writeSnapshot(m.path, vm, {
+        machine: this.machine, flushDisks: () => devices.flushDisks(), keepOverlays: true, console: this.recentConsole(), settings: m.settings,
+        allowedDirs: this.allowedDirs,
+      });
+      this.post({ t: 'snapshot-done', bytes: r.bytes, savedDisks: r.savedDisks });
+    } catch (e) {
+      this.post({ t: 'snapshot-error', message: (e as Error).message, refused: e instanceof SnapshotRefused });
+    }
   }
 
   /** Closes the disks (best effort: the lock files are removed at exit too). */
@@ -251,6 +329,9 @@ class VmSlot {
         }
         break;
       }
+      case 'snapshot':
+        this.snapshot(m);
+        break;
       case 'stop':
         this.stopped = true;
         vm?.stop();
