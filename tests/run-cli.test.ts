@@ -132,8 +132,11 @@ test('the default guest: --append adds to its command line, --cmdline replaces i
   const guest = await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
   assert.ok(guest.kernel);
   for (const [args, cmdline] of [
-    // stdout is no terminal here: the guest is told TERM=dumb (and no size) before the appended arguments
-    [['--append', 'tvisor.check=1'], `${DEFAULT_CMDLINE} TERM=dumb tvisor.check=1`],
+    // a fast start (resumed from the guest's saved boot, or making it): the terminal's TERM and size come through
+    // the handshake, not the command line; the appended arguments follow
+    [['--append', 'tvisor.check=1'], `${DEFAULT_CMDLINE} tvisor.handshake tvisor.check=1`],
+    // a cold boot: stdout is no terminal here, so the guest is told TERM=dumb (and no size)
+    [['--cold-boot', '--append', 'tvisor.check=1'], `${DEFAULT_CMDLINE} TERM=dumb tvisor.check=1`],
     [['--cmdline', 'console=ttyS0 quiet tvisor.only=1'], 'console=ttyS0 quiet tvisor.only=1'],
   ] as const) {
     const out = await runShell([...args], 'echo "cmdline: $(cat /proc/cmdline)"; echo "mem: $(grep MemTotal /proc/meminfo)"; exit\n');

@@ -6,13 +6,14 @@ import { warmUp, type WarmUp } from '../core/machine/warmup.js';
 import { MAX_RAM } from '../core/machine/memory.js';
 import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
-import { ensureDefaultGuest, ImageError } from '../images/index.js';
+import { defaultCacheDir, ensureDefaultGuest, ImageError } from '../images/index.js';
 import { describeRunDevices, openRunDevices } from './devices.js';
 import type { MachineDescription } from '../hypervisor/machine.js';
 import { checkSnapshotFiles, readSnapshot, writeSnapshot } from '../host/node/snapshot-file.js';
 import { restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
 import { SnapshotError } from '../core/snapshot/state.js';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, rmSync, statSync } from 'node:fs';
+import { fastStartPath, handshakeLine, HandshakeWatch, HANDSHAKE_PARAM, prepareFastStartDir } from './fast-start.js';
 import { dirname, resolve } from 'node:path';
 import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
@@ -46,6 +47,7 @@ ${jitHelp(20)}
   --restore FILE      resume a VM saved with --save: the machine (images, memory, devices) is the
                       snapshot's, so the options that describe one are refused; its disk and image
                       files must be where they were and unchanged (a changed one is refused)
+  --cold-boot         boot the default guest even if a saved start of it is cached (--no-snapshot)
 
 Devices (virtio-mmio; the default guest loads the drivers for the devices present):
   --disk PATH[,readonly][,overlay=FILE][,serial=ID][,bw=RATE][,iops=N]
@@ -72,7 +74,11 @@ Devices (virtio-mmio; the default guest loads the drivers for the devices presen
   -h, --help          show this help
 
 Console: when stdin is a terminal it is switched to raw mode; press Ctrl-A then X (or x) to stop the VM.
-The default guest is told the terminal's TERM and size at boot. Guest poweroff ends the command with
+The default guest is told the terminal's TERM and size at boot. Without --kernel, --disk, --net,
+--cmdline, --firmware, --save or --restore, the default guest starts from a snapshot of its booted machine
+at the shell prompt, kept in the image cache (made at the first such run, one per memory size, vCPUs and
+devices): a second instead of a boot. Its clock is set to the host's time, and its random generator reseeded
+(VM generation ID), at each start. Guest poweroff ends the command with
 status 0; a guest reboot restarts the VM; a guest kernel panic ends it with status 1.
 
 Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's syscon failure code,
@@ -105,8 +111,13 @@ const OPTIONS = {
   stats: { type: 'boolean' },
   save: { type: 'string' },
   restore: { type: 'string' },
+  'cold-boot': { type: 'boolean' },
+  'no-snapshot': { type: 'boolean', aliasOf: 'cold-boot' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Options with which the default guest is not started from its saved boot (they change what a boot is). */
+const FAST_START_EXCLUDES = ['kernel', 'initrd', 'cmdline', 'firmware', 'disk', 'net', 'save', 'restore', 'cold-boot'] as const;
 
 const DEFAULT_MEMORY = LIMITS.memory_mib.default * 2 ** 20; // the daemon's default too (tvisor create, POST /v1/vms)
 const MIN_MEMORY = 16 * 2 ** 20;
@@ -139,6 +150,32 @@ function readSnapshotFile(path: string): { machine: MachineDescription; state: u
   } catch (e) {
     if (e instanceof SnapshotError) throw new InputError(`--restore ${path}: ${e.message}`);
     throw e;
+  }
+}
+
+/** The cached fast start at `path`, or null when there is none or it cannot be used (then it is removed). */
+function readFastStart(path: string): { machine: MachineDescription; state: unknown; contents: SnapshotContents } | null {
+  if (!existsSync(path)) return null;
+  try {
+    const { meta, contents } = readSnapshot(path);
+    checkSnapshotFiles(meta, meta.machine);
+    return { machine: meta.machine, state: meta.state, contents };
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    process.stderr.write(`tvisor: the saved start ${path} cannot be used (${e.message}); booting, and saving a new one\n`);
+    rmSync(path, { force: true });
+    return null;
+  }
+}
+
+/** Saves the booted default guest, waiting for its handshake, as the fast start of its machine. */
+function saveFastStart(path: string, machine: MachineDescription, vm: Vm, flushDisks: () => void, warn: (line: string) => void): void {
+  try {
+    prepareFastStartDir(path);
+    const { bytes } = writeSnapshot(path, vm, { machine, flushDisks });
+    warn(`tvisor: saved the booted guest (${Math.ceil(bytes / 2 ** 20)} MiB, in ${path}): the next runs start from there (--cold-boot boots)`);
+  } catch (e) {
+    warn(`tvisor: could not save the booted guest for a fast start: ${(e as Error).message}`);
   }
 }
 
@@ -234,7 +271,10 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     }
     // --save: refused now, not after the guest has run, when the snapshot cannot be written where asked
     if (typeof values.save === 'string') checkSavePath(values.save);
-    const snapshot = typeof values.restore === 'string' ? readSnapshotFile(values.restore) : null;
+    let snapshot = typeof values.restore === 'string' ? readSnapshotFile(values.restore) : null;
+    // the default guest's fast start: its booted machine saved once, at the shell prompt (fast-start.ts)
+    const fast = !snapshot && resolveDefault && FAST_START_EXCLUDES.every((k) => values[k] === undefined);
+    let fastPath: string | null = null;
     let described: MachineDescription | null = null;
     if (!snapshot) {
       let kernelPath = values.kernel as string | undefined;
@@ -249,9 +289,10 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         if (cmdline === undefined) {
           cmdline = consoleKind === 'virtio' ? guest.cmdline.replace('console=ttyS0', 'console=hvc0') : guest.cmdline;
           // the default guest's init takes the host terminal's TERM and size from its command line (--cmdline
-          // is the whole command line: nothing is added to it)
+          // is the whole command line: nothing is added to it), or with a fast start, from the handshake
           const stdout = process.stdout;
-          cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
+          if (fast) cmdline += ` ${HANDSHAKE_PARAM}`;
+          else cmdline += terminalParams({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, cmdline);
         }
       }
       cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
@@ -267,15 +308,45 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
           .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };
     }
+    if (fast && described) {
+      fastPath = fastStartPath(defaultCacheDir(), described);
+      snapshot = readFastStart(fastPath);
+    }
     const machine = snapshot?.machine ?? described!;
     const kernel = readInput(machine.kernel, 'kernel');
     const initrd = machine.initrd !== undefined ? readInput(machine.initrd, 'initrd') : undefined;
     const firmware = machine.firmware !== undefined ? readInput(machine.firmware, 'firmware') : undefined;
 
     // no interactive terminal to answer the guest's cursor position queries: drop them (console.ts)
-    const out = createConsoleSink(process.stdout, { dropCursorQueries: !(process.stdin.isTTY && process.stdout.isTTY) });
+    const sink = createConsoleSink(process.stdout, { dropCursorQueries: !(process.stdin.isTTY && process.stdout.isTTY) });
     const warn = (line: string) => process.stderr.write(`${line}\n`);
     let vm: Vm;
+    // a fast start's first boot: the machine is saved where the guest waits for the handshake (fast-start.ts);
+    // the terminal's input waits until the guest has its answer
+    let gateOpen = fastPath === null;
+    const handshake = () => {
+      const stdout = process.stdout;
+      const line = handshakeLine({ isTTY: stdout.isTTY === true, rows: stdout.rows, columns: stdout.columns, term: process.env.TERM }, Date.now());
+      if (dev.console) dev.console.receive(line);
+      else vm.sendInput(line);
+      gateOpen = true;
+    };
+    // the guest waits for a handshake at each boot (after a guest reboot too): the first boot's is saved first
+    let saved = snapshot !== null;
+    const watch = fastPath !== null
+      ? new HandshakeWatch((b) => sink.write(b), () => setImmediate(() => {
+        if (!saved) saveFastStart(fastPath!, machine, vm, dev.flushDisks, warn);
+        saved = true;
+        handshake();
+      }))
+      : null;
+    const out = {
+      write: (b: Uint8Array) => (watch ? watch.write(b) : sink.write(b)),
+      close: () => {
+        watch?.flush();
+        sink.close();
+      },
+    };
     // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
     const dev = await openRunDevices(machine, (b) => {
       out.write(b);
@@ -295,6 +366,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         if (snapshot) {
           restoreRam(vm.ram, snapshot.contents);
           vm.restoreState(snapshot.state);
+          if (fastPath !== null) handshake();
         }
       } catch (e) {
         if (e instanceof BootError) throw new InputError(`${machine.kernel}: ${e.message}`);
@@ -312,7 +384,8 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const detach = attachConsole(
         vm,
         input ? (b) => input.receive(b) : (b) => vm.sendInput(b),
-        input ? () => input.pendingInput : () => vm.uart.pendingInput,
+        // held back (no room) until a fast start's first boot has its handshake
+        () => (!gateOpen ? Infinity : input ? input.pendingInput : vm.uart.pendingInput),
       );
       // a terminal resized (SIGWINCH) resizes the virtio console (config change: Linux's hvc resizes its tty);
       // the UART has no way to say so

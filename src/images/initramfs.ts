@@ -90,6 +90,16 @@ const TERMINAL_ROWS = 'tvisor.rows';
 const TERMINAL_COLS = 'tvisor.cols';
 
 /**
+ * `tvisor.handshake` on the kernel command line (tvisor run's fast start): the console session prints
+ * HANDSHAKE_READY, then waits for one line from the host, "ROWS COLS TERM EPOCH", and only then starts the
+ * shell. The host saves the machine at that point once, and later resumes it there instead of booting: the
+ * line gives the resumed guest the terminal's size and type and the time of day (its clock would otherwise go
+ * on from the moment of the save). The marker is an OSC sequence, which terminals ignore if it ever shows.
+ */
+export const HANDSHAKE_PARAM = 'tvisor.handshake';
+export const HANDSHAKE_READY = '\x1b]tvisor;ready\x07';
+
+/**
  * How the console is handed to busybox init, which becomes PID 1 at the end of both init scripts: PID 1 must
  * catch the signals busybox poweroff, reboot and halt send it (SIGUSR2, SIGTERM, SIGUSR1; the kernel drops
  * signals to init that it has no handler for), reap orphans, and stop everything before the power goes. A
@@ -149,6 +159,15 @@ function initEntries(hostname: string, autorun: { find: string; file: string }, 
         ${TERMINAL_COLS}=*) cols="\${arg#${TERMINAL_COLS}=}" ;;
       esac
     done
+    case " $(cat /proc/cmdline) " in
+      *" ${HANDSHAKE_PARAM} "*)
+        stty -echo 2>/dev/null
+        printf '\\033]tvisor;ready\\007'
+        read -r rows cols term epoch
+        stty echo 2>/dev/null
+        [ -n "$term" ] && export TERM="$term"
+        [ -n "$epoch" ] && date -s "@$epoch" >/dev/null 2>&1 ;;
+    esac
     stty rows "$rows" cols "$cols" 2>/dev/null
     ${autorun.find}
     echo "tvisor guest: Linux $(uname -r) $(uname -m), $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo) RAM; exit the shell (or poweroff) to power off"

@@ -6,6 +6,7 @@ import { PLIC_BASE, plicSize } from '../devices/plic.js';
 import { UART0_BASE, UART0_SIZE } from '../devices/uart16550.js';
 import { RTC_BASE, RTC_SIZE, RTC_IRQ } from '../devices/goldfish-rtc.js';
 import { SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
+import { VMGENID_BASE, VMGENID_IRQ, VMGENID_SIZE } from '../devices/vmgenid.js';
 import { CBO_BLOCK } from '../cpu/bits.js';
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
 
@@ -35,7 +36,7 @@ export interface HartFeatures {
 }
 
 /** What sits at a place on the board's MMIO map (vm.ts puts a device there for each). */
-export type BoardDeviceKind = 'clint' | 'plic' | 'uart' | 'rtc' | 'virtio' | 'syscon';
+export type BoardDeviceKind = 'clint' | 'plic' | 'uart' | 'rtc' | 'vmgenid' | 'virtio' | 'syscon';
 
 /** One entry of the board's map: the device kind, its MMIO window, its PLIC source (virtio: its slot). */
 export interface BoardDevice {
@@ -60,6 +61,7 @@ export function boardDevices(harts: number, virtioDevices: number): BoardDevice[
     { kind: 'plic', name: 'plic', base: PLIC_BASE, size: plicSize(2 * harts) },
     { kind: 'uart', name: 'uart0', base: UART0_BASE, size: UART0_SIZE, irq: UART0_IRQ },
     { kind: 'rtc', name: 'rtc', base: RTC_BASE, size: RTC_SIZE, irq: RTC_IRQ },
+    { kind: 'vmgenid', name: 'vmgenid', base: VMGENID_BASE, size: VMGENID_SIZE, irq: VMGENID_IRQ },
     ...Array.from({ length: virtioDevices }, (_, i): BoardDevice => {
       const { base, irq } = virtioSlot(i);
       return { kind: 'virtio', name: `virtio${i}`, base, size: VIRTIO_MMIO_SIZE, irq, slot: i };
@@ -183,6 +185,7 @@ const NODES: Record<BoardDeviceKind, (f: FdtWriter, d: BoardDevice, p: Phandles)
   },
   uart: (f, d, p) => interruptingNode(f, `serial@${unit(d.base)}`, 'ns16550a', d, p, () => f.propU32('clock-frequency', 3686400)),
   rtc: (f, d, p) => interruptingNode(f, `rtc@${unit(d.base)}`, 'google,goldfish-rtc', d, p),
+  vmgenid: (f, d, p) => interruptingNode(f, `vmgenid@${unit(d.base)}`, 'microsoft,vmgenid', d, p),
   virtio: (f, d, p) => interruptingNode(f, `virtio_mmio@${unit(d.base)}`, 'virtio,mmio', d, p),
   // the test device, and the poweroff and reboot nodes that write its register
   syscon(f, d, p) {

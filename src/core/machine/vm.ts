@@ -7,6 +7,7 @@ import { Clint, Timebase, type ClintState } from '../devices/clint.js';
 import { Plic, type PlicState } from '../devices/plic.js';
 import { Uart16550, type UartState } from '../devices/uart16550.js';
 import { GoldfishRtc, type RtcState } from '../devices/goldfish-rtc.js';
+import { VmGenId, type VmGenIdState } from '../devices/vmgenid.js';
 import { Syscon } from '../devices/syscon.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
@@ -66,12 +67,13 @@ export interface VmConfig {
 
 /** A machine's saved state (Vm.saveState); its RAM travels beside it. */
 export interface VmState {
-  version: 1;
+  version: 2;
   harts: HartState[];
   clint: ClintState;
   plic: PlicState;
   uart: UartState;
   rtc: RtcState;
+  vmgenid: VmGenIdState;
   sbi: SbiState | null;
   virtio: VirtioMmioState[];
 }
@@ -124,6 +126,8 @@ export class Vm {
   readonly plic: Plic;
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
+  /** The VM generation ID: a new one on every restore, so a resumed guest reseeds its random generator. */
+  readonly vmgenid: VmGenId;
   readonly harts: Hart[] = [];
   readonly sbi: Sbi | null;
   readonly dtb: Uint8Array;
@@ -193,6 +197,7 @@ export class Vm {
       panicked(panic.scanByte(b));
     }, this.plic.irq(irqOf('uart')));
     this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(irqOf('rtc')));
+    this.vmgenid = new VmGenId(cfg.random, this.plic.irq(irqOf('vmgenid')));
     const syscon = new Syscon((e) => {
       if (e.kind === 'poweroff') this.finish({ kind: 'poweroff', code: e.code });
       else this.requestReset();
@@ -208,7 +213,7 @@ export class Vm {
         this.bus.map(b.base, b.size, d.name, t);
         this.virtio.push(t);
       } else {
-        this.bus.map(b.base, b.size, b.name, { clint: this.clint, plic: this.plic, uart: this.uart, rtc: this.rtc, syscon }[b.kind]);
+        this.bus.map(b.base, b.size, b.name, { clint: this.clint, plic: this.plic, uart: this.uart, rtc: this.rtc, vmgenid: this.vmgenid, syscon }[b.kind]);
       }
     }
     for (let i = 0; i < cfg.cpus; i++) {
@@ -388,12 +393,13 @@ export class Vm {
   saveState(): VmState {
     if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be saved yet');
     return {
-      version: 1,
+      version: 2,
       harts: this.harts.map(saveHart),
       clint: this.clint.save(),
       plic: this.plic.save(),
       uart: this.uart.save(),
       rtc: this.rtc.save(),
+      vmgenid: this.vmgenid.save(),
       sbi: this.sbi?.save() ?? null,
       virtio: this.virtio.map((v) => v.save()),
     };
@@ -407,7 +413,7 @@ export class Vm {
    */
   restoreState(record: unknown): void {
     if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be restored yet');
-    const r = new RecordReader(record, 'vm', 1);
+    const r = new RecordReader(record, 'vm', 2);
     const harts = r.records('harts', this.harts.length);
     const virtio = r.records('virtio', this.virtio.length);
     const sbi = r.raw('sbi');
@@ -420,8 +426,11 @@ export class Vm {
     this.plic.restore(r.raw('plic'));
     this.uart.restore(r.raw('uart'));
     this.rtc.restore(r.raw('rtc'));
+    this.vmgenid.restore(r.raw('vmgenid'));
     this.sbi?.restore(sbi);
     virtio.forEach((v, i) => this.virtio[i].restore(v));
+    // resumed, perhaps once more (a clone): the guest's random generator must not repeat itself
+    this.vmgenid.newGeneration();
     this.exit = null;
     this.resetRequested = false;
     this.wake();

@@ -87,6 +87,13 @@ export class RecordReader {
     return this.o[key];
   }
 
+  /** Exactly `bytes` bytes written as lower-case hex digits. */
+  hex(key: string, bytes: number): Uint8Array {
+    const v = this.o[key];
+    if (typeof v !== 'string' || v.length !== 2 * bytes || !/^[0-9a-f]*$/.test(v)) throw this.bad(`must be ${2 * bytes} hex digits`, key);
+    return Uint8Array.from({ length: bytes }, (_, i) => parseInt(v.slice(2 * i, 2 * i + 2), 16));
+  }
+
   /** A whole number in [0, max]. */
   uint(key: string, max: number): number {
     const v = this.o[key];
