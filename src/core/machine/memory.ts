@@ -105,12 +105,45 @@ export class GuestRam implements GuestMemory {
     return Atomics.load(this.touchedCount, 0) * 4096;
   }
 
-  /** Notes writes to [ramOffset, ramOffset+length) for the touched-memory account. */
+  /** Notes writes to [ramOffset, ramOffset+length) for the touched-memory account (and the dirty log). */
   touch(ramOffset: number, length: number): void {
     const t = this.touched;
+    const d = this.dirty;
     for (let p = ramOffset >>> 12, last = (ramOffset + Math.max(length, 1) - 1) >>> 12; p <= last; p++) {
       if (t[p] === 0 && Atomics.compareExchange(t, p, 0, 1) === 0) Atomics.add(this.touchedCount, 0, 1);
+      if (d !== null) d[p] = 1;
     }
+  }
+
+  /**
+   * Per 4 KiB page, 1 once written since the dirty log was last taken (live migration's pre-copy: issue 15);
+   * null while no log is kept. Every write marks it: the MMU's write-TLB fill for the harts' stores (the
+   * machine drops its write-TLB entries whenever the log is taken, so the next store to each page fills again),
+   * and touch() for DMA and loaders. Harts in other threads do not mark it: such machines keep no log.
+   */
+  dirty: Uint8Array | null = null;
+
+  /** Starts a dirty log with no page dirty. */
+  startDirtyLog(): void {
+    this.dirty = new Uint8Array(this.size >>> 12);
+  }
+
+  /** The pages written since the log started or was last taken, ascending; the log starts over empty. */
+  takeDirty(): number[] {
+    const d = this.dirty;
+    if (d === null) throw new Error('no dirty log is kept');
+    const pages: number[] = [];
+    for (let p = 0; p < d.length; p++) {
+      if (d[p] !== 0) {
+        pages.push(p);
+        d[p] = 0;
+      }
+    }
+    return pages;
+  }
+
+  stopDirtyLog(): void {
+    this.dirty = null;
   }
 
   /** Zeroes every page written since the last reset and forgets them: RAM is all zero again, and pages

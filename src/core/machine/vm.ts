@@ -390,6 +390,28 @@ export class Vm {
    * The machine's state, besides its RAM (see ramPages): every hart, the board devices, the SBI and each
    * virtio transport with its device. Take it between slices. Harts in other threads cannot be saved yet.
    */
+  /**
+   * Starts logging the RAM pages written (live migration's pre-copy: send everything, then what was written
+   * meanwhile, round after round, then stop the VM and send the rest with saveState()). Between slices only.
+   */
+  startDirtyLog(): void {
+    if (this.cfg.smp) throw new SnapshotError('migration: a VM whose harts run in other threads cannot log its writes yet');
+    this.ram.startDirtyLog();
+    for (const h of this.harts) h.mmu.dropWrites();
+  }
+
+  /** The RAM pages (indices from RAM's base) written since the log started or was last taken; between slices only. */
+  takeDirtyPages(): number[] {
+    const pages = this.ram.takeDirty();
+    // a page with a write translation cached would be written without a fill, unlogged
+    for (const h of this.harts) h.mmu.dropWrites();
+    return pages;
+  }
+
+  stopDirtyLog(): void {
+    this.ram.stopDirtyLog();
+  }
+
   saveState(): VmState {
     if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be saved yet');
     return {

@@ -78,6 +78,11 @@ export class Mmu {
     this.sumEntries = [];
   }
 
+  /** Drops the write translations only: the next store to each page fills again (and marks the dirty log). */
+  dropWrites(): void {
+    this.wTag.fill(TLB_INVALID);
+  }
+
   /**
    * mstatus.SUM was cleared: drops what S-mode could reach only with it (user pages). Linux sets SUM around
    * every copy from or to user memory; flushing the whole TLB each time it clears SUM again cost a refill of
@@ -175,8 +180,11 @@ export class Mmu {
     const ram = this.ram;
     const off = pageBase - ram.base;
     // every store to RAM is translated first (a write-TLB entry needs this fill), so the touched-memory
-    // account is kept here and nowhere on the store paths
-    if (access === Access.WRITE && off >= 0 && off < ram.size && ram.touched[off >>> 12] === 0) ram.touch(off, 1);
+    // account and the dirty log are kept here and nowhere on the store paths
+    if (access === Access.WRITE && off >= 0 && off < ram.size) {
+      if (ram.touched[off >>> 12] === 0) ram.touch(off, 1);
+      else if (ram.dirty !== null) ram.dirty[off >>> 12] = 1;
+    }
     if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
       const e = (vaLo >>> 12) & (TLB_SIZE - 1);
       const tag = vaLo & ~0xfff;
