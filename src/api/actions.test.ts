@@ -235,6 +235,7 @@ test('the state table: documented transitions, 409 elsewhere', () => {
     'update-nic': ['created', 'running', 'paused', 'stopped'],
     console: [...VM_STATES],
     snapshot: ['running', 'paused'],
+    migrate: ['running', 'paused'],
   };
   for (const [kind, states] of Object.entries(want) as [keyof typeof ALLOWED_IN, string[]][]) {
     for (const s of VM_STATES) {

@@ -3,9 +3,8 @@
 // Nothing here touches a VM: a request that fails here has changed nothing.
 import { posix } from 'node:path';
 import * as E from '../hypervisor/errors.js';
-import type { ApiError } from '../hypervisor/errors.js';
 import {
-  VM_STATES, NAME_PATTERN, DEFAULT_SCHEDULING, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter,
+  NAME_PATTERN, DEFAULT_SCHEDULING, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter,
   type TokenBucket, type RestoreRequest, type SnapshotRequest,
 } from '../hypervisor/model.js';
 
@@ -90,6 +89,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/vms/{id}/stop', kind: 'stop', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/restart', kind: 'restart', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/snapshot', kind: 'snapshot', body: 'snapshot' },
+  { method: 'POST', path: '/v1/vms/{id}/migrate', kind: 'migrate', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/logs', kind: 'logs', body: 'none', query: LOGS_QUERY },
   { method: 'GET', path: '/v1/events', kind: 'events', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
@@ -181,6 +181,7 @@ export function parseRequest(method: string, path: string, contentType: string |
     case 'resume':
     case 'stop':
     case 'restart':
+    case 'migrate':
       return { kind: route.kind, id };
   }
 }

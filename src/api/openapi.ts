@@ -127,6 +127,18 @@ const schemas = {
       vm: ref('VmInfo'),
     },
   },
+  MigrationInfo: {
+    type: 'object',
+    required: ['rounds', 'pages_sent', 'bytes_sent', 'total_ms', 'downtime_ms', 'vm'],
+    properties: {
+      rounds: counter('Pre-copy rounds and the stop-and-copy.'),
+      pages_sent: counter('4 KiB pages copied in all (a page written again is copied again).'),
+      bytes_sent: counter('The same in bytes.'),
+      total_ms: { type: 'number', minimum: 0, description: 'From the request until the guest ran again in its new thread.' },
+      downtime_ms: { type: 'number', minimum: 0, description: 'From the parking of its vCPUs for the stop-and-copy until they ran again.' },
+      vm: ref('VmInfo'),
+    },
+  },
   VmPatch: {
     type: 'object',
     additionalProperties: false,
@@ -349,6 +361,15 @@ export function openApiDocument(): object {
           parameters: [idParam],
           requestBody: { required: true, content: { 'application/json': { schema: ref('SnapshotRequest') } } },
           responses: { '200': json(ref('SnapshotInfo'), 'Written.'), ...errs(...COMMON, 403, 409, 413, 415) },
+        },
+      },
+      '/v1/vms/{id}/migrate': {
+        post: {
+          operationId: 'migrateVm',
+          summary: 'Move the running guest to a VM thread of its own, live',
+          description: 'Allowed when the VM is running or paused (else 409). Its RAM is copied while the guest runs: every page, then the pages written meanwhile, round after round (a dirty-page log), until few are left; then its vCPUs are parked for the stop-and-copy of the rest and of the machine\'s state, its old thread closes its disks, and a new thread resumes the guest, its NICs still ports of the same switch, so its TCP connections go on. The VM stays running (or paused) throughout. A VM whose vCPUs run in parallel (vcpus > 1 without firmware) cannot be migrated yet. 500 migration_failed when it could not be done: the message says where the VM is (before the switch it runs on where it was). Takes no body.',
+          parameters: [idParam],
+          responses: { '200': json(ref('MigrationInfo'), 'Moved.'), ...errs(...COMMON, 409, 413) },
         },
       },
       '/v1/vms/{id}/logs': {

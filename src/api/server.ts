@@ -311,6 +311,7 @@ export function createApiServer(o: ApiServerOptions): Server {
           }
           case 'restore': send(res, 201, m.createFromSnapshot(action.request)); return;
           case 'snapshot': send(res, 200, await m.snapshot(action.id, action.request)); return;
+          case 'migrate': send(res, 200, await m.migrate(action.id)); return;
           case 'list': send(res, 200, m.list()); return;
           case 'get': send(res, 200, m.inspect(action.id)); return;
           case 'start': send(res, 200, m.start(action.id)); return;

@@ -359,6 +359,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         vm = new Vm({
           memory: machine.memoryBytes, cpus: machine.vcpus, kernel, initrd, cmdline: machine.cmdline, firmware, jit,
           console: out.write,
+          resume: snapshot !== null,
           random: (n) => new Uint8Array(randomBytes(n)),
           devices: dev.devices,
           onDeviceEvent: (e) => warn(`tvisor: ${e.device}: ${e.internal ? 'internal error' : 'the guest broke the virtio protocol'}: ${e.reason.split('\n')[0]} (device reset needed)`),

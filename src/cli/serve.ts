@@ -110,7 +110,7 @@ function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread', data: WorkerS
     ended = true;
   });
   return {
-    send: (m: In) => w.postMessage(m),
+    send: (m: In, transfer?: ArrayBuffer[]) => w.postMessage(m, transfer ?? []),
     onMessage: (fn: (m: Out) => void) => w.on('message', (m: Out) => fn(m)),
     onExit: (fn: (reason: string) => void) => (exitFn = fn),
     terminate: () => {

@@ -2,7 +2,7 @@
 // (a clone, when the original still exists), through the API (POST /v1/vms/{id}/snapshot, POST /v1/vms with a
 // snapshot). `tvisor run --save/--restore` does the same for a VM in the foreground.
 import { resolve } from 'node:path';
-import type { SnapshotInfo, VmInfo } from '../api/actions.js';
+import type { MigrationInfo, SnapshotInfo, VmInfo } from '../api/actions.js';
 import { UsageError } from './args.js';
 import { CLIENT_HELP } from './client.js';
 import { clientArgs, formatBytes, parseWhole, resolveVm, type ClientCommand } from './vms.js';
@@ -92,7 +92,33 @@ async function restore(args: string[]): Promise<number> {
   return 0;
 }
 
+const MIGRATE_HELP = `Usage: tvisor migrate VM
+
+Moves a running or paused VM of the daemon to a VM thread of its own, live: its RAM is copied while the guest
+runs (every page, then the pages written meanwhile, round after round), then the guest is stopped for the
+rest and its machine's state, and resumes in the new thread. It stays on the daemon's virtual switch, so its
+network connections go on. Prints the rounds, what was copied, and how long the guest stood still.
+
+Options:
+${CLIENT_HELP}
+  -h, --help             show this help
+`;
+
+async function migrate(args: string[]): Promise<number> {
+  const a = clientArgs('migrate', args, {}, MIGRATE_HELP);
+  if (!a) return 0;
+  const [ref, extra] = a.positionals;
+  if (ref === undefined) throw new UsageError('give the VM to migrate: tvisor migrate VM', 'migrate');
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`, 'migrate');
+  const vm = await resolveVm(a.client, ref);
+  const r = await a.client.call<MigrationInfo>('POST', `/v1/vms/${vm.id}/migrate`);
+  process.stdout.write(`${r.vm.name} (${r.vm.id}): moved in ${Math.round(r.total_ms)} ms (${r.rounds} rounds, ${formatBytes(r.bytes_sent)} copied), ` +
+    `the guest stood still ${Math.round(r.downtime_ms)} ms; it is ${r.vm.state}\n`);
+  return 0;
+}
+
 export const snapshotCommands: Record<string, ClientCommand> = {
+  migrate: { summary: 'Move a running VM to a thread of its own, live', help: MIGRATE_HELP, run: migrate },
   snapshot: { summary: 'Save a running VM of the daemon to a file', help: SNAPSHOT_HELP, run: snapshot },
   restore: { summary: 'Bring a saved VM back as a new VM (a clone)', help: RESTORE_HELP, run: restore },
 };

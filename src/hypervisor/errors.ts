@@ -16,6 +16,7 @@ export type ApiErrorCode =
   | 'insufficient_memory' // the daemon's memory budget cannot hold the VM's memory besides the VMs defined already
   | 'bad_snapshot' // a snapshot file exists but cannot be restored: not a snapshot, corrupt, or its files changed since
   | 'snapshot_failed' // the host could not write a snapshot (disk full, I/O error); the VM goes on as asked
+  | 'migration_failed' // a live migration could not be done; the message says where the VM is now
   | 'unauthorized' // missing or wrong API token
   | 'internal'; // a bug or an unexpected host failure; details go to the daemon's log, not the client
 
@@ -38,6 +39,7 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   insufficient_memory: 409,
   bad_snapshot: 422,
   snapshot_failed: 500,
+  migration_failed: 500,
   internal: 500,
 };
 
@@ -286,6 +288,11 @@ export function badSnapshot(field: string, path: string, why: string): ApiError 
 /** The host could not write the snapshot; `after` says what became of the VM. */
 export function snapshotFailed(path: string, why: string, after: string): ApiError {
   return new ApiError('snapshot_failed', `could not save the VM to ${describeValue(path)}: ${why}; ${after}`);
+}
+
+/** A live migration that could not be done; `after` says what became of the VM. */
+export function migrationFailed(id: string, why: string, after: string): ApiError {
+  return new ApiError('migration_failed', `could not migrate VM ${id}: ${why}; ${after}`);
 }
 
 /** A VM whose harts run in threads of their own (vcpus > 1 without firmware) cannot be saved yet. */

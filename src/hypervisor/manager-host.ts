@@ -8,7 +8,8 @@ import type { SnapshotSource } from './restore.js';
 export interface VmThread {
   /** The OS thread it runs on when that may be shared (thread-pool.ts): VMs of one host never run at once. */
   readonly host?: object;
-  send(m: ToVm): void;
+  /** `transfer`: buffers of `m` handed over to the thread rather than copied. */
+  send(m: ToVm, transfer?: ArrayBuffer[]): void;
   onMessage(fn: (m: FromVm) => void): void;
   /** The thread died (uncaught error or exit) — `reason` says how. */
   onExit(fn: (reason: string) => void): void;

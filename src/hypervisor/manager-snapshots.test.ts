@@ -36,9 +36,9 @@ test('a snapshot parks the VM while its thread writes, then it runs on; lifecycl
   t.emit({ t: 'slice', instructions: 5, elapsedNs: 1e6, idle: false, idleForNs: 0, exit: null });
   assert.equal(runs(t), granted, 'no slice while the snapshot is written');
   assert.equal(manager.inspect(id).state, 'running', 'to the API it stays running');
-  fails(() => manager.pause(id), 'conflict', /a snapshot of it is being written/);
-  fails(() => manager.stop(id), 'conflict', /a snapshot of it is being written/);
-  await assert.rejects(manager.snapshot(id, { path: '/vms/b.snap' }), /being written already/);
+  fails(() => manager.pause(id), 'conflict', /a snapshot of it is in progress/);
+  fails(() => manager.stop(id), 'conflict', /a snapshot of it is in progress/);
+  await assert.rejects(manager.snapshot(id, { path: '/vms/b.snap' }), /a snapshot of it is in progress/);
   t.emit({ t: 'snapshot-done', bytes: 1234, savedDisks: ['/vms/web.snap.vda.overlay'] });
   const r = await saving;
   assert.equal(r.bytes, 1234);
@@ -79,7 +79,7 @@ test('a failed write leaves the VM as it was; a refusal is a conflict; a VM that
 
   const ended = manager.snapshot(id, { path: '/vms/y.snap' });
   t.emit({ t: 'crash', reason: 'internal error: boom' });
-  await assert.rejects(ended, (e: unknown) => e instanceof ApiError && e.code === 'snapshot_failed' && /crashed before the snapshot was written/.test(e.message));
+  await assert.rejects(ended, (e: unknown) => e instanceof ApiError && e.code === 'snapshot_failed' && /the VM crashed meanwhile \(internal error: boom\)/.test(e.message));
   await assert.rejects(manager.snapshot(id, { path: '/vms/y.snap' }), (e: unknown) => e instanceof ApiError && e.code === 'conflict', 'a crashed VM has no machine');
 });
 
@@ -173,4 +173,76 @@ test('a restore the store cannot keep removes the overlays it made', () => {
   fail = true;
   assert.throws(() => f.manager.createFromSnapshot({ snapshot: '/vms/web.snap', name: 'a' }), /EIO/);
   assert.deepEqual(discarded, [['/vms/web.snap.a.vda']]);
+});
+
+/** Answers a migration as the VM thread would: `rounds` pre-copy batches of `counts` pages, then the final one. */
+function pagesOf(count: number): ArrayBuffer {
+  const buf = new ArrayBuffer(count * 4100);
+  for (let i = 0; i < count; i++) new DataView(buf).setUint32(i * 4100, i, true);
+  return buf;
+}
+const tick = () => new Promise((r) => setImmediate(r));
+/** The last migration message a fake thread was sent. */
+const lastMigrate = (t: { sent: { t: string }[] }) => t.sent.filter((m) => m.t.startsWith('migrate')).at(-1);
+
+test('a migration copies pages while the VM runs, parks it for the rest, and resumes it in a new thread', async () => {
+  const { manager, threads, id, t } = running();
+  const moving = manager.migrate(id);
+  const next = threads[1];
+  assert.deepEqual(next.sent[0], { t: 'ping' }, 'the new thread is started at once');
+  assert.deepEqual(t.sent.at(-1), { t: 'migrate-pages', all: true });
+  t.emit({ t: 'migrate-pages', pages: pagesOf(1000), count: 1000 });
+  await tick();
+  const granted = runs(t);
+  t.emit({ t: 'slice', instructions: 5, elapsedNs: 1e6, idle: false, idleForNs: 0, exit: null });
+  assert.ok(runs(t) > granted, 'the guest runs on during the pre-copy');
+  assert.deepEqual(lastMigrate(t), { t: 'migrate-pages', all: false });
+  fails(() => manager.stop(id), 'conflict', /a migration of it is in progress/);
+  t.emit({ t: 'migrate-pages', pages: pagesOf(10), count: 10 }); // few enough: stop-and-copy next
+  next.emit({ t: 'pong' });
+  await tick();
+  await tick();
+  assert.deepEqual(lastMigrate(t), { t: 'migrate-final' });
+  const parked = runs(t);
+  t.emit({ t: 'slice', instructions: 5, elapsedNs: 1e6, idle: false, idleForNs: 0, exit: null });
+  assert.equal(runs(t), parked, 'parked for the stop-and-copy');
+  t.emit({ t: 'migrate-final', pages: pagesOf(3), count: 3, state: { saved: true } });
+  await tick();
+  assert.ok(t.sent.some((m) => m.t === 'stop'), 'the old thread lets go');
+  t.emit({ t: 'stopped' });
+  const init = next.sent.find((m) => m.t === 'init');
+  assert.ok(init && init.t === 'init' && init.config.restore && 'moved' in init.config.restore);
+  const moved = (init.config.restore as { moved: { pages: ArrayBuffer[]; state: unknown } }).moved;
+  assert.deepEqual(moved.state, { saved: true });
+  assert.equal(moved.pages[0].byteLength, 1000 * 4100, 'each page once, the latest copy');
+  next.emit({ t: 'ready' });
+  const r = await moving;
+  assert.equal(r.rounds, 3);
+  assert.equal(r.pages_sent, 1013);
+  assert.equal(r.vm.state, 'running');
+  assert.ok(runs(next) > 0, 'the guest runs in its new thread');
+});
+
+test('a migration that fails before the switch leaves the VM running where it was; after it, the VM crashes with the reason', async () => {
+  const { manager, threads, id, t } = running();
+  const failing = manager.migrate(id);
+  t.emit({ t: 'migrate-error', message: 'boom' });
+  await assert.rejects(failing, (e: unknown) => e instanceof ApiError && e.code === 'migration_failed' && /boom; it runs on in its thread as it did \(running\)/.test(e.message));
+  assert.deepEqual(lastMigrate(t), { t: 'migrate-abort' });
+  assert.equal(manager.inspect(id).state, 'running');
+
+  const late = manager.migrate(id);
+  const next = threads.at(-1)!;
+  t.emit({ t: 'migrate-pages', pages: pagesOf(1), count: 1 });
+  await tick();
+  t.emit({ t: 'migrate-pages', pages: pagesOf(1), count: 1 });
+  next.emit({ t: 'pong' });
+  await tick();
+  await tick();
+  t.emit({ t: 'migrate-final', pages: pagesOf(1), count: 1, state: {} });
+  await tick();
+  t.emit({ t: 'stopped' });
+  next.emit({ t: 'init-error', message: 'restoring: bad state' });
+  await assert.rejects(late, /could not migrate .*bad state.*it is crashed/);
+  assert.match(manager.inspect(id).reason ?? '', /cannot resume the moved guest: restoring: bad state/);
 });

@@ -3,79 +3,33 @@
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone; the harts of a
 // multi-vCPU VM run in hart threads of their own. What the manager needs from its host is in manager-host.ts.
 import {
-  vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, ApiError,
+  vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, migrationFailed, ApiError,
 } from './errors.js';
 import {
-  stateError, type DevicePatch, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
+  stateError, type DevicePatch, type MigrationInfo, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
   type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from './model.js';
 import { checkPathsAllowed } from './paths.js';
 import { checkRestorePaths, planRestore } from './restore.js';
+import { packPages, PRECOPY_ROUNDS, STOP_COPY_PAGES } from './migration.js';
+import { unpackPages } from '../core/snapshot/pages.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
 import { DeviceEventLog } from './device-event-log.js';
 import { CreditScheduler } from './scheduler.js';
-import { VirtualSwitch, type SwitchPort } from './switch.js';
+import { VirtualSwitch } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
-import type { DeviceCounters, FromVm, SmpShare, VmThreadConfig } from './protocol.js';
+import type { FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
 import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
-import { VmConsole, type ConsoleSink } from './vm-console.js';
-
+import type { ConsoleSink } from './vm-console.js';
 import { DEFAULT_MAX_STARTING, type ManagerOptions, type VmThread } from './manager-host.js';
+import { busyWith, EMPTY_COUNTERS, newManagedVm, THREAD_UP_MS, vmStats, type ManagedVm, type Vcpu } from './managed-vm.js';
 
 export { CONSOLE_INPUT_IN_FLIGHT, type ConsoleSink } from './vm-console.js';
 export { DEFAULT_MAX_STARTING, type ManagerOptions, type Store, type VmThread } from './manager-host.js';
 
-/** One schedulable vCPU: the VM thread (hart 0, or all harts) or a hart thread. */
-interface Vcpu {
-  readonly index: number;
-  /** The scheduler's key. */
-  readonly key: string;
-  readonly thread: VmThread;
-  /** The thread has built its hart. */
-  ready: boolean;
-  /** A wake arrived before the thread was ready. */
-  wantWake: boolean;
-  pcpu: number;
-  wakeTimer: ReturnType<typeof setTimeout> | null;
-}
-
-/** The images a VM thread has (or is about to have) open: each file's identity, with the field and path naming it. */
-interface ManagedVm {
-  stored: StoredVm;
-  /** Starts waiting for this VM's previous thread to close its disks (it answers 'stopped'); null: none. */
-  closing: (() => void)[] | null;
-  /** The VM thread (devices and hart 0); null when the VM is not running. */
-  thread: VmThread | null;
-  /** Hart threads of a multi-vCPU VM, besides `thread`. */
-  hartThreads: VmThread[];
-  /** Scheduled vCPUs; empty until the VM thread is ready. */
-  vcpus: Vcpu[];
-  paused: boolean;
-  /** Started (running or paused to the API) and waiting for its turn to get a thread (admit()). */
-  queued: boolean;
-  counters: DeviceCounters;
-  instructions: number;
-  cpuNsBefore: number;
-  stealNsBefore: number;
-  ports: SwitchPort[];
-  console: VmConsole;
-  /** Per NIC: frames sent to the VM thread and not yet acknowledged ('frame-ack'). */
-  framesInFlight: number[];
-  /** Frames dropped on the way to the guest since the VM started (flood bounds), for its stats. */
-  netRxDropped: number;
-  /** Device-event log lines, rate-limited per VM. */
-  deviceLog: DeviceEventLog;
-  /** A snapshot being written by its thread: settled by its answer, or rejected when the thread ends first. */
-  saving: { resolve(r: { bytes: number; savedDisks: string[] }): void; reject(e: Error): void } | null;
-}
-
-const EMPTY_COUNTERS: DeviceCounters = {
-  diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0,
-  netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0, balloonBytes: 0, memoryTouchedBytes: 0,
-};
 /** Frames in flight to one NIC of a VM thread; more are dropped (the device's own backlog holds 256). */
 export const NIC_FRAMES_IN_FLIGHT = 256;
 
@@ -125,11 +79,7 @@ export class VmManager {
   }
 
   private fresh(stored: StoredVm): ManagedVm {
-    return {
-      stored, closing: null, thread: null, hartThreads: [], vcpus: [], paused: false, queued: false, counters: EMPTY_COUNTERS,
-      instructions: 0, cpuNsBefore: 0, stealNsBefore: 0, ports: [], console: new VmConsole(), framesInFlight: [], netRxDropped: 0,
-      deviceLog: new DeviceEventLog(this.o.log, () => `tvisor: VM ${stored.id} (${stored.spec.name})`), saving: null,
-    };
+    return newManagedVm(stored, new DeviceEventLog(this.o.log, () => `tvisor: VM ${stored.id} (${stored.spec.name})`));
   }
 
   private get(id: string): ManagedVm {
@@ -141,7 +91,7 @@ export class VmManager {
   private check(kind: 'start' | 'stop' | 'pause' | 'resume' | 'delete', vm: ManagedVm): void {
     const e = stateError({ kind, id: vm.stored.id } as VmTargetedAction, vm.stored.state);
     if (e) throw e;
-    if (vm.saving) throw new ApiError('conflict', `cannot ${kind} VM ${vm.stored.id}: a snapshot of it is being written; try again once it is`);
+    if (vm.busy) throw busyWith(vm, kind);
   }
 
   list(): VmInfo[] {
@@ -161,34 +111,8 @@ export class VmManager {
   }
 
   private stats(vm: ManagedVm): VmStats {
-    let cpu = vm.cpuNsBefore;
-    let steal = vm.stealNsBefore;
-    if (vm.vcpus.length > 0) {
-      const st = this.scheduler.vmStats(vm.stored.id, this.o.nowNs());
-      cpu += st.cpuTimeNs;
-      steal += st.stealTimeNs;
-    }
-    const c = vm.counters;
-    return {
-      cpu_time_ns: Math.round(cpu),
-      steal_time_ns: Math.round(steal),
-      instructions: vm.instructions,
-      memory_touched_bytes: c.memoryTouchedBytes,
-      balloon_mib: Math.floor(c.balloonBytes / 2 ** 20),
-      disk_read_bytes: c.diskReadBytes,
-      disk_write_bytes: c.diskWriteBytes,
-      disk_read_ops: c.diskReadOps,
-      disk_write_ops: c.diskWriteOps,
-      net_rx_bytes: c.netRxBytes,
-      net_tx_bytes: c.netTxBytes,
-      net_rx_packets: c.netRxFrames,
-      net_tx_packets: c.netTxFrames,
-      disk_throttled: c.diskThrottled,
-      net_throttled: c.netThrottled,
-      console_output_dropped_bytes: vm.console.droppedOutput,
-      console_input_dropped_bytes: vm.console.droppedInput,
-      net_rx_dropped_packets: vm.netRxDropped,
-    };
+    const now = vm.vcpus.length > 0 ? this.scheduler.vmStats(vm.stored.id, this.o.nowNs()) : { cpuTimeNs: 0, stealTimeNs: 0 };
+    return vmStats(vm, vm.cpuNsBefore + now.cpuTimeNs, vm.stealNsBefore + now.stealTimeNs);
   }
 
   private committedMib(): number {
@@ -253,7 +177,7 @@ export class VmManager {
     const vm = this.get(id);
     const e = stateError({ kind: 'snapshot', id, request: req }, vm.stored.state);
     if (e) throw e;
-    if (vm.saving) throw snapshotUnsupported(id, 'a snapshot of it is being written already');
+    if (vm.busy) throw busyWith(vm, 'snapshot');
     const s = vm.stored.spec;
     if (s.vcpus > 1 && !s.firmware) throw snapshotUnsupported(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), and their state cannot be saved yet');
     if (this.o.allowedDirs) checkPathsAllowed([{ field: 'path', path: req.path }], this.o.allowedDirs);
@@ -265,25 +189,131 @@ export class VmManager {
     // parked: a slice already sent ends first (the thread takes messages in order), no new one is granted
     const wasPaused = vm.paused;
     this.park(vm, true);
-    let saved: { bytes: number; savedDisks: string[] };
+    vm.busy = 'snapshot';
+    let saved: Extract<FromVm, { t: 'snapshot-done' }>;
     try {
-      saved = await new Promise((resolve, reject) => {
-        vm.saving = { resolve, reject };
-        thread.send({ t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap } });
-      });
+      const m = await this.request(vm, thread, { t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap } });
+      if (m.t === 'snapshot-error') throw m.refused ? new ApiError('conflict', m.message) : new Error(m.message);
+      saved = m as Extract<FromVm, { t: 'snapshot-done' }>;
     } catch (err) {
-      vm.saving = null;
       if (vm.thread === thread) this.park(vm, wasPaused);
       if (err instanceof ApiError) throw err;
       throw snapshotFailed(req.path, (err as Error).message, vm.thread === thread ? `the VM is ${vm.stored.state}` : 'the VM ended meanwhile');
+    } finally {
+      vm.busy = null;
     }
-    vm.saving = null;
     if (after === 'stopped') this.ended(vm, 'stopped', STOP_REASONS.snapshot);
     else {
       this.park(vm, after === 'paused');
       if (after !== before) this.setState(vm, after);
     }
     return { path: req.path, bytes: saved.bytes, saved_disks: saved.savedDisks, elapsed_ms: (this.o.nowNs() - t0) / 1e6, vm: this.info(vm) };
+  }
+
+  /**
+   * Moves a running or paused VM to a VM thread of its own (POST /v1/vms/{id}/migrate), live: its RAM is copied
+   * while the guest runs (every page, then the pages written meanwhile, round after round, until few are left:
+   * the dirty log), then its vCPUs are parked for the stop-and-copy of the rest and of the machine's state, the
+   * old thread closes its disks, and the new one resumes the guest. Its NICs stay ports of the same switch, so
+   * its connections go on. A failure before the switch leaves the VM running where it was.
+   */
+  async migrate(id: string): Promise<MigrationInfo> {
+    const vm = this.get(id);
+    const e = stateError({ kind: 'migrate', id }, vm.stored.state);
+    if (e) throw e;
+    if (vm.busy) throw busyWith(vm, 'migrate');
+    const s = vm.stored.spec;
+    if (s.vcpus > 1 && !s.firmware) throw migrationFailed(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), whose writes cannot be logged yet', 'it runs on');
+    const thread = vm.thread;
+    if (!thread || vm.vcpus.length === 0) throw migrationFailed(id, 'it is still being set up; try again in a moment', 'it runs on');
+    const t0 = this.o.nowNs();
+    const wasPaused = vm.paused;
+    // the new thread starts now (a worker takes a while to come up), and gets the guest at the switch
+    const next = this.o.spawn({ dedicated: true });
+    const up = new Promise<void>((resolve) => next.onMessage((m) => m.t === 'pong' && resolve()));
+    next.send({ t: 'ping' });
+    let used = false;
+    const copy = new Map<number, Uint8Array>();
+    const take = (m: FromVm) => {
+      if (m.t === 'migrate-error') throw new Error(m.message);
+      if (m.t !== 'migrate-pages' && m.t !== 'migrate-final') throw new Error(`unexpected answer ${m.t}`);
+      unpackPages(m.pages, (p, data) => copy.set(p, data));
+      return m;
+    };
+    vm.busy = 'migration';
+    let rounds = 0;
+    let pagesSent = 0;
+    let downFrom = 0;
+    try {
+      // pre-copy: the guest runs on between the rounds
+      for (let all = true; ; all = false) {
+        const m = take(await this.request(vm, thread, { t: 'migrate-pages', all }));
+        rounds++;
+        pagesSent += m.count;
+        if (!all && (m.count <= STOP_COPY_PAGES || rounds >= PRECOPY_ROUNDS)) break;
+      }
+      // stop-and-copy, once the new thread is up (a worker takes a while: not while the guest stands still)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([up, new Promise((resolve) => (timer = setTimeout(resolve, THREAD_UP_MS)))]);
+      clearTimeout(timer);
+      downFrom = this.o.nowNs();
+      this.park(vm, true);
+      const last = take(await this.request(vm, thread, { t: 'migrate-final' })) as Extract<FromVm, { t: 'migrate-final' }>;
+      rounds++;
+      pagesSent += last.count;
+      const pages = packPages(copy);
+      used = true;
+      await new Promise<void>((resolve, reject) => {
+        vm.onMoved = resolve;
+        this.moveThread(vm, { pages: [pages], state: last.state }, reject, next);
+      });
+    } catch (err) {
+      vm.onMoved = null;
+      if (!used) next.terminate();
+      if (vm.thread === thread) {
+        // given up before the switch: the guest runs on where it was
+        thread.send({ t: 'migrate-abort' });
+        this.park(vm, wasPaused);
+        throw migrationFailed(id, (err as Error).message, `it runs on in its thread as it did (${vm.stored.state})`);
+      }
+      throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
+    } finally {
+      vm.busy = null;
+    }
+    vm.onMoved = null;
+    vm.pending = null;
+    this.park(vm, wasPaused);
+    const now = this.o.nowNs();
+    return {
+      rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: (now - t0) / 1e6, downtime_ms: (now - downFrom) / 1e6, vm: this.info(vm),
+    };
+  }
+
+  /** Sends `m` to the VM thread and resolves with its answer; rejects if the thread ends first. */
+  private request(vm: ManagedVm, thread: VmThread, m: ToVm): Promise<FromVm> {
+    return new Promise((resolve, reject) => {
+      vm.pending = { resolve, reject };
+      thread.send(m);
+    }).finally(() => {
+      vm.pending = null;
+    }) as Promise<FromVm>;
+  }
+
+  /**
+   * The stop-and-copy's switch: the VM's old thread lets go of it (its vCPUs leave the scheduler, its NICs the
+   * switch; it closes its disks), and a new thread resumes the guest from `moved`; onMoved is called once it has,
+   * `failed` if it cannot.
+   */
+  private moveThread(vm: ManagedVm, moved: { pages: ArrayBuffer[]; state: unknown }, failed: (e: Error) => void, next: VmThread): void {
+    const old = vm.thread!;
+    // the disks go with the VM: the new thread opens them once the old one has closed them
+    const hold = this.diskHolds.get(old);
+    this.diskHolds.delete(old);
+    if (hold) this.diskHolds.set(vm, hold);
+    this.dropVcpus(vm);
+    this.retireThread(vm);
+    vm.pending = { resolve: () => {}, reject: failed };
+    this.spawnVm(vm, moved, next);
   }
 
   /** Parks (or unparks) a VM's vCPUs without changing its state: what pause and resume do underneath. */
@@ -360,7 +390,8 @@ export class VmManager {
     if (this.starting.delete(vm)) this.admitSoon();
   }
 
-  private spawnVm(vm: ManagedVm): void {
+  /** A new thread for the VM: a boot, a snapshot's restore, or (`moved`) a guest moved from its old thread. */
+  private spawnVm(vm: ManagedVm, moved?: { pages: ArrayBuffer[]; state: unknown }, given?: VmThread): void {
     const hold = this.diskHolds.get(vm) ?? this.diskHold(vm);
     this.diskHolds.delete(vm);
     const s = vm.stored.spec;
@@ -369,17 +400,24 @@ export class VmManager {
     const restore = vm.stored.restore;
     const config: VmThreadConfig = {
       id: vm.stored.id,
-      machine: restore ? restoredMachine(restore.machine, owner) : machineFromSpec(s, { macs: nics, owner, balloonBytes: vm.stored.balloon_mib * 2 ** 20, defaultCmdline: this.o.defaultCmdline }),
+      // a moved guest keeps the machine it has (a snapshot's, say, until its next boot)
+      machine: moved && vm.machine ? vm.machine
+        : restore ? restoredMachine(restore.machine, owner)
+        : machineFromSpec(s, { macs: nics, owner, balloonBytes: vm.stored.balloon_mib * 2 ** 20, defaultCmdline: this.o.defaultCmdline }),
       allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
-      ...(restore ? { restore: { snapshot: restore.snapshot, fresh: restore.fresh } } : {}),
+      ...(moved ? { restore: { moved } } : restore ? { restore: { snapshot: restore.snapshot, fresh: restore.fresh } } : {}),
     };
-    const thread = this.o.spawn({ dedicated: s.vcpus > 1 });
+    const thread = given ?? this.o.spawn({ dedicated: s.vcpus > 1 });
     this.diskHolds.set(thread, hold);
     vm.thread = thread;
-    vm.counters = EMPTY_COUNTERS;
-    vm.instructions = 0;
-    vm.netRxDropped = 0;
-    vm.console.restart();
+    vm.machine = config.machine;
+    if (!moved) {
+      // a new run: its counters start at 0 (a moved guest goes on with its own)
+      vm.counters = EMPTY_COUNTERS;
+      vm.instructions = 0;
+      vm.netRxDropped = 0;
+      vm.console.restart();
+    }
     vm.framesInFlight = nics.map(() => 0);
     vm.ports = nics.map((_, i) => {
       const port = this.network.port(`${s.name}/eth${i}`);
@@ -403,7 +441,8 @@ export class VmManager {
     });
     // the VM's previous thread (a stop or reboot just now) must close its disks before this one opens them
     const init = () => {
-      if (vm.thread === thread) thread.send({ t: 'init', config });
+      // a moved guest's pages are handed over, not copied
+      if (vm.thread === thread) thread.send({ t: 'init', config }, moved?.pages);
     };
     if (vm.closing) vm.closing.push(init);
     else init();
@@ -419,7 +458,8 @@ export class VmManager {
     if (m.t === 'ready' || m.t === 'init-error') this.admitted(vm);
     switch (m.t) {
       case 'ready': {
-        if (vm.stored.restore) {
+        vm.onMoved?.();
+        if (vm.stored.restore && !vm.onMoved) {
           // resumed: later starts boot the definition
           delete vm.stored.restore;
           this.o.store.save(vm.stored);
@@ -431,7 +471,7 @@ export class VmManager {
         break;
       }
       case 'init-error':
-        this.ended(vm, 'crashed', `cannot start: ${m.message}`);
+        this.ended(vm, 'crashed', `cannot ${vm.onMoved ? 'resume the moved guest' : 'start'}: ${m.message}`);
         break;
       case 'crash':
         this.ended(vm, 'crashed', m.reason);
@@ -464,10 +504,11 @@ export class VmManager {
         vm.deviceLog.note(this.o.nowNs() / 1e6, `${m.device}: ${m.reason.split('\n')[0]}`);
         break;
       case 'snapshot-done':
-        vm.saving?.resolve({ bytes: m.bytes, savedDisks: m.savedDisks });
-        break;
       case 'snapshot-error':
-        vm.saving?.reject(m.refused ? new ApiError('conflict', m.message) : new Error(m.message));
+      case 'migrate-pages':
+      case 'migrate-final':
+      case 'migrate-error':
+        vm.pending?.resolve(m);
         break;
     }
   }
@@ -562,9 +603,9 @@ export class VmManager {
 
   /** The VM thread is gone or going: frees everything it held. */
   private ended(vm: ManagedVm, state: 'stopped' | 'crashed', reason?: string): void {
-    if (vm.saving) {
-      vm.saving.reject(new Error(`the VM ${state === 'crashed' ? 'crashed' : 'stopped'} before the snapshot was written${reason ? ` (${reason})` : ''}`));
-      vm.saving = null;
+    if (vm.pending) {
+      vm.pending.reject(new Error(`the VM ${state === 'crashed' ? 'crashed' : 'stopped'} meanwhile${reason ? ` (${reason})` : ''}`));
+      vm.pending = null;
     }
     if (vm.queued) {
       this.startQueue.splice(this.startQueue.indexOf(vm), 1);
@@ -572,6 +613,16 @@ export class VmManager {
     }
     vm.queued = false;
     this.admitted(vm);
+    this.dropVcpus(vm);
+    vm.deviceLog.flush();
+    this.retireThread(vm);
+    if (reason && state === 'crashed') this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}) crashed: ${reason}`);
+    this.setState(vm, state, state === 'crashed' ? reason : undefined, reason);
+    this.pump();
+  }
+
+  /** The VM's vCPUs leave the scheduler (their CPU and steal time kept) and their pCPUs; hart threads end. */
+  private dropVcpus(vm: ManagedVm): void {
     for (const cpu of vm.vcpus) {
       if (cpu.wakeTimer) clearTimeout(cpu.wakeTimer);
       cpu.wakeTimer = null;
@@ -585,8 +636,14 @@ export class VmManager {
       vm.vcpus = [];
     }
     for (const t of vm.hartThreads.splice(0)) t.terminate();
+  }
+
+  /**
+   * The VM's thread is let go: input waiting on it is released, its NICs leave the switch, and it is told to
+   * stop and ended once it has closed its disks (or after 2 s); a new thread of the VM waits for that.
+   */
+  private retireThread(vm: ManagedVm): void {
     vm.console.releaseInput();
-    vm.deviceLog.flush();
     for (const p of vm.ports) p.close();
     vm.ports = [];
     const thread = vm.thread;
@@ -613,9 +670,6 @@ export class VmManager {
         thread.terminate();
       }
     }
-    if (reason && state === 'crashed') this.o.log(`tvisor: VM ${vm.stored.id} (${vm.stored.spec.name}) crashed: ${reason}`);
-    this.setState(vm, state, state === 'crashed' ? reason : undefined, reason);
-    this.pump();
   }
 
   /** `why` is the reason its stopped event gives. */

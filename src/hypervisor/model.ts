@@ -140,6 +140,19 @@ export interface SnapshotInfo {
   vm: VmInfo;
 }
 
+/** What POST /v1/vms/{id}/migrate answers. */
+export interface MigrationInfo {
+  /** Pre-copy rounds, and the stop-and-copy. */
+  rounds: number;
+  pages_sent: number;
+  bytes_sent: number;
+  /** From the request until the guest ran again in its new thread. */
+  total_ms: number;
+  /** From the parking of its vCPUs for the stop-and-copy until they ran again: how long the guest stood still. */
+  downtime_ms: number;
+  vm: VmInfo;
+}
+
 /**
  * POST /v1/vms with `snapshot`: a new VM whose first start resumes the guest saved there. The machine (memory,
  * vCPUs, images, devices) is the snapshot's; each disk saved with an overlay gets a new overlay of its own,
@@ -162,6 +175,8 @@ export type VmAction =
   /** POST /v1/vms with a snapshot: create from it. */
   | { kind: 'restore'; request: RestoreRequest }
   | { kind: 'snapshot'; id: string; request: SnapshotRequest }
+  /** Live migration to a VM thread of its own. */
+  | { kind: 'migrate'; id: string }
   | { kind: 'list' }
   | { kind: 'get'; id: string }
   | { kind: 'start' | 'pause' | 'resume' | 'stop' | 'restart'; id: string }
@@ -209,6 +224,8 @@ export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } 
   console: VM_STATES,
   // a machine to save: the guest is paused for the write (a stopped VM has no machine left)
   snapshot: ['running', 'paused'],
+  // a live guest to move (a stopped VM just starts in a new thread)
+  migrate: ['running', 'paused'],
 };
 
 export function isAllowed(kind: VmTargetedKind, state: VmState): boolean {

@@ -17,10 +17,12 @@ export interface VmThreadConfig {
    */
   allowedDirs?: string[];
   /**
-   * Resume the guest saved in this snapshot instead of booting (the machine is the snapshot's); `fresh` names
-   * the overlays made for this VM from the snapshot's saved ones (they have no earlier identity to check).
+   * Resume a guest instead of booting: the one saved in snapshot file `snapshot` (the machine is the
+   * snapshot's; `fresh` names the overlays made for this VM from the snapshot's saved ones, which have no
+   * earlier identity to check), or one `moved` from another thread (its RAM pages, packed as
+   * core/snapshot/pages.ts does, and its state).
    */
-  restore?: { snapshot: string; fresh: string[] };
+  restore?: { snapshot: string; fresh: string[] } | { moved: { pages: ArrayBuffer[]; state: unknown } };
 }
 
 export interface DeviceCounters {
@@ -79,6 +81,17 @@ export type ToVm =
    * record; answered by 'snapshot-done' or 'snapshot-error'.
    */
   | { t: 'snapshot'; path: string; settings: { weight: number; cap: number } }
+  /**
+   * Live migration's pre-copy, between slices (the VM runs on): `all`, every page the guest wrote so far, and
+   * the dirty log starts; else the pages written since the last batch. Answered by 'migrate-pages'.
+   */
+  | { t: 'migrate-pages'; all: boolean }
+  /** Stop-and-copy (the vCPUs are parked): the last pages and the machine's state; answered by 'migrate-final'. */
+  | { t: 'migrate-final' }
+  /** The migration was given up: the dirty log stops, the VM runs on here. */
+  | { t: 'migrate-abort' }
+  /** Answered by 'pong' once the thread is up (a thread started ahead of need, for a migration). */
+  | { t: 'ping' }
   | { t: 'stop' };
 
 export type FromVm =
@@ -113,6 +126,11 @@ export type FromVm =
   | { t: 'snapshot-done'; bytes: number; savedDisks: string[] }
   /** `refused`: the request cannot be met (the path holds a file that is not a snapshot); else the host failed. */
   | { t: 'snapshot-error'; message: string; refused: boolean }
+  /** A batch of `count` pages (core/snapshot/pages.ts), transferred. */
+  | { t: 'migrate-pages'; pages: ArrayBuffer; count: number }
+  | { t: 'migrate-final'; pages: ArrayBuffer; count: number; state: unknown }
+  | { t: 'migrate-error'; message: string }
+  | { t: 'pong' }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' }
   /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */

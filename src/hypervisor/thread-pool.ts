@@ -9,7 +9,7 @@ import type { VmThread } from './manager.js';
 
 /** A worker that speaks the channel protocol (src/host/node/vm-thread.ts). */
 export interface HostWorker {
-  send(m: ToHost): void;
+  send(m: ToHost, transfer?: ArrayBuffer[]): void;
   onMessage(fn: (m: FromHost) => void): void;
   /** The worker died (uncaught error or exit): every VM on it is gone. */
   onExit(fn: (reason: string) => void): void;
@@ -61,8 +61,8 @@ export class ThreadPool {
     h.channels.set(ch, c);
     return {
       host: h,
-      send: (m) => {
-        if (c.open && !h.dead) h.worker.send({ ch, m });
+      send: (m, transfer) => {
+        if (c.open && !h.dead) h.worker.send({ ch, m }, transfer);
       },
       onMessage: (fn) => (c.message = fn),
       onExit: (fn) => (c.exit = fn),

@@ -63,6 +63,11 @@ export interface VmConfig {
   onDeviceEvent?: (e: VirtioEvent) => void;
   /** When the harts translate guest code to WebAssembly (default: on). */
   jit?: JitMode;
+  /**
+   * The machine is about to be given a saved guest (its RAM, then restoreState): it is built but not booted, so
+   * no image is read into RAM only to be replaced. A guest reboot later boots it as usual.
+   */
+  resume?: boolean;
 }
 
 /** A machine's saved state (Vm.saveState); its RAM travels beside it. */
@@ -252,7 +257,8 @@ export class Vm {
       virtioDevices: devices.length,
     });
     if (this.dtb.length > DTB_MAX) throw new BootError('the device tree is too large');
-    this.boot();
+    if (!cfg.resume) this.boot();
+    else if (cfg.reloadImages) this.images = null;
   }
 
   /** Loads the images into RAM and puts every hart at its reset state. */

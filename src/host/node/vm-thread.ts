@@ -19,6 +19,7 @@ import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
 import { workerSetup } from './worker-setup.js';
 import { warmUp } from '../../core/machine/warmup.js';
 import { restoreRam } from '../../core/snapshot/file.js';
+import { nonzeroTouched, packPages, unpackPages } from '../../core/snapshot/pages.js';
 import { SnapshotError } from '../../core/snapshot/state.js';
 import { checkSnapshotFiles, readSnapshot, SnapshotRefused, writeSnapshot } from './snapshot-file.js';
 import type { MachineDescription } from '../../hypervisor/machine.js';
@@ -205,6 +206,7 @@ class VmSlot {
       onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
       smp: link ? { link, wake: (hart) => post({ t: 'wake', hart }) } : undefined,
       jit,
+      resume: cfg.restore !== undefined,
     });
     this.vm.onWake = () => {
       if (this.idle) {
@@ -212,7 +214,44 @@ class VmSlot {
         post({ t: 'wake' });
       }
     };
-    if (cfg.restore) this.restore(cfg.restore.snapshot, new Set(cfg.restore.fresh), cfg.allowedDirs);
+    const r = cfg.restore;
+    if (r && 'moved' in r) this.arrive(r.moved);
+    else if (r) this.restore(r.snapshot, new Set(r.fresh), cfg.allowedDirs);
+  }
+
+  /** Puts a guest moved from another thread into the machine just built: its RAM pages, then its state. */
+  private arrive(moved: { pages: ArrayBuffer[]; state: unknown }): void {
+    const vm = this.vm!;
+    vm.ram.zeroTouched();
+    for (const batch of moved.pages) unpackPages(batch, (p, data) => vm.ram.write(vm.ram.base + p * 4096, data));
+    vm.restoreState(moved.state);
+  }
+
+  /** Live migration's pre-copy and stop-and-copy (see protocol.ts): batches of pages, and at the end the state. */
+  private migrate(m: Extract<ToVm, { t: 'migrate-pages' | 'migrate-final' | 'migrate-abort' }>): void {
+    const vm = this.vm;
+    if (m.t === 'migrate-abort') {
+      vm?.stopDirtyLog();
+      return;
+    }
+    try {
+      if (!vm || this.stopped || vm.exited) throw new Error('the VM has ended');
+      if (m.t === 'migrate-pages') {
+        if (m.all) vm.startDirtyLog();
+        const pages = m.all ? nonzeroTouched(vm.ram.u8, vm.ram.touched) : vm.takeDirtyPages();
+        const buf = packPages(vm.ram.u8, pages);
+        this.post({ t: 'migrate-pages', pages: buf, count: pages.length }, [buf]);
+      } else {
+        const pages = vm.takeDirtyPages();
+        const state = vm.saveState();
+        vm.stopDirtyLog();
+        const buf = packPages(vm.ram.u8, pages);
+        this.post({ t: 'migrate-final', pages: buf, count: pages.length, state }, [buf]);
+      }
+    } catch (e) {
+      vm?.stopDirtyLog();
+      this.post({ t: 'migrate-error', message: (e as Error).message });
+    }
   }
 
   /** Puts the guest saved at `path` into the machine just built (its files checked unchanged, but `fresh`). */
@@ -332,6 +371,11 @@ class VmSlot {
       case 'snapshot':
         this.snapshot(m);
         break;
+      case 'migrate-pages':
+      case 'migrate-final':
+      case 'migrate-abort':
+        this.migrate(m);
+        break;
       case 'stop':
         this.stopped = true;
         vm?.stop();
@@ -373,6 +417,10 @@ function released(pages: number): void {
 }
 
 port.on('message', ({ ch, m }: ToHost) => {
+  if (m.t === 'ping') {
+    port.postMessage({ ch, m: { t: 'pong' } } satisfies FromHost);
+    return;
+  }
   let slot = slots.get(ch);
   if (!slot) {
     // a VM already gone
