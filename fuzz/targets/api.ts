@@ -10,7 +10,7 @@ import { Bytes, expectOnly } from '../lib/bytes.js';
 const doc = openApiDocument();
 const METHODS = ['GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'get', ''];
 const TYPES = [undefined, 'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON;charset="UTF-8"', 'text/plain', 'application/json; charset=latin1', ''];
-const SCHEMA_OF = { spec: 'CreateVm', patch: 'VmPatch', device: 'DevicePatch', snapshot: 'SnapshotRequest' } as const;
+const SCHEMA_OF = { spec: 'CreateVm', patch: 'VmPatch', device: 'DevicePatch', snapshot: 'SnapshotRequest', migrate: 'MigrateRequest' } as const;
 const decoder = new TextDecoder();
 
 function text(b: Bytes, max: number): string {
@@ -33,6 +33,7 @@ function bodyOf(a: VmAction): unknown {
     case 'create': return a.spec;
     case 'restore': return a.request;
     case 'snapshot': return a.request;
+    case 'migrate': return a.request;
     case 'update': return a.patch;
     case 'update-disk':
     case 'update-nic': return a.patch;

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import * as E from '../hypervisor/errors.js';
 import {
   NAME_PATTERN, DEFAULT_SCHEDULING, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter,
-  type TokenBucket, type RestoreRequest, type SnapshotRequest,
+  type TokenBucket, type RestoreRequest, type SnapshotRequest, type MigrateRequest,
 } from '../hypervisor/model.js';
 
 // ---- the domain model (hypervisor/model.ts): the data the API speaks and its actions ----
@@ -63,11 +63,14 @@ export interface Route {
   /** OpenAPI path template; `{id}` is a VM id, `{index}` a disk's or NIC's position in the definition. */
   path: string;
   kind: VmActionKind;
-  /** What the request body must be: none, a VmSpec (or a RestoreRequest), a VmPatch, a DevicePatch, a SnapshotRequest. */
-  body: 'none' | 'spec' | 'patch' | 'device' | 'snapshot';
+  /** What the request body must be: none, a VmSpec (or a RestoreRequest), a VmPatch, a DevicePatch, a SnapshotRequest, a MigrateRequest. */
+  body: 'none' | 'spec' | 'patch' | 'device' | 'snapshot' | 'migrate';
   /** The query parameters it takes; absent: none (any query is 400). */
   query?: readonly string[];
 }
+
+/** Route bodies a request may leave out (an empty body). */
+const OPTIONAL_BODIES: readonly Route['body'][] = ['migrate'];
 
 /** The query parameters of GET /v1/vms/{id}/logs. */
 export const LOGS_QUERY = ['follow', 'tail'] as const;
@@ -89,7 +92,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/vms/{id}/stop', kind: 'stop', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/restart', kind: 'restart', body: 'none' },
   { method: 'POST', path: '/v1/vms/{id}/snapshot', kind: 'snapshot', body: 'snapshot' },
-  { method: 'POST', path: '/v1/vms/{id}/migrate', kind: 'migrate', body: 'none' },
+  { method: 'POST', path: '/v1/vms/{id}/migrate', kind: 'migrate', body: 'migrate' },
+  { method: 'GET', path: '/v1/migrations/incoming', kind: 'migration-incoming', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/logs', kind: 'logs', body: 'none', query: LOGS_QUERY },
   { method: 'GET', path: '/v1/events', kind: 'events', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
@@ -151,13 +155,15 @@ export function parseRequest(method: string, path: string, contentType: string |
   const text = body ?? '';
   const bytes = utf8Length(text);
   if (bytes > MAX_BODY_BYTES) throw E.payloadTooLarge(bytes, MAX_BODY_BYTES);
+  // a migration's body is optional: none moves the VM within this daemon
+  const absent = route.body === 'none' || (OPTIONAL_BODIES.includes(route.body) && text === '');
   if (route.body === 'none') {
     if (text !== '') throw E.bodyNotAllowed(method, route.path);
-  } else {
+  } else if (!absent) {
     if (text.trim() === '') throw E.bodyRequired(method, route.path);
     if (!isJsonMediaType(contentType)) throw E.unsupportedMediaType(contentType);
   }
-  const json = route.body === 'none' ? undefined : parseJson(text);
+  const json = absent ? undefined : parseJson(text);
   const id = m.id as string; // present exactly on the {id} routes
   switch (route.kind) {
     case 'create':
@@ -181,8 +187,9 @@ export function parseRequest(method: string, path: string, contentType: string |
     case 'resume':
     case 'stop':
     case 'restart':
-    case 'migrate':
       return { kind: route.kind, id };
+    case 'migrate': return { kind: 'migrate', id, request: parseMigrateRequest(json) };
+    case 'migration-incoming': return { kind: 'migration-incoming' };
   }
 }
 
@@ -402,6 +409,28 @@ export function parseRestoreRequest(v: unknown): RestoreRequest {
   }
   if (has(o, 'weight')) r.weight = integer(o.weight, 'weight', LIMITS.weight);
   if (has(o, 'cap')) r.cap = integer(o.cap, 'cap', LIMITS.cap);
+  return r;
+}
+
+const MIGRATE_FIELDS = ['to', 'token'] as const;
+/** Another daemon's address: http://HOST:PORT (a name, IPv4 or bracketed IPv6), nothing after it. */
+export const DAEMON_URL_PATTERN = '^http://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$';
+const DAEMON_URL_RE = new RegExp(DAEMON_URL_PATTERN, 'u');
+export const TOKEN_MAX_LENGTH = 512;
+
+/** Validates the body of POST /v1/vms/{id}/migrate (none, or {} : to a thread of its own). */
+export function parseMigrateRequest(v: unknown): MigrateRequest {
+  if (v === undefined) return {};
+  const o = object(v, '', MIGRATE_FIELDS);
+  const r: MigrateRequest = {};
+  if (has(o, 'to')) {
+    r.to = string(o.to, 'to', 256);
+    if (!DAEMON_URL_RE.test(r.to)) throw E.badDaemonUrl(r.to);
+  }
+  if (has(o, 'token')) {
+    r.token = string(o.token, 'token', TOKEN_MAX_LENGTH);
+    if (!has(o, 'to')) throw E.tokenWithoutTo();
+  }
   return r;
 }
 

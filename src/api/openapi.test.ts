@@ -118,13 +118,14 @@ function accepts(method: string, path: string, body: string): VmAction | ApiErro
 const bodyRoutes = [
   { method: 'POST', path: '/v1/vms', schema: 'CreateVm', out: (a: VmAction) => (a.kind === 'create' ? a.spec : a.kind === 'restore' ? a.request : undefined) },
   { method: 'POST', path: '/v1/vms/0123abcd/snapshot', schema: 'SnapshotRequest', out: (a: VmAction) => (a.kind === 'snapshot' ? a.request : undefined) },
+  { method: 'POST', path: '/v1/vms/0123abcd/migrate', schema: 'MigrateRequest', out: (a: VmAction) => (a.kind === 'migrate' ? a.request : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd', schema: 'VmPatch', out: (a: VmAction) => (a.kind === 'update' ? a.patch : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd/disks/3', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-disk' && a.index === 3 ? a.patch : undefined) },
   { method: 'PATCH', path: '/v1/vms/0123abcd/nics/0', schema: 'DevicePatch', out: (a: VmAction) => (a.kind === 'update-nic' && a.index === 0 ? a.patch : undefined) },
 ] as const;
 
 /** The request body schema of each kind of Route.body. */
-const BODY_SCHEMA = { spec: 'CreateVm', patch: 'VmPatch', device: 'DevicePatch', snapshot: 'SnapshotRequest' } as const;
+const BODY_SCHEMA = { spec: 'CreateVm', patch: 'VmPatch', device: 'DevicePatch', snapshot: 'SnapshotRequest', migrate: 'MigrateRequest' } as const;
 
 // ---- the tests ----
 

@@ -2,7 +2,7 @@
 // must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
 import { API_ERROR_STATUS, type ApiErrorCode } from '../hypervisor/errors.js';
 import {
-  CMDLINE_PATTERN, LIMITS, LOGS_TAIL_MAX, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
+  CMDLINE_PATTERN, DAEMON_URL_PATTERN, TOKEN_MAX_LENGTH, LIMITS, LOGS_TAIL_MAX, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
 } from './actions.js';
 import { VM_EVENT_KINDS } from '../hypervisor/events.js';
 
@@ -127,6 +127,16 @@ const schemas = {
       vm: ref('VmInfo'),
     },
   },
+  MigrateRequest: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'No body, or {}: to a VM thread of its own in this daemon. With to: to that daemon.',
+    properties: {
+      to: { type: 'string', maxLength: 256, pattern: DAEMON_URL_PATTERN, description: 'The other daemon\'s API address, http://HOST:PORT. It must reach the VM\'s files (kernel, initrd, disks) at the same paths, under its own --allow-dir directories.' },
+      token: { type: 'string', maxLength: TOKEN_MAX_LENGTH, description: 'The other daemon\'s API token, when it asks for one. Only with to.' },
+    },
+    dependentSchemas: { token: { required: ['to'] } },
+  },
   MigrationInfo: {
     type: 'object',
     required: ['rounds', 'pages_sent', 'bytes_sent', 'total_ms', 'downtime_ms', 'vm'],
@@ -136,7 +146,8 @@ const schemas = {
       bytes_sent: counter('The same in bytes.'),
       total_ms: { type: 'number', minimum: 0, description: 'From the request until the guest ran again in its new thread.' },
       downtime_ms: { type: 'number', minimum: 0, description: 'From the parking of its vCPUs for the stop-and-copy until they ran again.' },
-      vm: ref('VmInfo'),
+      vm: { ...ref('VmInfo'), description: 'The VM where it runs now (on the other daemon, with its id there, when it moved there).' },
+      to: { type: 'string', description: 'The daemon it moved to, when it left this one.' },
     },
   },
   VmPatch: {
@@ -366,10 +377,19 @@ export function openApiDocument(): object {
       '/v1/vms/{id}/migrate': {
         post: {
           operationId: 'migrateVm',
-          summary: 'Move the running guest to a VM thread of its own, live',
-          description: 'Allowed when the VM is running or paused (else 409). Its RAM is copied while the guest runs: every page, then the pages written meanwhile, round after round (a dirty-page log), until few are left; then its vCPUs are parked for the stop-and-copy of the rest and of the machine\'s state, its old thread closes its disks, and a new thread resumes the guest, its NICs still ports of the same switch, so its TCP connections go on. The VM stays running (or paused) throughout. A VM whose vCPUs run in parallel (vcpus > 1 without firmware) cannot be migrated yet. 500 migration_failed when it could not be done: the message says where the VM is (before the switch it runs on where it was). Takes no body.',
+          summary: 'Move the running guest, live: to a VM thread of its own, or to another daemon',
+          description: 'Allowed when the VM is running or paused (else 409). Its RAM is copied while the guest runs: every page, then the pages written meanwhile, round after round (a dirty-page log), until few are left; then its vCPUs are parked for the stop-and-copy of the rest and of the machine\'s state, its old thread closes its disks, and the new thread resumes the guest. Without a body (or with {}) the new thread is in this daemon: the VM stays on its virtual switch, so its TCP connections go on. With to, the new thread is on that daemon (through its GET /v1/migrations/incoming), which must reach the VM\'s files at the same paths; the VM is then defined there (same name and definition) and no longer here, and its NICs join that daemon\'s switch. The VM stays running (or paused) throughout. A VM whose vCPUs run in parallel (vcpus > 1 without firmware) cannot be migrated yet. 500 migration_failed when it could not be done: the message says where the VM is (a failure at any step leaves it running here).',
           parameters: [idParam],
-          responses: { '200': json(ref('MigrationInfo'), 'Moved.'), ...errs(...COMMON, 409, 413) },
+          requestBody: { required: false, content: { 'application/json': { schema: ref('MigrateRequest') } } },
+          responses: { '200': json(ref('MigrationInfo'), 'Moved.'), ...errs(...COMMON, 409, 413, 415) },
+        },
+      },
+      '/v1/migrations/incoming': {
+        get: {
+          operationId: 'incomingMigration',
+          summary: 'The receiving end of a live migration from another daemon (a WebSocket)',
+          description: 'A WebSocket upgrade, used by another tvisor daemon\'s POST /v1/vms/{id}/migrate with to; a request without Upgrade: websocket is refused with 400. The sender says which VM comes (its definition and machine), sends its RAM pages in binary messages and finally its state; the VM is defined and resumed here as if created here, with the same checks (name, memory budget, files under --allow-dir, kernel), and the sender is told its id, or why it was refused.',
+          responses: { '101': { description: 'Switching Protocols: the WebSocket is open.' }, ...errs(...COMMON, 413) },
         },
       },
       '/v1/vms/{id}/logs': {

@@ -7,7 +7,9 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseRequest, checkAllowedPaths, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
+import { parseRequest, parseVmSpec, checkAllowedPaths, checkPathsAllowed, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
+import { machineFiles } from '../hypervisor/machine.js';
+import type { MigrationMessage } from '../hypervisor/migration.js';
 import { checkConfined, FileRefused } from '../host/node/confined-open.js';
 import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from '../hypervisor/errors.js';
 import { openApiDocument } from './openapi.js';
@@ -194,6 +196,79 @@ export function metricsText(vms: VmInfo[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Largest message of a migration from another daemon (a batch of pages: the sender sends at most 16 MiB each). */
+const MIGRATION_MAX_MESSAGE = 17 * 2 ** 20;
+
+/**
+ * The receiving end of a migration from another daemon: 'begin' (the VM's definition, checked as POST /v1/vms
+ * checks one, and its machine's files), binary batches of pages, then 'final' with the machine's state; answered
+ * 'accepted', then 'done' with the VM, or 'error' at the first thing that goes wrong (the connection then ends).
+ * Messages are taken one at a time, in order.
+ */
+function serveIncomingMigration(m: VmManager, ws: WebSocket, allowed: readonly string[], log: (line: string) => void): void {
+  const inc = m.incomingMigration();
+  let chain = Promise.resolve();
+  let over = false;
+  const reply = (msg: MigrationMessage) => ws.send(JSON.stringify(msg));
+  ws.on('message', (data: Buffer, binary: boolean) => {
+    chain = chain.then(async () => {
+      if (over) return;
+      try {
+        if (binary) {
+          inc.pages(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+          return;
+        }
+        const msg = parseMigrationMessage(String(data));
+        if (msg.t === 'begin') {
+          const spec = parseVmSpec(msg.spec);
+          checkAllowedPaths(spec, allowed);
+          checkSpecFiles(spec, allowed);
+          checkPathsAllowed(machineFiles(msg.machine).map((f) => ({ field: `the machine's ${f.what}`, path: f.path })), allowed);
+          // the memory budget and the scheduler count what the definition says: the machine must say the same
+          if (msg.machine.memoryBytes !== spec.memory_mib * 2 ** 20 || msg.machine.vcpus !== spec.vcpus) {
+            throw new ApiError('bad_request', 'the machine of a migration must have the memory and vCPUs its definition gives');
+          }
+          inc.begin({ ...msg, spec });
+          reply({ t: 'accepted' });
+        } else if (msg.t === 'final') {
+          const vm = await inc.final(msg.state);
+          over = true;
+          reply({ t: 'done', vm });
+          ws.close(1000);
+        } else throw new ApiError('bad_request', `a migration does not take a '${msg.t}' message here`);
+      } catch (e) {
+        const err = toApiError(e);
+        if (err.code === 'internal') log(`tvisor: internal error receiving a migration: ${(e as Error)?.stack ?? e}`);
+        over = true;
+        inc.abort();
+        reply({ t: 'error', code: err.code, message: err.message });
+        ws.close(1000);
+      }
+    });
+  });
+  ws.on('close', () => {
+    if (!over) chain = chain.then(() => inc.abort());
+  });
+}
+
+/** A migration message as JSON text: its shape checked enough for the manager (the definition is parsed after). */
+function parseMigrationMessage(text: string): MigrationMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('bad_request', `a migration message is not JSON (${(e as Error).message})`);
+  }
+  const o = v as { t?: unknown; machine?: { devices?: unknown; kernel?: unknown }; balloon_mib?: unknown; paused?: unknown } | null;
+  if (o?.t === 'begin') {
+    if (typeof o.machine !== 'object' || o.machine === null || !Array.isArray(o.machine.devices) || typeof o.machine.kernel !== 'string' ||
+      !Number.isInteger(o.balloon_mib) || typeof o.paused !== 'boolean') {
+      throw new ApiError('bad_request', 'a migration\'s begin message must give the VM\'s spec, machine, balloon_mib and paused');
+    }
+  } else if (o?.t !== 'final') throw new ApiError('bad_request', 'a migration message must be begin or final');
+  return v as MigrationMessage;
+}
+
 /** Largest message a console client may send (a paste); bigger ones close the socket (1009). */
 const CONSOLE_MAX_MESSAGE = 64 * 1024;
 
@@ -290,6 +365,7 @@ export function createApiServer(o: ApiServerOptions): Server {
   const note = rateLimitedLog(o.log);
   const requestTimeoutS = o.requestTimeoutS ?? DEFAULT_REQUEST_TIMEOUT_S;
   const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_MESSAGE });
+  const migrations = new WebSocketServer({ noServer: true, maxPayload: MIGRATION_MAX_MESSAGE });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const peer = req.socket.remoteAddress ?? 'a local client';
     logWhenSent(o, req, res);
@@ -311,7 +387,8 @@ export function createApiServer(o: ApiServerOptions): Server {
           }
           case 'restore': send(res, 201, m.createFromSnapshot(action.request)); return;
           case 'snapshot': send(res, 200, await m.snapshot(action.id, action.request)); return;
-          case 'migrate': send(res, 200, await m.migrate(action.id)); return;
+          case 'migrate': send(res, 200, await m.migrate(action.id, action.request)); return;
+          case 'migration-incoming': throw new ApiError('bad_request', 'the receiving end of a migration needs a WebSocket upgrade (Upgrade: websocket)');
           case 'list': send(res, 200, m.list()); return;
           case 'get': send(res, 200, m.inspect(action.id)); return;
           case 'start': send(res, 200, m.start(action.id)); return;
@@ -378,7 +455,14 @@ export function createApiServer(o: ApiServerOptions): Server {
     try {
       if (!authorized(req.headers.authorization)) throw unauthorized();
       const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
-      if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console does`);
+      if (action.kind === 'migration-incoming') {
+        migrations.handleUpgrade(req, socket, head, (ws) => {
+          logged(101);
+          serveIncomingMigration(m, ws, o.allowedDirs, o.log);
+        });
+        return;
+      }
+      if (action.kind !== 'console') throw new ApiError('bad_request', `${req.url} does not take a WebSocket upgrade; only GET /v1/vms/{id}/console and /v1/migrations/incoming do`);
       m.inspect(action.id); // 404 for an unknown VM
       wss.handleUpgrade(req, socket, head, (ws) => {
         logged(101);

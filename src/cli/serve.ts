@@ -18,6 +18,7 @@ import { bootFile } from '../host/node/boot-file.js';
 import { FileRefused } from '../host/node/confined-open.js';
 import { releaseAbandonedLocks } from '../host/node/block-file.js';
 import { openSnapshotSource } from '../host/node/snapshot-file.js';
+import { connectDaemon } from '../host/node/migration-link.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
 import { defaultCacheDir } from '../images/index.js';
@@ -232,6 +233,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread', { jit }) satisfies VmThread,
     nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
     openSnapshot: (path) => openSnapshotSource(path, allowed),
+    connectDaemon,
     releaseDiskLocks: releaseAbandonedLocks,
     defaultCmdline: DEFAULT_CMDLINE, log,
   });

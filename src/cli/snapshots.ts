@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { MigrationInfo, SnapshotInfo, VmInfo } from '../api/actions.js';
 import { UsageError } from './args.js';
-import { CLIENT_HELP } from './client.js';
+import { CLIENT_HELP, readTokenFile } from './client.js';
 import { clientArgs, formatBytes, parseWhole, resolveVm, type ClientCommand } from './vms.js';
 
 const SNAPSHOT_HELP = `Usage: tvisor snapshot VM FILE [options]
@@ -92,33 +92,49 @@ async function restore(args: string[]): Promise<number> {
   return 0;
 }
 
-const MIGRATE_HELP = `Usage: tvisor migrate VM
+const MIGRATE_HELP = `Usage: tvisor migrate VM [--to ADDR [--to-token T | --to-token-file PATH]]
 
-Moves a running or paused VM of the daemon to a VM thread of its own, live: its RAM is copied while the guest
-runs (every page, then the pages written meanwhile, round after round), then the guest is stopped for the
-rest and its machine's state, and resumes in the new thread. It stays on the daemon's virtual switch, so its
-network connections go on. Prints the rounds, what was copied, and how long the guest stood still.
+Moves a running or paused VM, live: its RAM is copied while the guest runs (every page, then the pages
+written meanwhile, round after round), then the guest is stopped for the rest and its machine's state, and
+resumes at the destination. Without --to the destination is a VM thread of its own in the same daemon: the
+VM stays on the daemon's virtual switch, so its network connections go on. With --to it is another daemon
+(http://HOST:PORT), which must reach the VM's files at the same paths under its --allow-dir directories;
+the VM is then defined there and no longer here. If anything fails, the VM runs on here. Prints the
+rounds, what was copied, and how long the guest stood still.
 
 Options:
+  --to ADDR              the other daemon's API address, http://HOST:PORT
+  --to-token T           its API token (--to-token-file PATH: read from that file's first line)
 ${CLIENT_HELP}
   -h, --help             show this help
+
+Example: tvisor migrate web --to http://10.0.0.2:7477
 `;
 
 async function migrate(args: string[]): Promise<number> {
-  const a = clientArgs('migrate', args, {}, MIGRATE_HELP);
+  const a = clientArgs('migrate', args, { to: { type: 'string' }, 'to-token': { type: 'string' }, 'to-token-file': { type: 'string' } }, MIGRATE_HELP);
   if (!a) return 0;
   const [ref, extra] = a.positionals;
   if (ref === undefined) throw new UsageError('give the VM to migrate: tvisor migrate VM', 'migrate');
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`, 'migrate');
+  const v = a.values;
+  const body: Record<string, string> = {};
+  if (v.to !== undefined) body.to = (v.to as string).replace(/\/+$/, '');
+  const token = v['to-token-file'] !== undefined ? readTokenFile(v['to-token-file'] as string, '--to-token-file') : v['to-token'] as string | undefined;
+  if (token !== undefined) {
+    if (v.to === undefined) throw new UsageError('--to-token is the token of the daemon given by --to', 'migrate');
+    body.token = token;
+  }
   const vm = await resolveVm(a.client, ref);
-  const r = await a.client.call<MigrationInfo>('POST', `/v1/vms/${vm.id}/migrate`);
-  process.stdout.write(`${r.vm.name} (${r.vm.id}): moved in ${Math.round(r.total_ms)} ms (${r.rounds} rounds, ${formatBytes(r.bytes_sent)} copied), ` +
+  const r = await a.client.call<MigrationInfo>('POST', `/v1/vms/${vm.id}/migrate`, Object.keys(body).length ? body : undefined);
+  const where = r.to ? `to ${r.to} (id ${r.vm.id} there)` : 'to a thread of its own';
+  process.stdout.write(`${r.vm.name} (${vm.id}): moved ${where} in ${Math.round(r.total_ms)} ms (${r.rounds} rounds, ${formatBytes(r.bytes_sent)} copied), ` +
     `the guest stood still ${Math.round(r.downtime_ms)} ms; it is ${r.vm.state}\n`);
   return 0;
 }
 
 export const snapshotCommands: Record<string, ClientCommand> = {
-  migrate: { summary: 'Move a running VM to a thread of its own, live', help: MIGRATE_HELP, run: migrate },
+  migrate: { summary: 'Move a running VM live, to a thread of its own or to another daemon', help: MIGRATE_HELP, run: migrate },
   snapshot: { summary: 'Save a running VM of the daemon to a file', help: SNAPSHOT_HELP, run: snapshot },
   restore: { summary: 'Bring a saved VM back as a new VM (a clone)', help: RESTORE_HELP, run: restore },
 };

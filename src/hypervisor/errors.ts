@@ -173,6 +173,14 @@ export function notOneOf(field: string, allowed: readonly string[], got: unknown
   return new ApiError('bad_request', `${field} must be one of ${list(allowed.map((a) => `"${a}"`))}, got ${describeValue(got)}`);
 }
 
+export function badDaemonUrl(got: string): ApiError {
+  return new ApiError('bad_request', `to ${describeValue(got)} is not a daemon's address; give http://HOST:PORT, e.g. http://10.0.0.2:7477`);
+}
+
+export function tokenWithoutTo(): ApiError {
+  return new ApiError('bad_request', 'token is the other daemon\'s API token: give it with to, or leave both out to migrate within this daemon');
+}
+
 export function badDiskName(field: string, got: string): ApiError {
   return new ApiError('bad_request', `${field}: ${describeValue(got)} is not a disk's name; disks are named vda, vdb, … in the order of the VM's definition`);
 }

@@ -3,6 +3,7 @@
 import type { FromVm, ToVm } from './protocol.js';
 import type { StoredVm } from './stored-vm.js';
 import type { SnapshotSource } from './restore.js';
+import type { MigrationLink } from './migration.js';
 
 /** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
 export interface VmThread {
@@ -53,6 +54,8 @@ export interface ManagerOptions {
   maxStarting?: number;
   /** Opens a snapshot file to restore (throws ApiError: bad_snapshot, or the file's); absent: restores are refused. */
   openSnapshot?(path: string): SnapshotSource;
+  /** Connects to another daemon's GET /v1/migrations/incoming (`to`: http://HOST:PORT); absent: such migrations are refused. */
+  connectDaemon?(to: string, token?: string): Promise<MigrationLink>;
 }
 
 /**

@@ -227,7 +227,7 @@ test('a migration that fails before the switch leaves the VM running where it wa
   const { manager, threads, id, t } = running();
   const failing = manager.migrate(id);
   t.emit({ t: 'migrate-error', message: 'boom' });
-  await assert.rejects(failing, (e: unknown) => e instanceof ApiError && e.code === 'migration_failed' && /boom; it runs on in its thread as it did \(running\)/.test(e.message));
+  await assert.rejects(failing, (e: unknown) => e instanceof ApiError && e.code === 'migration_failed' && /boom; it runs on as it did \(running\)/.test(e.message));
   assert.deepEqual(lastMigrate(t), { t: 'migrate-abort' });
   assert.equal(manager.inspect(id).state, 'running');
 

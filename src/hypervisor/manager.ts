@@ -4,14 +4,17 @@
 // multi-vCPU VM run in hart threads of their own. What the manager needs from its host is in manager-host.ts.
 import {
   vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, migrationFailed, ApiError,
+  API_ERROR_STATUS,
 } from './errors.js';
 import {
-  stateError, type DevicePatch, type MigrationInfo, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
+  stateError, type DevicePatch, type MigrateRequest, type MigrationInfo, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
   type VmPatch, type VmSpec, type VmState, type VmStats, type VmTargetedAction,
 } from './model.js';
 import { checkPathsAllowed } from './paths.js';
 import { checkRestorePaths, planRestore } from './restore.js';
-import { packPages, PRECOPY_ROUNDS, STOP_COPY_PAGES } from './migration.js';
+import {
+  answer, packPages, PEER_ANSWER_MS, PRECOPY_ROUNDS, STOP_COPY_PAGES, withTimeout, type Destination, type IncomingMigration, type MigrationLink, type MigrationMessage,
+} from './migration.js';
 import { unpackPages } from '../core/snapshot/pages.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
@@ -211,39 +214,44 @@ export class VmManager {
   }
 
   /**
-   * Moves a running or paused VM to a VM thread of its own (POST /v1/vms/{id}/migrate), live: its RAM is copied
-   * while the guest runs (every page, then the pages written meanwhile, round after round, until few are left:
-   * the dirty log), then its vCPUs are parked for the stop-and-copy of the rest and of the machine's state, the
-   * old thread closes its disks, and the new one resumes the guest. Its NICs stay ports of the same switch, so
-   * its connections go on. A failure before the switch leaves the VM running where it was.
+   * Moves a running or paused VM, live (POST /v1/vms/{id}/migrate): to a VM thread of its own, or (`req.to`) to
+   * another daemon. Its RAM is copied while the guest runs (every page, then the pages written meanwhile, round
+   * after round, until few are left: the dirty log), then its vCPUs are parked for the stop-and-copy of the rest
+   * and of the machine's state, the old thread closes its disks, and the new one resumes the guest. Within the
+   * daemon its NICs stay ports of the same switch, so its connections go on. A failure before the switch leaves
+   * the VM running where it was; a failure of the other daemon after it resumes the guest here from the copy.
    */
-  async migrate(id: string): Promise<MigrationInfo> {
+  async migrate(id: string, req: MigrateRequest = {}): Promise<MigrationInfo> {
     const vm = this.get(id);
-    const e = stateError({ kind: 'migrate', id }, vm.stored.state);
+    const e = stateError({ kind: 'migrate', id, request: req }, vm.stored.state);
     if (e) throw e;
     if (vm.busy) throw busyWith(vm, 'migrate');
     const s = vm.stored.spec;
     if (s.vcpus > 1 && !s.firmware) throw migrationFailed(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), whose writes cannot be logged yet', 'it runs on');
     const thread = vm.thread;
-    if (!thread || vm.vcpus.length === 0) throw migrationFailed(id, 'it is still being set up; try again in a moment', 'it runs on');
+    if (!thread || vm.vcpus.length === 0 || !vm.machine) throw migrationFailed(id, 'it is still being set up; try again in a moment', 'it runs on');
     const t0 = this.o.nowNs();
     const wasPaused = vm.paused;
-    // the new thread starts now (a worker takes a while to come up), and gets the guest at the switch
-    const next = this.o.spawn({ dedicated: true });
-    const up = new Promise<void>((resolve) => next.onMessage((m) => m.t === 'pong' && resolve()));
-    next.send({ t: 'ping' });
-    let used = false;
+    vm.busy = 'migration';
+    let dest: Destination;
+    try {
+      dest = req.to === undefined ? this.localDestination(vm) : await this.remoteDestination(vm, req.to, req.token, wasPaused);
+    } catch (err) {
+      vm.busy = null;
+      throw err instanceof ApiError ? err : migrationFailed(id, (err as Error).message, 'it runs on');
+    }
     const copy = new Map<number, Uint8Array>();
     const take = (m: FromVm) => {
       if (m.t === 'migrate-error') throw new Error(m.message);
       if (m.t !== 'migrate-pages' && m.t !== 'migrate-final') throw new Error(`unexpected answer ${m.t}`);
       unpackPages(m.pages, (p, data) => copy.set(p, data));
+      dest.pages(m.pages);
       return m;
     };
-    vm.busy = 'migration';
     let rounds = 0;
     let pagesSent = 0;
     let downFrom = 0;
+    let state: unknown;
     try {
       // pre-copy: the guest runs on between the rounds
       for (let all = true; ; all = false) {
@@ -252,41 +260,184 @@ export class VmManager {
         pagesSent += m.count;
         if (!all && (m.count <= STOP_COPY_PAGES || rounds >= PRECOPY_ROUNDS)) break;
       }
-      // stop-and-copy, once the new thread is up (a worker takes a while: not while the guest stands still)
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([up, new Promise((resolve) => (timer = setTimeout(resolve, THREAD_UP_MS)))]);
-      clearTimeout(timer);
+      // stop-and-copy, once the destination is up (a worker takes a while: not while the guest stands still)
+      await dest.ready();
       downFrom = this.o.nowNs();
       this.park(vm, true);
       const last = take(await this.request(vm, thread, { t: 'migrate-final' })) as Extract<FromVm, { t: 'migrate-final' }>;
       rounds++;
       pagesSent += last.count;
-      const pages = packPages(copy);
-      used = true;
-      await new Promise<void>((resolve, reject) => {
-        vm.onMoved = resolve;
-        this.moveThread(vm, { pages: [pages], state: last.state }, reject, next);
-      });
+      state = last.state;
     } catch (err) {
-      vm.onMoved = null;
-      if (!used) next.terminate();
-      if (vm.thread === thread) {
-        // given up before the switch: the guest runs on where it was
-        thread.send({ t: 'migrate-abort' });
-        this.park(vm, wasPaused);
-        throw migrationFailed(id, (err as Error).message, `it runs on in its thread as it did (${vm.stored.state})`);
+      dest.abort();
+      vm.busy = null;
+      if (vm.thread !== thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
+      // given up before the switch: the guest runs on where it was
+      thread.send({ t: 'migrate-abort' });
+      this.park(vm, wasPaused);
+      throw migrationFailed(id, (err as Error).message, `it runs on as it did (${vm.stored.state})`);
+    }
+    const moved = () => ({ pages: [packPages(copy)], state });
+    try {
+      const there = await dest.resume(state, moved);
+      const now = this.o.nowNs();
+      const out = { rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: (now - t0) / 1e6, downtime_ms: (now - downFrom) / 1e6 };
+      if (there) {
+        this.forget(vm, `migrated to ${req.to}`);
+        return { ...out, vm: there, to: req.to! };
       }
-      throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
+      this.park(vm, wasPaused);
+      return { ...out, downtime_ms: (this.o.nowNs() - downFrom) / 1e6, vm: this.info(vm) };
+    } catch (err) {
+      if (req.to === undefined || vm.thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
+      // the other daemon could not take it after all: the guest resumes here, from the copy
+      await this.resumeMoved(vm, moved()).catch(() => {});
+      if (vm.thread) this.park(vm, wasPaused);
+      throw migrationFailed(id, (err as Error).message, vm.thread ? `it runs on here (${vm.stored.state}), resumed from the copy` : `it is ${vm.stored.state}`);
     } finally {
       vm.busy = null;
+      vm.onMoved = null;
+      vm.pending = null;
     }
-    vm.onMoved = null;
-    vm.pending = null;
-    this.park(vm, wasPaused);
-    const now = this.o.nowNs();
+  }
+
+  /** A migration within the daemon: a new thread, started at once, takes the guest at the switch. */
+  private localDestination(vm: ManagedVm): Destination {
+    const next = this.o.spawn({ dedicated: true });
+    const up = new Promise<void>((resolve) => next.onMessage((m) => m.t === 'pong' && resolve()));
+    next.send({ t: 'ping' });
+    let used = false;
     return {
-      rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: (now - t0) / 1e6, downtime_ms: (now - downFrom) / 1e6, vm: this.info(vm),
+      pages: () => {},
+      ready: () => withTimeout(up, THREAD_UP_MS),
+      resume: async (_state, moved) => {
+        used = true;
+        // the disks go with the VM: the new thread opens them once the old one has closed them
+        const hold = this.diskHolds.get(vm.thread!);
+        this.diskHolds.delete(vm.thread!);
+        if (hold) this.diskHolds.set(vm, hold);
+        this.letGo(vm);
+        await this.resumeMoved(vm, moved(), next);
+        return null;
+      },
+      abort: () => {
+        if (!used) next.terminate();
+      },
     };
+  }
+
+  /** A migration to another daemon, through its GET /v1/migrations/incoming. */
+  private async remoteDestination(vm: ManagedVm, to: string, token: string | undefined, paused: boolean): Promise<Destination> {
+    if (!this.o.connectDaemon) throw new ApiError('bad_request', 'this daemon cannot migrate VMs to another one');
+    let link: MigrationLink;
+    try {
+      link = await this.o.connectDaemon(to, token);
+    } catch (err) {
+      throw migrationFailed(vm.stored.id, `cannot reach ${to}: ${(err as Error).message}`, 'it runs on');
+    }
+    // the definition goes with the NICs' MACs the guest has, so that later boots there keep them
+    const macs = vm.machine!.devices.filter((d) => d.kind === 'net').map((d) => (d as { mac: string }).mac);
+    const spec = { ...vm.stored.spec, nics: vm.stored.spec.nics.map((n, i) => ({ ...n, mac: n.mac ?? macs[i] })) };
+    link.send({ t: 'begin', spec, machine: vm.machine!, balloon_mib: vm.stored.balloon_mib, paused });
+    const ack = await answer(link, PEER_ANSWER_MS).catch((e: Error) => ({ t: 'error', code: 'migration_failed', message: e.message }) as const);
+    if (ack.t !== 'accepted') {
+      link.close();
+      const code = ack.t === 'error' && ack.code in API_ERROR_STATUS ? ack.code : 'migration_failed';
+      throw new ApiError(code, `${to} refused the VM: ${ack.t === 'error' ? ack.message : `it answered ${ack.t}`}; it runs on here`);
+    }
+    return {
+      pages: (batch) => link.sendPages(batch),
+      ready: async () => {},
+      resume: async (state) => {
+        // the other daemon opens the disks once this one has closed them
+        await this.letGo(vm);
+        link.send({ t: 'final', state });
+        const done = await answer(link, PEER_ANSWER_MS);
+        if (done.t !== 'done') throw new Error(done.t === 'error' ? done.message : `it answered ${done.t}`);
+        return done.vm;
+      },
+      abort: () => link.close(),
+    };
+  }
+
+  /** The VM's thread lets go of it (its vCPUs, NICs and disks); resolves once the thread has closed its disks. */
+  private letGo(vm: ManagedVm): Promise<void> {
+    this.dropVcpus(vm);
+    this.retireThread(vm);
+    const waiting = vm.closing;
+    return new Promise((resolve) => (waiting ? waiting.push(resolve) : resolve()));
+  }
+
+  /** A new thread resumes the guest `moved` (spawned now, or `next`); resolves once it runs, rejects if it cannot. */
+  private resumeMoved(vm: ManagedVm, moved: { pages: ArrayBuffer[]; state: unknown }, next?: VmThread): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      vm.onMoved = resolve;
+      vm.pending = { resolve: () => {}, reject };
+      this.spawnVm(vm, moved, next);
+    });
+  }
+
+  /**
+   * The receiving end of a live migration from another daemon (GET /v1/migrations/incoming), one per connection:
+   * begin() admits the VM (its definition must be valid and allowed here: the caller checks its files) and starts
+   * its thread; pages() takes the batches; final() defines the VM and resumes the guest, resolving with the VM.
+   */
+  incomingMigration(): IncomingMigration {
+    let m: Extract<MigrationMessage, { t: 'begin' }> | null = null;
+    let next: VmThread | null = null;
+    const copy = new Map<number, Uint8Array>();
+    return {
+      begin: (msg) => {
+        if (m) throw new ApiError('bad_request', 'the migration has begun already');
+        this.admissible(msg.spec);
+        m = msg;
+        next = this.o.spawn({ dedicated: msg.spec.vcpus > 1 });
+      },
+      pages: (batch) => {
+        if (!m) throw new ApiError('bad_request', 'pages before the migration began');
+        unpackPages(batch, (p, data) => copy.set(p, data));
+      },
+      final: async (state) => {
+        if (!m || !next) throw new ApiError('bad_request', 'the end of a migration that did not begin');
+        const begun = m;
+        const thread = next;
+        next = null;
+        // admitted at begin; the name or the budget may have been taken since
+        this.admissible(begun.spec);
+        const vm = this.vms.get(this.define(begun.spec).id)!;
+        vm.stored.balloon_mib = begun.balloon_mib;
+        vm.machine = begun.machine;
+        try {
+          this.diskHolds.set(vm, this.diskHold(vm));
+          vm.paused = true;
+          this.setState(vm, begun.paused ? 'paused' : 'running');
+          await this.resumeMoved(vm, { pages: [packPages(copy)], state }, thread);
+          vm.onMoved = null;
+          vm.pending = null;
+          this.park(vm, begun.paused);
+          return this.info(vm);
+        } catch (e) {
+          vm.onMoved = null;
+          vm.pending = null;
+          if (vm.thread) this.ended(vm, 'stopped', 'the migration failed');
+          this.diskHolds.delete(vm);
+          this.forget(vm, 'the migration failed');
+          throw e instanceof ApiError ? e : new ApiError('migration_failed', `the guest could not be resumed here: ${(e as Error).message}`);
+        }
+      },
+      abort: () => {
+        next?.terminate();
+        next = null;
+      },
+    };
+  }
+
+  /** The VM leaves this daemon (it moved to another): its definition is deleted. */
+  private forget(vm: ManagedVm, why: string): void {
+    this.vms.delete(vm.stored.id);
+    this.o.store.remove(vm.stored.id);
+    vm.console.close(why);
+    this.events.emit(vm.stored, 'deleted', why);
   }
 
   /** Sends `m` to the VM thread and resolves with its answer; rejects if the thread ends first. */
@@ -297,23 +448,6 @@ export class VmManager {
     }).finally(() => {
       vm.pending = null;
     }) as Promise<FromVm>;
-  }
-
-  /**
-   * The stop-and-copy's switch: the VM's old thread lets go of it (its vCPUs leave the scheduler, its NICs the
-   * switch; it closes its disks), and a new thread resumes the guest from `moved`; onMoved is called once it has,
-   * `failed` if it cannot.
-   */
-  private moveThread(vm: ManagedVm, moved: { pages: ArrayBuffer[]; state: unknown }, failed: (e: Error) => void, next: VmThread): void {
-    const old = vm.thread!;
-    // the disks go with the VM: the new thread opens them once the old one has closed them
-    const hold = this.diskHolds.get(old);
-    this.diskHolds.delete(old);
-    if (hold) this.diskHolds.set(vm, hold);
-    this.dropVcpus(vm);
-    this.retireThread(vm);
-    vm.pending = { resolve: () => {}, reject: failed };
-    this.spawnVm(vm, moved, next);
   }
 
   /** Parks (or unparks) a VM's vCPUs without changing its state: what pause and resume do underneath. */
@@ -401,7 +535,7 @@ export class VmManager {
     const config: VmThreadConfig = {
       id: vm.stored.id,
       // a moved guest keeps the machine it has (a snapshot's, say, until its next boot)
-      machine: moved && vm.machine ? vm.machine
+      machine: moved && vm.machine ? restoredMachine(vm.machine, owner)
         : restore ? restoredMachine(restore.machine, owner)
         : machineFromSpec(s, { macs: nics, owner, balloonBytes: vm.stored.balloon_mib * 2 ** 20, defaultCmdline: this.o.defaultCmdline }),
       allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,

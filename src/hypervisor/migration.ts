@@ -1,5 +1,10 @@
-// Live migration's policy and its gathered pages (issue 15): how many pre-copy rounds, and when few enough
-// pages are left to stop the guest for the rest. Pages travel as core/snapshot/pages.ts packs them.
+// Live migration (issue 15): its policy (how many pre-copy rounds, and when few enough pages are left to stop
+// the guest for the rest), where the guest goes (a Destination: a new thread of this daemon, or another daemon
+// through a MigrationLink), the messages between two daemons, and the gathered pages. Pages travel as
+// core/snapshot/pages.ts packs them.
+import type { ApiErrorCode } from './errors.js';
+import type { MachineDescription } from './machine.js';
+import type { VmInfo, VmSpec } from './model.js';
 
 /** Rounds of pre-copy at most (the first sends everything): a guest writing faster than the copy stops anyway. */
 export const PRECOPY_ROUNDS = 8;
@@ -16,4 +21,73 @@ export function packPages(copy: ReadonlyMap<number, Uint8Array>): ArrayBuffer {
     out.set(copy.get(p)!, i * 4100 + 4);
   });
   return out.buffer;
+}
+
+/** Where a migrating guest goes (VmManager.migrate drives it). */
+export interface Destination {
+  /** Each batch of pages as it is taken (pre-copy rounds, and the stop-and-copy's last one). */
+  pages(batch: ArrayBuffer): void;
+  /** Resolves when the destination can take the guest at once (the stop-and-copy waits for it). */
+  ready(): Promise<void>;
+  /**
+   * After the stop-and-copy: the guest resumes there from its `state` (`moved` packs every page gathered so far
+   * with it); resolves with the VM as the other daemon reports it, or null within this daemon. Rejects if it cannot.
+   */
+  resume(state: unknown, moved: () => { pages: ArrayBuffer[]; state: unknown }): Promise<VmInfo | null>;
+  /** Given up before resume(). */
+  abort(): void;
+}
+
+/** Messages between the daemon a VM leaves and the one it goes to (JSON), besides the binary page batches. */
+export type MigrationMessage =
+  /** The VM coming: its definition, the machine its guest runs, its balloon and whether it is paused. */
+  | { t: 'begin'; spec: VmSpec; machine: MachineDescription; balloon_mib: number; paused: boolean }
+  | { t: 'accepted' }
+  /** Every page is sent and the sender's disks are closed: resume it from `state` (Vm.saveState()). */
+  | { t: 'final'; state: unknown }
+  | { t: 'done'; vm: VmInfo }
+  | { t: 'error'; code: ApiErrorCode; message: string };
+
+/** The sender's end of a connection to another daemon's GET /v1/migrations/incoming (a host's WebSocket). */
+export interface MigrationLink {
+  send(m: MigrationMessage): void;
+  /** A batch of pages, in one or more binary messages. */
+  sendPages(batch: ArrayBuffer): void;
+  /** The next message from the other daemon; rejects when the connection ends first. */
+  next(): Promise<MigrationMessage>;
+  close(): void;
+}
+
+/** `p`, or after `ms` anyway. */
+export async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** The receiving end of a migration (VmManager.incomingMigration), driven by a host's connection. */
+export interface IncomingMigration {
+  /** Admits the VM (throws ApiError when it cannot come) and gets its thread ready. */
+  begin(m: Extract<MigrationMessage, { t: 'begin' }>): void;
+  pages(batch: ArrayBuffer): void;
+  /** Defines the VM and resumes its guest from `state`; resolves with it (throws ApiError). */
+  final(state: unknown): Promise<VmInfo>;
+  /** The sender went away before final(). */
+  abort(): void;
+}
+
+/** How long the other daemon may take to answer (to admit the VM; to resume it, its thread set up and its RAM filled). */
+export const PEER_ANSWER_MS = 60_000;
+
+/** The other daemon's next message, or a rejection after `ms`. */
+export async function answer(link: MigrationLink, ms: number): Promise<MigrationMessage> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      link.next(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

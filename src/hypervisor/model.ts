@@ -140,6 +140,14 @@ export interface SnapshotInfo {
   vm: VmInfo;
 }
 
+/** POST /v1/vms/{id}/migrate: to a thread of its own in this daemon, or (`to`) to another daemon. */
+export interface MigrateRequest {
+  /** The other daemon's API address, http://HOST:PORT. */
+  to?: string;
+  /** Its API token, when it asks for one. */
+  token?: string;
+}
+
 /** What POST /v1/vms/{id}/migrate answers. */
 export interface MigrationInfo {
   /** Pre-copy rounds, and the stop-and-copy. */
@@ -150,7 +158,10 @@ export interface MigrationInfo {
   total_ms: number;
   /** From the parking of its vCPUs for the stop-and-copy until they ran again: how long the guest stood still. */
   downtime_ms: number;
+  /** The VM where it runs now: here, or on the other daemon (its id there). */
   vm: VmInfo;
+  /** Set when it moved to another daemon. */
+  to?: string;
 }
 
 /**
@@ -175,8 +186,10 @@ export type VmAction =
   /** POST /v1/vms with a snapshot: create from it. */
   | { kind: 'restore'; request: RestoreRequest }
   | { kind: 'snapshot'; id: string; request: SnapshotRequest }
-  /** Live migration to a VM thread of its own. */
-  | { kind: 'migrate'; id: string }
+  /** Live migration to a VM thread of its own, or to another daemon. */
+  | { kind: 'migrate'; id: string; request: MigrateRequest }
+  /** The receiving end of a migration from another daemon (a WebSocket). */
+  | { kind: 'migration-incoming' }
   | { kind: 'list' }
   | { kind: 'get'; id: string }
   | { kind: 'start' | 'pause' | 'resume' | 'stop' | 'restart'; id: string }

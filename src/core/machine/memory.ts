@@ -150,7 +150,12 @@ export class GuestRam implements GuestMemory {
    *  never written stay untouched by the host too (a fresh memory is zero without being resident). */
   zeroTouched(): void {
     const t = this.touched;
-    for (let p = 0; p < t.length; p++) if (t[p] !== 0) this.u8.fill(0, p << 12, (p + 1) << 12);
+    const d = this.dirty;
+    for (let p = 0; p < t.length; p++) {
+      if (t[p] === 0) continue;
+      this.u8.fill(0, p << 12, (p + 1) << 12);
+      if (d !== null) d[p] = 1; // a guest reboot during a migration: the copy must be zeroed too
+    }
     this.resetTouched();
   }
 

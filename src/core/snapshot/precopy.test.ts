@@ -50,6 +50,10 @@ test('the dirty log names the pages written since it was last taken: stores, cac
   assert.ok(a.takeDirtyPages().includes(counterPage), 'again after the log was taken (its write translation was dropped)');
   a.ram.write(a.ram.base + 0x700000, new Uint8Array([1]));
   assert.ok(a.takeDirtyPages().includes(0x700), 'DMA');
+  // a guest reboot zeroes what was written: the copy must be zeroed too
+  const touched = [...a.ram.touched.keys()].filter((p) => a.ram.touched[p] !== 0);
+  a.ram.zeroTouched();
+  assert.deepEqual(a.takeDirtyPages(), touched);
   a.stopDirtyLog();
   assert.equal(a.ram.dirty, null);
 });
