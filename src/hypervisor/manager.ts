@@ -3,8 +3,7 @@
 // scheduler chooses. Each VM lives in its own thread, so a VM that crashes or throws ends alone; the harts of a
 // multi-vCPU VM run in hart threads of their own. What the manager needs from its host is in manager-host.ts.
 import {
-  vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, migrationFailed, ApiError,
-  API_ERROR_STATUS,
+  vmNotFound, nameInUse, insufficientMemory, balloonTooLarge, deviceNotFound, snapshotUnsupported, snapshotFailed, ApiError,
 } from './errors.js';
 import {
   stateError, type DevicePatch, type MigrateRequest, type MigrationInfo, type RestoreRequest, type SnapshotInfo, type SnapshotRequest, type VmInfo,
@@ -12,10 +11,8 @@ import {
 } from './model.js';
 import { checkPathsAllowed } from './paths.js';
 import { checkRestorePaths, planRestore } from './restore.js';
-import {
-  answer, packPages, PEER_ANSWER_MS, PRECOPY_ROUNDS, STOP_COPY_PAGES, withTimeout, type Destination, type IncomingMigration, type MigrationLink, type MigrationMessage,
-} from './migration.js';
-import { unpackPages } from '../core/snapshot/pages.js';
+import type { IncomingMigration } from './migration.js';
+import { Migrations } from './migrations.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
@@ -28,7 +25,7 @@ import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
 import type { ConsoleSink } from './vm-console.js';
 import { DEFAULT_MAX_STARTING, type ManagerOptions, type VmThread } from './manager-host.js';
-import { busyWith, EMPTY_COUNTERS, newManagedVm, THREAD_UP_MS, vmStats, type ManagedVm, type Vcpu } from './managed-vm.js';
+import { busyWith, EMPTY_COUNTERS, newManagedVm, vmStats, type ManagedVm, type Vcpu } from './managed-vm.js';
 
 export { CONSOLE_INPUT_IN_FLIGHT, type ConsoleSink } from './vm-console.js';
 export { DEFAULT_MAX_STARTING, type ManagerOptions, type Store, type VmThread } from './manager-host.js';
@@ -56,9 +53,34 @@ export class VmManager {
   /** Per VM thread (or per queued VM, until it has one), from start until the thread has closed its disks: the process-wide disk registry. */
   private readonly diskHolds = new Map<object, DiskHold>();
 
+  /** Live migrations (migrations.ts), doing their work on the VMs through the manager's own operations. */
+  private readonly migrations: Migrations;
+
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
     this.busy = new Array<{ vm: ManagedVm; cpu: Vcpu } | null>(o.pcpus).fill(null);
+    this.migrations = new Migrations({
+      o,
+      vm: (id) => this.get(id),
+      info: (vm) => this.info(vm),
+      park: (vm, parked) => this.park(vm, parked),
+      setState: (vm, state) => this.setState(vm, state),
+      ended: (vm, state, reason) => this.ended(vm, state, reason),
+      request: (vm, thread, m) => this.request(vm, thread, m),
+      dropVcpus: (vm) => this.dropVcpus(vm),
+      retireThread: (vm) => this.retireThread(vm),
+      spawnVm: (vm, moved, given) => this.spawnVm(vm, moved, given),
+      admissible: (spec) => this.admissible(spec),
+      define: (spec) => this.vms.get(this.define(spec).id)!,
+      forget: (vm, why) => this.forget(vm, why),
+      holdDisks: (vm) => this.diskHolds.set(vm, this.diskHold(vm)),
+      moveDiskHold: (vm) => {
+        const hold = vm.thread ? this.diskHolds.get(vm.thread) : undefined;
+        if (vm.thread) this.diskHolds.delete(vm.thread);
+        if (hold) this.diskHolds.set(vm, hold);
+      },
+      dropDiskHold: (vm) => this.diskHolds.delete(vm),
+    });
   }
 
   /**
@@ -213,223 +235,14 @@ export class VmManager {
     return { path: req.path, bytes: saved.bytes, saved_disks: saved.savedDisks, elapsed_ms: (this.o.nowNs() - t0) / 1e6, vm: this.info(vm) };
   }
 
-  /**
-   * Moves a running or paused VM, live (POST /v1/vms/{id}/migrate): to a VM thread of its own, or (`req.to`) to
-   * another daemon. Its RAM is copied while the guest runs (every page, then the pages written meanwhile, round
-   * after round, until few are left: the dirty log), then its vCPUs are parked for the stop-and-copy of the rest
-   * and of the machine's state, the old thread closes its disks, and the new one resumes the guest. Within the
-   * daemon its NICs stay ports of the same switch, so its connections go on. A failure before the switch leaves
-   * the VM running where it was; a failure of the other daemon after it resumes the guest here from the copy.
-   */
-  async migrate(id: string, req: MigrateRequest = {}): Promise<MigrationInfo> {
-    const vm = this.get(id);
-    const e = stateError({ kind: 'migrate', id, request: req }, vm.stored.state);
-    if (e) throw e;
-    if (vm.busy) throw busyWith(vm, 'migrate');
-    const s = vm.stored.spec;
-    if (s.vcpus > 1 && !s.firmware) throw migrationFailed(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), whose writes cannot be logged yet', 'it runs on');
-    const thread = vm.thread;
-    if (!thread || vm.vcpus.length === 0 || !vm.machine) throw migrationFailed(id, 'it is still being set up; try again in a moment', 'it runs on');
-    const t0 = this.o.nowNs();
-    const wasPaused = vm.paused;
-    vm.busy = 'migration';
-    let dest: Destination;
-    try {
-      dest = req.to === undefined ? this.localDestination(vm) : await this.remoteDestination(vm, req.to, req.token, wasPaused);
-    } catch (err) {
-      vm.busy = null;
-      throw err instanceof ApiError ? err : migrationFailed(id, (err as Error).message, 'it runs on');
-    }
-    const copy = new Map<number, Uint8Array>();
-    const take = (m: FromVm) => {
-      if (m.t === 'migrate-error') throw new Error(m.message);
-      if (m.t !== 'migrate-pages' && m.t !== 'migrate-final') throw new Error(`unexpected answer ${m.t}`);
-      unpackPages(m.pages, (p, data) => copy.set(p, data));
-      dest.pages(m.pages);
-      return m;
-    };
-    let rounds = 0;
-    let pagesSent = 0;
-    let downFrom = 0;
-    let state: unknown;
-    try {
-      // pre-copy: the guest runs on between the rounds
-      for (let all = true; ; all = false) {
-        const m = take(await this.request(vm, thread, { t: 'migrate-pages', all }));
-        rounds++;
-        pagesSent += m.count;
-        if (!all && (m.count <= STOP_COPY_PAGES || rounds >= PRECOPY_ROUNDS)) break;
-      }
-      // stop-and-copy, once the destination is up (a worker takes a while: not while the guest stands still)
-      await dest.ready();
-      downFrom = this.o.nowNs();
-      this.park(vm, true);
-      const last = take(await this.request(vm, thread, { t: 'migrate-final' })) as Extract<FromVm, { t: 'migrate-final' }>;
-      rounds++;
-      pagesSent += last.count;
-      state = last.state;
-    } catch (err) {
-      dest.abort();
-      vm.busy = null;
-      if (vm.thread !== thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
-      // given up before the switch: the guest runs on where it was
-      thread.send({ t: 'migrate-abort' });
-      this.park(vm, wasPaused);
-      throw migrationFailed(id, (err as Error).message, `it runs on as it did (${vm.stored.state})`);
-    }
-    const moved = () => ({ pages: [packPages(copy)], state });
-    try {
-      const there = await dest.resume(state, moved);
-      const now = this.o.nowNs();
-      const out = { rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: (now - t0) / 1e6, downtime_ms: (now - downFrom) / 1e6 };
-      if (there) {
-        this.forget(vm, `migrated to ${req.to}`);
-        return { ...out, vm: there, to: req.to! };
-      }
-      this.park(vm, wasPaused);
-      return { ...out, downtime_ms: (this.o.nowNs() - downFrom) / 1e6, vm: this.info(vm) };
-    } catch (err) {
-      if (req.to === undefined || vm.thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
-      // the other daemon could not take it after all: the guest resumes here, from the copy
-      await this.resumeMoved(vm, moved()).catch(() => {});
-      if (vm.thread) this.park(vm, wasPaused);
-      throw migrationFailed(id, (err as Error).message, vm.thread ? `it runs on here (${vm.stored.state}), resumed from the copy` : `it is ${vm.stored.state}`);
-    } finally {
-      vm.busy = null;
-      vm.onMoved = null;
-      vm.pending = null;
-    }
+  /** Moves a running or paused VM, live, to a thread of its own or to another daemon (see migrations.ts). */
+  migrate(id: string, req: MigrateRequest = {}): Promise<MigrationInfo> {
+    return this.migrations.migrate(id, req);
   }
 
-  /** A migration within the daemon: a new thread, started at once, takes the guest at the switch. */
-  private localDestination(vm: ManagedVm): Destination {
-    const next = this.o.spawn({ dedicated: true });
-    const up = new Promise<void>((resolve) => next.onMessage((m) => m.t === 'pong' && resolve()));
-    next.send({ t: 'ping' });
-    let used = false;
-    return {
-      pages: () => {},
-      ready: () => withTimeout(up, THREAD_UP_MS),
-      resume: async (_state, moved) => {
-        used = true;
-        // the disks go with the VM: the new thread opens them once the old one has closed them
-        const hold = this.diskHolds.get(vm.thread!);
-        this.diskHolds.delete(vm.thread!);
-        if (hold) this.diskHolds.set(vm, hold);
-        this.letGo(vm);
-        await this.resumeMoved(vm, moved(), next);
-        return null;
-      },
-      abort: () => {
-        if (!used) next.terminate();
-      },
-    };
-  }
-
-  /** A migration to another daemon, through its GET /v1/migrations/incoming. */
-  private async remoteDestination(vm: ManagedVm, to: string, token: string | undefined, paused: boolean): Promise<Destination> {
-    if (!this.o.connectDaemon) throw new ApiError('bad_request', 'this daemon cannot migrate VMs to another one');
-    let link: MigrationLink;
-    try {
-      link = await this.o.connectDaemon(to, token);
-    } catch (err) {
-      throw migrationFailed(vm.stored.id, `cannot reach ${to}: ${(err as Error).message}`, 'it runs on');
-    }
-    // the definition goes with the NICs' MACs the guest has, so that later boots there keep them
-    const macs = vm.machine!.devices.filter((d) => d.kind === 'net').map((d) => (d as { mac: string }).mac);
-    const spec = { ...vm.stored.spec, nics: vm.stored.spec.nics.map((n, i) => ({ ...n, mac: n.mac ?? macs[i] })) };
-    link.send({ t: 'begin', spec, machine: vm.machine!, balloon_mib: vm.stored.balloon_mib, paused });
-    const ack = await answer(link, PEER_ANSWER_MS).catch((e: Error) => ({ t: 'error', code: 'migration_failed', message: e.message }) as const);
-    if (ack.t !== 'accepted') {
-      link.close();
-      const code = ack.t === 'error' && ack.code in API_ERROR_STATUS ? ack.code : 'migration_failed';
-      throw new ApiError(code, `${to} refused the VM: ${ack.t === 'error' ? ack.message : `it answered ${ack.t}`}; it runs on here`);
-    }
-    return {
-      pages: (batch) => link.sendPages(batch),
-      ready: async () => {},
-      resume: async (state) => {
-        // the other daemon opens the disks once this one has closed them
-        await this.letGo(vm);
-        link.send({ t: 'final', state });
-        const done = await answer(link, PEER_ANSWER_MS);
-        if (done.t !== 'done') throw new Error(done.t === 'error' ? done.message : `it answered ${done.t}`);
-        return done.vm;
-      },
-      abort: () => link.close(),
-    };
-  }
-
-  /** The VM's thread lets go of it (its vCPUs, NICs and disks); resolves once the thread has closed its disks. */
-  private letGo(vm: ManagedVm): Promise<void> {
-    this.dropVcpus(vm);
-    this.retireThread(vm);
-    const waiting = vm.closing;
-    return new Promise((resolve) => (waiting ? waiting.push(resolve) : resolve()));
-  }
-
-  /** A new thread resumes the guest `moved` (spawned now, or `next`); resolves once it runs, rejects if it cannot. */
-  private resumeMoved(vm: ManagedVm, moved: { pages: ArrayBuffer[]; state: unknown }, next?: VmThread): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      vm.onMoved = resolve;
-      vm.pending = { resolve: () => {}, reject };
-      this.spawnVm(vm, moved, next);
-    });
-  }
-
-  /**
-   * The receiving end of a live migration from another daemon (GET /v1/migrations/incoming), one per connection:
-   * begin() admits the VM (its definition must be valid and allowed here: the caller checks its files) and starts
-   * its thread; pages() takes the batches; final() defines the VM and resumes the guest, resolving with the VM.
-   */
+  /** The receiving end of a live migration from another daemon (see migrations.ts), one per connection. */
   incomingMigration(): IncomingMigration {
-    let m: Extract<MigrationMessage, { t: 'begin' }> | null = null;
-    let next: VmThread | null = null;
-    const copy = new Map<number, Uint8Array>();
-    return {
-      begin: (msg) => {
-        if (m) throw new ApiError('bad_request', 'the migration has begun already');
-        this.admissible(msg.spec);
-        m = msg;
-        next = this.o.spawn({ dedicated: msg.spec.vcpus > 1 });
-      },
-      pages: (batch) => {
-        if (!m) throw new ApiError('bad_request', 'pages before the migration began');
-        unpackPages(batch, (p, data) => copy.set(p, data));
-      },
-      final: async (state) => {
-        if (!m || !next) throw new ApiError('bad_request', 'the end of a migration that did not begin');
-        const begun = m;
-        const thread = next;
-        next = null;
-        // admitted at begin; the name or the budget may have been taken since
-        this.admissible(begun.spec);
-        const vm = this.vms.get(this.define(begun.spec).id)!;
-        vm.stored.balloon_mib = begun.balloon_mib;
-        vm.machine = begun.machine;
-        try {
-          this.diskHolds.set(vm, this.diskHold(vm));
-          vm.paused = true;
-          this.setState(vm, begun.paused ? 'paused' : 'running');
-          await this.resumeMoved(vm, { pages: [packPages(copy)], state }, thread);
-          vm.onMoved = null;
-          vm.pending = null;
-          this.park(vm, begun.paused);
-          return this.info(vm);
-        } catch (e) {
-          vm.onMoved = null;
-          vm.pending = null;
-          if (vm.thread) this.ended(vm, 'stopped', 'the migration failed');
-          this.diskHolds.delete(vm);
-          this.forget(vm, 'the migration failed');
-          throw e instanceof ApiError ? e : new ApiError('migration_failed', `the guest could not be resumed here: ${(e as Error).message}`);
-        }
-      },
-      abort: () => {
-        next?.terminate();
-        next = null;
-      },
-    };
+    return this.migrations.incoming();
   }
 
   /** The VM leaves this daemon (it moved to another): its definition is deleted. */
