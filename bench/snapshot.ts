@@ -1,14 +1,15 @@
 // Snapshot benchmark (`npm run bench:snapshot`, issue 15): the default guest (256 MiB, 1 hart) to a usable shell
 // (a command typed at its banner answered) under `tvisor run` resumed from its saved start, under
 // `tvisor run --cold-boot`, and under qemu-system-riscv64 booting the same kernel and initramfs (TCG, OpenSBI);
-// then the daemon: a snapshot of the running guest (file size, how long the guest was paused) and a VM
-// restored from it to a command answered. One run prints the figures side by side.
+// then the daemon: a snapshot of the running guest (file size, how long the guest was paused), a VM restored
+// from it to a command answered, and live migrations (to a thread of its own, and to a second daemon and back).
+// One run prints the figures side by side.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from '../tests/lib/toolchain.js';
-import { api, collectConsole, startDaemon, stopDaemon, typeLine } from '../tests/lib/daemon.js';
+import { api, collectConsole, startDaemon, stopDaemon, typeLine, type Daemon } from '../tests/lib/daemon.js';
 import { ensureDefaultGuest } from '../src/images/index.js';
 import { DEFAULT_CMDLINE } from '../src/cli/run.js';
 import { QEMU, fail, jitEnv, parseBenchOptions, printTable, qemuAvailable, secs, timesQemu } from './lib.js';
@@ -55,9 +56,32 @@ async function best(runs: number, who: string, cmd: string, args: string[], env:
   return b;
 }
 
-/** The daemon's figures: snapshot of a running default guest, and a VM restored from it to a command answered. */
-async function daemonFigures(work: string, guestDir: string, runs: number): Promise<{ bytes: number; pausedMs: number; restoreS: number }> {
+interface Migration {
+  totalMs: number;
+  downtimeMs: number;
+  mib: number;
+  rounds: number;
+}
+
+/** The best (least downtime) of `runs` migrations of VM `id` of `d`, within it or (`to`) to another daemon and back. */
+async function migrations(d: Daemon, id: string, runs: number, to?: Daemon): Promise<Migration> {
+  let best: Migration = { totalMs: Infinity, downtimeMs: Infinity, mib: 0, rounds: 0 };
+  let where = { d, id };
+  for (let i = 0; i < runs; i++) {
+    const other = to && where.d === d ? to : d;
+    const r = await api(where.d, 'POST', `/v1/vms/${where.id}/migrate`, to ? { to: other.url } : undefined);
+    if (r.status !== 200) fail(`migrate: ${JSON.stringify(r.json)}`);
+    if (r.json.downtime_ms < best.downtimeMs) best = { totalMs: r.json.total_ms, downtimeMs: r.json.downtime_ms, mib: r.json.bytes_sent / 2 ** 20, rounds: r.json.rounds };
+    if (to) where = { d: other, id: r.json.vm.id };
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  return best;
+}
+
+/** The daemon's figures: snapshot of a running default guest, a VM restored from it to a command answered, migrations. */
+async function daemonFigures(work: string, guestDir: string, runs: number): Promise<{ bytes: number; pausedMs: number; restoreS: number; local: Migration; remote: Migration }> {
   const d = await startDaemon(join(work, 'state'), ['--allow-dir', guestDir, '--allow-dir', work]);
+  const d2 = await startDaemon(join(work, 'state2'), ['--allow-dir', guestDir, '--allow-dir', work]);
   try {
     const g = await ensureDefaultGuest({ log: () => {} });
     const vm = (await api(d, 'POST', '/v1/vms', { name: 'src', kernel: g.kernel, initrd: g.initrd })).json;
@@ -85,9 +109,12 @@ async function daemonFigures(work: string, guestDir: string, runs: number): Prom
       await api(d, 'POST', `/v1/vms/${c.id}/stop`);
     }
     con.close();
-    return { bytes, pausedMs, restoreS };
+    const local = await migrations(d, vm.id, runs);
+    const remote = await migrations(d, vm.id, runs, d2);
+    return { bytes, pausedMs, restoreS, local, remote };
   } finally {
     await stopDaemon(d);
+    await stopDaemon(d2);
   }
 }
 
@@ -126,6 +153,10 @@ async function main(): Promise<void> {
     printTable(table);
     console.log('');
     console.log(`daemon snapshot of the running guest at its prompt: ${(dm.bytes / 2 ** 20).toFixed(1)} MiB, the guest paused ${dm.pausedMs.toFixed(0)} ms`);
+    const m = (what: string, x: Migration) => console.log(`live migration ${what}: ${x.rounds} rounds, ${x.mib.toFixed(1)} MiB copied, ` +
+      `${x.totalMs.toFixed(0)} ms in all, the guest stopped ${x.downtimeMs.toFixed(0)} ms (issue 15's goal: <= 100 ms)`);
+    m('to a thread of its own', dm.local);
+    m('to another daemon on this machine', dm.remote);
     console.log('Wall time from process start (the daemon: from POST /v1/vms with the snapshot) until "echo READY" typed at the banner is answered.');
   } finally {
     rmSync(work, { recursive: true, force: true });
