@@ -246,3 +246,33 @@ test('a migration that fails before the switch leaves the VM running where it wa
   await assert.rejects(late, /could not migrate .*bad state.*it is crashed/);
   assert.match(manager.inspect(id).reason ?? '', /cannot resume the moved guest: restoring: bad state/);
 });
+
+test('an incoming migration: admitted at begin, pages bounded by the VM\'s RAM, defined and resumed at final', async () => {
+  const f = fakeManager();
+  const m = f.manager;
+  const machine: MachineDescription = { name: 'w', memoryBytes: 64 << 20, vcpus: 1, kernel: '/vms/k', cmdline: '', devices: [{ kind: 'rng' }] };
+  const begin = { t: 'begin' as const, spec: spec('w'), machine, balloon_mib: 0, paused: false };
+  const bad = m.incomingMigration();
+  fails(() => bad.pages(pagesOf(1)), 'bad_request', /before the migration began/);
+  await assert.rejects(bad.final({}), /did not begin/);
+  m.create(spec('w'));
+  fails(() => bad.begin(begin), 'conflict', /a VM named "w" already exists/);
+
+  const inc = m.incomingMigration();
+  inc.begin({ ...begin, spec: spec('w2') });
+  const thread = f.threads.at(-1)!;
+  const beyond = new ArrayBuffer(4100);
+  new DataView(beyond).setUint32(0, 64 * 256, true); // the first page past 64 MiB
+  fails(() => inc.pages(beyond), 'bad_request', /beyond the VM's 64 MiB of RAM/);
+  fails(() => inc.pages(new ArrayBuffer(100)), 'bad_request', /not a whole number/);
+  inc.pages(pagesOf(5));
+  const arriving = inc.final({ saved: 1 });
+  await tick();
+  const init = thread.sent.find((x) => x.t === 'init');
+  assert.ok(init && init.t === 'init' && init.config.restore && 'moved' in init.config.restore, 'the thread started at begin resumes it');
+  assert.deepEqual(init.config.machine.devices, [{ kind: 'rng' }], 'the machine the guest runs, as it came');
+  thread.emit({ t: 'ready' });
+  const vm = await arriving;
+  assert.equal(vm.name, 'w2');
+  assert.equal(vm.state, 'running');
+});

@@ -222,7 +222,16 @@ export class Migrations {
       },
       pages: (batch) => {
         if (!m) throw new ApiError('bad_request', 'pages before the migration began');
-        unpackPages(batch, (p, data) => copy.set(p, data));
+        const ramPages = m.spec.memory_mib * 256;
+        // copied out of the message: what is held stays within the VM's RAM, however many batches come
+        try {
+          unpackPages(batch, (p, data) => {
+            if (p >= ramPages) throw new ApiError('bad_request', `page ${p} lies beyond the VM's ${m!.spec.memory_mib} MiB of RAM`);
+            copy.set(p, data.slice());
+          });
+        } catch (e) {
+          throw e instanceof RangeError ? new ApiError('bad_request', e.message) : e;
+        }
       },
       final: async (state) => {
         if (!m || !next) throw new ApiError('bad_request', 'the end of a migration that did not begin');
