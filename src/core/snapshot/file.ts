@@ -101,15 +101,32 @@ function zero(u8: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it), a byte at a time through a table. */
-export function crc32(bytes: Uint8Array): number {
-  const table = new Int32Array(256);
+/**
+ * The tables of CRC-32 (IEEE 802.3, reflected polynomial 0xedb88320) for eight bytes at a time ("slicing by 8"):
+ * T[0] is the classic byte table; T[k][n] is the CRC of byte n followed by k zero bytes. Computed once, never
+ * changed (constants, not state).
+ */
+const CRC_TABLES: readonly Int32Array[] = (() => {
+  const t = Array.from({ length: 8 }, () => new Int32Array(256));
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-    table[n] = c;
+    t[0][n] = c;
   }
+  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k][n] = (t[k - 1][n] >>> 8) ^ t[0][t[k - 1][n] & 0xff];
+  return t;
+})();
+
+/** CRC-32 as zlib and PNG compute it; eight bytes a step (a snapshot's RAM is tens of MiB: 4-5x the byte loop). */
+export function crc32(bytes: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
   let c = ~0;
-  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  for (const end = bytes.length - 7; i < end; i += 8) {
+    const a = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
+      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
