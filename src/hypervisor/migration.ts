@@ -3,6 +3,7 @@
 // through a MigrationLink), the messages between two daemons, and the gathered pages. Pages travel as
 // core/snapshot/pages.ts packs them.
 import type { ApiErrorCode } from './errors.js';
+import { packRecords } from '../core/snapshot/pages.js';
 import type { MachineDescription } from './machine.js';
 import type { VmInfo, VmSpec } from './model.js';
 
@@ -13,14 +14,7 @@ export const STOP_COPY_PAGES = 256;
 
 /** The latest copy of each page gathered over the rounds, packed (core/snapshot/pages.ts) in ascending order. */
 export function packPages(copy: ReadonlyMap<number, Uint8Array>): ArrayBuffer {
-  const indices = [...copy.keys()].sort((a, b) => a - b);
-  const out = new Uint8Array(indices.length * 4100);
-  const v = new DataView(out.buffer);
-  indices.forEach((p, i) => {
-    v.setUint32(i * 4100, p, true);
-    out.set(copy.get(p)!, i * 4100 + 4);
-  });
-  return out.buffer;
+  return packRecords([...copy].sort((a, b) => a[0] - b[0]));
 }
 
 /** Where a migrating guest goes (VmManager.migrate drives it). */

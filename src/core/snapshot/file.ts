@@ -11,7 +11,9 @@
 import type { GuestRam } from '../machine/memory.js';
 import { SnapshotError } from './state.js';
 
-const MAGIC = Uint8Array.from('TVSNAP\r\n', (c) => c.charCodeAt(0));
+/** The magic a snapshot file starts with. */
+export const SNAPSHOT_MAGIC = 'TVSNAP\r\n';
+const MAGIC = Uint8Array.from(SNAPSHOT_MAGIC, (c) => c.charCodeAt(0));
 /** Bumped whenever the layout above or the meaning of a record changes. */
 export const SNAPSHOT_FORMAT = 1;
 const PAGE = 4096;
@@ -49,18 +51,28 @@ export function encodeSnapshot(meta: unknown, ram: GuestRam): Uint8Array {
   return out;
 }
 
+/** Bytes before the machine record: magic, format, record length. */
+export const SNAPSHOT_HEADER = 16;
+
+const bad = (why: string) => new SnapshotError(`not a usable snapshot: ${why}`);
+
+/** The machine record's length, from the first SNAPSHOT_HEADER bytes (or fewer: the file is that short). */
+export function snapshotRecordLength(head: Uint8Array): number {
+  if (head.length < 8 || MAGIC.some((b, i) => head[i] !== b)) throw bad('it does not start as a tvisor snapshot does');
+  if (head.length < SNAPSHOT_HEADER) throw bad(`it ends inside its header (truncated at ${head.length} bytes)`);
+  const v = new DataView(head.buffer, head.byteOffset, SNAPSHOT_HEADER);
+  const format = v.getUint32(8, true);
+  if (format !== SNAPSHOT_FORMAT) throw bad(`it is of format ${format}; this tvisor reads format ${SNAPSHOT_FORMAT}`);
+  return v.getUint32(12, true);
+}
+
 /** Reads a snapshot, checking everything about its layout; the pages are views into `bytes`. */
 export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
-  const bad = (why: string) => new SnapshotError(`not a usable snapshot: ${why}`);
-  if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad('it does not start as a tvisor snapshot does');
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const need = (o: number, n: number, what: string) => {
     if (o + n > bytes.length) throw bad(`it ends inside ${what} (truncated at ${bytes.length} bytes)`);
   };
-  need(8, 8, 'its header');
-  const format = v.getUint32(8, true);
-  if (format !== SNAPSHOT_FORMAT) throw bad(`it is of format ${format}; this tvisor reads format ${SNAPSHOT_FORMAT}`);
-  const metaLength = v.getUint32(12, true);
+  const metaLength = snapshotRecordLength(bytes.subarray(0, SNAPSHOT_HEADER));
   need(16, metaLength, 'its machine record');
   let o = 16 + metaLength;
   need(o, 8, 'its RAM header');

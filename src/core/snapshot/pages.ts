@@ -2,15 +2,22 @@
 // 4096 bytes) records, made in the thread that runs the machine and transferred, not copied, to the one that
 // gathers them. Host-neutral.
 const PAGE = 4096;
-const RECORD = 4 + PAGE;
+/** Bytes of one page record in a batch. */
+export const PAGE_RECORD = 4 + PAGE;
+const RECORD = PAGE_RECORD;
 
 /** The pages of `ram` (a machine's RAM bytes) at `indices`, packed into one transferable buffer. */
 export function packPages(ram: Uint8Array, indices: readonly number[]): ArrayBuffer {
-  const out = new Uint8Array(indices.length * RECORD);
+  return packRecords(indices.map((p) => [p, ram.subarray(p * PAGE, (p + 1) * PAGE)]));
+}
+
+/** Pages given as (index, 4096 bytes) pairs, packed in the order given. */
+export function packRecords(pages: readonly (readonly [number, Uint8Array])[]): ArrayBuffer {
+  const out = new Uint8Array(pages.length * RECORD);
   const v = new DataView(out.buffer);
-  indices.forEach((p, i) => {
+  pages.forEach(([p, data], i) => {
     v.setUint32(i * RECORD, p, true);
-    out.set(ram.subarray(p * PAGE, (p + 1) * PAGE), i * RECORD + 4);
+    out.set(data, i * RECORD + 4);
   });
   return out.buffer;
 }

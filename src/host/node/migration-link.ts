@@ -3,9 +3,10 @@
 // (whole page records), the rest as JSON text.
 import { WebSocket } from 'ws';
 import type { MigrationLink, MigrationMessage } from '../../hypervisor/migration.js';
+import { PAGE_RECORD } from '../../core/snapshot/pages.js';
 
 /** Binary messages carry at most this many bytes of page records (the receiver takes 17 MiB at most). */
-const CHUNK = 4100 * 4096;
+const CHUNK = PAGE_RECORD * 4096;
 
 export function connectDaemon(to: string, token?: string): Promise<MigrationLink> {
   const url = `${to.replace(/^http:/, 'ws:')}/v1/migrations/incoming`;

@@ -5,7 +5,9 @@
 // saved RAM), writing through a temporary file, and clones restored from those copies.
 import { closeSync, fstatSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT, type SnapshotContents } from '../../core/snapshot/file.js';
+import {
+  decodeSnapshot, encodeSnapshot, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, snapshotRecordLength, type SnapshotContents,
+} from '../../core/snapshot/file.js';
 import { SnapshotError } from '../../core/snapshot/state.js';
 import type { Vm } from '../../core/machine/vm.js';
 import { diskName, machineFiles, specFromMachine, type BlockDescription, type MachineDescription } from '../../hypervisor/machine.js';
@@ -78,7 +80,7 @@ export function writeSnapshot(path: string, vm: Vm, w: SnapshotWrite): { bytes: 
     ? blocks(w.machine).flatMap((d, i) => (d.overlay === undefined ? [] : [{ disk: diskName(i), from: d.overlay, to: savedDiskPath(path, diskName(i)) }]))
     : [];
   // nothing but an earlier snapshot (or its overlay copy) is ever replaced
-  replaceable(path, 'TVSNAP\r\n', 'a tvisor snapshot', w.allowedDirs);
+  replaceable(path, SNAPSHOT_MAGIC, 'a tvisor snapshot', w.allowedDirs);
   for (const c of copies) replaceable(c.to, 'TVOVL001', 'a tvisor overlay', w.allowedDirs);
   w.flushDisks();
   const savedDisks: SavedDisk[] = [];
@@ -136,16 +138,11 @@ function blocks(m: MachineDescription): BlockDescription[] {
 export function readSnapshotMeta(path: string, allowedDirs?: readonly string[]): SnapshotMeta {
   const fd = openSnapshot(path, allowedDirs);
   try {
-    const head = new Uint8Array(16);
-    const n = readSync(fd, head, 0, 16, 0);
-    if (n < 16 || new TextDecoder().decode(head.subarray(0, 8)) !== 'TVSNAP\r\n') throw new SnapshotError('not a usable snapshot: it does not start as a tvisor snapshot does');
-    const v = new DataView(head.buffer);
-    const format = v.getUint32(8, true);
-    if (format !== SNAPSHOT_FORMAT) throw new SnapshotError(`not a usable snapshot: it is of format ${format}; this tvisor reads format ${SNAPSHOT_FORMAT}`);
-    const length = v.getUint32(12, true);
+    const head = new Uint8Array(SNAPSHOT_HEADER);
+    const length = snapshotRecordLength(head.subarray(0, readSync(fd, head, 0, SNAPSHOT_HEADER, 0)));
     if (length > 64 << 20) throw new SnapshotError(`not a usable snapshot: its machine record claims ${length} bytes`);
     const json = new Uint8Array(length);
-    if (readSync(fd, json, 0, length, 16) !== length) throw new SnapshotError('not a usable snapshot: it ends inside its machine record');
+    if (readSync(fd, json, 0, length, SNAPSHOT_HEADER) !== length) throw new SnapshotError('not a usable snapshot: it ends inside its machine record');
     let meta: unknown;
     try {
       meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
