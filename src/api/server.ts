@@ -228,8 +228,11 @@ function serveIncomingMigration(m: VmManager, ws: WebSocket, allowed: readonly s
           if (msg.machine.memoryBytes !== spec.memory_mib * 2 ** 20 || msg.machine.vcpus !== spec.vcpus) {
             throw new ApiError('bad_request', 'the machine of a migration must have the memory and vCPUs its definition gives');
           }
-          inc.begin({ ...msg, spec });
+          await inc.begin({ ...msg, spec });
           reply({ t: 'accepted' });
+        } else if (msg.t === 'sync') {
+          await inc.sync();
+          reply({ t: 'synced' });
         } else if (msg.t === 'final') {
           const vm = await inc.final(msg.state);
           over = true;
@@ -265,7 +268,7 @@ function parseMigrationMessage(text: string): MigrationMessage {
       !Number.isInteger(o.balloon_mib) || typeof o.paused !== 'boolean') {
       throw new ApiError('bad_request', 'a migration\'s begin message must give the VM\'s spec, machine, balloon_mib and paused');
     }
-  } else if (o?.t !== 'final') throw new ApiError('bad_request', 'a migration message must be begin or final');
+  } else if (o?.t !== 'final' && o?.t !== 'sync') throw new ApiError('bad_request', 'a migration message must be begin, sync or final');
   return v as MigrationMessage;
 }
 

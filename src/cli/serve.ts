@@ -101,6 +101,8 @@ function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread', data: WorkerS
     workerData: data,
   });
   let exitFn: (reason: string) => void = () => {};
+  let messageFn: (m: Out) => void = () => {};
+  w.on('message', (m: Out) => messageFn(m));
   let ended = false;
   w.on('error', (e) => {
     if (!ended) exitFn(`internal error: ${e.message}`);
@@ -112,7 +114,7 @@ function spawnWorker<In, Out>(script: 'vm-thread' | 'hart-thread', data: WorkerS
   });
   return {
     send: (m: In, transfer?: ArrayBuffer[]) => w.postMessage(m, transfer ?? []),
-    onMessage: (fn: (m: Out) => void) => w.on('message', (m: Out) => fn(m)),
+    onMessage: (fn: (m: Out) => void) => (messageFn = fn),
     onExit: (fn: (reason: string) => void) => (exitFn = fn),
     terminate: () => {
       ended = true;

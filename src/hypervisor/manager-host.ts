@@ -11,8 +11,9 @@ export interface VmThread {
   readonly host?: object;
   /** `transfer`: buffers of `m` handed over to the thread rather than copied. */
   send(m: ToVm, transfer?: ArrayBuffer[]): void;
+  /** Where the thread's messages go from now on (the function given last takes them). */
   onMessage(fn: (m: FromVm) => void): void;
-  /** The thread died (uncaught error or exit) — `reason` says how. */
+  /** The thread died (uncaught error or exit) — `reason` says how (the function given last is called). */
   onExit(fn: (reason: string) => void): void;
   terminate(): void;
 }

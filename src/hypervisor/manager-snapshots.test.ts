@@ -10,6 +10,8 @@ import { fakeManager } from './test-manager.js';
 import type { VmSpec } from './model.js';
 import type { SnapshotSource } from './restore.js';
 import type { MachineDescription } from './machine.js';
+import type { ToVm } from './protocol.js';
+import type { MigrationLink, MigrationMessage } from './migration.js';
 
 const spec = (name: string, o: Partial<VmSpec> = {}): VmSpec => ({
   name, vcpus: 1, memory_mib: 64, kernel: '/vms/k', weight: 256, cap: 0, disks: [], nics: [], ...o,
@@ -185,20 +187,31 @@ const tick = () => new Promise((r) => setImmediate(r));
 /** The last migration message a fake thread was sent. */
 const lastMigrate = (t: { sent: { t: string }[] }) => t.sent.filter((m) => m.t.startsWith('migrate')).at(-1);
 
-test('a migration copies pages while the VM runs, parks it for the rest, and resumes it in a new thread', async () => {
+/** The 'incoming-pages' batches a thread was sent, by their sizes in pages. */
+const incoming = (t: { sent: ToVm[] }) => t.sent.flatMap((m) => (m.t === 'incoming-pages' ? [m.pages.byteLength / 4100] : []));
+
+test('a migration builds the machine in a new thread, copies pages there while the VM runs, parks it for the rest, and resumes it there', async () => {
   const { manager, threads, id, t } = running();
   const moving = manager.migrate(id);
   const next = threads[1];
-  assert.deepEqual(next.sent[0], { t: 'ping' }, 'the new thread is started at once');
+  const init = next.sent[0];
+  assert.ok(init.t === 'init' && init.config.restore && 'incoming' in init.config.restore, 'the new thread builds the machine at once');
   assert.deepEqual(t.sent.at(-1), { t: 'migrate-pages', all: true });
   t.emit({ t: 'migrate-pages', pages: pagesOf(1000), count: 1000 });
   await tick();
+  assert.deepEqual(incoming(next), [1000], 'the pages go to the new thread as they are taken');
+  assert.deepEqual(next.sent.at(-1), { t: 'ping' }, 'and the next round waits until it has them');
   const granted = runs(t);
   t.emit({ t: 'slice', instructions: 5, elapsedNs: 1e6, idle: false, idleForNs: 0, exit: null });
   assert.ok(runs(t) > granted, 'the guest runs on during the pre-copy');
+  assert.deepEqual(lastMigrate(t), { t: 'migrate-pages', all: true }, 'no second round before the first is in');
+  next.emit({ t: 'incoming-ready' });
+  next.emit({ t: 'pong' });
+  await tick();
   assert.deepEqual(lastMigrate(t), { t: 'migrate-pages', all: false });
   fails(() => manager.stop(id), 'conflict', /a migration of it is in progress/);
   t.emit({ t: 'migrate-pages', pages: pagesOf(10), count: 10 }); // few enough: stop-and-copy next
+  await tick();
   next.emit({ t: 'pong' });
   await tick();
   await tick();
@@ -208,13 +221,14 @@ test('a migration copies pages while the VM runs, parks it for the rest, and res
   assert.equal(runs(t), parked, 'parked for the stop-and-copy');
   t.emit({ t: 'migrate-final', pages: pagesOf(3), count: 3, state: { saved: true } });
   await tick();
+  assert.deepEqual(incoming(next), [1000, 10, 3]);
   assert.ok(t.sent.some((m) => m.t === 'stop'), 'the old thread lets go');
+  assert.ok(!next.sent.some((m) => m.t === 'incoming-final'), 'the new thread waits for the old one to close the disks');
   t.emit({ t: 'stopped' });
-  const init = next.sent.find((m) => m.t === 'init');
-  assert.ok(init && init.t === 'init' && init.config.restore && 'moved' in init.config.restore);
-  const moved = (init.config.restore as { moved: { pages: ArrayBuffer[]; state: unknown } }).moved;
-  assert.deepEqual(moved.state, { saved: true });
-  assert.equal(moved.pages[0].byteLength, 1000 * 4100, 'each page once, the latest copy');
+  const final = next.sent.at(-1)!;
+  assert.ok(final.t === 'incoming-final');
+  assert.deepEqual(final.state, { saved: true });
+  assert.match(final.owner, /^VM .* \(web\)$/, 'the disks are locked in the VM\'s name');
   next.emit({ t: 'ready' });
   const r = await moving;
   assert.equal(r.rounds, 3);
@@ -231,11 +245,21 @@ test('a migration that fails before the switch leaves the VM running where it wa
   assert.deepEqual(lastMigrate(t), { t: 'migrate-abort' });
   assert.equal(manager.inspect(id).state, 'running');
 
+  const unbuilt = manager.migrate(id);
+  threads.at(-1)!.emit({ t: 'init-error', message: 'virtio-blk vda: cannot read /vms/a.img' });
+  t.emit({ t: 'migrate-pages', pages: pagesOf(1), count: 1 });
+  await assert.rejects(unbuilt, /its machine cannot be built here: virtio-blk vda: cannot read .*it runs on as it did \(running\)/);
+  assert.deepEqual(lastMigrate(t), { t: 'migrate-abort' });
+
   const late = manager.migrate(id);
   const next = threads.at(-1)!;
+  next.emit({ t: 'incoming-ready' });
   t.emit({ t: 'migrate-pages', pages: pagesOf(1), count: 1 });
   await tick();
+  next.emit({ t: 'pong' });
+  await tick();
   t.emit({ t: 'migrate-pages', pages: pagesOf(1), count: 1 });
+  await tick();
   next.emit({ t: 'pong' });
   await tick();
   await tick();
@@ -247,7 +271,7 @@ test('a migration that fails before the switch leaves the VM running where it wa
   assert.match(manager.inspect(id).reason ?? '', /cannot resume the moved guest: restoring: bad state/);
 });
 
-test('an incoming migration: admitted at begin, pages bounded by the VM\'s RAM, defined and resumed at final', async () => {
+test('an incoming migration: admitted at begin, its machine built, pages bounded by the VM\'s RAM, defined and resumed at final', async () => {
   const f = fakeManager();
   const m = f.manager;
   const machine: MachineDescription = { name: 'w', memoryBytes: 64 << 20, vcpus: 1, kernel: '/vms/k', cmdline: '', devices: [{ kind: 'rng' }] };
@@ -256,23 +280,101 @@ test('an incoming migration: admitted at begin, pages bounded by the VM\'s RAM, 
   fails(() => bad.pages(pagesOf(1)), 'bad_request', /before the migration began/);
   await assert.rejects(bad.final({}), /did not begin/);
   m.create(spec('w'));
-  fails(() => bad.begin(begin), 'conflict', /a VM named "w" already exists/);
+  await assert.rejects(bad.begin(begin), (e: unknown) => e instanceof ApiError && e.code === 'conflict' && /a VM named "w" already exists/.test(e.message));
 
   const inc = m.incomingMigration();
-  inc.begin({ ...begin, spec: spec('w2') });
+  const begun = inc.begin({ ...begin, spec: spec('w2') });
   const thread = f.threads.at(-1)!;
+  const init = thread.sent[0];
+  assert.ok(init.t === 'init' && init.config.restore && 'incoming' in init.config.restore, 'a thread builds the machine at begin');
+  assert.deepEqual(init.config.machine.devices, [{ kind: 'rng' }], 'the machine the guest runs, as it came');
+  thread.emit({ t: 'incoming-ready' });
+  thread.emit({ t: 'pong' });
+  await begun;
   const beyond = new ArrayBuffer(4100);
   new DataView(beyond).setUint32(0, 64 * 256, true); // the first page past 64 MiB
   fails(() => inc.pages(beyond), 'bad_request', /beyond the VM's 64 MiB of RAM/);
   fails(() => inc.pages(new ArrayBuffer(100)), 'bad_request', /not a whole number/);
   inc.pages(pagesOf(5));
+  assert.deepEqual(incoming(thread), [5], 'only whole batches within RAM go to the thread');
+  const synced = inc.sync();
+  thread.emit({ t: 'pong' });
+  await synced;
   const arriving = inc.final({ saved: 1 });
   await tick();
-  const init = thread.sent.find((x) => x.t === 'init');
-  assert.ok(init && init.t === 'init' && init.config.restore && 'moved' in init.config.restore, 'the thread started at begin resumes it');
-  assert.deepEqual(init.config.machine.devices, [{ kind: 'rng' }], 'the machine the guest runs, as it came');
+  const final = thread.sent.at(-1)!;
+  assert.ok(final.t === 'incoming-final' && (final.state as { saved: number }).saved === 1);
+  assert.match(final.owner, /\(w2\)/);
   thread.emit({ t: 'ready' });
   const vm = await arriving;
   assert.equal(vm.name, 'w2');
   assert.equal(vm.state, 'running');
+
+  const failed = m.incomingMigration();
+  const refused = failed.begin({ ...begin, spec: spec('w3') });
+  f.threads.at(-1)!.emit({ t: 'init-error', message: 'virtio-blk vda: cannot read /vms/x.img' });
+  await assert.rejects(refused, (e: unknown) => e instanceof ApiError && e.code === 'migration_failed' && /cannot be built here: virtio-blk vda/.test(e.message));
+  assert.throws(() => m.inspect('w3'));
+});
+
+test('a migration to another daemon that fails after the switch resumes the guest here, from the pages it sent', async () => {
+  const sent: (MigrationMessage | ArrayBuffer)[] = [];
+  const answers: MigrationMessage[] = [];
+  let wake: (() => void) | null = null;
+  const link: MigrationLink = {
+    send: (m) => sent.push(m),
+    sendPages: (b) => sent.push(b),
+    next: async () => {
+      while (answers.length === 0) await new Promise<void>((r) => (wake = r));
+      return answers.shift()!;
+    },
+    close: () => {},
+  };
+  const answer = (m: MigrationMessage) => {
+    answers.push(m);
+    wake?.();
+  };
+  const f = fakeManager({ connectDaemon: async () => link });
+  const id = f.manager.create(spec('web')).id;
+  f.manager.start(id);
+  const t = f.threads[0];
+  t.emit({ t: 'ready' });
+  const moving = f.manager.migrate(id, { to: 'http://other:8080' });
+  await tick();
+  assert.equal((sent[0] as MigrationMessage).t, 'begin');
+  answer({ t: 'accepted' });
+  await tick();
+  t.emit({ t: 'migrate-pages', pages: pagesOf(20), count: 20 });
+  await tick();
+  assert.deepEqual(sent.slice(1).map((m) => (m instanceof ArrayBuffer ? m.byteLength / 4100 : m.t)), [20, 'sync'], 'each round waits for the other daemon to have it');
+  answer({ t: 'synced' });
+  await tick();
+  await tick();
+  t.emit({ t: 'migrate-pages', pages: pagesOf(2), count: 2 });
+  await tick();
+  answer({ t: 'synced' });
+  await tick();
+  await tick();
+  t.emit({ t: 'migrate-final', pages: pagesOf(1), count: 1, state: { at: 'switch' } });
+  await tick();
+  t.emit({ t: 'stopped' }); // the disks are closed: the other daemon may open them
+  await tick();
+  assert.deepEqual(sent.at(-1), { t: 'final', state: { at: 'switch' } });
+  answer({ t: 'error', code: 'migration_failed', message: 'the guest could not be resumed here: EIO' });
+  await tick();
+  await tick();
+  const back = f.threads.at(-1)!;
+  assert.notEqual(back, t);
+  assert.deepEqual(incoming(back), [20], 'every page sent, its latest copy, in one batch');
+  back.emit({ t: 'incoming-ready' });
+  back.emit({ t: 'pong' });
+  await tick();
+  await tick();
+  const final = back.sent.at(-1)!;
+  assert.ok(final.t === 'incoming-final');
+  assert.deepEqual(final.state, { at: 'switch' });
+  back.emit({ t: 'ready' });
+  await assert.rejects(moving, /EIO; it runs on here \(running\), resumed from the copy/);
+  assert.equal(f.manager.inspect(id).state, 'running');
+  assert.ok(runs(back) > 0, 'the guest runs in its new thread here');
 });

@@ -69,7 +69,7 @@ export class VmManager {
       request: (vm, thread, m) => this.request(vm, thread, m),
       dropVcpus: (vm) => this.dropVcpus(vm),
       retireThread: (vm) => this.retireThread(vm),
-      spawnVm: (vm, moved, given) => this.spawnVm(vm, moved, given),
+      spawnVm: (vm, arriving) => this.spawnVm(vm, arriving),
       admissible: (spec) => this.admissible(spec),
       define: (spec) => this.vms.get(this.define(spec).id)!,
       forget: (vm, why) => this.forget(vm, why),
@@ -337,28 +337,30 @@ export class VmManager {
     if (this.starting.delete(vm)) this.admitSoon();
   }
 
-  /** A new thread for the VM: a boot, a snapshot's restore, or (`moved`) a guest moved from its old thread. */
-  private spawnVm(vm: ManagedVm, moved?: { pages: ArrayBuffer[]; state: unknown }, given?: VmThread): void {
+  /**
+   * A new thread for the VM: a boot, a snapshot's restore, or (`arriving`) the thread a live migration built the
+   * guest's machine in (its RAM there already), which opens the disks and resumes the guest from `state`.
+   */
+  private spawnVm(vm: ManagedVm, arriving?: { thread: VmThread; state: unknown }): void {
     const hold = this.diskHolds.get(vm) ?? this.diskHold(vm);
     this.diskHolds.delete(vm);
     const s = vm.stored.spec;
     const nics = s.nics.map((n, i) => n.mac ?? formatMac(macFromName(`${vm.stored.id}/${i}`)));
     const owner = hold.owner;
     const restore = vm.stored.restore;
-    const config: VmThreadConfig = {
+    // an arriving guest keeps the machine it has (a snapshot's, say, until its next boot)
+    const config: VmThreadConfig | null = arriving ? null : {
       id: vm.stored.id,
-      // a moved guest keeps the machine it has (a snapshot's, say, until its next boot)
-      machine: moved && vm.machine ? restoredMachine(vm.machine, owner)
-        : restore ? restoredMachine(restore.machine, owner)
+      machine: restore ? restoredMachine(restore.machine, owner)
         : machineFromSpec(s, { macs: nics, owner, balloonBytes: vm.stored.balloon_mib * 2 ** 20, defaultCmdline: this.o.defaultCmdline }),
       allowedDirs: this.o.allowedDirs ? [...this.o.allowedDirs] : undefined,
-      ...(moved ? { restore: { moved } } : restore ? { restore: { snapshot: restore.snapshot, fresh: restore.fresh } } : {}),
+      ...(restore ? { restore: { snapshot: restore.snapshot, fresh: restore.fresh } } : {}),
     };
-    const thread = given ?? this.o.spawn({ dedicated: s.vcpus > 1 });
+    const thread = arriving?.thread ?? this.o.spawn({ dedicated: s.vcpus > 1 });
     this.diskHolds.set(thread, hold);
     vm.thread = thread;
-    vm.machine = config.machine;
-    if (!moved) {
+    vm.machine = config ? config.machine : restoredMachine(vm.machine!, owner);
+    if (!arriving) {
       // a new run: its counters start at 0 (a moved guest goes on with its own)
       vm.counters = EMPTY_COUNTERS;
       vm.instructions = 0;
@@ -388,8 +390,9 @@ export class VmManager {
     });
     // the VM's previous thread (a stop or reboot just now) must close its disks before this one opens them
     const init = () => {
-      // a moved guest's pages are handed over, not copied
-      if (vm.thread === thread) thread.send({ t: 'init', config }, moved?.pages);
+      if (vm.thread !== thread) return;
+      if (config) thread.send({ t: 'init', config });
+      else thread.send({ t: 'incoming-final', state: arriving!.state, owner });
     };
     if (vm.closing) vm.closing.push(init);
     else init();

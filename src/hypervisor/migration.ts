@@ -17,17 +17,20 @@ export function packPages(copy: ReadonlyMap<number, Uint8Array>): ArrayBuffer {
   return packRecords([...copy].sort((a, b) => a[0] - b[0]));
 }
 
-/** Where a migrating guest goes (VmManager.migrate drives it). */
+/** Where a migrating guest goes (Migrations.migrate drives it). */
 export interface Destination {
-  /** Each batch of pages as it is taken (pre-copy rounds, and the stop-and-copy's last one). */
+  /** Each batch of pages as it is taken (pre-copy rounds, and the stop-and-copy's last one); it may be transferred. */
   pages(batch: ArrayBuffer): void;
-  /** Resolves when the destination can take the guest at once (the stop-and-copy waits for it). */
-  ready(): Promise<void>;
   /**
-   * After the stop-and-copy: the guest resumes there from its `state` (`moved` packs every page gathered so far
-   * with it); resolves with the VM as the other daemon reports it, or null within this daemon. Rejects if it cannot.
+   * Resolves once the destination has taken every batch given so far (its machine built first), so that the next
+   * round counts the pages written meanwhile; rejects if it cannot take the guest.
    */
-  resume(state: unknown, moved: () => { pages: ArrayBuffer[]; state: unknown }): Promise<VmInfo | null>;
+  drain(): Promise<void>;
+  /**
+   * After the stop-and-copy: the guest resumes there from its `state`; resolves with the VM as the other daemon
+   * reports it, or null within this daemon. Rejects if it cannot (an ApiError saying where the VM is then).
+   */
+  resume(state: unknown): Promise<VmInfo | null>;
   /** Given up before resume(). */
   abort(): void;
 }
@@ -37,6 +40,9 @@ export type MigrationMessage =
   /** The VM coming: its definition, the machine its guest runs, its balloon and whether it is paused. */
   | { t: 'begin'; spec: VmSpec; machine: MachineDescription; balloon_mib: number; paused: boolean }
   | { t: 'accepted' }
+  /** Answered by 'synced' once every batch sent before is in the guest's new machine. */
+  | { t: 'sync' }
+  | { t: 'synced' }
   /** Every page is sent and the sender's disks are closed: resume it from `state` (Vm.saveState()). */
   | { t: 'final'; state: unknown }
   | { t: 'done'; vm: VmInfo }
@@ -52,18 +58,24 @@ export interface MigrationLink {
   close(): void;
 }
 
-/** `p`, or after `ms` anyway. */
-export async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+/** `p`, or a rejection (`what`) after `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The receiving end of a migration (VmManager.incomingMigration), driven by a host's connection. */
 export interface IncomingMigration {
-  /** Admits the VM (throws ApiError when it cannot come) and gets its thread ready. */
-  begin(m: Extract<MigrationMessage, { t: 'begin' }>): void;
+  /** Admits the VM and builds its machine in a new thread; rejects (ApiError) when it cannot come. */
+  begin(m: Extract<MigrationMessage, { t: 'begin' }>): Promise<void>;
+  /** A batch of pages (transferred to the VM's new thread). */
   pages(batch: ArrayBuffer): void;
+  /** Resolves once every batch given so far is in the guest's new machine. */
+  sync(): Promise<void>;
   /** Defines the VM and resumes its guest from `state`; resolves with it (throws ApiError). */
   final(state: unknown): Promise<VmInfo>;
   /** The sender went away before final(). */
@@ -74,14 +86,6 @@ export interface IncomingMigration {
 export const PEER_ANSWER_MS = 60_000;
 
 /** The other daemon's next message, or a rejection after `ms`. */
-export async function answer(link: MigrationLink, ms: number): Promise<MigrationMessage> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      link.next(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function answer(link: MigrationLink, ms: number): Promise<MigrationMessage> {
+  return within(link.next(), ms, 'no answer');
 }

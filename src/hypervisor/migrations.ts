@@ -1,15 +1,18 @@
 // Live migration of the daemon's VMs (issue 15), for the VM manager (manager.ts): a VM moves, while its guest
 // runs, to a VM thread of its own or to another daemon (migrate), and arrives from another daemon (incoming).
 // The pre-copy rounds, the stop-and-copy, the handing over of the disks and the undoing of what failed are here;
+// the guest's machine is built in its new thread (an Arrival) while it still runs in the old one, and its pages go
+// there as they are taken, so that the stop-and-copy has only the last pages and the state to carry;
 // what they do to a VM (park it, let its thread go, give it a new one) is the manager's, through MigrationHost.
 import { ApiError, API_ERROR_STATUS, migrationFailed } from './errors.js';
 import { stateError, type MigrateRequest, type MigrationInfo, type VmInfo, type VmSpec, type VmState } from './model.js';
 import {
-  answer, packPages, PEER_ANSWER_MS, PRECOPY_ROUNDS, STOP_COPY_PAGES, withTimeout, type Destination, type IncomingMigration, type MigrationLink,
+  answer, packPages, PEER_ANSWER_MS, PRECOPY_ROUNDS, STOP_COPY_PAGES, within, type Destination, type IncomingMigration, type MigrationLink,
   type MigrationMessage,
 } from './migration.js';
 import { unpackPages } from '../core/snapshot/pages.js';
-import { busyWith, THREAD_UP_MS, type ManagedVm } from './managed-vm.js';
+import { restoredMachine, type MachineDescription } from './machine.js';
+import { busyWith, type ManagedVm } from './managed-vm.js';
 import type { FromVm, ToVm } from './protocol.js';
 import type { ManagerOptions, VmThread } from './manager-host.js';
 
@@ -25,7 +28,8 @@ export interface MigrationHost {
   request(vm: ManagedVm, thread: VmThread, m: ToVm): Promise<FromVm>;
   dropVcpus(vm: ManagedVm): void;
   retireThread(vm: ManagedVm): void;
-  spawnVm(vm: ManagedVm, moved?: { pages: ArrayBuffer[]; state: unknown }, given?: VmThread): void;
+  /** A new thread for the VM; `arriving`: the one an Arrival built its machine in, to resume it from `state`. */
+  spawnVm(vm: ManagedVm, arriving?: { thread: VmThread; state: unknown }): void;
   /** Throws unless a VM of this definition may be added here. */
   admissible(spec: VmSpec): void;
   /** Defines a VM (created) and returns it. */
@@ -39,16 +43,32 @@ export interface MigrationHost {
   dropDiskHold(vm: ManagedVm): void;
 }
 
+/**
+ * A thread building the machine of a guest that arrives by live migration (VmThreadConfig restore.incoming), its
+ * disks left closed: its pages go in as they come, and the switch (MigrationHost.spawnVm with it) opens the disks
+ * and resumes the guest there.
+ */
+interface Arrival {
+  readonly thread: VmThread;
+  /** A batch of pages, transferred. */
+  pages(batch: ArrayBuffer): void;
+  /** Resolves once the thread has taken everything sent so far (its machine built first); rejects if it could not. */
+  drain(): Promise<void>;
+  /** Given up before the switch: the thread ends. */
+  cancel(): void;
+}
+
 export class Migrations {
   constructor(private readonly h: MigrationHost) {}
 
   /**
    * Moves a running or paused VM, live (POST /v1/vms/{id}/migrate): to a VM thread of its own, or (`req.to`) to
    * another daemon. Its RAM is copied while the guest runs (every page, then the pages written meanwhile, round
-   * after round, until few are left: the dirty log), then its vCPUs are parked for the stop-and-copy of the rest
-   * and of the machine's state, the old thread closes its disks, and the new one resumes the guest. Within the
-   * daemon its NICs stay ports of the same switch, so its connections go on. A failure before the switch leaves
-   * the VM running where it was; a failure of the other daemon after it resumes the guest here from the copy.
+   * after round, each once the destination has taken the last, until few are left: the dirty log), then its
+   * vCPUs are parked for the stop-and-copy of the rest and of the machine's state, the old thread closes its
+   * disks, and the new one opens them and resumes the guest. Within the daemon its NICs stay ports of the same
+   * switch, so its connections go on. A failure before the switch leaves the VM running where it was; a failure
+   * of the other daemon after it resumes the guest here from the copy.
    */
   async migrate(id: string, req: MigrateRequest): Promise<MigrationInfo> {
     const vm = this.h.vm(id);
@@ -69,11 +89,9 @@ export class Migrations {
       vm.busy = null;
       throw err instanceof ApiError ? err : migrationFailed(id, (err as Error).message, 'it runs on');
     }
-    const copy = new Map<number, Uint8Array>();
     const take = (m: FromVm) => {
       if (m.t === 'migrate-error') throw new Error(m.message);
       if (m.t !== 'migrate-pages' && m.t !== 'migrate-final') throw new Error(`unexpected answer ${m.t}`);
-      unpackPages(m.pages, (p, data) => copy.set(p, data));
       dest.pages(m.pages);
       return m;
     };
@@ -82,15 +100,15 @@ export class Migrations {
     let downFrom = 0;
     let state: unknown;
     try {
-      // pre-copy: the guest runs on between the rounds
+      // pre-copy: the guest runs on between the rounds; a round's pages are written while the last one travels
       for (let all = true; ; all = false) {
         const m = take(await this.h.request(vm, thread, { t: 'migrate-pages', all }));
         rounds++;
         pagesSent += m.count;
+        await dest.drain();
         if (!all && (m.count <= STOP_COPY_PAGES || rounds >= PRECOPY_ROUNDS)) break;
       }
-      // stop-and-copy, once the destination is up (a worker takes a while: not while the guest stands still)
-      await dest.ready();
+      // stop-and-copy
       downFrom = this.h.o.nowNs();
       this.h.park(vm, true);
       const last = take(await this.h.request(vm, thread, { t: 'migrate-final' })) as Extract<FromVm, { t: 'migrate-final' }>;
@@ -106,23 +124,18 @@ export class Migrations {
       this.h.park(vm, wasPaused);
       throw migrationFailed(id, (err as Error).message, `it runs on as it did (${vm.stored.state})`);
     }
-    const moved = () => ({ pages: [packPages(copy)], state });
     try {
-      const there = await dest.resume(state, moved);
+      const there = await dest.resume(state);
+      const out = { rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: 0, downtime_ms: 0 };
+      if (there) this.h.forget(vm, `migrated to ${req.to}`);
+      else this.h.park(vm, wasPaused);
       const now = this.h.o.nowNs();
-      const out = { rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: (now - t0) / 1e6, downtime_ms: (now - downFrom) / 1e6 };
-      if (there) {
-        this.h.forget(vm, `migrated to ${req.to}`);
-        return { ...out, vm: there, to: req.to! };
-      }
-      this.h.park(vm, wasPaused);
-      return { ...out, downtime_ms: (this.h.o.nowNs() - downFrom) / 1e6, vm: this.h.info(vm) };
+      out.total_ms = (now - t0) / 1e6;
+      out.downtime_ms = (now - downFrom) / 1e6;
+      return there ? { ...out, vm: there, to: req.to! } : { ...out, vm: this.h.info(vm) };
     } catch (err) {
-      if (req.to === undefined || vm.thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
-      // the other daemon could not take it after all: the guest resumes here, from the copy
-      await this.resumeMoved(vm, moved()).catch(() => {});
-      if (vm.thread) this.h.park(vm, wasPaused);
-      throw migrationFailed(id, (err as Error).message, vm.thread ? `it runs on here (${vm.stored.state}), resumed from the copy` : `it is ${vm.stored.state}`);
+      if (err instanceof ApiError) throw err;
+      throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
     } finally {
       vm.busy = null;
       vm.onMoved = null;
@@ -130,25 +143,64 @@ export class Migrations {
     }
   }
 
-  /** A migration within the daemon: a new thread, started at once, takes the guest at the switch. */
+  /** A new thread of the daemon, started at once, in which the guest's machine is built as its pages come. */
+  private arrival(machine: MachineDescription, id: string, dedicated: boolean): Arrival {
+    const thread = this.h.o.spawn({ dedicated });
+    let built = false;
+    let failed: Error | null = null;
+    const waiting: { resolve(): void; reject(e: Error): void }[] = [];
+    const fail = (e: Error) => {
+      failed ??= e;
+      for (const w of waiting.splice(0)) w.reject(failed);
+    };
+    thread.onMessage((m) => {
+      if (m.t === 'incoming-ready') built = true;
+      // after 'incoming-ready', an init-error is the switch's: the manager's (spawnVm) to handle
+      else if (m.t === 'init-error' && !built) fail(new Error(`its machine cannot be built here: ${m.message}`));
+      else if (m.t === 'pong') waiting.shift()?.resolve();
+    });
+    thread.onExit((reason) => fail(new Error(`its new thread ended: ${reason}`)));
+    // the disks' owner is known at the switch ('incoming-final')
+    thread.send({ t: 'init', config: { id, machine: restoredMachine(machine, ''), allowedDirs: this.h.o.allowedDirs ? [...this.h.o.allowedDirs] : undefined, restore: { incoming: true } } });
+    return {
+      thread,
+      pages: (batch) => thread.send({ t: 'incoming-pages', pages: batch }, [batch]),
+      drain: () => {
+        if (failed) return Promise.reject(failed);
+        const p = new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+        thread.send({ t: 'ping' });
+        return within(p, PEER_ANSWER_MS, 'its new thread did not answer');
+      },
+      cancel: () => thread.terminate(),
+    };
+  }
+
+  /** The switch to an Arrival: its thread becomes the VM's and resumes the guest; resolves once it runs. */
+  private resumeArrival(vm: ManagedVm, thread: VmThread, state: unknown): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      vm.onMoved = resolve;
+      vm.pending = { resolve: () => {}, reject };
+      this.h.spawnVm(vm, { thread, state });
+    });
+  }
+
+  /** A migration within the daemon: a new thread of its own takes the guest. */
   private localDestination(vm: ManagedVm): Destination {
-    const next = this.h.o.spawn({ dedicated: true });
-    const up = new Promise<void>((resolve) => next.onMessage((m) => m.t === 'pong' && resolve()));
-    next.send({ t: 'ping' });
+    const a = this.arrival(vm.machine!, vm.stored.id, true);
     let used = false;
     return {
-      pages: () => {},
-      ready: () => withTimeout(up, THREAD_UP_MS),
-      resume: async (_state, moved) => {
+      pages: (batch) => a.pages(batch),
+      drain: () => a.drain(),
+      resume: async (state) => {
         used = true;
         // the disks go with the VM: the new thread opens them once the old one has closed them
         this.h.moveDiskHold(vm);
-        this.letGo(vm);
-        await this.resumeMoved(vm, moved(), next);
+        void this.letGo(vm);
+        await this.resumeArrival(vm, a.thread, state);
         return null;
       },
       abort: () => {
-        if (!used) next.terminate();
+        if (!used) a.cancel();
       },
     };
   }
@@ -172,19 +224,50 @@ export class Migrations {
       const code = ack.t === 'error' && ack.code in API_ERROR_STATUS ? ack.code : 'migration_failed';
       throw new ApiError(code, `${to} refused the VM: ${ack.t === 'error' ? ack.message : `it answered ${ack.t}`}; it runs on here`);
     }
+    // the latest copy of each page sent: the guest resumes here from it if the other daemon fails after the switch
+    const copy = new Map<number, Uint8Array>();
     return {
-      pages: (batch) => link.sendPages(batch),
-      ready: async () => {},
+      pages: (batch) => {
+        unpackPages(batch, (p, data) => copy.set(p, data));
+        link.sendPages(batch);
+      },
+      drain: async () => {
+        link.send({ t: 'sync' });
+        const m = await answer(link, PEER_ANSWER_MS);
+        if (m.t !== 'synced') throw new Error(`${to} ${m.t === 'error' ? `failed: ${m.message}` : `answered ${m.t}`}`);
+      },
       resume: async (state) => {
         // the other daemon opens the disks once this one has closed them
         await this.letGo(vm);
         link.send({ t: 'final', state });
-        const done = await answer(link, PEER_ANSWER_MS);
-        if (done.t !== 'done') throw new Error(done.t === 'error' ? done.message : `it answered ${done.t}`);
-        return done.vm;
+        try {
+          const done = await answer(link, PEER_ANSWER_MS);
+          if (done.t !== 'done') throw new Error(done.t === 'error' ? done.message : `it answered ${done.t}`);
+          return done.vm;
+        } catch (err) {
+          link.close();
+          // the other daemon could not take it after all: the guest resumes here, from the copy
+          const here = await this.resumeHere(vm, copy, state).then(() => null, (e: Error) => e);
+          if (!here) this.h.park(vm, paused);
+          throw migrationFailed(vm.stored.id, (err as Error).message, here ? `it is ${vm.stored.state} (${here.message})`
+            : `it runs on here (${vm.stored.state}), resumed from the copy`);
+        }
       },
       abort: () => link.close(),
     };
+  }
+
+  /** The guest resumes in a new thread of this daemon from the pages and state it sent away. */
+  private async resumeHere(vm: ManagedVm, copy: ReadonlyMap<number, Uint8Array>, state: unknown): Promise<void> {
+    const a = this.arrival(vm.machine!, vm.stored.id, vm.stored.spec.vcpus > 1);
+    try {
+      a.pages(packPages(copy));
+      await a.drain();
+    } catch (e) {
+      a.cancel();
+      throw e;
+    }
+    await this.resumeArrival(vm, a.thread, state);
   }
 
   /** The VM's thread lets go of it (its vCPUs, NICs and disks); resolves once the thread has closed its disks. */
@@ -195,51 +278,57 @@ export class Migrations {
     return new Promise((resolve) => (waiting ? waiting.push(resolve) : resolve()));
   }
 
-  /** A new thread resumes the guest `moved` (spawned now, or `next`); resolves once it runs, rejects if it cannot. */
-  private resumeMoved(vm: ManagedVm, moved: { pages: ArrayBuffer[]; state: unknown }, next?: VmThread): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      vm.onMoved = resolve;
-      vm.pending = { resolve: () => {}, reject };
-      this.h.spawnVm(vm, moved, next);
-    });
-  }
-
   /**
    * The receiving end of a live migration from another daemon (GET /v1/migrations/incoming), one per connection:
-   * begin() admits the VM (its definition must be valid and allowed here: the caller checks its files) and starts
-   * its thread; pages() takes the batches; final() defines the VM and resumes the guest, resolving with the VM.
+   * begin() admits the VM (its definition must be valid and allowed here: the caller checks its files) and builds
+   * its machine in a new thread; pages() puts the batches there, sync() answers once they are in; final() defines
+   * the VM and resumes the guest, resolving with the VM.
    */
   incoming(): IncomingMigration {
     let m: Extract<MigrationMessage, { t: 'begin' }> | null = null;
-    let next: VmThread | null = null;
-    const copy = new Map<number, Uint8Array>();
+    let a: Arrival | null = null;
     return {
-      begin: (msg) => {
+      begin: async (msg) => {
         if (m) throw new ApiError('bad_request', 'the migration has begun already');
         this.h.admissible(msg.spec);
         m = msg;
-        next = this.h.o.spawn({ dedicated: msg.spec.vcpus > 1 });
+        a = this.arrival(msg.machine, `incoming ${msg.spec.name}`, msg.spec.vcpus > 1);
+        try {
+          await a.drain();
+        } catch (e) {
+          throw new ApiError('migration_failed', (e as Error).message);
+        }
       },
       pages: (batch) => {
-        if (!m) throw new ApiError('bad_request', 'pages before the migration began');
+        if (!m || !a) throw new ApiError('bad_request', 'pages before the migration began');
         const ramPages = m.spec.memory_mib * 256;
-        // copied out of the message: what is held stays within the VM's RAM, however many batches come
         try {
-          unpackPages(batch, (p, data) => {
+          unpackPages(batch, (p) => {
             if (p >= ramPages) throw new ApiError('bad_request', `page ${p} lies beyond the VM's ${m!.spec.memory_mib} MiB of RAM`);
-            copy.set(p, data.slice());
           });
         } catch (e) {
           throw e instanceof RangeError ? new ApiError('bad_request', e.message) : e;
         }
+        a.pages(batch);
+      },
+      sync: async () => {
+        if (!a) throw new ApiError('bad_request', 'a sync before the migration began');
+        await a.drain().catch((e: Error) => {
+          throw new ApiError('migration_failed', e.message);
+        });
       },
       final: async (state) => {
-        if (!m || !next) throw new ApiError('bad_request', 'the end of a migration that did not begin');
+        if (!m || !a) throw new ApiError('bad_request', 'the end of a migration that did not begin');
         const begun = m;
-        const thread = next;
-        next = null;
+        const thread = a.thread;
+        a = null;
         // admitted at begin; the name or the budget may have been taken since
-        this.h.admissible(begun.spec);
+        try {
+          this.h.admissible(begun.spec);
+        } catch (e) {
+          thread.terminate();
+          throw e;
+        }
         const vm = this.h.define(begun.spec);
         vm.stored.balloon_mib = begun.balloon_mib;
         vm.machine = begun.machine;
@@ -247,7 +336,7 @@ export class Migrations {
           this.h.holdDisks(vm);
           vm.paused = true;
           this.h.setState(vm, begun.paused ? 'paused' : 'running');
-          await this.resumeMoved(vm, { pages: [packPages(copy)], state }, thread);
+          await this.resumeArrival(vm, thread, state);
           vm.onMoved = null;
           vm.pending = null;
           this.h.park(vm, begun.paused);
@@ -256,14 +345,15 @@ export class Migrations {
           vm.onMoved = null;
           vm.pending = null;
           if (vm.thread) this.h.ended(vm, 'stopped', 'the migration failed');
+          else thread.terminate();
           this.h.dropDiskHold(vm);
           this.h.forget(vm, 'the migration failed');
           throw e instanceof ApiError ? e : new ApiError('migration_failed', `the guest could not be resumed here: ${(e as Error).message}`);
         }
       },
       abort: () => {
-        next?.terminate();
-        next = null;
+        a?.cancel();
+        a = null;
       },
     };
   }

@@ -19,10 +19,11 @@ export interface VmThreadConfig {
   /**
    * Resume a guest instead of booting: the one saved in snapshot file `snapshot` (the machine is the
    * snapshot's; `fresh` names the overlays made for this VM from the snapshot's saved ones, which have no
-   * earlier identity to check), or one `moved` from another thread (its RAM pages, packed as
-   * core/snapshot/pages.ts does, and its state).
+   * earlier identity to check), or (`incoming`) one arriving by live migration: the machine is built with its
+   * disks closed and answers 'incoming-ready'; its RAM comes in 'incoming-pages', and 'incoming-final' opens
+   * the disks and resumes it.
    */
-  restore?: { snapshot: string; fresh: string[] } | { moved: { pages: ArrayBuffer[]; state: unknown } };
+  restore?: { snapshot: string; fresh: string[] } | { incoming: true };
 }
 
 export interface DeviceCounters {
@@ -90,7 +91,14 @@ export type ToVm =
   | { t: 'migrate-final' }
   /** The migration was given up: the dirty log stops, the VM runs on here. */
   | { t: 'migrate-abort' }
-  /** Answered by 'pong' once the thread is up (a thread started ahead of need, for a migration). */
+  /** A batch of an arriving guest's RAM (core/snapshot/pages.ts), transferred; its page indices lie within RAM. */
+  | { t: 'incoming-pages'; pages: ArrayBuffer }
+  /**
+   * The arriving guest's last word: its disks are opened (their lock files naming `owner`) and it resumes from
+   * `state` (Vm.saveState()); answered by 'ready', or 'init-error' (the thread then closes what it opened).
+   */
+  | { t: 'incoming-final'; state: unknown; owner: string }
+  /** Answered by 'pong' once the thread has handled every earlier message (it is up; pages sent before are in). */
   | { t: 'ping' }
   | { t: 'stop' };
 
@@ -98,6 +106,8 @@ export type FromVm =
   /** Built; `smp` when its further harts are to run in hart threads. */
   | { t: 'ready'; smp?: SmpShare }
   | { t: 'init-error'; message: string }
+  /** An arriving guest's machine is built (VmThreadConfig restore.incoming): its pages may come. */
+  | { t: 'incoming-ready' }
   | {
       t: 'slice';
       instructions: number;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildDevices } from './machine.js';
-import { DiskError, openDiskImage } from './block-file.js';
+import { DiskError, diskLockPath, openDiskImage } from './block-file.js';
 import { diskName, type MachineDescription } from '../../hypervisor/machine.js';
 import type { NetBackend } from '../../core/virtio/net/backend.js';
 
@@ -68,4 +68,31 @@ test('a device that cannot be made closes the disks opened before it', () => {
     { kind: 'net', mac: '52:54:00:12:34:56', backend: { kind: 'switch' } },
   ]), { nowMs: () => 0 }), /virtio-net eth0: no switch backend/);
   openDiskImage({ path: a }).close();
+});
+
+test('deferred disks (a guest arriving by migration) are opened by openDisks once their holder lets go; a disk resized meanwhile is refused', () => {
+  const a = image('d.img'), b = image('e.img');
+  const held = openDiskImage({ path: a }); // the VM the guest leaves
+  const built = buildDevices(machine([{ kind: 'block', path: a }, { kind: 'block', path: b }]), { nowMs: () => 0, deferDisks: true });
+  try {
+    assert.equal(built.disks.length, 2, 'built while another holds the image');
+    assert.throws(() => built.openDisks('VM 0000000b (web)'), DiskError);
+    openDiskImage({ path: b }).close(); // what openDisks opened before the failure is closed again
+    held.close();
+    built.openDisks('VM 0000000b (web)');
+    assert.match(fs.readFileSync(diskLockPath(a), 'utf8'), /holder=VM 0000000b \(web\)/, 'locked in the VM\'s name');
+    assert.throws(() => openDiskImage({ path: b }), DiskError, 'held now');
+  } finally {
+    built.close();
+  }
+  openDiskImage({ path: a }).close();
+  openDiskImage({ path: b }).close();
+
+  const c = image('f.img');
+  const later = buildDevices(machine([{ kind: 'block', path: c }]), { nowMs: () => 0, deferDisks: true });
+  fs.truncateSync(c, 2 << 20);
+  assert.throws(() => later.openDisks(), (e: unknown) => e instanceof DiskError && /is 2097152 bytes now, not the 1048576 bytes it had/.test(e.message));
+  later.close();
+  openDiskImage({ path: c }).close(); // not left locked
+  assert.throws(() => buildDevices(machine([{ kind: 'block', path: path.join(dir, 'gone.img') }]), { nowMs: () => 0, deferDisks: true }), /virtio-blk vda: cannot read/);
 });

@@ -3,6 +3,7 @@
 // description. Network sockets are opened first (openNetSockets, asynchronous); everything else here is
 // synchronous, so a VM thread can build its machine in one turn of its event loop.
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { VirtioDevice } from '../../core/virtio/mmio.js';
 import { VirtioBlk } from '../../core/virtio/blk/blk.js';
@@ -10,12 +11,12 @@ import { VirtioNet, parseMac } from '../../core/virtio/net/net.js';
 import { VirtioConsole } from '../../core/virtio/console/console.js';
 import { VirtioRng } from '../../core/virtio/rng/rng.js';
 import { VirtioBalloon } from '../../core/virtio/balloon/balloon.js';
-import type { BlockBackend } from '../../core/virtio/blk/backend.js';
+import { DeferredBlockBackend, type BlockBackend } from '../../core/virtio/blk/backend.js';
 import type { NetBackend } from '../../core/virtio/net/backend.js';
 import { RAM_BASE } from '../../core/machine/board.js';
 import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
 import { diskName, type MachineDescription, type NetDescription } from '../../hypervisor/machine.js';
-import { openDiskImage } from './block-file.js';
+import { DiskError, openDiskImage, type DiskSpec } from './block-file.js';
 import { connectSocketBackend, listenSocketBackend } from './net-socket.js';
 
 /** What the host gives the devices at run time. */
@@ -32,6 +33,11 @@ export interface DeviceHost {
   sockets?: Map<number, NetBackend>;
   /** Directories every disk image and overlay must lie beneath (the daemon's --allow-dir). */
   allowedDirs?: string[];
+  /**
+   * The disks are opened later, by openDisks() (a guest arriving by live migration: the VM it leaves holds them
+   * until the switch); until then they have the size their image has now.
+   */
+  deferDisks?: boolean;
 }
 
 /** A machine's devices and the handles the host keeps to them. */
@@ -45,6 +51,11 @@ export interface MachineDevices {
   /** Each disk's limiter, and each NIC's per direction (null: unlimited), to be reconfigured live. */
   diskLimiters: (RateLimiter | null)[];
   nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[];
+  /**
+   * Opens the disks a `deferDisks` build left closed, their lock files naming `owner` (DiskSpec.owner); a disk
+   * whose size changed meanwhile is refused. On a failure closes what it opened and throws (a DiskError for an image).
+   */
+  openDisks(owner?: string): void;
   /** Makes every disk's completed writes durable (overlays write their bitmaps too); throws BlockIoError. */
   flushDisks(): void;
   /** Closes every backend (disk locks and files, sockets); errors go to `warn`, the rest still close. */
@@ -81,8 +92,26 @@ function nets(m: MachineDescription): [number, NetDescription][] {
 export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDevices {
   const backends: { close(): void }[] = [...(host.sockets?.values() ?? [])];
   const diskBackends: BlockBackend[] = [];
+  const deferred: { backend: DeferredBlockBackend; spec: DiskSpec }[] = [];
   const out: MachineDevices = {
     devices: [], disks: [], nics: [], console: null, balloon: null, diskLimiters: [], nicLimiters: [],
+    openDisks: (owner) => {
+      try {
+        for (const { backend, spec } of deferred) {
+          const b = openDiskImage(owner === undefined ? spec : { ...spec, owner });
+          try {
+            backend.attach(b);
+          } catch (e) {
+            b.close();
+            throw new DiskError((e as Error).message);
+          }
+        }
+      } catch (e) {
+        // the ones attached close (and are detached) again
+        for (const { backend } of deferred) backend.close();
+        throw e;
+      }
+    },
     flushDisks: () => {
       for (const b of diskBackends) if (!b.readOnly) b.flush();
     },
@@ -101,9 +130,13 @@ export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDe
       switch (d.kind) {
         case 'block': {
           const i = out.disks.length;
-          const backend: BlockBackend = openDiskImage({
-            path: d.path, readOnly: d.readOnly, overlay: d.overlay, owner: d.owner, allowedDirs: host.allowedDirs,
-          });
+          const spec: DiskSpec = { path: d.path, readOnly: d.readOnly, overlay: d.overlay, owner: d.owner, allowedDirs: host.allowedDirs };
+          let backend: BlockBackend;
+          if (host.deferDisks) {
+            const later = new DeferredBlockBackend(imageSize(d.path, `virtio-blk ${diskName(i)}`), d.readOnly ?? false, `virtio-blk ${diskName(i)} (${d.path})`);
+            deferred.push({ backend: later, spec });
+            backend = later;
+          } else backend = openDiskImage(spec);
           backends.push(backend);
           diskBackends.push(backend);
           const limiter = applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs());
@@ -148,5 +181,14 @@ export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDe
   } catch (e) {
     out.close();
     throw e;
+  }
+}
+
+/** A disk's size as its image file has it now (an overlay's disk has its base's size), without opening it. */
+function imageSize(path: string, label: string): number {
+  try {
+    return statSync(path).size;
+  } catch (e) {
+    throw new DiskError(`${label}: cannot read ${path}: ${(e as Error).message}`);
   }
 }

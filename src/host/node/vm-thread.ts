@@ -171,9 +171,12 @@ class VmSlot {
       this.epochMs = performance.timeOrigin + performance.now();
       this.clock = epochClock(this.epochMs);
     }
+    const r = cfg.restore;
     const built = buildDevices(m, {
       nowMs: () => this.nowMs(),
       allowedDirs: cfg.allowedDirs,
+      // an arriving guest's disks are held by the VM it leaves until the switch
+      deferDisks: r !== undefined && 'incoming' in r,
       // a machine saved by `tvisor run --console virtio`: its console is the VM's console here too
       consoleOutput: (bytes) => this.console(bytes),
       // frames travel to and from the manager's virtual switch
@@ -214,17 +217,23 @@ class VmSlot {
         post({ t: 'wake' });
       }
     };
-    const r = cfg.restore;
-    if (r && 'moved' in r) this.arrive(r.moved);
+    if (r && 'incoming' in r) this.vm.ram.zeroTouched();
     else if (r) this.restore(r.snapshot, new Set(r.fresh), cfg.allowedDirs);
   }
 
-  /** Puts a guest moved from another thread into the machine just built: its RAM pages, then its state. */
-  private arrive(moved: { pages: ArrayBuffer[]; state: unknown }): void {
-    const vm = this.vm!;
-    vm.ram.zeroTouched();
-    for (const batch of moved.pages) unpackPages(batch, (p, data) => vm.ram.write(vm.ram.base + p * 4096, data));
-    vm.restoreState(moved.state);
+  /** The last of a guest arriving by live migration (its pages are in): its disks are opened, and its state restored. */
+  private arrive(m: Extract<ToVm, { t: 'incoming-final' }>): void {
+    const vm = this.vm;
+    try {
+      if (!vm || !this.devices || this.stopped) throw new Error('its machine was not built');
+      this.devices.openDisks(m.owner);
+      vm.restoreState(m.state);
+      this.post({ t: 'ready' });
+    } catch (e) {
+      this.stopped = true;
+      this.close();
+      this.post({ t: 'init-error', message: (e as Error).message });
+    }
   }
 
   /** Live migration's pre-copy and stop-and-copy (see protocol.ts): batches of pages, and at the end the state. */
@@ -306,7 +315,7 @@ class VmSlot {
               },
             });
             void this.serveDoorbell(this.link);
-          } else post({ t: 'ready' });
+          } else post({ t: m.config.restore && 'incoming' in m.config.restore ? 'incoming-ready' : 'ready' });
         } catch (e) {
           this.close();
           post({ t: 'init-error', message: (e as Error).message });
@@ -375,6 +384,12 @@ class VmSlot {
       case 'migrate-final':
       case 'migrate-abort':
         this.migrate(m);
+        break;
+      case 'incoming-pages':
+        if (vm) unpackPages(m.pages, (p, data) => vm.ram.write(vm.ram.base + p * 4096, data));
+        break;
+      case 'incoming-final':
+        this.arrive(m);
         break;
       case 'stop':
         this.stopped = true;

@@ -57,3 +57,52 @@ export class MemoryBlockBackend implements BlockBackend {
 
   close(): void {}
 }
+
+/**
+ * A disk whose file is opened later (a guest arriving by live migration: its machine is built while the VM it
+ * leaves still holds the file, which is handed over at the switch). Of known size until attach(); every access
+ * before that is a host failure (the guest does not run until then).
+ */
+export class DeferredBlockBackend implements BlockBackend {
+  private backend: BlockBackend | null = null;
+
+  constructor(readonly size: number, readonly readOnly: boolean, private readonly label: string) {}
+
+  /** The real disk, of the size this one was made with; throws otherwise (the caller closes it). */
+  attach(b: BlockBackend): void {
+    if (b.size !== this.size || b.readOnly !== this.readOnly) {
+      throw new Error(`${this.label}: is ${b.size} bytes${b.readOnly ? ', read-only' : ''} now, not the ${this.size} bytes${this.readOnly ? ', read-only' : ''} it had`);
+    }
+    this.backend = b;
+  }
+
+  private get b(): BlockBackend {
+    if (!this.backend) throw new BlockIoError(`${this.label}: not attached yet`);
+    return this.backend;
+  }
+
+  read(offset: number, dst: Uint8Array): void {
+    this.b.read(offset, dst);
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    this.b.write(offset, src);
+  }
+
+  flush(): void {
+    this.b.flush();
+  }
+
+  discard(offset: number, length: number): void {
+    this.b.discard(offset, length);
+  }
+
+  writeZeroes(offset: number, length: number): void {
+    this.b.writeZeroes(offset, length);
+  }
+
+  close(): void {
+    this.backend?.close();
+    this.backend = null;
+  }
+}
