@@ -215,6 +215,7 @@ const schemas = {
       config: { ...ref('VmSpec'), description: 'The definition with defaults filled in and live changes applied.' },
       stats: ref('VmStats'),
       resumes_from: { type: 'string', description: 'Created from this snapshot and not restored yet: the next start resumes the guest saved there.' },
+      thread: { type: 'integer', minimum: 1, description: 'While it has one: the daemon\'s thread the VM runs on. VMs with the same number share it (serve --vms-per-thread) and never run at the same time.' },
     },
   },
   VmEvent: {
@@ -227,7 +228,7 @@ const schemas = {
       event: {
         type: 'string',
         enum: [...VM_EVENT_KINDS],
-        description: 'created · started (also a start paused, at daemon restart) · paused · resumed · stopped (reason: stop requested, restart requested, the guest powered off, the guest rebooted (a multi-vCPU VM starts afresh, so started follows), the daemon is shutting down, or saved to a snapshot, then stopped as asked) · crashed (reason) · deleted · rebooted (the guest rebooted within its machine; it stays running).',
+        description: 'created · started (also a start paused, at daemon restart) · paused · resumed · stopped (reason: stop requested, restart requested, the guest powered off, the guest rebooted (a multi-vCPU VM starts afresh, so started follows), the daemon is shutting down, or saved to a snapshot, then stopped as asked) · crashed (reason) · deleted · rebooted (the guest rebooted within its machine; it stays running) · migrated (moved, live, to another thread of the daemon: by POST /v1/vms/{id}/migrate, or by the daemon itself when it shared a thread with another busy VM while a host CPU was free; the reason says which).',
       },
       state: { ...ref('VmState'), description: 'The VM\'s state after the event (for deleted: the state it had).' },
       reason: { type: 'string', description: 'Why: the crash\'s reason, who stopped the VM, or that the guest rebooted.' },
@@ -412,7 +413,7 @@ export function openApiDocument(): object {
         get: {
           operationId: 'events',
           summary: 'A stream of the VMs\' lifecycle events',
-          description: 'Newline-delimited JSON (one VmEvent object per line) of every VM\'s lifecycle events from the moment of the request (no history): created, started, paused, resumed, stopped, crashed, deleted and rebooted. The response stays open until the client closes it or the daemon stops. Each client has a bounded queue (256 events): a client that does not read is disconnected, and the daemon never waits for it. A client that needs the current states first should GET /v1/vms after the stream is open.',
+          description: 'Newline-delimited JSON (one VmEvent object per line) of every VM\'s lifecycle events from the moment of the request (no history): created, started, paused, resumed, stopped, crashed, deleted, rebooted and migrated. The response stays open until the client closes it or the daemon stops. Each client has a bounded queue (256 events): a client that does not read is disconnected, and the daemon never waits for it. A client that needs the current states first should GET /v1/vms after the stream is open.',
           responses: {
             '200': { description: 'The stream: each line one VmEvent.', content: { 'application/x-ndjson': { schema: ref('VmEvent') } } },
             ...errs(...COMMON, 413),

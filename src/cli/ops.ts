@@ -137,7 +137,8 @@ const EVENTS_HELP = `Usage: tvisor events [options]
 Prints the daemon's VM lifecycle events as they happen, one a line: time (UTC), VM name and id, event,
 and why. Events: created, started, paused, resumed, stopped (with who stopped it: stop requested,
 restart requested, the guest powered off, the guest rebooted, the daemon is shutting down), crashed
-(with the reason), deleted, rebooted (the guest rebooted and keeps running). Runs until Ctrl-C, or
+(with the reason), deleted, rebooted (the guest rebooted and keeps running), migrated (moved to another
+thread of the daemon, live: asked for, or to run beside another busy VM). Runs until Ctrl-C, or
 until the daemon goes (status 1). Only events from now on are shown: see 'tvisor ps' for the states.
 
 Options:

@@ -1,10 +1,11 @@
-// The daemon's VM lifecycle events (created, started, paused, resumed, stopped, crashed, deleted, rebooted):
+// The daemon's VM lifecycle events (created, started, paused, resumed, stopped, crashed, deleted, rebooted, and
+// migrated: moved, live, to another thread of the daemon):
 // the manager emits them here, and subscribers (GET /v1/events) get each one as it happens. No history is kept.
 import type { VmState } from './model.js';
 import type { StoredVm } from './stored-vm.js';
 
-export type VmEventKind = 'created' | 'started' | 'paused' | 'resumed' | 'stopped' | 'crashed' | 'deleted' | 'rebooted';
-export const VM_EVENT_KINDS: readonly VmEventKind[] = ['created', 'started', 'paused', 'resumed', 'stopped', 'crashed', 'deleted', 'rebooted'];
+export type VmEventKind = 'created' | 'started' | 'paused' | 'resumed' | 'stopped' | 'crashed' | 'deleted' | 'rebooted' | 'migrated';
+export const VM_EVENT_KINDS: readonly VmEventKind[] = ['created', 'started', 'paused', 'resumed', 'stopped', 'crashed', 'deleted', 'rebooted', 'migrated'];
 
 /** One event as GET /v1/events sends it (a line of JSON). */
 export interface VmEvent {

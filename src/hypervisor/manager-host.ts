@@ -7,8 +7,11 @@ import type { MigrationLink } from './migration.js';
 
 /** A thread holding one VM (a Node worker in src/host/node), or a VM's channel on a shared thread. */
 export interface VmThread {
-  /** The OS thread it runs on when that may be shared (thread-pool.ts): VMs of one host never run at once. */
-  readonly host?: object;
+  /**
+   * The OS thread it runs on when that may be shared (thread-pool.ts): VMs of one host never run at once. Its
+   * `id` numbers the host's threads (VmInfo.thread).
+   */
+  readonly host?: { readonly id: number };
   /** `transfer`: buffers of `m` handed over to the thread rather than copied. */
   send(m: ToVm, transfer?: ArrayBuffer[]): void;
   /** Where the thread's messages go from now on (the function given last takes them). */
@@ -29,8 +32,11 @@ export interface ManagerOptions {
   /** Sum of guest memory the daemon admits, in MiB. */
   memoryBudgetMib: number;
   store: Store;
-  /** A thread for a VM; `dedicated` (multi-vCPU VMs) asks for one the VM has to itself. */
-  spawn(opts?: { dedicated: boolean }): VmThread;
+  /**
+   * A thread for a VM; `dedicated` (multi-vCPU VMs) asks for one the VM has to itself; `avoid`: not on one of
+   * these hosts (VmThread.host), a VM moved away from busy ones.
+   */
+  spawn(opts?: { dedicated: boolean; avoid?: ReadonlySet<object> }): VmThread;
   /** A thread for one further hart of a multi-vCPU VM (harts in parallel); absent: harts share the VM thread. */
   spawnHart?(): VmThread;
   nowNs(): number;
@@ -57,6 +63,11 @@ export interface ManagerOptions {
   openSnapshot?(path: string): SnapshotSource;
   /** Connects to another daemon's GET /v1/migrations/incoming (`to`: http://HOST:PORT); absent: such migrations are refused. */
   connectDaemon?(to: string, token?: string): Promise<MigrationLink>;
+  /**
+   * How often (ms) to look for busy VMs sharing a thread while a host CPU is free, and move one (rebalance.ts);
+   * absent or 0: never.
+   */
+  rebalanceMs?: number;
 }
 
 /**

@@ -13,6 +13,7 @@ import { checkPathsAllowed } from './paths.js';
 import { checkRestorePaths, planRestore } from './restore.js';
 import type { IncomingMigration } from './migration.js';
 import { Migrations } from './migrations.js';
+import { Rebalancer } from './rebalance.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
@@ -55,6 +56,8 @@ export class VmManager {
 
   /** Live migrations (migrations.ts), doing their work on the VMs through the manager's own operations. */
   private readonly migrations: Migrations;
+  /** Moves busy VMs off shared threads while a host CPU is free (ManagerOptions.rebalanceMs). */
+  private readonly rebalanceTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
@@ -73,6 +76,7 @@ export class VmManager {
       admissible: (spec) => this.admissible(spec),
       define: (spec) => this.vms.get(this.define(spec).id)!,
       forget: (vm, why) => this.forget(vm, why),
+      moved: (vm, why) => this.events.emit(vm.stored, 'migrated', why),
       holdDisks: (vm) => this.diskHolds.set(vm, this.diskHold(vm)),
       moveDiskHold: (vm) => {
         const hold = vm.thread ? this.diskHolds.get(vm.thread) : undefined;
@@ -81,6 +85,34 @@ export class VmManager {
       },
       dropDiskHold: (vm) => this.diskHolds.delete(vm),
     });
+    if (o.rebalanceMs) {
+      const r = new Rebalancer({ vms: () => this.loads(), move: (id, avoid) => this.rebalance(id, avoid), nowNs: o.nowNs }, o.pcpus);
+      this.rebalanceTimer = setInterval(() => r.tick(), o.rebalanceMs);
+    }
+  }
+
+  /** The running VMs with their CPU time so far, for the Rebalancer. */
+  private loads(): { id: string; host: object; cpuNs: number; movable: boolean }[] {
+    const out = [];
+    for (const vm of this.vms.values()) {
+      if (!vm.thread?.host || vm.vcpus.length === 0 || vm.paused) continue;
+      const s = vm.stored.spec;
+      out.push({ id: vm.stored.id, host: vm.thread.host, cpuNs: this.stats(vm).cpu_time_ns, movable: !vm.busy && (s.vcpus === 1 || s.firmware !== undefined) });
+    }
+    return out;
+  }
+
+  /** Moves a busy VM off a thread it shares with another busy one (the Rebalancer's choice), and says so. */
+  private async rebalance(id: string, avoid: ReadonlySet<object>): Promise<void> {
+    const vm = this.vms.get(id);
+    const before = vm?.thread?.host?.id;
+    try {
+      const r = await this.migrations.migrate(id, {}, { avoid, why: 'rebalanced: it shared a thread with another busy VM while a host CPU was free' });
+      this.o.log(`tvisor: VM ${id} (${r.vm.name}) moved from thread ${before} to thread ${r.vm.thread}: it shared one with another busy VM while a host CPU was free (the guest stopped ${r.downtime_ms.toFixed(0)} ms)`);
+    } catch (e) {
+      this.o.log(`tvisor: VM ${id} could not be moved to another thread: ${(e as Error).message}`);
+      throw e;
+    }
   }
 
   /**
@@ -132,6 +164,7 @@ export class VmManager {
     const info: VmInfo = { id: s.id, name: s.spec.name, state: s.state, config: s.spec, stats: this.stats(vm) };
     if (s.reason) info.reason = s.reason;
     if (s.restore) info.resumes_from = s.restore.snapshot;
+    if (vm.thread?.host) info.thread = vm.thread.host.id;
     return info;
   }
 
@@ -761,6 +794,7 @@ export class VmManager {
 
   /** Stops every VM (daemon shutdown); definitions keep their desired state so a restart resumes them. */
   shutdown(): void {
+    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
     for (const vm of this.vms.values()) {
       if (!vm.thread && !vm.queued) continue;
       const desired = vm.stored.desired;

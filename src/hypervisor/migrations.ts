@@ -34,6 +34,8 @@ export interface MigrationHost {
   admissible(spec: VmSpec): void;
   /** Defines a VM (created) and returns it. */
   define(spec: VmSpec): ManagedVm;
+  /** Tells event subscribers the VM moved to another thread of this daemon. */
+  moved(vm: ManagedVm, why: string): void;
   /** The VM left this daemon: its definition goes. */
   forget(vm: ManagedVm, why: string): void;
   /** The VM's disks are held for it (409 when another VM of this daemon writes one). */
@@ -70,7 +72,7 @@ export class Migrations {
    * switch, so its connections go on. A failure before the switch leaves the VM running where it was; a failure
    * of the other daemon after it resumes the guest here from the copy.
    */
-  async migrate(id: string, req: MigrateRequest): Promise<MigrationInfo> {
+  async migrate(id: string, req: MigrateRequest, opts: { avoid?: ReadonlySet<object>; why?: string } = {}): Promise<MigrationInfo> {
     const vm = this.h.vm(id);
     const e = stateError({ kind: 'migrate', id, request: req }, vm.stored.state);
     if (e) throw e;
@@ -84,7 +86,7 @@ export class Migrations {
     vm.busy = 'migration';
     let dest: Destination;
     try {
-      dest = req.to === undefined ? this.localDestination(vm) : await this.remoteDestination(vm, req.to, req.token, wasPaused);
+      dest = req.to === undefined ? this.localDestination(vm, opts.avoid) : await this.remoteDestination(vm, req.to, req.token, wasPaused);
     } catch (err) {
       vm.busy = null;
       throw err instanceof ApiError ? err : migrationFailed(id, (err as Error).message, 'it runs on');
@@ -128,7 +130,10 @@ export class Migrations {
       const there = await dest.resume(state);
       const out = { rounds, pages_sent: pagesSent, bytes_sent: pagesSent * 4096, total_ms: 0, downtime_ms: 0 };
       if (there) this.h.forget(vm, `migrated to ${req.to}`);
-      else this.h.park(vm, wasPaused);
+      else {
+        this.h.park(vm, wasPaused);
+        this.h.moved(vm, opts.why ?? 'to a thread of its own, as asked');
+      }
       const now = this.h.o.nowNs();
       out.total_ms = (now - t0) / 1e6;
       out.downtime_ms = (now - downFrom) / 1e6;
@@ -144,8 +149,8 @@ export class Migrations {
   }
 
   /** A new thread of the daemon, started at once, in which the guest's machine is built as its pages come. */
-  private arrival(machine: MachineDescription, id: string, dedicated: boolean): Arrival {
-    const thread = this.h.o.spawn({ dedicated });
+  private arrival(machine: MachineDescription, id: string, dedicated: boolean, avoid?: ReadonlySet<object>): Arrival {
+    const thread = this.h.o.spawn(avoid ? { dedicated, avoid } : { dedicated });
     let built = false;
     let failed: Error | null = null;
     const waiting: { resolve(): void; reject(e: Error): void }[] = [];
@@ -184,9 +189,12 @@ export class Migrations {
     });
   }
 
-  /** A migration within the daemon: a new thread of its own takes the guest. */
-  private localDestination(vm: ManagedVm): Destination {
-    const a = this.arrival(vm.machine!, vm.stored.id, true);
+  /**
+   * A migration within the daemon: a new thread of its own takes the guest, or (`avoid`: rebalancing) a shared
+   * one that is none of these.
+   */
+  private localDestination(vm: ManagedVm, avoid?: ReadonlySet<object>): Destination {
+    const a = this.arrival(vm.machine!, vm.stored.id, !avoid, avoid);
     let used = false;
     return {
       pages: (batch) => a.pages(batch),

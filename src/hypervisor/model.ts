@@ -121,6 +121,8 @@ export interface VmInfo {
   stats: VmStats;
   /** Created from a snapshot not yet restored: its next start resumes the guest saved in this file. */
   resumes_from?: string;
+  /** While it has one: the daemon's thread it runs on (VMs with the same number share it and never run at once). */
+  thread?: number;
 }
 
 /** POST /v1/vms/{id}/snapshot: where to write, and what the VM does afterwards (default: what it did before). */

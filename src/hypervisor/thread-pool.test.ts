@@ -127,3 +127,17 @@ test('the manager never runs two VMs of one thread at once, and gives the free p
   assert.equal(runs().length, 3, 'the thread is free again: its other VM runs');
   assert.notEqual(runs()[2], first);
 });
+
+test('a VM moved off busy threads (avoid) goes to another thread with room, or to a new one', () => {
+  const { spawn, workers } = fakeWorkers();
+  const pool = new ThreadPool(spawn, 3, 2);
+  const a = pool.open();
+  const b = pool.open();
+  const c = pool.open();
+  assert.equal(c.host, a.host);
+  const moved = pool.open(false, new Set([a.host!]));
+  assert.equal(moved.host, b.host, 'the other thread, which has room');
+  const again = pool.open(false, new Set([a.host!, b.host!]));
+  assert.equal(workers.length, 3, 'every thread avoided: a new one');
+  assert.deepEqual([a, b, again].map((t) => t.host!.id), [1, 2, 3], 'threads are numbered from 1');
+});

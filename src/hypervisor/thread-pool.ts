@@ -23,6 +23,8 @@ interface Channel {
 }
 
 interface Host {
+  /** Numbers the pool's threads, from 1 (VmInfo.thread). */
+  id: number;
   worker: HostWorker;
   channels: Map<number, Channel>;
   /** Holds one VM whatever N is (a multi-vCPU VM, whose hart threads call on it at any time). */
@@ -33,6 +35,7 @@ interface Host {
 export class ThreadPool {
   private readonly hosts: Host[] = [];
   private nextChannel = 1;
+  private nextHost = 1;
 
   /** `minThreads`: shared threads to spread over before packing (the pCPUs). */
   constructor(private readonly spawn: () => HostWorker, readonly vmsPerThread: number, readonly minThreads = 1) {
@@ -44,13 +47,13 @@ export class ThreadPool {
     return this.hosts.map((h) => h.channels.size);
   }
 
-  /** A channel for one VM; `dedicated` puts it on a thread of its own. */
-  open(dedicated = false): VmThread {
+  /** A channel for one VM; `dedicated` puts it on a thread of its own; `avoid`: on none of these threads. */
+  open(dedicated = false, avoid?: ReadonlySet<object>): VmThread {
     let host: Host | undefined;
     const shared = this.hosts.filter((h) => !h.dedicated && !h.dead);
     if (!dedicated && shared.length >= this.minThreads) {
       for (const h of shared) {
-        if (h.channels.size >= this.vmsPerThread) continue;
+        if (h.channels.size >= this.vmsPerThread || avoid?.has(h)) continue;
         if (!host || h.channels.size < host.channels.size) host = h;
       }
     }
@@ -84,7 +87,7 @@ export class ThreadPool {
 
   private start(dedicated: boolean): Host {
     const worker = this.spawn();
-    const host: Host = { worker, channels: new Map(), dedicated, dead: false };
+    const host: Host = { id: this.nextHost++, worker, channels: new Map(), dedicated, dead: false };
     worker.onMessage(({ ch, m }) => {
       const c = host.channels.get(ch);
       if (c?.open) c.message?.(m);
