@@ -111,7 +111,7 @@ test('a running VM saved to a snapshot goes on; two clones restored from it go o
   assert.ok(existsSync(join(dir, 'b.snap.vda.overlay')));
 });
 
-test('a VM defined from a snapshot still resumes it after a daemon restart', async () => {
+test('a VM defined from a snapshot (its RAM compressed) still resumes it after a daemon restart', async () => {
   const state = 'state-restart';
   const d1 = await daemon(state);
   const vm = (await api(d1, 'POST', '/v1/vms', { name: 'src', kernel: guest.kernel, initrd: guest.initrd, memory_mib: 128 })).json;
@@ -121,7 +121,10 @@ test('a VM defined from a snapshot still resumes it after a daemon restart', asy
   await typeLine(d1, vm.id, 'echo marker-$((6*7)) > /tmp/m; echo SET');
   await con.waitFor(/(^|\n)SET\r?\n/);
   const snap = join(dir, 'src.snap');
-  assert.equal((await api(d1, 'POST', `/v1/vms/${vm.id}/snapshot`, { path: snap, after: 'paused' })).json.vm.state, 'paused');
+  const saved = await api(d1, 'POST', `/v1/vms/${vm.id}/snapshot`, { path: snap, after: 'paused', compress: true });
+  assert.equal(saved.json.vm.state, 'paused');
+  const touched = saved.json.vm.stats.memory_touched_bytes;
+  assert.ok(saved.json.bytes < touched / 2, `compressed: ${saved.json.bytes} bytes for ${touched} bytes of RAM written`);
   const clone = (await api(d1, 'POST', '/v1/vms', { snapshot: snap, name: 'later' })).json;
   await stopDaemon(d1);
 

@@ -376,7 +376,7 @@ export function parseVmSpec(v: unknown): VmSpec {
 }
 
 const RESTORE_FIELDS = ['snapshot', 'name', 'overlays', 'weight', 'cap'] as const;
-const SNAPSHOT_FIELDS = ['path', 'after'] as const;
+const SNAPSHOT_FIELDS = ['path', 'after', 'compress'] as const;
 const AFTER_SNAPSHOT = ['running', 'paused', 'stopped'] as const;
 /** The guest's disk names (vda … vdp: LIMITS.disks.maxItems of them). */
 const DISK_NAME_RE = /^vd[a-p]$/;
@@ -441,6 +441,10 @@ export function parseSnapshotRequest(v: unknown): SnapshotRequest {
   if (has(o, 'after')) {
     if (!(AFTER_SNAPSHOT as readonly unknown[]).includes(o.after)) throw E.notOneOf('after', AFTER_SNAPSHOT, o.after);
     r.after = o.after as SnapshotRequest['after'];
+  }
+  if (has(o, 'compress')) {
+    if (typeof o.compress !== 'boolean') throw E.notABoolean('compress', o.compress);
+    r.compress = o.compress;
   }
   return r;
 }

@@ -114,6 +114,7 @@ const schemas = {
     properties: {
       path: { ...ref('FilePath'), description: 'The file to write (replaced if it is a snapshot already; any other file there is refused). Copies of the VM\'s writable overlays are written beside it, as PATH.vda.overlay and so on.' },
       after: { type: 'string', enum: ['running', 'paused', 'stopped'], description: 'What the VM does once saved; default: what it did before (running or paused).' },
+      compress: { type: 'boolean', description: 'Compress the RAM pages in the file (raw DEFLATE, zlib\'s fastest level): the default guest\'s 56 MiB become about 15 MiB, and the guest stays paused a few hundred ms longer while they are compressed. Restores read either kind. Default false.' },
     },
   },
   SnapshotInfo: {

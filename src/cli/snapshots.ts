@@ -20,6 +20,7 @@ is replaced only if it is a snapshot.
 Options:
   --pause                leave the VM paused afterwards
   --stop                 stop the VM afterwards (save and power off, like 'virsh save')
+  --compress             compress the RAM in FILE (about 4x smaller; the guest stays paused longer)
 ${CLIENT_HELP}
   -h, --help             show this help
 
@@ -27,7 +28,7 @@ Example: tvisor snapshot web /srv/vms/web.snap && tvisor restore /srv/vms/web.sn
 `;
 
 async function snapshot(args: string[]): Promise<number> {
-  const a = clientArgs('snapshot', args, { pause: { type: 'boolean' }, stop: { type: 'boolean' } }, SNAPSHOT_HELP);
+  const a = clientArgs('snapshot', args, { pause: { type: 'boolean' }, stop: { type: 'boolean' }, compress: { type: 'boolean' } }, SNAPSHOT_HELP);
   if (!a) return 0;
   const [ref, file, extra] = a.positionals;
   if (ref === undefined || file === undefined) throw new UsageError('give the VM and the file to save it to: tvisor snapshot VM FILE', 'snapshot');
@@ -37,6 +38,7 @@ async function snapshot(args: string[]): Promise<number> {
   const body: Record<string, unknown> = { path: resolve(file) };
   if (a.values.pause) body.after = 'paused';
   if (a.values.stop) body.after = 'stopped';
+  if (a.values.compress) body.compress = true;
   const r = await a.client.call<SnapshotInfo>('POST', `/v1/vms/${vm.id}/snapshot`, body);
   const disks = r.saved_disks.length ? ` and ${r.saved_disks.length === 1 ? 'its overlay' : `${r.saved_disks.length} overlays`} (${r.saved_disks.join(', ')})` : '';
   process.stdout.write(`${r.vm.name} (${r.vm.id}): saved to ${r.path} (${formatBytes(r.bytes)})${disks} in ${Math.round(r.elapsed_ms)} ms; it is ${r.vm.state}\n`);

@@ -250,7 +250,7 @@ export class VmManager {
     vm.busy = 'snapshot';
     let saved: Extract<FromVm, { t: 'snapshot-done' }>;
     try {
-      const m = await this.request(vm, thread, { t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap } });
+      const m = await this.request(vm, thread, { t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap }, ...(req.compress ? { compress: true } : {}) });
       if (m.t === 'snapshot-error') throw m.refused ? new ApiError('conflict', m.message) : new Error(m.message);
       saved = m as Extract<FromVm, { t: 'snapshot-done' }>;
     } catch (err) {

@@ -129,6 +129,8 @@ export interface VmInfo {
 export interface SnapshotRequest {
   path: string;
   after?: 'running' | 'paused' | 'stopped';
+  /** Compress the RAM in the file (raw DEFLATE): about a quarter of the size, a little longer paused. */
+  compress?: boolean;
 }
 
 /** What POST /v1/vms/{id}/snapshot answers. */

@@ -79,9 +79,9 @@ export type ToVm =
   | { t: 'rate-limiter'; device: 'disk' | 'nic'; index: number; config: RateLimiterConfig | null }
   /**
    * Save the VM (its vCPUs are parked: this comes between slices) to `path`, with the daemon's `settings` in the
-   * record; answered by 'snapshot-done' or 'snapshot-error'.
+   * record (its RAM compressed if `compress`); answered by 'snapshot-done' or 'snapshot-error'.
    */
-  | { t: 'snapshot'; path: string; settings: { weight: number; cap: number } }
+  | { t: 'snapshot'; path: string; settings: { weight: number; cap: number }; compress?: boolean }
   /**
    * Live migration's pre-copy, between slices (the VM runs on): `all`, every page the guest wrote so far, and
    * the dirty log starts; else the pages written since the last batch. Answered by 'migrate-pages'.

@@ -2,10 +2,15 @@
 // in, bytes out. Little-endian:
 //
 //   magic "TVSNAP\r\n" (8) · format u32 · meta length u32 · meta (UTF-8 JSON) · RAM size in pages u32 ·
-//   page count u32 · pages: (page index u32, 4096 bytes), indices ascending · CRC-32 of all before it u32
+//   page count u32 · RAM encoding u32 · pages · CRC-32 of all before it u32
+//
+// pages: (page index u32, 4096 bytes) records, indices ascending; stored as they are (encoding 0), or
+// compressed (encoding 1: stored length u32, then the records as one raw DEFLATE stream, RFC 1951). Format 1
+// (before RAM could be compressed) has no encoding field and is read too.
 //
 // `meta` is the caller's: the machine description and the machine's state (Vm.saveState). RAM is written
 // sparsely: only pages the guest (or a loader, or DMA) ever wrote, and of those only the ones not all zero.
+// Compression is the host's (a Codec): a host without one cannot read a compressed snapshot, and says so.
 // A file that is not a snapshot, of another format, truncated or corrupt (any bit: the CRC) is refused with a
 // SnapshotError before anything is restored.
 import type { GuestRam } from '../machine/memory.js';
@@ -15,8 +20,22 @@ import { SnapshotError } from './state.js';
 export const SNAPSHOT_MAGIC = 'TVSNAP\r\n';
 const MAGIC = Uint8Array.from(SNAPSHOT_MAGIC, (c) => c.charCodeAt(0));
 /** Bumped whenever the layout above or the meaning of a record changes. */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
+/** The formats this code reads. */
+const READABLE_FORMATS = [1, 2];
 const PAGE = 4096;
+const RECORD = 4 + PAGE;
+const RAM_STORED = 0;
+const RAM_DEFLATE = 1;
+
+/** Raw DEFLATE (RFC 1951), from the host: the core has no compressor of its own. */
+export interface Deflate {
+  (bytes: Uint8Array): Uint8Array;
+}
+/** Inflates raw DEFLATE to exactly `length` bytes; throws when the stream is bad or would be longer. */
+export interface Inflate {
+  (bytes: Uint8Array, length: number): Uint8Array;
+}
 
 /** A decoded snapshot: the caller's meta, and RAM as (page index, contents) in ascending order. */
 export interface SnapshotContents {
@@ -25,13 +44,21 @@ export interface SnapshotContents {
   pages: { index: number; data: Uint8Array }[];
 }
 
-/** Writes a snapshot of `meta` and `ram`. */
-export function encodeSnapshot(meta: unknown, ram: GuestRam): Uint8Array {
+/** Writes a snapshot of `meta` and `ram`; its RAM compressed with `deflate` when given. */
+export function encodeSnapshot(meta: unknown, ram: GuestRam, deflate?: Deflate): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(meta));
   const pages: number[] = [];
   const t = ram.touched;
   for (let p = 0; p < t.length; p++) if (t[p] !== 0 && !zero(ram.u8, p * PAGE)) pages.push(p);
-  const out = new Uint8Array(8 + 8 + json.length + 8 + pages.length * (4 + PAGE) + 4);
+  const records = new Uint8Array(pages.length * RECORD);
+  const rv = new DataView(records.buffer);
+  pages.forEach((p, i) => {
+    rv.setUint32(i * RECORD, p, true);
+    records.set(ram.u8.subarray(p * PAGE, (p + 1) * PAGE), i * RECORD + 4);
+  });
+  const stored = deflate ? deflate(records) : records;
+  const head = 8 + 8 + json.length + 12 + (deflate ? 4 : 0);
+  const out = new Uint8Array(head + stored.length + 4);
   const v = new DataView(out.buffer);
   out.set(MAGIC, 0);
   let o = 8;
@@ -41,12 +68,14 @@ export function encodeSnapshot(meta: unknown, ram: GuestRam): Uint8Array {
   o += 8 + json.length;
   v.setUint32(o, ram.size / PAGE, true);
   v.setUint32(o + 4, pages.length, true);
-  o += 8;
-  for (const p of pages) {
-    v.setUint32(o, p, true);
-    out.set(ram.u8.subarray(p * PAGE, (p + 1) * PAGE), o + 4);
-    o += 4 + PAGE;
+  v.setUint32(o + 8, deflate ? RAM_DEFLATE : RAM_STORED, true);
+  o += 12;
+  if (deflate) {
+    v.setUint32(o, stored.length, true);
+    o += 4;
   }
+  out.set(stored, o);
+  o += stored.length;
   v.setUint32(o, crc32(out.subarray(0, o)), true);
   return out;
 }
@@ -62,27 +91,39 @@ export function snapshotRecordLength(head: Uint8Array): number {
   if (head.length < SNAPSHOT_HEADER) throw bad(`it ends inside its header (truncated at ${head.length} bytes)`);
   const v = new DataView(head.buffer, head.byteOffset, SNAPSHOT_HEADER);
   const format = v.getUint32(8, true);
-  if (format !== SNAPSHOT_FORMAT) throw bad(`it is of format ${format}; this tvisor reads format ${SNAPSHOT_FORMAT}`);
+  if (!READABLE_FORMATS.includes(format)) throw bad(`it is of format ${format}; this tvisor reads formats ${READABLE_FORMATS.join(' and ')}`);
   return v.getUint32(12, true);
 }
 
-/** Reads a snapshot, checking everything about its layout; the pages are views into `bytes`. */
-export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
+/**
+ * Reads a snapshot, checking everything about its layout; the pages are views into `bytes` (or, compressed,
+ * into what `inflate` gives: without it, a compressed snapshot is refused).
+ */
+export function decodeSnapshot(bytes: Uint8Array, inflate?: Inflate): SnapshotContents {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const need = (o: number, n: number, what: string) => {
     if (o + n > bytes.length) throw bad(`it ends inside ${what} (truncated at ${bytes.length} bytes)`);
   };
   const metaLength = snapshotRecordLength(bytes.subarray(0, SNAPSHOT_HEADER));
+  const format = v.getUint32(8, true);
   need(16, metaLength, 'its machine record');
   let o = 16 + metaLength;
-  need(o, 8, 'its RAM header');
+  need(o, format === 1 ? 8 : 12, 'its RAM header');
   const ramPages = v.getUint32(o, true);
   const count = v.getUint32(o + 4, true);
-  o += 8;
+  const encoding = format === 1 ? RAM_STORED : v.getUint32(o + 8, true);
+  o += format === 1 ? 8 : 12;
   if (count > ramPages) throw bad(`it holds ${count} pages of a RAM of ${ramPages}`);
-  need(o, count * (4 + PAGE) + 4, 'its RAM');
-  if (o + count * (4 + PAGE) + 4 !== bytes.length) throw bad(`${bytes.length - (o + count * (4 + PAGE) + 4)} bytes follow its end`);
-  const end = o + count * (4 + PAGE);
+  if (encoding !== RAM_STORED && encoding !== RAM_DEFLATE) throw bad(`its RAM is stored in an unknown way (${encoding})`);
+  let storedLength = count * RECORD;
+  if (encoding === RAM_DEFLATE) {
+    need(o, 4, 'its RAM header');
+    storedLength = v.getUint32(o, true);
+    o += 4;
+  }
+  need(o, storedLength + 4, 'its RAM');
+  if (o + storedLength + 4 !== bytes.length) throw bad(`${bytes.length - (o + storedLength + 4)} bytes follow its end`);
+  const end = o + storedLength;
   if (v.getUint32(end, true) !== crc32(bytes.subarray(0, end))) throw bad('its checksum does not match (the file is corrupt)');
   let meta: unknown;
   try {
@@ -90,12 +131,23 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotContents {
   } catch (e) {
     throw bad(`its machine record is not JSON (${(e as Error).message})`);
   }
+  let records = bytes.subarray(o, end);
+  if (encoding === RAM_DEFLATE) {
+    if (!inflate) throw bad('its RAM is compressed, and this host cannot inflate it');
+    try {
+      records = inflate(records, count * RECORD);
+    } catch (e) {
+      throw bad(`its RAM does not inflate (${(e as Error).message})`);
+    }
+    if (records.length !== count * RECORD) throw bad(`its RAM inflates to ${records.length} bytes, not the ${count * RECORD} of its ${count} pages`);
+  }
+  const rv = new DataView(records.buffer, records.byteOffset, records.byteLength);
   const pages: { index: number; data: Uint8Array }[] = [];
-  for (let i = 0, last = -1; i < count; i++, o += 4 + PAGE) {
-    const index = v.getUint32(o, true);
+  for (let i = 0, last = -1, at = 0; i < count; i++, at += RECORD) {
+    const index = rv.getUint32(at, true);
     if (index <= last || index >= ramPages) throw bad(`its RAM page ${i} has index ${index}, not ascending within ${ramPages} pages`);
     last = index;
-    pages.push({ index, data: bytes.subarray(o + 4, o + 4 + PAGE) });
+    pages.push({ index, data: records.subarray(at + 4, at + RECORD) });
   }
   return { meta, ramPages, pages };
 }

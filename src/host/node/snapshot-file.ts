@@ -2,9 +2,10 @@
 // read. The byte layout is core/snapshot/file.ts's; this module adds what only a host knows: the files the
 // machine uses (recorded by identity, so a restore refuses a kernel rebuilt or a disk written since), copies of
 // the writable overlays when the VM goes on running after the snapshot (the disk state that belongs with the
-// saved RAM), writing through a temporary file, and clones restored from those copies.
+// saved RAM), writing through a temporary file, clones restored from those copies, and zlib for compressed RAM.
 import { closeSync, fstatSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   decodeSnapshot, encodeSnapshot, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, snapshotRecordLength, type SnapshotContents,
 } from '../../core/snapshot/file.js';
@@ -62,7 +63,14 @@ export interface SnapshotWrite {
   settings?: { weight: number; cap: number };
   /** Directories the snapshot must be written beneath (the daemon's); absent: anywhere. */
   allowedDirs?: readonly string[];
+  /** Compress the RAM (raw DEFLATE, zlib's fastest level): a quarter of the size, some 0.3 s more to write. */
+  compress?: boolean;
 }
+
+/** Raw DEFLATE at zlib's fastest level: the guest's RAM (code, page cache) shrinks about 4x. */
+const deflate = (b: Uint8Array) => new Uint8Array(deflateRawSync(b, { level: 1 }));
+/** Never more than the snapshot's pages (zlib stops there: a stream that would be longer is refused). */
+const inflate = (b: Uint8Array, length: number) => new Uint8Array(inflateRawSync(b, { maxOutputLength: Math.max(1, length) }));
 
 /** The name of the copy of disk `disk`'s overlay that belongs with the snapshot at `path`. */
 export function savedDiskPath(path: string, disk: string): string {
@@ -93,7 +101,7 @@ export function writeSnapshot(path: string, vm: Vm, w: SnapshotWrite): { bytes: 
   if (savedDisks.length > 0) meta.savedDisks = savedDisks;
   if (w.console && w.console.length > 0) meta.console = Buffer.from(w.console).toString('base64');
   if (w.settings) meta.settings = w.settings;
-  const bytes = encodeSnapshot(meta, vm.ram);
+  const bytes = encodeSnapshot(meta, vm.ram, w.compress ? deflate : undefined);
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, bytes);
@@ -174,7 +182,7 @@ export function readSnapshot(path: string, allowedDirs?: readonly string[]): { m
   } finally {
     closeSync(fd);
   }
-  const contents = decodeSnapshot(bytes);
+  const contents = decodeSnapshot(bytes, inflate);
   return { meta: checkMeta(contents.meta), contents };
 }
 

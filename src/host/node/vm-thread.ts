@@ -286,7 +286,7 @@ class VmSlot {
       if (!vm || !devices || !this.machine || this.stopped || vm.exited) throw new Error('the VM has ended');
       const r = writeSnapshot(m.path, vm, {
         machine: this.machine, flushDisks: () => devices.flushDisks(), keepOverlays: true, console: this.recentConsole(), settings: m.settings,
-        allowedDirs: this.allowedDirs,
+        allowedDirs: this.allowedDirs, compress: m.compress,
       });
       this.post({ t: 'snapshot-done', bytes: r.bytes, savedDisks: r.savedDisks });
     } catch (e) {
