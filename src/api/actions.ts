@@ -1,57 +1,26 @@
 // The HTTP API's requests as the hypervisor's typed VmAction union (hypervisor/model.ts): routing, strict
-// validation of request bodies, and the check that client-named files lie in allowed directories.
+// validation of request bodies (a VM definition's is hypervisor/spec.ts's), and the check that client-named
+// files lie in allowed directories.
 // Nothing here touches a VM: a request that fails here has changed nothing.
-import { posix } from 'node:path';
 import * as E from '../hypervisor/errors.js';
+import type { VmAction, VmActionKind, VmPatch, DevicePatch, RestoreRequest, SnapshotRequest, MigrateRequest } from '../hypervisor/model.js';
 import {
-  NAME_PATTERN, DEFAULT_SCHEDULING, type VmAction, type VmActionKind, type VmSpec, type VmPatch, type DevicePatch, type DiskConfig, type NicConfig, type RateLimiter,
-  type TokenBucket, type RestoreRequest, type SnapshotRequest, type MigrateRequest,
-} from '../hypervisor/model.js';
+  LIMITS, VM_ID_PATTERN, NAME_RE, SPEC_FIELDS, object, has, integer, string, required, filePath, rateLimiter, parseVmSpec,
+} from '../hypervisor/spec.js';
 
 // ---- the domain model (hypervisor/model.ts): the data the API speaks and its actions ----
 
 export * from '../hypervisor/model.js';
 
-// ---- limits and syntax, shared with the OpenAPI document ----
+// ---- a VM definition's validation, limits and syntax (hypervisor/spec.ts), shared with the OpenAPI document ----
 
-export const LIMITS = {
-  vcpus: { min: 1, max: 8, default: 1 },
-  // wasm32 memory caps guest RAM; 16 MiB is the least Linux boots in. The default (also tvisor run's and
-  // create's) holds the default guest with room to spare and lets a budget of a few GiB admit a dozen VMs.
-  memory_mib: { min: 16, max: 2048, default: 256 },
-  weight: { min: 1, max: 65535, default: DEFAULT_SCHEDULING.weight },
-  // percent of one host CPU; 800 = eight host CPUs, enough for the largest VM (a cap above vcpus × 100 never binds)
-  cap: { min: 0, max: 800, default: DEFAULT_SCHEDULING.cap },
-  balloon_mib: { min: 0, max: 2048 },
-  // virtio-mmio has 32 slots; console, rng and balloon need three
-  disks: { maxItems: 16 },
-  nics: { maxItems: 8 },
-  bucketSize: { min: 1, max: Number.MAX_SAFE_INTEGER },
-  refillTimeMs: { min: 1, max: 86_400_000 }, // one day: longer is a unit mistake
-  oneTimeBurst: { min: 1, max: Number.MAX_SAFE_INTEGER },
-  pathLength: 4096, // PATH_MAX
-  cmdlineLength: 4096,
-} as const;
+export {
+  LIMITS, PATH_PATTERN, CMDLINE_PATTERN, MAC_PATTERN, MAC_ZERO, VM_ID_PATTERN, parseVmSpec,
+} from '../hypervisor/spec.js';
 
 /** At most this many bytes of request body; the server should stop reading beyond it. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-// JSON Schema patterns (ECMA-262, matched with the u flag); lengths count code points. NAME_PATTERN is the
-// model's (hypervisor/model.ts).
-/** Absolute and normalised: "/"-separated non-empty components, none "." or "..", no NUL, no trailing "/". */
-export const PATH_PATTERN = '^(/([^/.\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+))+$';
-/** No control characters: the command line becomes a NUL-terminated device-tree string. */
-export const CMDLINE_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
-/** Six hex bytes with colons; the first byte even (unicast). All zeroes is refused separately. */
-export const MAC_PATTERN = '^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$';
-export const MAC_ZERO = '00:00:00:00:00:00';
-/** What POST /v1/vms returns as id (see VmStore): 8 lowercase hex digits. */
-export const VM_ID_PATTERN = '^[0-9a-f]{8}$';
-
-const NAME_RE = new RegExp(NAME_PATTERN, 'u');
-const PATH_RE = new RegExp(PATH_PATTERN, 'u');
-const CMDLINE_RE = new RegExp(CMDLINE_PATTERN, 'u');
-const MAC_RE = new RegExp(MAC_PATTERN, 'u');
 const VM_ID_RE = new RegExp(VM_ID_PATTERN, 'u');
 
 // ---- routing ----
@@ -246,134 +215,8 @@ function utf8Length(s: string): number {
 
 // ---- body validation ----
 
-const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'disks', 'nics', 'weight', 'cap'] as const;
 const PATCH_FIELDS = ['weight', 'cap', 'balloon_mib'] as const;
 const DEVICE_PATCH_FIELDS = ['rate_limiter'] as const;
-const DISK_FIELDS = ['path', 'readonly', 'overlay', 'rate_limiter'] as const;
-const NIC_FIELDS = ['mac', 'rate_limiter'] as const;
-const LIMITER_FIELDS = ['bandwidth', 'ops'] as const;
-const BUCKET_FIELDS = ['size', 'refill_time_ms', 'one_time_burst'] as const;
-
-type Obj = Record<string, unknown>;
-
-/** The object at `where`, with no fields but `allowed`. */
-function object(v: unknown, where: string, allowed: readonly string[]): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw E.notAnObject(where === '' ? 'the request body' : where, v);
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw E.unknownField(where, k, allowed);
-  return v as Obj;
-}
-
-const has = (o: Obj, k: string) => Object.hasOwn(o, k);
-const at = (where: string, k: string) => (where === '' ? k : `${where}.${k}`);
-
-function integer(v: unknown, field: string, range: { min: number; max: number }): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) throw E.notInRange(field, range.min, range.max, v);
-  return v;
-}
-
-function string(v: unknown, field: string, maxLength: number): string {
-  if (typeof v !== 'string') throw E.notAString(field, v);
-  const n = [...v].length;
-  if (n > maxLength) throw E.tooLong(field, maxLength, n);
-  return v;
-}
-
-/** An absolute, normalised path (PATH_PATTERN), with a message for each way to miss it. */
-function filePath(v: unknown, field: string): string {
-  const p = string(v, field, LIMITS.pathLength);
-  if (p.includes('\u0000')) throw E.pathHasNul(field);
-  if (!p.startsWith('/')) throw E.pathNotAbsolute(field, p);
-  if (!PATH_RE.test(p)) throw E.pathNotNormalised(field, p, posix.resolve(p));
-  return p;
-}
-
-function required(o: Obj, where: string, k: string): unknown {
-  if (!has(o, k)) throw E.missingField(at(where, k));
-  return o[k];
-}
-
-function array(v: unknown, field: string, maxItems: number): unknown[] {
-  if (!Array.isArray(v)) throw E.notAnArray(field, v);
-  if (v.length > maxItems) throw E.tooManyItems(field, maxItems, v.length);
-  return v;
-}
-
-function bucket(v: unknown, where: string): TokenBucket {
-  const o = object(v, where, BUCKET_FIELDS);
-  const b: TokenBucket = {
-    size: integer(required(o, where, 'size'), at(where, 'size'), LIMITS.bucketSize),
-    refill_time_ms: integer(required(o, where, 'refill_time_ms'), at(where, 'refill_time_ms'), LIMITS.refillTimeMs),
-  };
-  if (has(o, 'one_time_burst')) b.one_time_burst = integer(o.one_time_burst, at(where, 'one_time_burst'), LIMITS.oneTimeBurst);
-  return b;
-}
-
-function rateLimiter(v: unknown, where: string): RateLimiter {
-  const o = object(v, where, LIMITER_FIELDS);
-  const r: RateLimiter = {};
-  if (has(o, 'bandwidth')) r.bandwidth = bucket(o.bandwidth, at(where, 'bandwidth'));
-  if (has(o, 'ops')) r.ops = bucket(o.ops, at(where, 'ops'));
-  return r;
-}
-
-function disk(v: unknown, where: string): DiskConfig {
-  const o = object(v, where, DISK_FIELDS);
-  const d: DiskConfig = { path: filePath(required(o, where, 'path'), at(where, 'path')), readonly: false };
-  if (has(o, 'readonly')) {
-    if (typeof o.readonly !== 'boolean') throw E.notABoolean(at(where, 'readonly'), o.readonly);
-    d.readonly = o.readonly;
-  }
-  if (has(o, 'overlay')) {
-    d.overlay = filePath(o.overlay, at(where, 'overlay'));
-    if (d.readonly) throw E.readonlyWithOverlay(where);
-  }
-  if (has(o, 'rate_limiter')) d.rate_limiter = rateLimiter(o.rate_limiter, at(where, 'rate_limiter'));
-  return d;
-}
-
-function nic(v: unknown, where: string): NicConfig {
-  const o = object(v, where, NIC_FIELDS);
-  const n: NicConfig = {};
-  if (has(o, 'mac')) {
-    const field = at(where, 'mac');
-    const mac = string(o.mac, field, Infinity); // the pattern bounds the length, with the better message
-    if (!MAC_RE.test(mac) || mac === MAC_ZERO) throw E.badMac(field, mac);
-    n.mac = mac;
-  }
-  if (has(o, 'rate_limiter')) n.rate_limiter = rateLimiter(o.rate_limiter, at(where, 'rate_limiter'));
-  return n;
-}
-
-/**
- * Validates a VM definition (the body of POST /v1/vms, or one read back from the state directory) and fills in
- * defaults. Throws an ApiError naming the first offending field.
- */
-export function parseVmSpec(v: unknown): VmSpec {
-  const o = object(v, '', SPEC_FIELDS);
-  const name = string(required(o, '', 'name'), 'name', 63);
-  if (!NAME_RE.test(name)) throw E.badName(name);
-  const spec: VmSpec = {
-    name,
-    vcpus: has(o, 'vcpus') ? integer(o.vcpus, 'vcpus', LIMITS.vcpus) : LIMITS.vcpus.default,
-    memory_mib: has(o, 'memory_mib') ? integer(o.memory_mib, 'memory_mib', LIMITS.memory_mib) : LIMITS.memory_mib.default,
-    kernel: filePath(required(o, '', 'kernel'), 'kernel'),
-    disks: [],
-    nics: [],
-    weight: LIMITS.weight.default,
-    cap: LIMITS.cap.default,
-  };
-  if (has(o, 'initrd')) spec.initrd = filePath(o.initrd, 'initrd');
-  if (has(o, 'cmdline')) {
-    spec.cmdline = string(o.cmdline, 'cmdline', LIMITS.cmdlineLength);
-    if (!CMDLINE_RE.test(spec.cmdline)) throw E.badCmdline();
-  }
-  if (has(o, 'firmware')) spec.firmware = filePath(o.firmware, 'firmware');
-  if (has(o, 'disks')) spec.disks = array(o.disks, 'disks', LIMITS.disks.maxItems).map((d, i) => disk(d, `disks[${i}]`));
-  if (has(o, 'nics')) spec.nics = array(o.nics, 'nics', LIMITS.nics.maxItems).map((n, i) => nic(n, `nics[${i}]`));
-  if (has(o, 'weight')) spec.weight = integer(o.weight, 'weight', LIMITS.weight);
-  if (has(o, 'cap')) spec.cap = integer(o.cap, 'cap', LIMITS.cap);
-  return spec;
-}
 
 const RESTORE_FIELDS = ['snapshot', 'name', 'overlays', 'weight', 'cap'] as const;
 const SNAPSHOT_FIELDS = ['path', 'after', 'compress'] as const;

@@ -204,7 +204,7 @@ export class RateLimiter implements IoLimiter {
   }
 }
 
-/** A token bucket as the API and the stored definitions write it (src/api/actions.ts). */
+/** A token bucket as the API and the stored definitions write it (checked by spec.ts). */
 export interface ApiTokenBucket {
   size: number;
   refill_time_ms: number;

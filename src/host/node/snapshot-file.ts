@@ -13,7 +13,7 @@ import { SnapshotError } from '../../core/snapshot/state.js';
 import type { Vm } from '../../core/machine/vm.js';
 import { diskName, machineFiles, specFromMachine, type BlockDescription, type MachineDescription } from '../../hypervisor/machine.js';
 import { DEFAULT_SCHEDULING } from '../../hypervisor/model.js';
-import { parseVmSpec } from '../../api/actions.js';
+import { parseVmSpec } from '../../hypervisor/spec.js';
 import { fileChanged, fileIdentity, type FileIdentity } from './file-identity.js';
 import { copyOverlay, DiskError } from './block-file.js';
 import { checkConfined, FileRefused, openConfined } from './confined-open.js';

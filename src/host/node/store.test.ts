@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { StoreError, VmStore } from './store.js';
 import type { StoredVm } from '../../hypervisor/stored-vm.js';
-import { parseVmSpec } from '../../api/actions.js';
+import { parseVmSpec } from '../../hypervisor/spec.js';
 
 const made: string[] = [];
 after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { acquirePidLock, errCode, fsyncDir, PidLockError, releasePidLock } from './pid-lock.js';
 import type { DesiredState, StoredVm } from '../../hypervisor/stored-vm.js';
 import { ApiError } from '../../hypervisor/errors.js';
-import { parseVmSpec, VM_ID_PATTERN } from '../../api/actions.js';
+import { parseVmSpec, VM_ID_PATTERN } from '../../hypervisor/spec.js';
 import { VM_STATES, type VmSpec, type VmState } from '../../hypervisor/model.js';
 
 const DESIRED: readonly DesiredState[] = ['running', 'paused', 'stopped'];
