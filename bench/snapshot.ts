@@ -79,7 +79,13 @@ async function migrations(d: Daemon, id: string, runs: number, to?: Daemon): Pro
 }
 
 /** The daemon's figures: snapshot of a running default guest, a VM restored from it to a command answered, migrations. */
-async function daemonFigures(work: string, guestDir: string, runs: number): Promise<{ bytes: number; pausedMs: number; restoreS: number; local: Migration; remote: Migration }> {
+interface SnapshotFigures {
+  bytes: number;
+  pausedMs: number;
+  restoreS: number;
+}
+
+async function daemonFigures(work: string, guestDir: string, runs: number): Promise<{ plain: SnapshotFigures; packed: SnapshotFigures; local: Migration; remote: Migration }> {
   const d = await startDaemon(join(work, 'state'), ['--allow-dir', guestDir, '--allow-dir', work]);
   const d2 = await startDaemon(join(work, 'state2'), ['--allow-dir', guestDir, '--allow-dir', work]);
   try {
@@ -89,29 +95,33 @@ async function daemonFigures(work: string, guestDir: string, runs: number): Prom
     await api(d, 'POST', `/v1/vms/${vm.id}/start`);
     await con.waitFor(BANNER);
     await new Promise((r) => setTimeout(r, 2000)); // idle at its prompt
-    let bytes = 0;
-    let pausedMs = Infinity;
-    let restoreS = Infinity;
-    for (let i = 0; i < runs; i++) {
-      const file = join(work, `src-${i}.snap`);
-      const s = await api(d, 'POST', `/v1/vms/${vm.id}/snapshot`, { path: file });
-      if (s.status !== 200) fail(`snapshot: ${JSON.stringify(s.json)}`);
-      bytes = s.json.bytes;
-      pausedMs = Math.min(pausedMs, s.json.elapsed_ms);
-      const t0 = performance.now();
-      const c = (await api(d, 'POST', '/v1/vms', { snapshot: file, name: `clone${i}` })).json;
-      const cc = await collectConsole(d, c.id);
-      await api(d, 'POST', `/v1/vms/${c.id}/start`);
-      await typeLine(d, c.id, 'echo READY-$((6*7))');
-      await cc.waitFor(/(^|\n)READY-42/);
-      restoreS = Math.min(restoreS, (performance.now() - t0) / 1000);
-      cc.close();
-      await api(d, 'POST', `/v1/vms/${c.id}/stop`);
-    }
+    let clones = 0;
+    const snapshots = async (compress: boolean): Promise<SnapshotFigures> => {
+      const f: SnapshotFigures = { bytes: 0, pausedMs: Infinity, restoreS: Infinity };
+      for (let i = 0; i < runs; i++) {
+        const file = join(work, `src-${clones}.snap`);
+        const s = await api(d, 'POST', `/v1/vms/${vm.id}/snapshot`, { path: file, compress });
+        if (s.status !== 200) fail(`snapshot: ${JSON.stringify(s.json)}`);
+        f.bytes = s.json.bytes;
+        f.pausedMs = Math.min(f.pausedMs, s.json.elapsed_ms);
+        const t0 = performance.now();
+        const c = (await api(d, 'POST', '/v1/vms', { snapshot: file, name: `clone${clones++}` })).json;
+        const cc = await collectConsole(d, c.id);
+        await api(d, 'POST', `/v1/vms/${c.id}/start`);
+        await typeLine(d, c.id, 'echo READY-$((6*7))');
+        await cc.waitFor(/(^|\n)READY-42/);
+        f.restoreS = Math.min(f.restoreS, (performance.now() - t0) / 1000);
+        cc.close();
+        await api(d, 'POST', `/v1/vms/${c.id}/stop`);
+      }
+      return f;
+    };
+    const plain = await snapshots(false);
+    const packed = await snapshots(true);
     con.close();
     const local = await migrations(d, vm.id, runs);
     const remote = await migrations(d, vm.id, runs, d2);
-    return { bytes, pausedMs, restoreS, local, remote };
+    return { plain, packed, local, remote };
   } finally {
     await stopDaemon(d);
     await stopDaemon(d2);
@@ -149,10 +159,13 @@ async function main(): Promise<void> {
     table.push(['tvisor run, resumed from its saved start', secs(resumed), timesQemu(resumed, qemu)]);
     table.push(['tvisor run --cold-boot', secs(cold), timesQemu(cold, qemu)]);
     if (qemu) table.push([`${QEMU} (TCG), booting`, secs(qemu), '1.0x']);
-    table.push(['daemon: restore from a snapshot (API to answer)', secs(dm.restoreS), timesQemu(dm.restoreS, qemu)]);
+    table.push(['daemon: restore from a snapshot (API to answer)', secs(dm.plain.restoreS), timesQemu(dm.plain.restoreS, qemu)]);
+    table.push(['daemon: the same, its RAM compressed', secs(dm.packed.restoreS), timesQemu(dm.packed.restoreS, qemu)]);
     printTable(table);
     console.log('');
-    console.log(`daemon snapshot of the running guest at its prompt: ${(dm.bytes / 2 ** 20).toFixed(1)} MiB, the guest paused ${dm.pausedMs.toFixed(0)} ms`);
+    const snap = (what: string, f: SnapshotFigures) => console.log(`daemon snapshot of the running guest at its prompt${what}: ${(f.bytes / 2 ** 20).toFixed(1)} MiB, the guest paused ${f.pausedMs.toFixed(0)} ms`);
+    snap('', dm.plain);
+    snap(', compressed', dm.packed);
     const m = (what: string, x: Migration) => console.log(`live migration ${what}: ${x.rounds} rounds, ${x.mib.toFixed(1)} MiB copied, ` +
       `${x.totalMs.toFixed(0)} ms in all, the guest stopped ${x.downtimeMs.toFixed(0)} ms (issue 15's goal: <= 100 ms)`);
     m('to a thread of its own', dm.local);

@@ -137,3 +137,33 @@ test('a VM defined from a snapshot (its RAM compressed) still resumes it after a
   await typeLine(d2, clone.id, 'cat /tmp/m');
   await cc.waitFor(/marker-42/);
 });
+
+test('a VM whose two vCPUs run in threads of their own is saved and restored, both harts going on', async () => {
+  const d = await daemon('state-smp');
+  const vm = (await api(d, 'POST', '/v1/vms', { name: 'duo', kernel: guest.kernel, initrd: guest.initrd, memory_mib: 128, vcpus: 2 })).json;
+  const con = await collectConsole(d, vm.id);
+  await api(d, 'POST', `/v1/vms/${vm.id}/start`);
+  await con.waitFor(/tvisor guest: Linux/);
+  await typeLine(d, vm.id, 'echo duo-$((6*7)) > /tmp/m; echo online=$(cat /sys/devices/system/cpu/online)');
+  await con.waitFor(/online=0-1\r?\n/);
+  const snap = join(dir, 'duo.snap');
+  const saved = await api(d, 'POST', `/v1/vms/${vm.id}/snapshot`, { path: snap });
+  assert.equal(saved.status, 200, JSON.stringify(saved.json));
+  await typeLine(d, vm.id, 'echo STILL-$((6*7))');
+  await con.waitFor(/(^|\n)STILL-42/);
+  await api(d, 'POST', `/v1/vms/${vm.id}/stop`);
+
+  const clone = (await api(d, 'POST', '/v1/vms', { snapshot: snap, name: 'duo2' })).json;
+  assert.equal(clone.config.vcpus, 2);
+  const cc = await collectConsole(d, clone.id);
+  await api(d, 'POST', `/v1/vms/${clone.id}/start`);
+  // two busy loops: hart 1 (in its own thread, restored there) must run one of them
+  await typeLine(d, clone.id, 'cat /tmp/m; (while :; do :; done &); (while :; do :; done &); ' +
+    "a=$(grep '^cpu1 ' /proc/stat | cut -d' ' -f2); sleep 3; b=$(grep '^cpu1 ' /proc/stat | cut -d' ' -f2); echo CPU1-$a-$b");
+  await cc.waitFor(/duo-42/);
+  await cc.waitFor(/CPU1-\d+-\d+\r?\n/);
+  const [, a, b] = /CPU1-(\d+)-(\d+)/.exec(cc.text())!.map(Number);
+  assert.ok(b > a + 50, `hart 1 ran the guest's work after the restore (cpu1 user ticks ${a} -> ${b})`);
+  const info = (await api(d, 'GET', `/v1/vms/${clone.id}`)).json;
+  assert.equal(info.state, 'running');
+});

@@ -370,7 +370,7 @@ export function openApiDocument(): object {
         post: {
           operationId: 'snapshotVm',
           summary: 'Save the running guest to a file',
-          description: 'Allowed when the VM is running or paused (else 409). The guest is paused for the write (its disks flushed, the copies of its writable overlays made), then runs on, stays paused or is stopped as `after` asks. RAM is written sparsely: only the pages the guest ever wrote, zero pages left out. POST /v1/vms with {"snapshot": PATH} restores it, as a new VM (tvisor restore). A VM whose vCPUs run in parallel (vcpus > 1 without firmware) cannot be saved yet: 409. 500 snapshot_failed when the host could not write it (the message says why, and the VM runs on as asked).',
+          description: 'Allowed when the VM is running or paused (else 409). The guest is paused for the write (its disks flushed, the copies of its writable overlays made), then runs on, stays paused or is stopped as `after` asks. RAM is written sparsely: only the pages the guest ever wrote, zero pages left out. POST /v1/vms with {"snapshot": PATH} restores it, as a new VM (tvisor restore). A VM whose vCPUs run in parallel (vcpus > 1 without firmware) is saved with each hart\'s state taken in its own thread, and restored with its harts in threads again. 500 snapshot_failed when the host could not write it (the message says why, and the VM runs on as asked).',
           parameters: [idParam],
           requestBody: { required: true, content: { 'application/json': { schema: ref('SnapshotRequest') } } },
           responses: { '200': json(ref('SnapshotInfo'), 'Written.'), ...errs(...COMMON, 403, 409, 413, 415) },

@@ -303,7 +303,7 @@ export function migrationFailed(id: string, why: string, after: string): ApiErro
   return new ApiError('migration_failed', `could not migrate VM ${id}: ${why}; ${after}`);
 }
 
-/** A VM whose harts run in threads of their own (vcpus > 1 without firmware) cannot be saved yet. */
+/** A VM that cannot be saved now (it waits for its thread). */
 export function snapshotUnsupported(id: string, why: string): ApiError {
   return new ApiError('conflict', `cannot snapshot VM ${id}: ${why}`);
 }

@@ -22,6 +22,7 @@ import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
 import type { FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
+import type { RemoteHartState } from '../core/machine/smp-hart.js';
 import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
 import type { ConsoleSink } from './vm-console.js';
@@ -54,6 +55,8 @@ export class VmManager {
   /** Per VM thread (or per queued VM, until it has one), from start until the thread has closed its disks: the process-wide disk registry. */
   private readonly diskHolds = new Map<object, DiskHold>();
 
+  /** Hart threads asked for their hart's state (a snapshot), with what takes the answer. */
+  private readonly hartSaves = new Map<VmThread, (m: FromVm) => void>();
   /** Live migrations (migrations.ts), doing their work on the VMs through the manager's own operations. */
   private readonly migrations: Migrations;
   /** Moves busy VMs off shared threads while a host CPU is free (ManagerOptions.rebalanceMs). */
@@ -237,7 +240,6 @@ export class VmManager {
     if (e) throw e;
     if (vm.busy) throw busyWith(vm, 'snapshot');
     const s = vm.stored.spec;
-    if (s.vcpus > 1 && !s.firmware) throw snapshotUnsupported(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), and their state cannot be saved yet');
     if (this.o.allowedDirs) checkPathsAllowed([{ field: 'path', path: req.path }], this.o.allowedDirs);
     const thread = vm.thread;
     if (!thread) throw snapshotUnsupported(id, 'it waits for its turn to be set up; try again in a moment');
@@ -250,7 +252,11 @@ export class VmManager {
     vm.busy = 'snapshot';
     let saved: Extract<FromVm, { t: 'snapshot-done' }>;
     try {
-      const m = await this.request(vm, thread, { t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap }, ...(req.compress ? { compress: true } : {}) });
+      // harts in hart threads first: saved there, written with the rest by the VM thread
+      const remote = vm.hartThreads.length > 0 ? await this.saveHarts(vm) : undefined;
+      const m = await this.request(vm, thread, {
+        t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap }, ...(req.compress ? { compress: true } : {}), ...(remote ? { remote } : {}),
+      });
       if (m.t === 'snapshot-error') throw m.refused ? new ApiError('conflict', m.message) : new Error(m.message);
       saved = m as Extract<FromVm, { t: 'snapshot-done' }>;
     } catch (err) {
@@ -500,6 +506,18 @@ export class VmManager {
     return { index, key: this.scheduler.addVcpu(vm.stored.id, index), thread, ready, wantWake: false, pcpu: -1, wakeTimer: null };
   }
 
+  /** The harts of a parked VM's hart threads, each saved in its thread (in hart order); rejects if one cannot be. */
+  private saveHarts(vm: ManagedVm): Promise<RemoteHartState[]> {
+    return Promise.all(vm.hartThreads.map((t) => new Promise<RemoteHartState>((resolve, reject) => {
+      this.hartSaves.set(t, (m) => {
+        this.hartSaves.delete(t);
+        if (m.t === 'hart-state') resolve(m.state);
+        else reject(new Error(m.t === 'hart-error' ? m.message : 'its hart thread ended'));
+      });
+      t.send({ t: 'hart-save' });
+    })));
+  }
+
   /** A multi-vCPU VM with parallel harts: one thread per further hart, on the VM thread's shared RAM. */
   private startHartThreads(vm: ManagedVm, smp: SmpShare): void {
     for (let j = 1; j < smp.harts; j++) {
@@ -528,6 +546,10 @@ export class VmManager {
             break;
           case 'reset':
             this.guestReset(vm, m.kind);
+            break;
+          case 'hart-state':
+          case 'hart-error':
+            this.hartSaves.get(t)?.(m);
             break;
           default:
             break;
@@ -618,7 +640,10 @@ export class VmManager {
       this.scheduler.removeVm(vm.stored.id);
       vm.vcpus = [];
     }
-    for (const t of vm.hartThreads.splice(0)) t.terminate();
+    for (const t of vm.hartThreads.splice(0)) {
+      t.terminate();
+      this.hartSaves.get(t)?.({ t: 'stopped' });
+    }
   }
 
   /**

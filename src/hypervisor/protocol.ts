@@ -5,6 +5,7 @@
 // any host with threads can carry it.
 import type { RateLimiterConfig } from './rate-limiter.js';
 import type { MachineDescription } from './machine.js';
+import type { RemoteHartState } from '../core/machine/smp-hart.js';
 
 /** What a VM thread needs to build its machine. Paths are host paths, checked at create and again when opened. */
 export interface VmThreadConfig {
@@ -52,8 +53,12 @@ export interface SmpShare {
   touched: SharedArrayBuffer;
   link: SharedArrayBuffer;
   mmio: { base: number; size: number; name: string }[];
-  /** performance.timeOrigin + performance.now() (ms) at which the VM's mtime was 0. */
+  /** performance.timeOrigin + performance.now() (ms) at which the VM's clock counted 0. */
   epochMs: number;
+  /** mtime's lead over that count (a restored guest's mtime goes on from its saved value). */
+  mtimeOffset: number;
+  /** A restored guest: what hart 1, 2, … each restore (their records in the saved state). */
+  restore?: RemoteHartState[];
   ramBase: number;
   ramSize: number;
   harts: number;
@@ -61,8 +66,10 @@ export interface SmpShare {
 
 export type ToVm =
   | { t: 'init'; config: VmThreadConfig }
-  /** To a hart thread: run hart `hartId` of the VM described by `smp`. */
+  /** To a hart thread: run hart `hartId` of the VM described by `smp` (restoring its saved state, if any). */
   | { t: 'init-hart'; hartId: number; smp: SmpShare }
+  /** To a hart thread, between slices: its hart's state for a snapshot; answered by 'hart-state'. */
+  | { t: 'hart-save' }
   /** Run a slice; stealNs = the vCPU's steal time so far, for the guest's STA record. */
   | { t: 'run'; budgetNs: number; stealNs: number }
   /**
@@ -79,9 +86,9 @@ export type ToVm =
   | { t: 'rate-limiter'; device: 'disk' | 'nic'; index: number; config: RateLimiterConfig | null }
   /**
    * Save the VM (its vCPUs are parked: this comes between slices) to `path`, with the daemon's `settings` in the
-   * record (its RAM compressed if `compress`); answered by 'snapshot-done' or 'snapshot-error'.
+   * record (its RAM compressed if `compress`; `remote`: the harts in hart threads, saved there just before); answered by 'snapshot-done' or 'snapshot-error'.
    */
-  | { t: 'snapshot'; path: string; settings: { weight: number; cap: number }; compress?: boolean }
+  | { t: 'snapshot'; path: string; settings: { weight: number; cap: number }; compress?: boolean; remote?: RemoteHartState[] }
   /**
    * Live migration's pre-copy, between slices (the VM runs on): `all`, every page the guest wrote so far, and
    * the dirty log starts; else the pages written since the last batch. Answered by 'migrate-pages'.
@@ -141,6 +148,9 @@ export type FromVm =
   | { t: 'migrate-final'; pages: ArrayBuffer; count: number; state: unknown }
   | { t: 'migrate-error'; message: string }
   | { t: 'pong' }
+  /** A hart thread's hart, saved ('hart-save'), or why it could not be. */
+  | { t: 'hart-state'; state: RemoteHartState }
+  | { t: 'hart-error'; message: string }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' }
   /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */

@@ -20,6 +20,10 @@ export const TIMEBASE_HZ = 10_000_000;
 export class Timebase {
   private t0: number;
   private offset = 0;
+  /** Ticks mtime is ahead of the clock's count (moved by set(); threads of one VM hand it on to agree). */
+  get offsetTicks(): number {
+    return this.offset;
+  }
   /** mtime counts from `t0` on the clock (default: now); threads of one VM pass the same t0 to agree. */
   constructor(private readonly clock: Clock, t0?: number) {
     this.t0 = t0 ?? clock.nowNs();

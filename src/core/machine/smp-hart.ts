@@ -6,7 +6,8 @@ import { Bus, type Device } from '../devices/bus.js';
 import { Clint, Timebase } from '../devices/clint.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
-import { Sbi, HartState, type ResetKind } from '../sbi/sbi.js';
+import { Sbi, HartState, type ResetKind, type SbiState } from '../sbi/sbi.js';
+import { restoreHart, saveHart, type HartState as SavedHart } from '../snapshot/hart.js';
 import { SmpLink } from './smp.js';
 import { prepareSupervisorHart, stuckReason } from './vm.js';
 import type { Clock } from '../host/clock.js';
@@ -36,6 +37,15 @@ export interface RemoteHartConfig {
   wake(hart: number): void;
   /** When the hart translates guest code to WebAssembly (default: on). */
   jit?: JitMode;
+  /** mtime's lead over the shared clock (the device thread's Timebase.offsetTicks: a restored VM's is not 0). */
+  mtimeOffset?: number;
+}
+
+/** What a hart in another thread saves (Vm.saveState puts it among the device thread's). */
+export interface RemoteHartState {
+  hart: SavedHart;
+  /** Its SBI's record: the SBI's per-hart state (the steal-time area) of this hart is in it. */
+  sbi: SbiState;
 }
 
 export interface RemoteSlice {
@@ -84,6 +94,7 @@ export class RemoteHartMachine {
     const bus = new Bus();
     for (const m of cfg.mmio) bus.map(m.base, m.size, m.name, new RemoteDevice(this.link, cfg.hartId, m.base));
     this.clint = new Clint(new Timebase(this.clock, 0), cfg.harts);
+    if (cfg.mtimeOffset) this.clint.timebase.set(this.clint.timebase.now() + cfg.mtimeOffset);
     this.hart = new Hart({ hartId: cfg.hartId, ram: this.ram, bus, code: this.code, clint: this.clint, jit: cfg.jit });
     const harts: (Hart | null)[] = Array.from({ length: cfg.harts }, (_, i) => (i === cfg.hartId ? this.hart : null));
     this.sbi = new Sbi({
@@ -104,6 +115,22 @@ export class RemoteHartMachine {
     this.hart.waiting = true;
     this.hart.chunkHook = () => this.sync();
     this.hart.onFenceI = () => this.code.clear();
+  }
+
+  /**
+   * The hart's state, between slices, for a snapshot of its VM: what other threads asked of it (a start, an
+   * IPI) is taken first, so that it is in the record rather than in the link.
+   */
+  save(): RemoteHartState {
+    this.sync();
+    return { hart: saveHart(this.hart), sbi: this.sbi.save() };
+  }
+
+  /** Takes a saved state (RemoteHartState) into this hart, refusing a bad record before changing anything. */
+  restore(record: RemoteHartState): void {
+    restoreHart(this.hart, record.hart);
+    this.sbi.restore(record.sbi);
+    this.code.clear();
   }
 
   /** Takes what other threads asked of this hart: start, IPIs, fences, the PLIC's lines. */

@@ -19,6 +19,7 @@ import { boardDevices, buildDeviceTree, PLIC_SOURCES, RAM_BASE, VIRTIO_SLOTS, ty
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
 import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
+import type { RemoteHartState } from './smp-hart.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent, type VirtioMmioState } from '../virtio/mmio.js';
 import { RecordReader, SnapshotError } from '../snapshot/state.js';
 import { restoreHart, saveHart, type HartState } from '../snapshot/hart.js';
@@ -134,6 +135,8 @@ export class Vm {
   /** The VM generation ID: a new one on every restore, so a resumed guest reseeds its random generator. */
   readonly vmgenid: VmGenId;
   readonly harts: Hart[] = [];
+  /** Restored harts for other threads, until the host takes them (takeRemoteStates). */
+  private remoteStates: RemoteHartState[] | null = null;
   readonly sbi: Sbi | null;
   readonly dtb: Uint8Array;
   readonly virtio: VirtioMmio[] = [];
@@ -393,10 +396,6 @@ export class Vm {
   }
 
   /**
-   * The machine's state, besides its RAM (see ramPages): every hart, the board devices, the SBI and each
-   * virtio transport with its device. Take it between slices. Harts in other threads cannot be saved yet.
-   */
-  /**
    * Starts logging the RAM pages written (live migration's pre-copy: send everything, then what was written
    * meanwhile, round after round, then stop the VM and send the rest with saveState()). Between slices only.
    */
@@ -418,19 +417,40 @@ export class Vm {
     this.ram.stopDirtyLog();
   }
 
-  saveState(): VmState {
-    if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be saved yet');
+  /**
+   * The machine's state, besides its RAM (see ramPages): every hart, the board devices, the SBI and each
+   * virtio transport with its device. Take it between slices; harts in other threads (harts 1…) give `remote`,
+   * saved in their threads meanwhile (RemoteHartMachine.save).
+   */
+  saveState(remote?: readonly RemoteHartState[]): VmState {
+    const smp = this.cfg.smp;
+    if (smp && remote?.length !== this.harts.length - 1) {
+      throw new SnapshotError(`snapshot: the harts in other threads must be saved with it (${remote?.length ?? 0} of ${this.harts.length - 1} given)`);
+    }
+    const sbi = this.sbi?.save() ?? null;
+    // harts in other threads: their own records, and the per-hart part of their SBI's
+    if (smp && sbi) sbi.sta = sbi.sta.map((a, i) => (i === 0 ? a : remote![i - 1].sbi.sta[i] ?? null));
     return {
       version: 2,
-      harts: this.harts.map(saveHart),
+      harts: smp ? [saveHart(this.harts[0]), ...remote!.map((r) => r.hart)] : this.harts.map(saveHart),
       clint: this.clint.save(),
       plic: this.plic.save(),
       uart: this.uart.save(),
       rtc: this.rtc.save(),
       vmgenid: this.vmgenid.save(),
-      sbi: this.sbi?.save() ?? null,
+      sbi,
       virtio: this.virtio.map((v) => v.save()),
     };
+  }
+
+  /**
+   * After restoreState with harts in other threads: what each of them (harts 1…) is to restore, and mtime's
+   * lead over the shared clock, for their threads (taken once).
+   */
+  takeRemoteStates(): { harts: RemoteHartState[]; mtimeOffset: number } | null {
+    const r = this.remoteStates;
+    this.remoteStates = null;
+    return r && { harts: r, mtimeOffset: this.clint.timebase.offsetTicks };
   }
 
   /**
@@ -440,7 +460,6 @@ export class Vm {
    * outside RAM) leaves the machine unusable: the caller discards it.
    */
   restoreState(record: unknown): void {
-    if (this.cfg.smp) throw new SnapshotError('snapshot: a VM whose harts run in other threads cannot be restored yet');
     const r = new RecordReader(record, 'vm', 2);
     const harts = r.records('harts', this.harts.length);
     const virtio = r.records('virtio', this.virtio.length);
@@ -449,7 +468,9 @@ export class Vm {
       throw new SnapshotError(`snapshot: saved ${sbi === null ? 'under M-mode firmware' : 'with tvisor\'s SBI'}, restored ${this.sbi === null ? 'under firmware' : 'with tvisor\'s SBI'}`);
     }
     this.code.clear(); // decoded and translated code of the RAM the machine had before
-    harts.forEach((h, i) => restoreHart(this.harts[i], h));
+    // harts in other threads restore there (takeRemoteStates); this thread's copies of them stay parked
+    harts.forEach((h, i) => (!this.cfg.smp || i === 0) && restoreHart(this.harts[i], h));
+    if (this.cfg.smp) this.remoteStates = harts.slice(1).map((h) => ({ hart: h as HartState, sbi: sbi as SbiState }));
     this.clint.restore(r.raw('clint'));
     this.plic.restore(r.raw('plic'));
     this.uart.restore(r.raw('uart'));

@@ -44,7 +44,10 @@ port.on('message', (m: ToVm) => {
           reset: (kind) => post({ t: 'reset', kind }),
           wake: (hart) => post({ t: 'wake', hart }),
           jit,
+          mtimeOffset: m.smp.mtimeOffset,
         });
+        const saved = m.smp.restore?.[m.hartId - 1];
+        if (saved) machine.restore(saved);
         post({ t: 'ready' });
       } catch (e) {
         post({ t: 'init-error', message: (e as Error).message });
@@ -68,6 +71,14 @@ port.on('message', (m: ToVm) => {
     }
     case 'console-ack':
       out.acked(m.bytes);
+      break;
+    case 'hart-save':
+      try {
+        if (!machine) throw new Error('the hart was not set up');
+        post({ t: 'hart-state', state: machine.save() });
+      } catch (e) {
+        post({ t: 'hart-error', message: (e as Error).message });
+      }
       break;
     default:
       break;

@@ -11,6 +11,7 @@ import {
 } from '../../core/snapshot/file.js';
 import { SnapshotError } from '../../core/snapshot/state.js';
 import type { Vm } from '../../core/machine/vm.js';
+import type { RemoteHartState } from '../../core/machine/smp-hart.js';
 import { diskName, machineFiles, specFromMachine, type BlockDescription, type MachineDescription } from '../../hypervisor/machine.js';
 import { DEFAULT_SCHEDULING } from '../../hypervisor/model.js';
 import { parseVmSpec } from '../../hypervisor/spec.js';
@@ -65,6 +66,8 @@ export interface SnapshotWrite {
   allowedDirs?: readonly string[];
   /** Compress the RAM (raw DEFLATE, zlib's fastest level): a quarter of the size, some 0.3 s more to write. */
   compress?: boolean;
+  /** The harts that run in other threads, saved there (Vm.saveState). */
+  remote?: RemoteHartState[];
 }
 
 /** Raw DEFLATE at zlib's fastest level: the guest's RAM (code, page cache) shrinks about 4x. */
@@ -83,7 +86,7 @@ export function savedDiskPath(path: string, disk: string): string {
  * file. Throws SnapshotError (the machine cannot be saved) or Error (the host could not write).
  */
 export function writeSnapshot(path: string, vm: Vm, w: SnapshotWrite): { bytes: number; savedDisks: string[] } {
-  const state = vm.saveState();
+  const state = vm.saveState(w.remote);
   const copies = w.keepOverlays
     ? blocks(w.machine).flatMap((d, i) => (d.overlay === undefined ? [] : [{ disk: diskName(i), from: d.overlay, to: savedDiskPath(path, diskName(i)) }]))
     : [];

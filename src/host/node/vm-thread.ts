@@ -164,9 +164,9 @@ class VmSlot {
     const m = cfg.machine;
     this.machine = m;
     this.allowedDirs = cfg.allowedDirs;
-    // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one);
-    // a restored machine keeps its harts here, as it was saved (`tvisor run` runs them in one thread)
-    if (m.vcpus > 1 && !m.firmware && !cfg.restore) {
+    // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one),
+    // a restored machine's too (its harts restore there: 'ready' hands them their saved states)
+    if (m.vcpus > 1 && !m.firmware) {
       this.link = new SmpLink(m.vcpus);
       this.epochMs = performance.timeOrigin + performance.now();
       this.clock = epochClock(this.epochMs);
@@ -228,7 +228,7 @@ class VmSlot {
       if (!vm || !this.devices || this.stopped) throw new Error('its machine was not built');
       this.devices.openDisks(m.owner);
       vm.restoreState(m.state);
-      this.post({ t: 'ready' });
+      this.post(this.ready());
     } catch (e) {
       this.stopped = true;
       this.close();
@@ -286,12 +286,28 @@ class VmSlot {
       if (!vm || !devices || !this.machine || this.stopped || vm.exited) throw new Error('the VM has ended');
       const r = writeSnapshot(m.path, vm, {
         machine: this.machine, flushDisks: () => devices.flushDisks(), keepOverlays: true, console: this.recentConsole(), settings: m.settings,
-        allowedDirs: this.allowedDirs, compress: m.compress,
+        allowedDirs: this.allowedDirs, compress: m.compress, remote: m.remote,
       });
       this.post({ t: 'snapshot-done', bytes: r.bytes, savedDisks: r.savedDisks });
     } catch (e) {
       this.post({ t: 'snapshot-error', message: (e as Error).message, refused: e instanceof SnapshotRefused });
     }
+  }
+
+  /** The machine can run: with harts in other threads, what their threads need (a restored guest's harts too). */
+  private ready(): Extract<FromVm, { t: 'ready' }> {
+    const vm = this.vm!;
+    const m = this.machine!;
+    if (!this.link) return { t: 'ready' };
+    const restored = vm.takeRemoteStates();
+    return {
+      t: 'ready',
+      smp: {
+        memory: vm.ram.memory, touched: vm.ram.touchedBuffer as SharedArrayBuffer, link: this.link.buffer, mmio: vm.mmioLayout(),
+        epochMs: this.epochMs, mtimeOffset: restored?.mtimeOffset ?? 0, ramBase: RAM_BASE, ramSize: m.memoryBytes, harts: m.vcpus,
+        ...(restored ? { restore: restored.harts } : {}),
+      },
+    };
   }
 
   /** Closes the disks (best effort: the lock files are removed at exit too). */
@@ -306,16 +322,8 @@ class VmSlot {
       case 'init':
         try {
           this.init(m.config);
-          if (this.link && this.vm) {
-            post({
-              t: 'ready',
-              smp: {
-                memory: this.vm.ram.memory, touched: this.vm.ram.touchedBuffer as SharedArrayBuffer, link: this.link.buffer, mmio: this.vm.mmioLayout(),
-                epochMs: this.epochMs, ramBase: RAM_BASE, ramSize: m.config.machine.memoryBytes, harts: m.config.machine.vcpus,
-              },
-            });
-            void this.serveDoorbell(this.link);
-          } else post({ t: m.config.restore && 'incoming' in m.config.restore ? 'incoming-ready' : 'ready' });
+          if (this.link) void this.serveDoorbell(this.link);
+          post(m.config.restore && 'incoming' in m.config.restore ? { t: 'incoming-ready' } : this.ready());
         } catch (e) {
           this.close();
           post({ t: 'init-error', message: (e as Error).message });
