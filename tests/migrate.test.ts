@@ -134,3 +134,36 @@ test('a VM moves to another daemon, live, and goes on counting there; refusals a
     await stopDaemon(d2);
   }
 });
+
+test('a VM whose two vCPUs run in threads of their own moves twice, live, with work on both: no write of either hart is lost', async () => {
+  const d3 = await startDaemon(join(dir, 'state3'), ['--allow-dir', guest.dir, '--pcpus', '2']);
+  try {
+    const vm = (await api(d3, 'POST', '/v1/vms', { name: 'duo', kernel: guest.kernel, initrd: guest.initrd, memory_mib: 128, vcpus: 2 })).json;
+    const con = await collectConsole(d3, vm.id);
+    await api(d3, 'POST', `/v1/vms/${vm.id}/start`);
+    await con.waitFor(/tvisor guest: Linux/);
+    // two writers (the guest spreads them over both harts), each appending its count to a file in RAM (tmpfs),
+    // until told to stop
+    await typeLine(d3, vm.id, 'for n in 1 2; do (i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo $i >> /tmp/s$n; done &); done; sleep 1; echo STARTED');
+    await con.waitFor(/(^|\n)STARTED\r?\n/);
+    for (let i = 0; i < 2; i++) {
+      const r = await api(d3, 'POST', `/v1/vms/${vm.id}/migrate`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.vm.state, 'running');
+      assert.ok(r.json.rounds >= 2, JSON.stringify(r.json));
+    }
+    // each file holds 1, 2, 3, … without a gap or a repeat, and hart 1 did its share after the moves
+    await typeLine(d3, vm.id, "a=$(grep '^cpu1 ' /proc/stat | cut -d' ' -f2); sleep 3; b=$(grep '^cpu1 ' /proc/stat | cut -d' ' -f2); touch /tmp/stop; sleep 1; " +
+      "for n in 1 2; do awk -v n=$n 'NR != $1 { print \"GAP-\" n \"-at-\" NR; exit } END { print \"LINES-\" n \"-\" NR }' /tmp/s$n; done; echo CPU1-$a-$b");
+    await con.waitFor(/CPU1-\d+-\d+\r?\n/);
+    const text = con.text();
+    assert.doesNotMatch(text, /GAP-\d/, 'a write lost or repeated');
+    const lines = [...text.matchAll(/LINES-(\d)-(\d+)/g)].map((m) => Number(m[2]));
+    assert.equal(lines.length, 2);
+    assert.ok(lines.every((n) => n > 20), `both writers went on: ${lines.join(', ')} lines`);
+    const [, a, b] = /CPU1-(\d+)-(\d+)/.exec(text)!.map(Number);
+    assert.ok(b > a + 50, `hart 1 ran after the moves (cpu1 user ticks ${a} -> ${b})`);
+  } finally {
+    await stopDaemon(d3);
+  }
+});

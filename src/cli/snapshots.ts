@@ -96,9 +96,9 @@ async function restore(args: string[]): Promise<number> {
 
 const MIGRATE_HELP = `Usage: tvisor migrate VM [--to ADDR [--to-token T | --to-token-file PATH]]
 
-Moves a running or paused VM, live: its RAM is copied while the guest runs (every page, then the pages
-written meanwhile, round after round), then the guest is stopped for the rest and its machine's state, and
-resumes at the destination. Without --to the destination is a VM thread of its own in the same daemon: the
+Moves a running or paused VM (of one vCPU or several), live: its RAM is copied while the guest runs (every
+page, then the pages written meanwhile, round after round), then the guest is stopped for the rest and its
+machine's state, and resumes at the destination. Without --to the destination is a VM thread of its own in the same daemon: the
 VM stays on the daemon's virtual switch, so its network connections go on. With --to it is another daemon
 (http://HOST:PORT), which must reach the VM's files at the same paths under its --allow-dir directories;
 the VM is then defined there and no longer here. If anything fails, the VM runs on here. Prints the

@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from './errors.js';
-import { fakeManager } from './test-manager.js';
+import { fakeManager, type FakeThread } from './test-manager.js';
 import type { VmSpec } from './model.js';
 import type { SnapshotSource } from './restore.js';
 import type { MachineDescription } from './machine.js';
-import type { ToVm } from './protocol.js';
+import type { FromVm, SmpShare, ToVm } from './protocol.js';
+import type { RemoteHartState } from '../core/machine/smp-hart.js';
 import type { MigrationLink, MigrationMessage } from './migration.js';
 
 const spec = (name: string, o: Partial<VmSpec> = {}): VmSpec => ({
@@ -85,15 +86,49 @@ test('a failed write leaves the VM as it was; a refusal is a conflict; a VM that
   await assert.rejects(manager.snapshot(id, { path: '/vms/y.snap' }), (e: unknown) => e instanceof ApiError && e.code === 'conflict', 'a crashed VM has no machine');
 });
 
-test('refused before anything happens: a stopped VM, parallel vCPUs, a path outside the allowed directories', async () => {
+test('refused before anything happens: a stopped VM, a path outside the allowed directories', async () => {
   const f = fakeManager({ allowedDirs: ['/vms'] });
-  const id = f.manager.create(spec('web', { vcpus: 2 })).id;
+  const id = f.manager.create(spec('web')).id;
   await assert.rejects(f.manager.snapshot(id, { path: '/vms/a.snap' }), /cannot snapshot VM .* it is created/);
   f.manager.start(id);
-  await assert.rejects(f.manager.snapshot(id, { path: '/vms/a.snap' }), /vCPUs run in parallel threads/);
-  const id2 = f.manager.create(spec('one')).id;
-  f.manager.start(id2);
-  await assert.rejects(f.manager.snapshot(id2, { path: '/etc/a.snap' }), (e: unknown) => e instanceof ApiError && e.code === 'forbidden_path');
+  await assert.rejects(f.manager.snapshot(id, { path: '/etc/a.snap' }), (e: unknown) => e instanceof ApiError && e.code === 'forbidden_path');
+});
+
+test('a VM whose harts run in hart threads: each saves its hart there, and the VM thread writes them with the rest', async () => {
+  const harts: FakeThread[] = [];
+  const f = fakeManager({
+    spawnHart: () => {
+      let handler: (m: FromVm) => void = () => {};
+      const t: FakeThread = { sent: [], emit: (m) => handler(m) };
+      harts.push(t);
+      return { send: (m) => t.sent.push(m), onMessage: (fn) => (handler = fn), onExit: () => {}, terminate: () => {} };
+    },
+  });
+  const id = f.manager.create(spec('duo', { vcpus: 2 })).id;
+  f.manager.start(id);
+  const t = f.threads[0];
+  const smp = { memory: null, touched: null, link: null, mmio: [], epochMs: 0, mtimeOffset: 0, ramBase: 0, ramSize: 0, harts: 2 } as unknown as SmpShare;
+  t.emit({ t: 'ready', smp });
+  assert.equal(harts.length, 1);
+  harts[0].emit({ t: 'ready' });
+  const saving = f.manager.snapshot(id, { path: '/vms/duo.snap' });
+  await tick();
+  assert.deepEqual(harts[0].sent.at(-1), { t: 'hart-save' });
+  assert.ok(!t.sent.some((m) => m.t === 'snapshot'), 'the VM thread writes once every hart is saved');
+  const state = { hart: { saved: 1 }, sbi: { sta: [null, null] } } as unknown as RemoteHartState;
+  harts[0].emit({ t: 'hart-state', state });
+  await tick();
+  const write = t.sent.at(-1)!;
+  assert.ok(write.t === 'snapshot');
+  assert.deepEqual(write.remote, [state]);
+  t.emit({ t: 'snapshot-done', bytes: 1, savedDisks: [] });
+  assert.equal((await saving).vm.state, 'running');
+  // a hart that cannot be saved fails the snapshot, and the VM runs on
+  const failing = f.manager.snapshot(id, { path: '/vms/duo.snap' });
+  await tick();
+  harts[0].emit({ t: 'hart-error', message: 'no machine' });
+  await assert.rejects(failing, /no machine/);
+  assert.equal(f.manager.inspect(id).state, 'running');
 });
 
 /** A source for a machine with disks vda (an overlay, saved) and vdb (read-only), recording what it was asked. */

@@ -55,8 +55,8 @@ export class VmManager {
   /** Per VM thread (or per queued VM, until it has one), from start until the thread has closed its disks: the process-wide disk registry. */
   private readonly diskHolds = new Map<object, DiskHold>();
 
-  /** Hart threads asked for their hart's state (a snapshot), with what takes the answer. */
-  private readonly hartSaves = new Map<VmThread, (m: FromVm) => void>();
+  /** Hart threads asked something (their hart's state for a snapshot, ...), with what takes the answer. */
+  private readonly hartRequests = new Map<VmThread, (m: FromVm) => void>();
   /** Live migrations (migrations.ts), doing their work on the VMs through the manager's own operations. */
   private readonly migrations: Migrations;
   /** Moves busy VMs off shared threads while a host CPU is free (ManagerOptions.rebalanceMs). */
@@ -80,6 +80,13 @@ export class VmManager {
       define: (spec) => this.vms.get(this.define(spec).id)!,
       forget: (vm, why) => this.forget(vm, why),
       moved: (vm, why) => this.events.emit(vm.stored, 'migrated', why),
+      saveHarts: (vm) => this.saveHarts(vm),
+      logHartWrites: async (vm, buffer) => {
+        await this.askHarts(vm, buffer ? { t: 'dirty-log', buffer } : { t: 'dirty-log' }, 'dirty-logged');
+      },
+      stopHartLogs: (vm) => {
+        for (const t of vm.hartThreads) t.send({ t: 'dirty-stop' });
+      },
       holdDisks: (vm) => this.diskHolds.set(vm, this.diskHold(vm)),
       moveDiskHold: (vm) => {
         const hold = vm.thread ? this.diskHolds.get(vm.thread) : undefined;
@@ -507,14 +514,19 @@ export class VmManager {
   }
 
   /** The harts of a parked VM's hart threads, each saved in its thread (in hart order); rejects if one cannot be. */
-  private saveHarts(vm: ManagedVm): Promise<RemoteHartState[]> {
-    return Promise.all(vm.hartThreads.map((t) => new Promise<RemoteHartState>((resolve, reject) => {
-      this.hartSaves.set(t, (m) => {
-        this.hartSaves.delete(t);
-        if (m.t === 'hart-state') resolve(m.state);
-        else reject(new Error(m.t === 'hart-error' ? m.message : 'its hart thread ended'));
+  private async saveHarts(vm: ManagedVm): Promise<RemoteHartState[]> {
+    return (await this.askHarts(vm, { t: 'hart-save' }, 'hart-state')).map((m) => (m as Extract<FromVm, { t: 'hart-state' }>).state);
+  }
+
+  /** Sends `m` to each of the VM's hart threads; resolves with their `answer`s, in hart order (rejects if one fails or ends). */
+  private askHarts(vm: ManagedVm, m: ToVm, answer: FromVm['t']): Promise<FromVm[]> {
+    return Promise.all(vm.hartThreads.map((t) => new Promise<FromVm>((resolve, reject) => {
+      this.hartRequests.set(t, (a) => {
+        this.hartRequests.delete(t);
+        if (a.t === answer) resolve(a);
+        else reject(new Error(a.t === 'hart-error' ? a.message : 'its hart thread ended'));
       });
-      t.send({ t: 'hart-save' });
+      t.send(m);
     })));
   }
 
@@ -549,7 +561,8 @@ export class VmManager {
             break;
           case 'hart-state':
           case 'hart-error':
-            this.hartSaves.get(t)?.(m);
+          case 'dirty-logged':
+            this.hartRequests.get(t)?.(m);
             break;
           default:
             break;
@@ -642,7 +655,7 @@ export class VmManager {
     }
     for (const t of vm.hartThreads.splice(0)) {
       t.terminate();
-      this.hartSaves.get(t)?.({ t: 'stopped' });
+      this.hartRequests.get(t)?.({ t: 'stopped' });
     }
   }
 

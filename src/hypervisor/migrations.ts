@@ -15,6 +15,7 @@ import { restoredMachine, type MachineDescription } from './machine.js';
 import { busyWith, type ManagedVm } from './managed-vm.js';
 import type { FromVm, ToVm } from './protocol.js';
 import type { ManagerOptions, VmThread } from './manager-host.js';
+import type { RemoteHartState } from '../core/machine/smp-hart.js';
 
 /** What a migration does to the manager's VMs: the manager's own operations, lent to Migrations. */
 export interface MigrationHost {
@@ -34,6 +35,15 @@ export interface MigrationHost {
   admissible(spec: VmSpec): void;
   /** Defines a VM (created) and returns it. */
   define(spec: VmSpec): ManagedVm;
+  /** Each hart thread's hart saved there (the VM is parked). */
+  saveHarts(vm: ManagedVm): Promise<RemoteHartState[]>;
+  /**
+   * Each hart thread, between slices (the VM is parked), drops its write translations and marks the VM
+   * thread's dirty log from now on (`buffer`: the log, the first time).
+   */
+  logHartWrites(vm: ManagedVm, buffer?: SharedArrayBuffer): Promise<void>;
+  /** The hart threads stop logging (a migration given up). */
+  stopHartLogs(vm: ManagedVm): void;
   /** Tells event subscribers the VM moved to another thread of this daemon. */
   moved(vm: ManagedVm, why: string): void;
   /** The VM left this daemon: its definition goes. */
@@ -77,8 +87,6 @@ export class Migrations {
     const e = stateError({ kind: 'migrate', id, request: req }, vm.stored.state);
     if (e) throw e;
     if (vm.busy) throw busyWith(vm, 'migrate');
-    const s = vm.stored.spec;
-    if (s.vcpus > 1 && !s.firmware) throw migrationFailed(id, 'its vCPUs run in parallel threads (vcpus > 1 without firmware), whose writes cannot be logged yet', 'it runs on');
     const thread = vm.thread;
     if (!thread || vm.vcpus.length === 0 || !vm.machine) throw migrationFailed(id, 'it is still being set up; try again in a moment', 'it runs on');
     const t0 = this.h.o.nowNs();
@@ -101,10 +109,25 @@ export class Migrations {
     let pagesSent = 0;
     let downFrom = 0;
     let state: unknown;
+    // harts in threads of their own (vcpus > 1) mark the log too: each round takes it with every hart
+    // stopped between slices and its write translations dropped (writes through one cached would go unlogged)
+    const smp = vm.hartThreads.length > 0;
+    const round = async (all: boolean): Promise<Extract<FromVm, { t: 'migrate-pages' }>> => {
+      if (!smp) return take(await this.h.request(vm, thread, { t: 'migrate-pages', all })) as Extract<FromVm, { t: 'migrate-pages' }>;
+      this.h.park(vm, true);
+      try {
+        await this.h.logHartWrites(vm);
+        const m = take(await this.h.request(vm, thread, { t: 'migrate-pages', all })) as Extract<FromVm, { t: 'migrate-pages' }>;
+        if (m.dirty) await this.h.logHartWrites(vm, m.dirty);
+        return m;
+      } finally {
+        if (vm.thread === thread) this.h.park(vm, wasPaused);
+      }
+    };
     try {
       // pre-copy: the guest runs on between the rounds; a round's pages are written while the last one travels
       for (let all = true; ; all = false) {
-        const m = take(await this.h.request(vm, thread, { t: 'migrate-pages', all }));
+        const m = await round(all);
         rounds++;
         pagesSent += m.count;
         await dest.drain();
@@ -113,7 +136,8 @@ export class Migrations {
       // stop-and-copy
       downFrom = this.h.o.nowNs();
       this.h.park(vm, true);
-      const last = take(await this.h.request(vm, thread, { t: 'migrate-final' })) as Extract<FromVm, { t: 'migrate-final' }>;
+      const remote = smp ? await this.h.saveHarts(vm) : undefined;
+      const last = take(await this.h.request(vm, thread, { t: 'migrate-final', ...(remote ? { remote } : {}) })) as Extract<FromVm, { t: 'migrate-final' }>;
       rounds++;
       pagesSent += last.count;
       state = last.state;
@@ -123,6 +147,7 @@ export class Migrations {
       if (vm.thread !== thread) throw migrationFailed(id, (err as Error).message, `it is ${vm.stored.state}`);
       // given up before the switch: the guest runs on where it was
       thread.send({ t: 'migrate-abort' });
+      this.h.stopHartLogs(vm);
       this.h.park(vm, wasPaused);
       throw migrationFailed(id, (err as Error).message, `it runs on as it did (${vm.stored.state})`);
     }

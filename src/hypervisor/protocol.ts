@@ -70,6 +70,13 @@ export type ToVm =
   | { t: 'init-hart'; hartId: number; smp: SmpShare }
   /** To a hart thread, between slices: its hart's state for a snapshot; answered by 'hart-state'. */
   | { t: 'hart-save' }
+  /**
+   * To a hart thread, between slices, while no hart of the VM runs (live migration): mark the VM thread's
+   * dirty log (`buffer`, given once) and drop the write translations; answered by 'dirty-logged'.
+   */
+  | { t: 'dirty-log'; buffer?: SharedArrayBuffer }
+  /** To a hart thread: the migration is over, no more logging. */
+  | { t: 'dirty-stop' }
   /** Run a slice; stealNs = the vCPU's steal time so far, for the guest's STA record. */
   | { t: 'run'; budgetNs: number; stealNs: number }
   /**
@@ -94,8 +101,11 @@ export type ToVm =
    * the dirty log starts; else the pages written since the last batch. Answered by 'migrate-pages'.
    */
   | { t: 'migrate-pages'; all: boolean }
-  /** Stop-and-copy (the vCPUs are parked): the last pages and the machine's state; answered by 'migrate-final'. */
-  | { t: 'migrate-final' }
+  /**
+   * Stop-and-copy (the vCPUs are parked): the last pages and the machine's state (`remote`: the harts in hart
+   * threads, saved there just before); answered by 'migrate-final'.
+   */
+  | { t: 'migrate-final'; remote?: RemoteHartState[] }
   /** The migration was given up: the dirty log stops, the VM runs on here. */
   | { t: 'migrate-abort' }
   /** A batch of an arriving guest's RAM (core/snapshot/pages.ts), transferred; its page indices lie within RAM. */
@@ -144,13 +154,14 @@ export type FromVm =
   /** `refused`: the request cannot be met (the path holds a file that is not a snapshot); else the host failed. */
   | { t: 'snapshot-error'; message: string; refused: boolean }
   /** A batch of `count` pages (core/snapshot/pages.ts), transferred. */
-  | { t: 'migrate-pages'; pages: ArrayBuffer; count: number }
+  | { t: 'migrate-pages'; pages: ArrayBuffer; count: number; dirty?: SharedArrayBuffer }
   | { t: 'migrate-final'; pages: ArrayBuffer; count: number; state: unknown }
   | { t: 'migrate-error'; message: string }
   | { t: 'pong' }
   /** A hart thread's hart, saved ('hart-save'), or why it could not be. */
   | { t: 'hart-state'; state: RemoteHartState }
   | { t: 'hart-error'; message: string }
+  | { t: 'dirty-logged' }
   /** Answer to 'stop': disks are closed (flushed, unlocked); the thread may be ended. */
   | { t: 'stopped' }
   /** The VM thread's code failed for this VM (outside a slice): the VM has ended, its disks are closed. */

@@ -119,13 +119,21 @@ export class GuestRam implements GuestMemory {
    * Per 4 KiB page, 1 once written since the dirty log was last taken (live migration's pre-copy: issue 15);
    * null while no log is kept. Every write marks it: the MMU's write-TLB fill for the harts' stores (the
    * machine drops its write-TLB entries whenever the log is taken, so the next store to each page fills again),
-   * and touch() for DMA and loaders. Harts in other threads do not mark it: such machines keep no log.
+   * and touch() for DMA and loaders. Shared RAM keeps it in shared memory, which harts in other threads mark
+   * too once they attach it (attachDirtyLog); pages are taken only while no hart runs.
    */
   dirty: Uint8Array | null = null;
 
-  /** Starts a dirty log with no page dirty. */
+  /** Starts a dirty log with no page dirty (in shared memory when the RAM is shared). */
   startDirtyLog(): void {
-    this.dirty = new Uint8Array(this.size >>> 12);
+    const n = this.size >>> 12;
+    this.dirty = new Uint8Array(this.shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+  }
+
+  /** Marks the dirty log another thread keeps for this RAM (its `dirty`'s buffer), from now on. */
+  attachDirtyLog(buffer: SharedArrayBuffer): void {
+    if (buffer.byteLength !== this.size >>> 12) throw new RangeError('the dirty log does not fit this RAM');
+    this.dirty = new Uint8Array(buffer);
   }
 
   /** The pages written since the log started or was last taken, ascending; the log starts over empty. */

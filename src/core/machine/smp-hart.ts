@@ -133,6 +133,20 @@ export class RemoteHartMachine {
     this.code.clear();
   }
 
+  /**
+   * Live migration, between slices, while no hart of the VM runs: marks the device thread's dirty log (its
+   * buffer, the first time) and drops the write translations, so that the next store to each page is logged.
+   */
+  logWrites(buffer?: SharedArrayBuffer): void {
+    if (buffer) this.ram.attachDirtyLog(buffer);
+    this.hart.mmu.dropWrites();
+  }
+
+  /** The migration is over: no more logging. */
+  stopLog(): void {
+    this.ram.stopDirtyLog();
+  }
+
   /** Takes what other threads asked of this hart: start, IPIs, fences, the PLIC's lines. */
   private sync(): void {
     const h = this.hart;

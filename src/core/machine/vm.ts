@@ -398,9 +398,10 @@ export class Vm {
   /**
    * Starts logging the RAM pages written (live migration's pre-copy: send everything, then what was written
    * meanwhile, round after round, then stop the VM and send the rest with saveState()). Between slices only.
+   * Harts in other threads mark the log once they attach it (ram.dirty's buffer: RemoteHartMachine.logWrites),
+   * and drop their write translations at every take, all while no hart runs.
    */
   startDirtyLog(): void {
-    if (this.cfg.smp) throw new SnapshotError('migration: a VM whose harts run in other threads cannot log its writes yet');
     this.ram.startDirtyLog();
     for (const h of this.harts) h.mmu.dropWrites();
   }
@@ -427,6 +428,8 @@ export class Vm {
     if (smp && remote?.length !== this.harts.length - 1) {
       throw new SnapshotError(`snapshot: the harts in other threads must be saved with it (${remote?.length ?? 0} of ${this.harts.length - 1} given)`);
     }
+    // what the link holds for hart 0 (an IPI, a start) goes into its record: a restored link starts empty
+    if (smp) this.serveSmp();
     const sbi = this.sbi?.save() ?? null;
     // harts in other threads: their own records, and the per-hart part of their SBI's
     if (smp && sbi) sbi.sta = sbi.sta.map((a, i) => (i === 0 ? a : remote![i - 1].sbi.sta[i] ?? null));

@@ -72,6 +72,13 @@ port.on('message', (m: ToVm) => {
     case 'console-ack':
       out.acked(m.bytes);
       break;
+    case 'dirty-log':
+      machine?.logWrites(m.buffer);
+      post({ t: 'dirty-logged' });
+      break;
+    case 'dirty-stop':
+      machine?.stopLog();
+      break;
     case 'hart-save':
       try {
         if (!machine) throw new Error('the hart was not set up');

@@ -249,10 +249,12 @@ class VmSlot {
         if (m.all) vm.startDirtyLog();
         const pages = m.all ? nonzeroTouched(vm.ram.u8, vm.ram.touched) : vm.takeDirtyPages();
         const buf = packPages(vm.ram.u8, pages);
-        this.post({ t: 'migrate-pages', pages: buf, count: pages.length }, [buf]);
+        // harts in other threads mark the same log (the manager hands it to them)
+        const dirty = m.all && this.link ? { dirty: vm.ram.dirty!.buffer as SharedArrayBuffer } : {};
+        this.post({ t: 'migrate-pages', pages: buf, count: pages.length, ...dirty }, [buf]);
       } else {
         const pages = vm.takeDirtyPages();
-        const state = vm.saveState();
+        const state = vm.saveState(m.remote);
         vm.stopDirtyLog();
         const buf = packPages(vm.ram.u8, pages);
         this.post({ t: 'migrate-final', pages: buf, count: pages.length, state }, [buf]);
