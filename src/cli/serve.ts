@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { lstatSync, rmSync, statSync } from 'node:fs';
 import { VmManager, type VmThread } from '../hypervisor/manager.js';
 import { ThreadPool, type HostWorker } from '../hypervisor/thread-pool.js';
+import { SpareThreads } from '../hypervisor/spare-threads.js';
 import { VmStore, StoreError } from '../host/node/store.js';
 import { createApiServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_S } from '../api/server.js';
 import { readTokenFile } from './client.js';
@@ -235,11 +236,15 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const loaded = store.load();
   for (const p of loaded.problems) log(`tvisor: state: ${p}`);
-  const pool = new ThreadPool(() => spawnWorker<ToHost, FromHost>('vm-thread', { jit }) satisfies HostWorker, vmsPerThread, pcpus);
+  // a VM thread (and, once a VM with several vCPUs ran, a hart thread) kept started ahead of need
+  const later = (fn: () => void, ms: number) => void setTimeout(fn, ms).unref();
+  const vmThreads = new SpareThreads(() => spawnWorker<ToHost, FromHost>('vm-thread', { jit }) satisfies HostWorker, { count: 1, later, eager: true });
+  const hartThreads = new SpareThreads(() => spawnWorker<ToVm, FromVm>('hart-thread', { jit }) satisfies VmThread, { count: 1, later });
+  const pool = new ThreadPool(() => vmThreads.take(), vmsPerThread, pcpus);
   const manager = new VmManager({
     pcpus, memoryBudgetMib: budget, store,
     spawn: (o) => pool.open(o?.dedicated, o?.avoid),
-    spawnHart: () => spawnWorker<ToVm, FromVm>('hart-thread', { jit }) satisfies VmThread,
+    spawnHart: () => hartThreads.take(),
     nowNs: () => performance.now() * 1e6, checkKernel: kernelChecker(allowed), allowedDirs: allowed, fileIdentity,
     openSnapshot: (path) => openSnapshotSource(path, allowed),
     connectDaemon,
@@ -269,6 +274,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     const stop = () => {
       log('tvisor: stopping: VMs are stopped and will start again with the daemon');
       manager.shutdown();
+      vmThreads.close();
+      hartThreads.close();
       server.close();
       server.closeAllConnections?.();
       setTimeout(done, 300);
