@@ -6,7 +6,7 @@ import { accessSync, closeSync, constants, fsyncSync, openSync, readSync, rmSync
 import { join, resolve } from 'node:path';
 import type { VmInfo } from '../api/actions.js';
 import { specPaths } from '../api/actions.js';
-import { defaultCacheDir, listCache } from '../images/node/guest.js';
+import { listCache } from '../images/node/guest.js';
 import { formatBytes } from './vms.js';
 import { DiskError, openDiskImage } from '../host/node/block-file.js';
 import { InputError, parseSize, UsageError } from './args.js';

@@ -21,8 +21,8 @@ import { DeviceEventLog } from './device-event-log.js';
 import { CreditScheduler } from './scheduler.js';
 import { VirtualSwitch } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
-import type { FromVm, SmpShare, ToVm, VmThreadConfig } from './protocol.js';
-import type { RemoteHartState } from '../core/machine/smp-hart.js';
+import type { FromVm, ToVm, VmThreadConfig } from './protocol.js';
+import { HartThreads } from './hart-threads.js';
 import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
 import type { ConsoleSink } from './vm-console.js';
@@ -55,8 +55,8 @@ export class VmManager {
   /** Per VM thread (or per queued VM, until it has one), from start until the thread has closed its disks: the process-wide disk registry. */
   private readonly diskHolds = new Map<object, DiskHold>();
 
-  /** Hart threads asked something (their hart's state for a snapshot, ...), with what takes the answer. */
-  private readonly hartRequests = new Map<VmThread, (m: FromVm) => void>();
+  /** The hart threads of multi-vCPU VMs (hart-threads.ts). */
+  private readonly harts: HartThreads;
   /** Live migrations (migrations.ts), doing their work on the VMs through the manager's own operations. */
   private readonly migrations: Migrations;
   /** Moves busy VMs off shared threads while a host CPU is free (ManagerOptions.rebalanceMs). */
@@ -64,6 +64,15 @@ export class VmManager {
 
   constructor(private readonly o: ManagerOptions) {
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
+    this.harts = new HartThreads({
+      spawnHart: () => o.spawnHart!(),
+      newVcpu: (vm, index, thread) => this.newVcpu(vm, index, thread, false),
+      wakeVcpu: (vm, index) => this.wakeVcpu(vm, index),
+      ended: (vm, state, reason) => this.ended(vm, state, reason),
+      onSlice: (vm, cpu, m) => this.onSlice(vm, cpu, m),
+      consoleOut: (vm, from, m) => this.consoleOut(vm, from, m),
+      guestReset: (vm, kind) => this.guestReset(vm, kind),
+    });
     this.busy = new Array<{ vm: ManagedVm; cpu: Vcpu } | null>(o.pcpus).fill(null);
     this.migrations = new Migrations({
       o,
@@ -80,13 +89,9 @@ export class VmManager {
       define: (spec) => this.vms.get(this.define(spec).id)!,
       forget: (vm, why) => this.forget(vm, why),
       moved: (vm, why) => this.events.emit(vm.stored, 'migrated', why),
-      saveHarts: (vm) => this.saveHarts(vm),
-      logHartWrites: async (vm, buffer) => {
-        await this.askHarts(vm, buffer ? { t: 'dirty-log', buffer } : { t: 'dirty-log' }, 'dirty-logged');
-      },
-      stopHartLogs: (vm) => {
-        for (const t of vm.hartThreads) t.send({ t: 'dirty-stop' });
-      },
+      saveHarts: (vm) => this.harts.save(vm),
+      logHartWrites: (vm, buffer) => this.harts.logWrites(vm, buffer),
+      stopHartLogs: (vm) => this.harts.stopLogs(vm),
       holdDisks: (vm) => this.diskHolds.set(vm, this.diskHold(vm)),
       moveDiskHold: (vm) => {
         const hold = vm.thread ? this.diskHolds.get(vm.thread) : undefined;
@@ -260,7 +265,7 @@ export class VmManager {
     let saved: Extract<FromVm, { t: 'snapshot-done' }>;
     try {
       // harts in hart threads first: saved there, written with the rest by the VM thread
-      const remote = vm.hartThreads.length > 0 ? await this.saveHarts(vm) : undefined;
+      const remote = vm.hartThreads.length > 0 ? await this.harts.save(vm) : undefined;
       const m = await this.request(vm, thread, {
         t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap }, ...(req.compress ? { compress: true } : {}), ...(remote ? { remote } : {}),
       });
@@ -462,7 +467,7 @@ export class VmManager {
         }
         this.scheduler.addVm(vm.stored.id, { weight: vm.stored.spec.weight, cap: vm.stored.spec.cap });
         vm.vcpus = [this.newVcpu(vm, 0, thread, true)];
-        if (m.smp) this.startHartThreads(vm, m.smp);
+        if (m.smp) this.harts.start(vm, m.smp);
         this.wakeVcpu(vm, 0);
         break;
       }
@@ -511,68 +516,6 @@ export class VmManager {
 
   private newVcpu(vm: ManagedVm, index: number, thread: VmThread, ready: boolean): Vcpu {
     return { index, key: this.scheduler.addVcpu(vm.stored.id, index), thread, ready, wantWake: false, pcpu: -1, wakeTimer: null };
-  }
-
-  /** The harts of a parked VM's hart threads, each saved in its thread (in hart order); rejects if one cannot be. */
-  private async saveHarts(vm: ManagedVm): Promise<RemoteHartState[]> {
-    return (await this.askHarts(vm, { t: 'hart-save' }, 'hart-state')).map((m) => (m as Extract<FromVm, { t: 'hart-state' }>).state);
-  }
-
-  /** Sends `m` to each of the VM's hart threads; resolves with their `answer`s, in hart order (rejects if one fails or ends). */
-  private askHarts(vm: ManagedVm, m: ToVm, answer: FromVm['t']): Promise<FromVm[]> {
-    return Promise.all(vm.hartThreads.map((t) => new Promise<FromVm>((resolve, reject) => {
-      this.hartRequests.set(t, (a) => {
-        this.hartRequests.delete(t);
-        if (a.t === answer) resolve(a);
-        else reject(new Error(a.t === 'hart-error' ? a.message : 'its hart thread ended'));
-      });
-      t.send(m);
-    })));
-  }
-
-  /** A multi-vCPU VM with parallel harts: one thread per further hart, on the VM thread's shared RAM. */
-  private startHartThreads(vm: ManagedVm, smp: SmpShare): void {
-    for (let j = 1; j < smp.harts; j++) {
-      const t = this.o.spawnHart!();
-      vm.hartThreads.push(t);
-      const cpu = this.newVcpu(vm, j, t, false);
-      vm.vcpus.push(cpu);
-      t.onMessage((m) => {
-        if (!vm.hartThreads.includes(t)) return;
-        switch (m.t) {
-          case 'ready':
-            cpu.ready = true;
-            if (cpu.wantWake) this.wakeVcpu(vm, j);
-            break;
-          case 'init-error':
-            this.ended(vm, 'crashed', `cannot start hart ${j}: ${m.message}`);
-            break;
-          case 'slice':
-            this.onSlice(vm, cpu, m);
-            break;
-          case 'console':
-            this.consoleOut(vm, t, m);
-            break;
-          case 'wake':
-            this.wakeVcpu(vm, m.hart ?? j);
-            break;
-          case 'reset':
-            this.guestReset(vm, m.kind);
-            break;
-          case 'hart-state':
-          case 'hart-error':
-          case 'dirty-logged':
-            this.hartRequests.get(t)?.(m);
-            break;
-          default:
-            break;
-        }
-      });
-      t.onExit((reason) => {
-        if (vm.hartThreads.includes(t)) this.ended(vm, 'crashed', `the thread of hart ${j} ended: ${reason}`);
-      });
-      t.send({ t: 'init-hart', hartId: j, smp });
-    }
   }
 
   /** Hart `index` may have work (interrupt, IPI, start): make its vCPU runnable unless the VM is paused. */
@@ -653,10 +596,7 @@ export class VmManager {
       this.scheduler.removeVm(vm.stored.id);
       vm.vcpus = [];
     }
-    for (const t of vm.hartThreads.splice(0)) {
-      t.terminate();
-      this.hartRequests.get(t)?.({ t: 'stopped' });
-    }
+    this.harts.end(vm);
   }
 
   /**

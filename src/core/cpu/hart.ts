@@ -3,7 +3,7 @@
 import { Op, DEC_32BIT } from './ops.js';
 import { S, STATE_SLOTS, X_SINK } from './state.js';
 import { AREA, TLB_MASK } from './area.js';
-import { CAUSE, IRQ, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
+import { CAUSE, IRQ, MIP_MSIP, MIP_MTIP, MIP_STIP, MSTATUS, ENVCFG, PRIV } from './bits.js';
 import { decode16, decode32 } from './decode.js';
 import { mulhu32 } from './i64.js';
 import { atomic as atomicOp, execOther } from './alu.js';

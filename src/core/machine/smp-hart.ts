@@ -86,7 +86,7 @@ export class RemoteHartMachine {
   private readonly code: CodeCache;
   private readonly clint: Clint;
 
-  constructor(private readonly cfg: RemoteHartConfig) {
+  constructor(cfg: RemoteHartConfig) {
     this.clock = cfg.clock;
     this.link = new SmpLink(cfg.harts, cfg.link);
     this.ram = GuestRam.attach(cfg.memory, cfg.ramBase, cfg.ramSize, cfg.touched);

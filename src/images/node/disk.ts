@@ -273,8 +273,6 @@ async function finishImage(image: string, debugfs: string | undefined, nonRootOw
 // ---------------------------------------------------------------------------------------------------------
 // The staging tree
 
-const encoder = new TextEncoder();
-
 /** The guest's view of a path inside the staging directory: symlinks are followed as the guest would. */
 class StagingTree {
   private readonly dirModes = new Map<string, number>();
