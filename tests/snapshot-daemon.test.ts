@@ -163,7 +163,7 @@ test('a VM whose two vCPUs run in threads of their own is saved and restored, bo
   await cc.waitFor(/duo-42/);
   await cc.waitFor(/CPU1-\d+-\d+\r?\n/);
   const [, a, b] = /CPU1-(\d+)-(\d+)/.exec(cc.text())!.map(Number);
-  assert.ok(b > a + 50, `hart 1 ran the guest's work after the restore (cpu1 user ticks ${a} -> ${b})`);
+  assert.ok(b > a, `hart 1 ran the guest's work after the restore (cpu1 user ticks ${a} -> ${b})`);
   const info = (await api(d, 'GET', `/v1/vms/${clone.id}`)).json;
   assert.equal(info.state, 'running');
 });
