@@ -3,7 +3,7 @@
 // thread has built the machine, each a vCPU of the scheduler; and the questions the manager asks them between
 // slices (a snapshot's saved harts, a live migration's dirty log), answered in hart order.
 import type { FromVm, SmpShare, ToVm } from './protocol.js';
-import type { RemoteHartState } from '../core/machine/smp-hart.js';
+import type { RemoteHartState } from '../core/snapshot/hart.js';
 import type { ManagedVm, Vcpu } from './managed-vm.js';
 import type { VmThread } from './manager-host.js';
 

@@ -11,7 +11,7 @@ import type { VmSpec } from './model.js';
 import type { SnapshotSource } from './restore.js';
 import type { MachineDescription } from './machine.js';
 import type { FromVm, SmpShare, ToVm } from './protocol.js';
-import type { RemoteHartState } from '../core/machine/smp-hart.js';
+import type { RemoteHartState } from '../core/snapshot/hart.js';
 import type { MigrationLink, MigrationMessage } from './migration.js';
 
 const spec = (name: string, o: Partial<VmSpec> = {}): VmSpec => ({

@@ -15,7 +15,7 @@ import { restoredMachine, type MachineDescription } from './machine.js';
 import { busyWith, type ManagedVm } from './managed-vm.js';
 import type { FromVm, ToVm } from './protocol.js';
 import type { ManagerOptions, VmThread } from './manager-host.js';
-import type { RemoteHartState } from '../core/machine/smp-hart.js';
+import type { RemoteHartState } from '../core/snapshot/hart.js';
 
 /** What a migration does to the manager's VMs: the manager's own operations, lent to Migrations. */
 export interface MigrationHost {

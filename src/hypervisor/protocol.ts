@@ -5,7 +5,7 @@
 // any host with threads can carry it.
 import type { RateLimiterConfig } from './rate-limiter.js';
 import type { MachineDescription } from './machine.js';
-import type { RemoteHartState } from '../core/machine/smp-hart.js';
+import type { RemoteHartState } from '../core/snapshot/hart.js';
 
 /** What a VM thread needs to build its machine. Paths are host paths, checked at create and again when opened. */
 export interface VmThreadConfig {

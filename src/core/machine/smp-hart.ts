@@ -6,8 +6,8 @@ import { Bus, type Device } from '../devices/bus.js';
 import { Clint, Timebase } from '../devices/clint.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart } from '../cpu/hart.js';
-import { Sbi, HartState, type ResetKind, type SbiState } from '../sbi/sbi.js';
-import { restoreHart, saveHart, type HartState as SavedHart } from '../snapshot/hart.js';
+import { Sbi, HartState, type ResetKind } from '../sbi/sbi.js';
+import { restoreHart, saveHart, type RemoteHartState } from '../snapshot/hart.js';
 import { SmpLink } from './smp.js';
 import { prepareSupervisorHart, stuckReason } from './vm.js';
 import type { Clock } from '../host/clock.js';
@@ -41,12 +41,6 @@ export interface RemoteHartConfig {
   mtimeOffset?: number;
 }
 
-/** What a hart in another thread saves (Vm.saveState puts it among the device thread's). */
-export interface RemoteHartState {
-  hart: SavedHart;
-  /** Its SBI's record: the SBI's per-hart state (the steal-time area) of this hart is in it. */
-  sbi: SbiState;
-}
 
 export interface RemoteSlice {
   instructions: number;

@@ -19,10 +19,9 @@ import { boardDevices, buildDeviceTree, PLIC_SOURCES, RAM_BASE, VIRTIO_SLOTS, ty
 import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
 import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
-import type { RemoteHartState } from './smp-hart.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent, type VirtioMmioState } from '../virtio/mmio.js';
 import { RecordReader, SnapshotError } from '../snapshot/state.js';
-import { restoreHart, saveHart, type HartState } from '../snapshot/hart.js';
+import { restoreHart, saveHart, type HartState, type RemoteHartState } from '../snapshot/hart.js';
 import { monotonicClock, systemWallClock, type Clock, type WallClock } from '../host/clock.js';
 import { PanicDetector } from './panic-detector.js';
 import type { JitMode } from '../jit/mode.js';

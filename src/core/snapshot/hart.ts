@@ -3,6 +3,7 @@ import type { Hart } from '../cpu/hart.js';
 import { S, STATE_SLOTS } from '../cpu/state.js';
 import { PRIV } from '../cpu/bits.js';
 import { RecordReader, SnapshotError, u64Text } from './state.js';
+import type { SbiState } from '../sbi/sbi.js';
 
 /** A hart's saved state. */
 export interface HartState {
@@ -15,6 +16,13 @@ export interface HartState {
   waiting: boolean;
   /** The SBI timer's deadline in mtime ticks; null when unarmed. */
   sbiTimer: string | null;
+}
+
+/** What a hart running in a thread of its own saves (machine/smp-hart.ts); Vm.saveState puts it among its own. */
+export interface RemoteHartState {
+  hart: HartState;
+  /** Its SBI's record: the SBI's per-hart state (the steal-time area) of this hart is in it. */
+  sbi: SbiState;
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 } from '../../core/snapshot/file.js';
 import { SnapshotError } from '../../core/snapshot/state.js';
 import type { Vm } from '../../core/machine/vm.js';
-import type { RemoteHartState } from '../../core/machine/smp-hart.js';
+import type { RemoteHartState } from '../../core/snapshot/hart.js';
 import { diskName, machineFiles, specFromMachine, type BlockDescription, type MachineDescription } from '../../hypervisor/machine.js';
 import { DEFAULT_SCHEDULING } from '../../hypervisor/model.js';
 import { parseVmSpec } from '../../hypervisor/spec.js';
