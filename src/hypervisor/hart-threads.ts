@@ -32,6 +32,8 @@ export class HartThreads {
       vm.hartThreads.push(t);
       const cpu = this.h.newVcpu(vm, j, t);
       vm.vcpus.push(cpu);
+      // a restored hart may have been running: it runs once (an idle one says so and waits for its timer)
+      if (smp.restore) cpu.wantWake = true;
       t.onMessage((m) => {
         if (vm.hartThreads.includes(t)) this.onMessage(vm, t, cpu, j, m);
       });

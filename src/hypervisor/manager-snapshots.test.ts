@@ -113,6 +113,10 @@ test('a VM whose harts run in hart threads: each saves its hart there, and the V
   harts[0].emit({ t: 'ready' });
   const saving = f.manager.snapshot(id, { path: '/vms/duo.snap' });
   await tick();
+  assert.deepEqual(t.sent.at(-1), { t: 'ping' }, 'hart 0 ends its slice first (an IPI it sends must not miss a saved hart)');
+  assert.ok(!harts[0].sent.some((m) => m.t === 'hart-save'));
+  t.emit({ t: 'pong' });
+  await tick();
   assert.deepEqual(harts[0].sent.at(-1), { t: 'hart-save' });
   assert.ok(!t.sent.some((m) => m.t === 'snapshot'), 'the VM thread writes once every hart is saved');
   const state = { hart: { saved: 1 }, sbi: { sta: [null, null] } } as unknown as RemoteHartState;
@@ -125,6 +129,8 @@ test('a VM whose harts run in hart threads: each saves its hart there, and the V
   assert.equal((await saving).vm.state, 'running');
   // a hart that cannot be saved fails the snapshot, and the VM runs on
   const failing = f.manager.snapshot(id, { path: '/vms/duo.snap' });
+  await tick();
+  t.emit({ t: 'pong' });
   await tick();
   harts[0].emit({ t: 'hart-error', message: 'no machine' });
   await assert.rejects(failing, /no machine/);

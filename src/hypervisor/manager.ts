@@ -23,6 +23,7 @@ import { VirtualSwitch } from './switch.js';
 import { macFromName, formatMac } from '../core/virtio/net/net.js';
 import type { FromVm, ToVm, VmThreadConfig } from './protocol.js';
 import { HartThreads } from './hart-threads.js';
+import type { RemoteHartState } from '../core/snapshot/hart.js';
 import { machineFromSpec, restoredMachine } from './machine.js';
 import type { StoredVm } from './stored-vm.js';
 import type { ConsoleSink } from './vm-console.js';
@@ -89,7 +90,7 @@ export class VmManager {
       define: (spec) => this.vms.get(this.define(spec).id)!,
       forget: (vm, why) => this.forget(vm, why),
       moved: (vm, why) => this.events.emit(vm.stored, 'migrated', why),
-      saveHarts: (vm) => this.harts.save(vm),
+      saveHarts: (vm) => this.saveHarts(vm, vm.thread!),
       logHartWrites: (vm, buffer) => this.harts.logWrites(vm, buffer),
       stopHartLogs: (vm) => this.harts.stopLogs(vm),
       holdDisks: (vm) => this.diskHolds.set(vm, this.diskHold(vm)),
@@ -265,7 +266,7 @@ export class VmManager {
     let saved: Extract<FromVm, { t: 'snapshot-done' }>;
     try {
       // harts in hart threads first: saved there, written with the rest by the VM thread
-      const remote = vm.hartThreads.length > 0 ? await this.harts.save(vm) : undefined;
+      const remote = vm.hartThreads.length > 0 ? await this.saveHarts(vm, thread) : undefined;
       const m = await this.request(vm, thread, {
         t: 'snapshot', path: req.path, settings: { weight: s.weight, cap: s.cap }, ...(req.compress ? { compress: true } : {}), ...(remote ? { remote } : {}),
       });
@@ -509,9 +510,19 @@ export class VmManager {
       case 'migrate-pages':
       case 'migrate-final':
       case 'migrate-error':
+      case 'pong':
         vm.pending?.resolve(m);
         break;
     }
+  }
+
+  /**
+   * The harts of a parked VM's hart threads, saved there, once hart 0 (the VM thread) is out of its slice too:
+   * an IPI it sent a hart already saved would stay in the link, which a restore does not have.
+   */
+  private async saveHarts(vm: ManagedVm, thread: VmThread): Promise<RemoteHartState[]> {
+    await this.request(vm, thread, { t: 'ping' });
+    return this.harts.save(vm);
   }
 
   private newVcpu(vm: ManagedVm, index: number, thread: VmThread, ready: boolean): Vcpu {

@@ -35,7 +35,7 @@ export interface MigrationHost {
   admissible(spec: VmSpec): void;
   /** Defines a VM (created) and returns it. */
   define(spec: VmSpec): ManagedVm;
-  /** Each hart thread's hart saved there (the VM is parked). */
+  /** Each hart thread's hart saved there (the VM is parked; the VM thread's slice ends first). */
   saveHarts(vm: ManagedVm): Promise<RemoteHartState[]>;
   /**
    * Each hart thread, between slices (the VM is parked), drops its write translations and marks the VM

@@ -115,7 +115,10 @@ export type ToVm =
    * `state` (Vm.saveState()); answered by 'ready', or 'init-error' (the thread then closes what it opened).
    */
   | { t: 'incoming-final'; state: unknown; owner: string }
-  /** Answered by 'pong' once the thread has handled every earlier message (it is up; pages sent before are in). */
+  /**
+   * Answered by 'pong' once the thread has handled every earlier message (it is up; pages sent before are in; a
+   * slice granted before has ended).
+   */
   | { t: 'ping' }
   | { t: 'stop' };
 
