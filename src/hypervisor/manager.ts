@@ -13,7 +13,7 @@ import { checkPathsAllowed } from './paths.js';
 import { checkRestorePaths, planRestore } from './restore.js';
 import type { IncomingMigration } from './migration.js';
 import { Migrations } from './migrations.js';
-import { Rebalancer } from './rebalance.js';
+import { Rebalancer, type VmLoad } from './rebalance.js';
 import { limiterConfigFromApi } from './rate-limiter.js';
 import { diskHold, type DiskHold } from './disk-holds.js';
 import { STOP_REASONS, transitionEvent, VmEventHub } from './events.js';
@@ -108,8 +108,8 @@ export class VmManager {
   }
 
   /** The running VMs with their CPU time so far, for the Rebalancer. */
-  private loads(): { id: string; host: object; cpuNs: number; movable: boolean }[] {
-    const out = [];
+  private loads(): VmLoad[] {
+    const out: VmLoad[] = [];
     for (const vm of this.vms.values()) {
       if (!vm.thread?.host || vm.vcpus.length === 0 || vm.paused) continue;
       const s = vm.stored.spec;

@@ -43,8 +43,8 @@ export function chooseMove(loads: readonly VmLoad[], periodNs: number, pcpus: nu
 
 /** What the Rebalancer needs from the VM manager. */
 export interface RebalanceHost {
-  /** Every running VM with its CPU time so far (cumulative; the Rebalancer takes the differences). */
-  vms(): { id: string; host: object; cpuNs: number; movable: boolean }[];
+  /** Every running VM with its CPU time so far (`cpuNs` cumulative here; the Rebalancer takes the differences). */
+  vms(): VmLoad[];
   /** Moves VM `id`, live, to a thread that is none of `avoid` (resolves or rejects when done). */
   move(id: string, avoid: ReadonlySet<object>): Promise<void>;
   nowNs(): number;

@@ -50,15 +50,23 @@ export function encodeSnapshot(meta: unknown, ram: GuestRam, deflate?: Deflate):
   const pages: number[] = [];
   const t = ram.touched;
   for (let p = 0; p < t.length; p++) if (t[p] !== 0 && !zero(ram.u8, p * PAGE)) pages.push(p);
-  const records = new Uint8Array(pages.length * RECORD);
-  const rv = new DataView(records.buffer);
-  pages.forEach((p, i) => {
-    rv.setUint32(i * RECORD, p, true);
-    records.set(ram.u8.subarray(p * PAGE, (p + 1) * PAGE), i * RECORD + 4);
-  });
-  const stored = deflate ? deflate(records) : records;
+  // the records: compressed from a buffer of their own, else written straight into the file's bytes
+  const writeRecords = (dst: Uint8Array, at: number) => {
+    const v = new DataView(dst.buffer, dst.byteOffset);
+    pages.forEach((p, i) => {
+      v.setUint32(at + i * RECORD, p, true);
+      dst.set(ram.u8.subarray(p * PAGE, (p + 1) * PAGE), at + i * RECORD + 4);
+    });
+  };
+  let stored: Uint8Array | null = null;
+  if (deflate) {
+    const records = new Uint8Array(pages.length * RECORD);
+    writeRecords(records, 0);
+    stored = deflate(records);
+  }
   const head = 8 + 8 + json.length + 12 + (deflate ? 4 : 0);
-  const out = new Uint8Array(head + stored.length + 4);
+  const storedLength = stored ? stored.length : pages.length * RECORD;
+  const out = new Uint8Array(head + storedLength + 4);
   const v = new DataView(out.buffer);
   out.set(MAGIC, 0);
   let o = 8;
@@ -70,12 +78,11 @@ export function encodeSnapshot(meta: unknown, ram: GuestRam, deflate?: Deflate):
   v.setUint32(o + 4, pages.length, true);
   v.setUint32(o + 8, deflate ? RAM_DEFLATE : RAM_STORED, true);
   o += 12;
-  if (deflate) {
+  if (stored) {
     v.setUint32(o, stored.length, true);
-    o += 4;
-  }
-  out.set(stored, o);
-  o += stored.length;
+    out.set(stored, o + 4);
+  } else writeRecords(out, o);
+  o += (stored ? 4 : 0) + storedLength;
   v.setUint32(o, crc32(out.subarray(0, o)), true);
   return out;
 }
