@@ -99,9 +99,6 @@ export function vmStats(vm: ManagedVm, cpuNs: number, stealNs: number): VmStats 
   };
 }
 
-/** How long a migration waits for its new thread to come up before it stops the guest anyway. */
-export const THREAD_UP_MS = 10_000;
-
 /** The 409 for a lifecycle action on a VM that a snapshot or migration is busy with. */
 export function busyWith(vm: ManagedVm, action: string): ApiError {
   return new ApiError('conflict', `cannot ${action} VM ${vm.stored.id}: a ${vm.busy} of it is in progress; try again once it is done`);
