@@ -297,6 +297,20 @@ test('PATCH a disk or NIC: indices no VM can have are 404, bad bodies 400 with t
   fails(() => devicePatch('disks', '0?x=1', { rate_limiter: null }), 'bad_request', /no query parameters/);
 });
 
+test('the stats query: interval_ms only, once, within its bounds', () => {
+  const stats = (q: string) => parseRequest('GET', `/v1/stats${q}`, undefined, undefined);
+  assert.deepEqual(stats(''), { kind: 'stats', intervalMs: 1000 });
+  assert.deepEqual(stats('?interval_ms=250'), { kind: 'stats', intervalMs: 250 });
+  assert.deepEqual(stats('?interval_ms=60000'), { kind: 'stats', intervalMs: 60000 });
+  for (const bad of ['199', '60001', '0', '-5', '1.5', 'x', '', '0250']) {
+    fails(() => stats(`?interval_ms=${bad}`), 'bad_request', /interval_ms must be a whole number of milliseconds from 200 to 60000/);
+  }
+  fails(() => stats('?interval_ms=500&interval_ms=600'), 'bad_request', /"interval_ms" is given twice/);
+  fails(() => stats('?every=1'), 'bad_request', /takes no query parameter "every"; it takes interval_ms/);
+  assert.deepEqual(parseRequest('GET', '/v1/images', undefined, undefined), { kind: 'images' });
+  fails(() => parseRequest('POST', '/v1/images', 'application/json', '{}'), 'method_not_allowed', /GET/);
+});
+
 test('the logs query: follow and tail only, each once, with checked values', () => {
   const logs = (q: string) => parseRequest('GET', `/v1/vms/${ID}/logs?${q}`, undefined, undefined);
   fails(() => logs('since=3'), 'bad_request', /takes no query parameter "since"; it takes follow or tail/);

@@ -46,6 +46,10 @@ export const LOGS_QUERY = ['follow', 'tail'] as const;
 /** The most lines `tail` may ask for (the kept output is 64 KiB: it has fewer). */
 export const LOGS_TAIL_MAX = 100_000;
 
+/** The query parameter of GET /v1/stats, and its bounds (milliseconds between samples). */
+export const STATS_QUERY = ['interval_ms'] as const;
+export const STATS_INTERVAL_MS = { min: 200, max: 60_000, default: 1000 } as const;
+
 /** Every endpoint; the OpenAPI document describes exactly these (its test checks). */
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/vms', kind: 'list', body: 'none' },
@@ -65,6 +69,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/migrations/incoming', kind: 'migration-incoming', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/logs', kind: 'logs', body: 'none', query: LOGS_QUERY },
   { method: 'GET', path: '/v1/events', kind: 'events', body: 'none' },
+  { method: 'GET', path: '/v1/stats', kind: 'stats', body: 'none', query: STATS_QUERY },
+  { method: 'GET', path: '/v1/images', kind: 'images', body: 'none' },
   { method: 'GET', path: '/v1/vms/{id}/console', kind: 'console', body: 'none' },
   { method: 'GET', path: '/metrics', kind: 'metrics', body: 'none' },
   { method: 'GET', path: '/v1/openapi.json', kind: 'openapi', body: 'none' },
@@ -151,6 +157,8 @@ export function parseRequest(method: string, path: string, contentType: string |
     case 'console': return { kind: 'console', id };
     case 'logs': return { kind: 'logs', id, ...logsQuery(pathname, query) };
     case 'events': return { kind: 'events' };
+    case 'stats': return { kind: 'stats', intervalMs: statsQuery(pathname, query) };
+    case 'images': return { kind: 'images' };
     case 'start':
     case 'pause':
     case 'resume':
@@ -180,6 +188,23 @@ function logsQuery(pathname: string, query: string): { follow: boolean; tail?: n
     }
   }
   return out;
+}
+
+/** The query of GET /v1/stats: interval_ms=N, milliseconds between samples. */
+function statsQuery(pathname: string, query: string): number {
+  let interval: number = STATS_INTERVAL_MS.default;
+  const seen = new Set<string>();
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (!(STATS_QUERY as readonly string[]).includes(key)) throw E.unknownQueryParameter(pathname, key, STATS_QUERY);
+    if (seen.has(key)) throw E.repeatedQueryParameter(key);
+    seen.add(key);
+    const n = /^[1-9][0-9]{0,5}$/.test(value) ? Number(value) : NaN;
+    if (!(n >= STATS_INTERVAL_MS.min && n <= STATS_INTERVAL_MS.max)) {
+      throw E.badQueryValue('interval_ms', value, `a whole number of milliseconds from ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}`);
+    }
+    interval = n;
+  }
+  return interval;
 }
 
 /** application/json, any case, with at most a charset parameter that says UTF-8 (JSON is UTF-8 by RFC 8259). */

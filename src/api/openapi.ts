@@ -2,7 +2,7 @@
 // must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
 import { API_ERROR_STATUS, type ApiErrorCode } from '../hypervisor/errors.js';
 import {
-  CMDLINE_PATTERN, DAEMON_URL_PATTERN, TOKEN_MAX_LENGTH, LIMITS, LOGS_TAIL_MAX, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
+  CMDLINE_PATTERN, DAEMON_URL_PATTERN, TOKEN_MAX_LENGTH, LIMITS, LOGS_TAIL_MAX, STATS_INTERVAL_MS, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
 } from './actions.js';
 import { VM_EVENT_KINDS } from '../hypervisor/events.js';
 
@@ -235,6 +235,70 @@ const schemas = {
       reason: { type: 'string', description: 'Why: the crash\'s reason, who stopped the VM, or that the guest rebooted.' },
     },
   },
+  VmRates: {
+    type: 'object',
+    description: 'One VM over one interval of GET /v1/stats: CPU and steal in percent of one host CPU, guest MIPS, disk and network bytes per second; its settings and memory as they are now.',
+    required: ['id', 'name', 'state', 'vcpus', 'memory_mib', 'weight', 'cap', 'cpu_pct', 'steal_pct', 'mips', 'memory_touched_bytes', 'balloon_mib', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps'],
+    properties: {
+      id: { type: 'string', pattern: VM_ID_PATTERN },
+      name: { type: 'string' },
+      state: ref('VmState'),
+      vcpus: { type: 'integer' },
+      memory_mib: { type: 'integer' },
+      weight: { type: 'integer' },
+      cap: { type: 'integer' },
+      cpu_pct: { type: 'number', minimum: 0, description: 'Time its vCPUs ran, in percent of one host CPU.' },
+      steal_pct: { type: 'number', minimum: 0, description: 'Time it was runnable but waited for a host CPU or its cap, in percent of one host CPU.' },
+      mips: { type: 'number', minimum: 0, description: 'Guest instructions retired, millions per second.' },
+      memory_touched_bytes: { type: 'integer', minimum: 0 },
+      balloon_mib: { type: 'integer', minimum: 0 },
+      disk_read_bps: { type: 'integer', minimum: 0 },
+      disk_write_bps: { type: 'integer', minimum: 0 },
+      net_rx_bps: { type: 'integer', minimum: 0 },
+      net_tx_bps: { type: 'integer', minimum: 0 },
+    },
+  },
+  StatsSample: {
+    type: 'object',
+    required: ['time', 'interval_ms', 'host', 'vms'],
+    properties: {
+      time: { type: 'string', description: 'When the sample was taken: ISO 8601 in UTC.' },
+      interval_ms: { type: 'number', description: 'Milliseconds between the two readings the rates come from.' },
+      host: {
+        type: 'object',
+        description: 'The sums over every VM, the VMs\' memory, and the host capacity the daemon shares (serve --pcpus and --memory-budget).',
+        required: ['pcpus', 'memory_budget_mib', 'vms', 'running', 'memory_committed_mib', 'cpu_pct', 'steal_pct', 'mips', 'memory_touched_bytes', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps'],
+        properties: {
+          pcpus: { type: 'integer' },
+          memory_budget_mib: { type: 'integer' },
+          vms: { type: 'integer' },
+          running: { type: 'integer' },
+          memory_committed_mib: { type: 'integer' },
+          cpu_pct: { type: 'number' },
+          steal_pct: { type: 'number' },
+          mips: { type: 'number' },
+          memory_touched_bytes: { type: 'integer' },
+          disk_read_bps: { type: 'integer' },
+          disk_write_bps: { type: 'integer' },
+          net_rx_bps: { type: 'integer' },
+          net_tx_bps: { type: 'integer' },
+        },
+      },
+      vms: { type: 'array', items: ref('VmRates') },
+    },
+  },
+  GuestImage: {
+    type: 'object',
+    description: 'A guest the daemon can boot from its image cache: name its files in POST /v1/vms.',
+    required: ['name', 'description', 'kernel', 'cmdline'],
+    properties: {
+      name: { type: 'string' },
+      description: { type: 'string' },
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      cmdline: { type: 'string', description: 'The command line it boots with: the daemon\'s default, used when a definition gives none.' },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error'],
@@ -270,7 +334,7 @@ function errorResponses(): Record<string, object> {
 
 const errs = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Error${s}` }]));
 /** Errors any request can meet: bad route parts, auth, and the daemon itself. */
-const COMMON = [400, 401, 404, 405, 500];
+const COMMON = [400, 401, 403, 404, 405, 500];
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
 const idParam = { $ref: '#/components/parameters/VmId' };
 
@@ -421,11 +485,33 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/v1/stats': {
+        get: {
+          operationId: 'stats',
+          summary: 'A stream of every VM\'s resource use, as rates',
+          description: 'Newline-delimited JSON: every interval_ms (default 1000), one StatsSample with each VM\'s CPU and steal (percent of one host CPU), guest MIPS, memory touched, disk and network rates over the interval, and their sums for the host. The first line comes one interval after the request; the response stays open until the client closes it or the daemon stops. A client that does not read is disconnected once its queue (256 samples) is full. The web console\'s graphs are drawn from it.',
+          parameters: [
+            { name: 'interval_ms', in: 'query', required: false, description: `Milliseconds between samples, ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}; default ${STATS_INTERVAL_MS.default}.`, schema: { type: 'integer', minimum: STATS_INTERVAL_MS.min, maximum: STATS_INTERVAL_MS.max } },
+          ],
+          responses: {
+            '200': { description: 'The stream: each line one StatsSample.', content: { 'application/x-ndjson': { schema: ref('StatsSample') } } },
+            ...errs(...COMMON, 413),
+          },
+        },
+      },
+      '/v1/images': {
+        get: {
+          operationId: 'images',
+          summary: 'The guests the daemon can boot from its image cache',
+          description: 'The default guest (Debian\'s kernel with a busybox initramfs) once tvisor image pull (or tvisor run) has built it in the image cache the daemon uses, and the cache is among its allowed directories; an empty list otherwise. The web console creates VMs from it.',
+          responses: { '200': json({ type: 'array', items: ref('GuestImage') }, 'The images.'), ...errs(...COMMON, 413) },
+        },
+      },
       '/v1/vms/{id}/console': {
         get: {
           operationId: 'vmConsole',
           summary: 'The serial console as a WebSocket',
-          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes; at most 64 KiB each). The server sends text messages {\"event\":\"state\",\"state\":…,\"reason\"?:…} when the VM changes state, and {\"event\":\"skipped\",\"bytes\":N} where N bytes of output were skipped: a console is lossy under a flood — the guest keeps only its newest output while the daemon is behind, and each client has a bounded queue (128 KiB, 256 messages), so a client that reads too slowly skips output, and one whose socket takes nothing for 30 s while output waits is closed. A client first gets up to 64 KiB of recent output. Input has flow control: the server reads no more from a client while its input waits for the VM (the UART buffers 64 KiB; a paused VM holds the client back until it runs again); input is dropped while the VM has not started or has stopped, and beyond 64 KiB in flight from several clients at once. Allowed in every state, so a client can attach before start and see the whole boot. When the VM is deleted the server closes the WebSocket with code 4404 and reason \"VM deleted\".',
+          description: 'A WebSocket upgrade (RFC 6455); a request without Upgrade: websocket is refused with 400. Binary messages carry console bytes both ways (text messages from the client are taken as their UTF-8 bytes; at most 64 KiB each). The server sends text messages {\"event\":\"state\",\"state\":…,\"reason\"?:…} when the VM changes state, and {\"event\":\"skipped\",\"bytes\":N} where N bytes of output were skipped: a console is lossy under a flood — the guest keeps only its newest output while the daemon is behind, and each client has a bounded queue (128 KiB, 256 messages), so a client that reads too slowly skips output, and one whose socket takes nothing for 30 s while output waits is closed. A client first gets up to 64 KiB of recent output. Input has flow control: the server reads no more from a client while its input waits for the VM (the UART buffers 64 KiB; a paused VM holds the client back until it runs again); input is dropped while the VM has not started or has stopped, and beyond 64 KiB in flight from several clients at once. Allowed in every state, so a client can attach before start and see the whole boot. When the VM is deleted the server closes the WebSocket with code 4404 and reason \"VM deleted\". A browser, which cannot set Authorization on a WebSocket, passes the token as a subprotocol: it offers tvisor and tvisor.bearer.<the token in base64url>, and the server selects tvisor. Requests from web pages (an Origin or Sec-Fetch-Site header) are refused with 403 forbidden_origin unless they come from the daemon\'s own console page.',
           parameters: [idParam],
           responses: { '101': { description: 'Switching Protocols: the WebSocket is open.' }, ...errs(...COMMON, 413) },
         },

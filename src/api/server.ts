@@ -6,17 +6,20 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, parseVmSpec, checkAllowedPaths, checkPathsAllowed, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
 import { machineFiles } from '../hypervisor/machine.js';
 import type { MigrationMessage } from '../hypervisor/migration.js';
 import { checkConfined, FileRefused } from '../host/node/confined-open.js';
-import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable } from '../hypervisor/errors.js';
+import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable, forbiddenOrigin, noRoute, methodNotAllowed } from '../hypervisor/errors.js';
 import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue } from '../hypervisor/console-client.js';
 import { STOP_REASONS } from '../hypervisor/events.js';
-import { serveEvents, serveLogs } from './streams.js';
+import { serveEvents, serveLogs, serveStats } from './streams.js';
+import { isWebPath, WebAssets } from './web-assets.js';
+import type { GuestImageInfo } from '../hypervisor/model.js';
 
 export interface ApiServerOptions {
   manager: VmManager;
@@ -30,6 +33,10 @@ export interface ApiServerOptions {
   log(line: string): void;
   /** When set, gets one line per request answered: method, path (no query), status, milliseconds taken. */
   requestLog?(line: string): void;
+  /** GET /v1/images: the guests the daemon can boot from its image cache (none when absent). */
+  images?(): Promise<GuestImageInfo[]>;
+  /** The web console's files; default: the build's (dist/web). */
+  web?: WebAssets;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -104,6 +111,48 @@ function tokenChecker(token: string | undefined): (authorization: string | undef
   const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
   const want = digest(`Bearer ${token}`);
   return (authorization) => timingSafeEqual(digest(authorization ?? ''), want) && authorization !== undefined;
+}
+
+/**
+ * The subprotocol a browser's WebSocket offers to carry the token (browsers cannot set Authorization on a
+ * WebSocket): `tvisor.bearer.<the token in base64url>`, offered beside `tvisor`, which the server selects.
+ */
+export const WS_PROTOCOL = 'tvisor';
+const WS_BEARER_PREFIX = 'tvisor.bearer.';
+
+/** The Authorization value a WebSocket's offered subprotocols carry, if any. */
+export function bearerFromProtocols(header: string | undefined): string | undefined {
+  for (const p of (header ?? '').split(',')) {
+    const entry = p.trim();
+    if (entry.startsWith(WS_BEARER_PREFIX)) return `Bearer ${Buffer.from(entry.slice(WS_BEARER_PREFIX.length), 'base64url').toString('utf8')}`;
+  }
+  return undefined;
+}
+
+/** A Host header that names this host by address (or localhost), which no other site's DNS name can be. */
+function isAddressHost(host: string): boolean {
+  const name = /^\[([^\]]+)\](?::\d+)?$/.exec(host)?.[1] ?? host.replace(/:\d+$/, '');
+  return name === 'localhost' || isIP(name) !== 0;
+}
+
+/**
+ * Refuses an API request a web page of another origin made: browsers send Origin (cross-origin requests, every
+ * WebSocket) or Sec-Fetch-Site, which must say the daemon's own page; other clients send neither. Without a
+ * token, the page must also have been loaded by address (DNS rebinding: another site's name pointed at this
+ * host would make its page same-origin).
+ */
+export function checkBrowserOrigin(headers: IncomingMessage['headers'], tokenSet: boolean): void {
+  const origin = headers.origin;
+  const site = headers['sec-fetch-site'];
+  if (origin === undefined && site === undefined) return;
+  const host = headers.host ?? '';
+  if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
+    throw forbiddenOrigin(`its origin ${JSON.stringify(origin.slice(0, 100))} is not this daemon's (${JSON.stringify(host.slice(0, 100))})`);
+  }
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw forbiddenOrigin(`Sec-Fetch-Site is ${JSON.stringify(String(site).slice(0, 20))}`);
+  if (!tokenSet && !isAddressHost(host)) {
+    throw forbiddenOrigin(`the page was loaded as ${JSON.stringify(host.slice(0, 100))}, a host name rather than an address; open the console by address (e.g. http://127.0.0.1:PORT/) or give the daemon a token`);
+  }
 }
 
 /**
@@ -367,13 +416,26 @@ export function createApiServer(o: ApiServerOptions): Server {
   const authorized = tokenChecker(o.token);
   const note = rateLimitedLog(o.log);
   const requestTimeoutS = o.requestTimeoutS ?? DEFAULT_REQUEST_TIMEOUT_S;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: CONSOLE_MAX_MESSAGE });
+  const web = o.web ?? new WebAssets();
+  const wss = new WebSocketServer({
+    noServer: true, maxPayload: CONSOLE_MAX_MESSAGE,
+    handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
   const migrations = new WebSocketServer({ noServer: true, maxPayload: MIGRATION_MAX_MESSAGE });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const peer = req.socket.remoteAddress ?? 'a local client';
     logWhenSent(o, req, res);
     void (async () => {
       try {
+        const pathname = (req.url ?? '/').split('?')[0];
+        if (isWebPath(pathname)) {
+          // the page and its assets hold no secret: served without the token (the page asks for it)
+          if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(req.method ?? '', pathname, ['GET', 'HEAD']);
+          if (web.serve(req, res, pathname)) return;
+          if (!web.built && pathname === '/') throw new ApiError('not_found', `the web console is not built (npm run build puts it in ${web.dir})`);
+          throw noRoute(pathname);
+        }
+        checkBrowserOrigin(req.headers, o.token !== undefined);
         const reading = readBody(req);
         if (!authorized(req.headers.authorization)) {
           await reading.catch(() => {}); // read the body first, so that the client gets the 401 (not a reset)
@@ -399,6 +461,8 @@ export function createApiServer(o: ApiServerOptions): Server {
           case 'restart': send(res, 200, restart(m, action.id)); return;
           case 'logs': serveLogs(m, action, res, o.log); return;
           case 'events': serveEvents(m, req, res, o.log); return;
+          case 'stats': serveStats(m, action.intervalMs, req, res, o.log); return;
+          case 'images': send(res, 200, o.images ? await o.images() : []); return;
           case 'pause': send(res, 200, m.pause(action.id)); return;
           case 'resume': send(res, 200, m.resume(action.id)); return;
           case 'delete': m.remove(action.id); res.writeHead(204).end(); return;
@@ -456,7 +520,8 @@ export function createApiServer(o: ApiServerOptions): Server {
     const t0 = performance.now();
     const logged = (status: number | string) => o.requestLog?.(requestLine(req.method, req.url, status, performance.now() - t0));
     try {
-      if (!authorized(req.headers.authorization)) throw unauthorized();
+      checkBrowserOrigin(req.headers, o.token !== undefined);
+      if (!authorized(req.headers.authorization ?? bearerFromProtocols(req.headers['sec-websocket-protocol']))) throw unauthorized();
       const action = parseRequest(req.method ?? 'GET', req.url ?? '/', undefined, undefined);
       if (action.kind === 'migration-incoming') {
         migrations.handleUpgrade(req, socket, head, (ws) => {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue, type ConsoleTransport } from '../hypervisor/console-client.js';
 import type { VmEvent } from '../hypervisor/events.js';
+import { ratesBetween, type StatsReading } from '../hypervisor/stats.js';
 
 /** The response as a console client's transport; `text` turns the queue's text events into bytes (or ends). */
 function responseTransport(res: ServerResponse, log: (line: string) => void, what: string,
@@ -99,5 +100,27 @@ export function serveEvents(m: VmManager, req: IncomingMessage, res: ServerRespo
   res.on('close', () => {
     queue.close();
     unsubscribe();
+  });
+}
+
+/**
+ * GET /v1/stats: every `intervalMs`, one line of JSON with every VM's resource use over the interval as rates
+ * (a StatsSample), until the client goes; the first comes one interval after the request. A client that does
+ * not read is dropped once its queue is full, as for the events.
+ */
+export function serveStats(m: VmManager, intervalMs: number, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): void {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  const queue = new ConsoleClientQueue(responseTransport(res, log, `stats stream (${req.socket.remoteAddress ?? 'local'})`, (text) => `${text}\n`));
+  const read = (): StatsReading => ({ atNs: performance.now() * 1e6, vms: m.list() });
+  let prev = read();
+  const timer = setInterval(() => {
+    const cur = read();
+    queue.event(ratesBetween(prev, cur, m.capacity(), new Date()));
+    prev = cur;
+  }, intervalMs);
+  res.on('close', () => {
+    clearInterval(timer);
+    queue.close();
   });
 }

@@ -22,7 +22,9 @@ import { openSnapshotSource } from '../host/node/snapshot-file.js';
 import { connectDaemon } from '../host/node/migration-link.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { FromHost, FromVm, ToHost, ToVm } from '../hypervisor/protocol.js';
-import { defaultCacheDir } from '../images/index.js';
+import { currentGuest, defaultCacheDir } from '../images/index.js';
+import { checkPathsAllowed } from '../hypervisor/paths.js';
+import type { GuestImageInfo } from '../hypervisor/model.js';
 import { InputError, parseCommandLine, parseCount, parseSeconds, parseSize, UsageError } from './args.js';
 import { DEFAULT_CMDLINE } from './run.js';
 import { jitHelp, jitModeOf } from './jit.js';
@@ -186,6 +188,21 @@ function fileIdentity(path: string): string {
   }
 }
 
+/** GET /v1/images: the default guest of the image cache, when built and in an allowed directory. */
+async function cachedImages(allowed: string[]): Promise<GuestImageInfo[]> {
+  const g = await currentGuest();
+  if (!g) return [];
+  try {
+    checkPathsAllowed([{ field: 'kernel', path: g.kernel }, { field: 'initrd', path: g.initrd }], allowed);
+  } catch {
+    return [];
+  }
+  return [{
+    name: 'default', description: `Debian ${g.manifest.suite} (riscv64): Linux ${g.kernelVersion}, busybox initramfs`,
+    kernel: g.kernel, initrd: g.initrd, cmdline: DEFAULT_CMDLINE,
+  }];
+}
+
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, OPTIONS, 'serve');
   if (values.help) {
@@ -253,7 +270,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     defaultCmdline: DEFAULT_CMDLINE, log,
   });
   const requestLog = values.quiet ? undefined : log;
-  const server = createApiServer({ manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log, requestLog });
+  const server = createApiServer({
+    manager, allowedDirs: allowed, token, maxConnections, requestTimeoutS, log, requestLog, images: () => cachedImages(allowed),
+  });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? 'the address is in use (another tvisor serve? --listen HOST:PORT picks another)' : e.message;
@@ -269,6 +288,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const addr = server.address();
   const where = typeof addr === 'string' ? addr : `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : addr?.address}:${addr?.port}`;
   const packing = vmsPerThread > 1 ? `, up to ${vmsPerThread} VMs per thread${values['no-rebalance'] ? '' : ', rebalanced'}` : '';
+  if (typeof addr !== 'string') log(`tvisor: web console at ${where}/${token ? ' (it asks for the token once; or open it with #token=TOKEN after the /)' : ''}`);
   log(`tvisor: serving the API on ${where} (${pcpus} pCPU${pcpus > 1 ? 's' : ''}${packing}, JIT ${jit}, memory budget ${budget} MiB, state in ${stateDir})`);
   await new Promise<void>((done) => {
     const stop = () => {

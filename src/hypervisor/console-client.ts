@@ -70,8 +70,8 @@ export class ConsoleClientQueue {
     this.checkStuck();
   }
 
-  /** A text event ({"event":"state",…}); one that does not fit means the client is stuck: it is dropped. */
-  event(e: { event: string; [k: string]: unknown }): void {
+  /** A text event ({"event":"state",…}, or any record a stream sends); one that does not fit means the client is stuck: it is dropped. */
+  event(e: object): void {
     if (this.closed) return;
     if (this.queue.length >= CONSOLE_CLIENT_QUEUE_MESSAGES) {
       this.close('its console queue is full');

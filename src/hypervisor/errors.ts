@@ -18,6 +18,7 @@ export type ApiErrorCode =
   | 'snapshot_failed' // the host could not write a snapshot (disk full, I/O error); the VM goes on as asked
   | 'migration_failed' // a live migration could not be done; the message says where the VM is now
   | 'unauthorized' // missing or wrong API token
+  | 'forbidden_origin' // a browser request from a page the daemon did not serve (another origin, or a host name it does not answer to)
   | 'internal'; // a bug or an unexpected host failure; details go to the daemon's log, not the client
 
 /**
@@ -30,6 +31,7 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   invalid_json: 400,
   unauthorized: 401,
   forbidden_path: 403,
+  forbidden_origin: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -315,6 +317,11 @@ export function fromSnapshot(field: string): ApiError {
 
 export function unauthorized(): ApiError {
   return new ApiError('unauthorized', 'missing or wrong API token; send it as Authorization: Bearer TOKEN');
+}
+
+/** A request a web page of another origin made (cross-site request or WebSocket, or DNS rebinding). */
+export function forbiddenOrigin(why: string): ApiError {
+  return new ApiError('forbidden_origin', `refused a request from a web page: ${why}; only the daemon's own web console (or a client that is not a browser) may use the API`);
 }
 
 /** The message deliberately carries no detail: internals (paths, stack traces) stay in the daemon's log. */

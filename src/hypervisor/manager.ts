@@ -29,6 +29,7 @@ import type { StoredVm } from './stored-vm.js';
 import type { ConsoleSink } from './vm-console.js';
 import { DEFAULT_MAX_STARTING, type ManagerOptions, type VmThread } from './manager-host.js';
 import { busyWith, EMPTY_COUNTERS, newManagedVm, vmStats, type ManagedVm, type Vcpu } from './managed-vm.js';
+import type { HostCapacity } from './stats.js';
 
 export { CONSOLE_INPUT_IN_FLIGHT, type ConsoleSink } from './vm-console.js';
 export { DEFAULT_MAX_STARTING, type ManagerOptions, type Store, type VmThread } from './manager-host.js';
@@ -169,6 +170,11 @@ export class VmManager {
 
   list(): VmInfo[] {
     return [...this.vms.values()].map((vm) => this.info(vm));
+  }
+
+  /** The host CPUs and guest memory this manager shares among its VMs. */
+  capacity(): HostCapacity {
+    return { pcpus: this.o.pcpus, memory_budget_mib: this.o.memoryBudgetMib };
   }
 
   inspect(id: string): VmInfo {

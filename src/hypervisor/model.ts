@@ -125,6 +125,16 @@ export interface VmInfo {
   thread?: number;
 }
 
+/** GET /v1/images: a guest the daemon can boot from its image cache, with the files to name in POST /v1/vms. */
+export interface GuestImageInfo {
+  name: string;
+  description: string;
+  kernel: string;
+  initrd?: string;
+  /** The command line it is meant to boot with (the daemon's default when a definition gives none). */
+  cmdline: string;
+}
+
 /** POST /v1/vms/{id}/snapshot: where to write, and what the VM does afterwards (default: what it did before). */
 export interface SnapshotRequest {
   path: string;
@@ -201,6 +211,10 @@ export type VmAction =
   | { kind: 'logs'; id: string; follow: boolean; tail?: number }
   /** The stream of lifecycle events of every VM. */
   | { kind: 'events' }
+  /** The stream of every VM's resource use as rates, one sample every `intervalMs`. */
+  | { kind: 'stats'; intervalMs: number }
+  /** The guest images the daemon can boot without the client naming files (the default guest, once built). */
+  | { kind: 'images' }
   | { kind: 'delete'; id: string }
   | { kind: 'update'; id: string; patch: VmPatch }
   /** `index` counts the VM's disks (or NICs) from 0 in the order of its definition. */
@@ -216,7 +230,7 @@ export type VmTargetedKind = VmTargetedAction['kind'];
 
 /**
  * The VM states in which each action on an existing VM is allowed; in any other state it answers 409 conflict
- * and changes nothing. create, list, metrics and openapi concern no single VM and are always allowed.
+ * and changes nothing. create, list, events, stats, images, metrics and openapi concern no single VM and are always allowed.
  */
 export const ALLOWED_IN: { readonly [K in VmTargetedKind]: readonly VmState[] } = {
   get: VM_STATES,
