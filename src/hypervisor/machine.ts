@@ -1,7 +1,7 @@
 // A VM as plain data: the one description both `tvisor run` and the daemon's VM threads build a machine from
-// (src/host/node/machine.ts opens its backends and makes its devices), and the thing a snapshot records. It
-// names files and settings, never open handles; what a host gives at run time (the console's output, the
-// virtual switch's port) is asked for by the builder.
+// (devices.ts makes its devices, src/host/node/machine.ts gives them their Node backends), and the thing a
+// snapshot records. It names files and settings, never open handles; what a host gives at run time (the
+// console's output, the virtual switch's port) is asked for by the builder.
 import { limiterConfigFromApi, limiterConfigToApi, type RateLimiterConfig } from './rate-limiter.js';
 import type { VmSpec } from './model.js';
 

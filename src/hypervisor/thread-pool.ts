@@ -7,7 +7,7 @@
 import type { FromHost, FromVm, ToHost } from './protocol.js';
 import type { VmThread } from './manager.js';
 
-/** A worker that speaks the channel protocol (src/host/node/vm-thread.ts). */
+/** A worker that speaks the channel protocol (vm-slot.ts, in a Node worker: src/host/node/vm-thread.ts). */
 export interface HostWorker {
   send(m: ToHost, transfer?: ArrayBuffer[]): void;
   onMessage(fn: (m: FromHost) => void): void;

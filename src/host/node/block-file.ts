@@ -16,18 +16,10 @@ import path from 'node:path';
 import { BlockIoError, type BlockBackend } from '../../core/virtio/blk/backend.js';
 import { acquirePidLock, errCode, fsyncDir, heldByThisProcess, PidLockError, preciseLockText, readPidLock, releasePidLock } from './pid-lock.js';
 import { FileRefused, openConfined } from './confined-open.js';
+import type { DiskOpenSpec } from '../../hypervisor/devices.js';
 
-/** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`. */
-export interface DiskSpec {
-  path: string;
-  readOnly?: boolean;
-  /** Copy-on-write file taking the guest's writes; the image at `path` is then never modified. */
-  overlay?: string;
-  /** Directories image and overlay must lie beneath (confined-open.ts); absent: anywhere (tvisor run). */
-  allowedDirs?: readonly string[];
-  /** Who opens it, e.g. "VM 1a2b (web)": written into the lock so that a refused writer learns the holder. */
-  owner?: string;
-}
+/** A disk as the user names it: `PATH[,readonly][,overlay=PATH]`; what the device builder opens (hypervisor/devices.ts). */
+export type DiskSpec = DiskOpenSpec;
 
 /** A disk that cannot be opened; the message says what is wrong and what to do about it. */
 export class DiskError extends Error {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { buildDevices } from './machine.js';
 import { DiskError, diskLockPath, openDiskImage } from './block-file.js';
 import { diskName, type MachineDescription } from '../../hypervisor/machine.js';
+import { baseName } from '../../hypervisor/devices.js';
 import type { NetBackend } from '../../core/virtio/net/backend.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tvisor-machine-'));
@@ -24,6 +25,10 @@ const port = (): NetBackend => ({ send: () => {}, setReceiver: () => {}, close: 
 
 test('diskName: vda … vdz, then vdaa, as Linux names virtio disks', () => {
   assert.deepEqual([0, 1, 25, 26, 27, 51, 52].map(diskName), ['vda', 'vdb', 'vdz', 'vdaa', 'vdab', 'vdaz', 'vdba']);
+});
+
+test('a disk\'s default serial comes from the last name of its path, as node:path has it', () => {
+  for (const p of ['/a/b/disk.img', 'disk.img', '/a/b/', 'a//b//', '/', '', 'rel/x.qcow']) assert.equal(baseName(p), path.posix.basename(p), p);
 });
 
 test('buildDevices makes the described devices in slot order with their names, serials and limits', () => {

@@ -1,66 +1,16 @@
-// Builds a machine's virtio devices from its description (hypervisor/machine.ts) with their Node backends: the
-// one place `tvisor run` and the daemon's VM threads make devices, so both get the same machine from the same
-// description. Network sockets are opened first (openNetSockets, asynchronous); everything else here is
-// synchronous, so a VM thread can build its machine in one turn of its event loop.
+// A machine's devices with their Node backends: hypervisor/devices.ts builds them (the one place `tvisor run`
+// and the daemon's VM threads make devices), given Node's disk images (block-file.ts), file sizes and random
+// bytes here. Network sockets are opened first (openNetSockets, asynchronous); everything else is synchronous,
+// so a VM thread can build its machine in one turn of its event loop.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { basename } from 'node:path';
-import type { VirtioDevice } from '../../core/virtio/mmio.js';
-import { VirtioBlk } from '../../core/virtio/blk/blk.js';
-import { VirtioNet, parseMac } from '../../core/virtio/net/net.js';
-import { VirtioConsole } from '../../core/virtio/console/console.js';
-import { VirtioRng } from '../../core/virtio/rng/rng.js';
-import { VirtioBalloon } from '../../core/virtio/balloon/balloon.js';
-import { DeferredBlockBackend, type BlockBackend } from '../../core/virtio/blk/backend.js';
 import type { NetBackend } from '../../core/virtio/net/backend.js';
-import { RAM_BASE } from '../../core/machine/board.js';
-import { applyLimiterConfig, type RateLimiter } from '../../hypervisor/rate-limiter.js';
-import { diskName, type MachineDescription, type NetDescription } from '../../hypervisor/machine.js';
-import { DiskError, openDiskImage, type DiskSpec } from './block-file.js';
+import type { MachineDescription, NetDescription } from '../../hypervisor/machine.js';
+import { buildDevices as buildWith, type DeviceOptions, type MachineDevices } from '../../hypervisor/devices.js';
+import { DiskError, openDiskImage } from './block-file.js';
 import { connectSocketBackend, listenSocketBackend } from './net-socket.js';
 
-/** What the host gives the devices at run time. */
-export interface DeviceHost {
-  /** The clock the rate limiters run on, in ms (the VM's: their times must agree with the devices'). */
-  nowMs(): number;
-  /** Output of the virtio console (a description with one needs it). */
-  consoleOutput?: (bytes: Uint8Array) => void;
-  /** The virtio console's size in characters. */
-  consoleSize?: { cols: number; rows: number };
-  /** The backend of NIC `index` whose description says `switch` (the daemon's virtual switch port). */
-  switchPort?: (index: number) => NetBackend;
-  /** Backends opened by openNetSockets, by NIC index. */
-  sockets?: Map<number, NetBackend>;
-  /** Directories every disk image and overlay must lie beneath (the daemon's --allow-dir). */
-  allowedDirs?: string[];
-  /**
-   * The disks are opened later, by openDisks() (a guest arriving by live migration: the VM it leaves holds them
-   * until the switch); until then they have the size their image has now.
-   */
-  deferDisks?: boolean;
-}
-
-/** A machine's devices and the handles the host keeps to them. */
-export interface MachineDevices {
-  /** In slot order, for the Vm. */
-  devices: VirtioDevice[];
-  disks: VirtioBlk[];
-  nics: VirtioNet[];
-  console: VirtioConsole | null;
-  balloon: VirtioBalloon | null;
-  /** Each disk's limiter, and each NIC's per direction (null: unlimited), to be reconfigured live. */
-  diskLimiters: (RateLimiter | null)[];
-  nicLimiters: { tx: RateLimiter | null; rx: RateLimiter | null }[];
-  /**
-   * Opens the disks a `deferDisks` build left closed, their lock files naming `owner` (DiskSpec.owner); a disk
-   * whose size changed meanwhile is refused. On a failure closes what it opened and throws (a DiskError for an image).
-   */
-  openDisks(owner?: string): void;
-  /** Makes every disk's completed writes durable (overlays write their bitmaps too); throws BlockIoError. */
-  flushDisks(): void;
-  /** Closes every backend (disk locks and files, sockets); errors go to `warn`, the rest still close. */
-  close(warn?: (line: string) => void): void;
-}
+export type { DeviceHost, DeviceOptions, DiskOpenSpec, MachineDevices } from '../../hypervisor/devices.js';
 
 /** Opens the description's socket NICs (listening ones wait for their peer); closes them all on a failure. */
 export async function openNetSockets(m: MachineDescription, warn: (line: string) => void): Promise<Map<number, NetBackend>> {
@@ -89,99 +39,14 @@ function nets(m: MachineDescription): [number, NetDescription][] {
  * Makes the description's devices; opens the disk images. On a failure, closes what it opened (and the sockets
  * it was given) and throws: a DiskError for an image, an Error naming the device otherwise.
  */
-export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDevices {
-  const backends: { close(): void }[] = [...(host.sockets?.values() ?? [])];
-  const diskBackends: BlockBackend[] = [];
-  const deferred: { backend: DeferredBlockBackend; spec: DiskSpec }[] = [];
-  const out: MachineDevices = {
-    devices: [], disks: [], nics: [], console: null, balloon: null, diskLimiters: [], nicLimiters: [],
-    openDisks: (owner) => {
-      try {
-        for (const { backend, spec } of deferred) {
-          const b = openDiskImage(owner === undefined ? spec : { ...spec, owner });
-          try {
-            backend.attach(b);
-          } catch (e) {
-            b.close();
-            throw new DiskError((e as Error).message);
-          }
-        }
-      } catch (e) {
-        // the ones attached close (and are detached) again
-        for (const { backend } of deferred) backend.close();
-        throw e;
-      }
-    },
-    flushDisks: () => {
-      for (const b of diskBackends) if (!b.readOnly) b.flush();
-    },
-    close: (warn) => {
-      for (const b of backends.splice(0).reverse()) {
-        try {
-          b.close();
-        } catch (e) {
-          warn?.(`tvisor: closing a device: ${(e as Error).message}`);
-        }
-      }
-    },
-  };
-  try {
-    for (const d of m.devices) {
-      switch (d.kind) {
-        case 'block': {
-          const i = out.disks.length;
-          const spec: DiskSpec = { path: d.path, readOnly: d.readOnly, overlay: d.overlay, owner: d.owner, allowedDirs: host.allowedDirs };
-          let backend: BlockBackend;
-          if (host.deferDisks) {
-            const later = new DeferredBlockBackend(imageSize(d.path, `virtio-blk ${diskName(i)}`), d.readOnly ?? false, `virtio-blk ${diskName(i)} (${d.path})`);
-            deferred.push({ backend: later, spec });
-            backend = later;
-          } else backend = openDiskImage(spec);
-          backends.push(backend);
-          diskBackends.push(backend);
-          const limiter = applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs());
-          const dev = new VirtioBlk({
-            backend, serial: d.serial ?? basename(d.path).slice(0, 20), name: `virtio-blk ${diskName(i)}`, limiter: limiter ?? undefined,
-          });
-          out.diskLimiters.push(limiter);
-          out.disks.push(dev);
-          out.devices.push(dev);
-          break;
-        }
-        case 'net': {
-          const i = out.nics.length;
-          const backend = d.backend.kind === 'switch' ? host.switchPort?.(i) : host.sockets?.get(i);
-          if (!backend) throw new Error(`virtio-net eth${i}: no ${d.backend.kind} backend for it here`);
-          const limiters = { tx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()), rx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()) };
-          const dev = new VirtioNet({
-            mac: parseMac(d.mac), backend, name: `virtio-net eth${i}`, txLimiter: limiters.tx ?? undefined, rxLimiter: limiters.rx ?? undefined,
-          });
-          out.nicLimiters.push(limiters);
-          out.nics.push(dev);
-          out.devices.push(dev);
-          break;
-        }
-        case 'console': {
-          if (!host.consoleOutput) throw new Error('virtio-console: this host gives it no output');
-          out.console = new VirtioConsole(host.consoleOutput, host.consoleSize ?? { cols: 80, rows: 25 });
-          out.devices.push(out.console);
-          break;
-        }
-        case 'rng':
-          out.devices.push(new VirtioRng((n) => new Uint8Array(randomBytes(n))));
-          break;
-        case 'balloon':
-          out.balloon = new VirtioBalloon({ ramBase: RAM_BASE, ramSize: m.memoryBytes });
-          out.balloon.setTarget(d.targetBytes);
-          out.devices.push(out.balloon);
-          break;
-      }
-    }
-    return out;
-  } catch (e) {
-    out.close();
-    throw e;
-  }
+export function buildDevices(m: MachineDescription, host: DeviceOptions): MachineDevices {
+  return buildWith(m, {
+    ...host,
+    openDisk: openDiskImage,
+    diskSize: imageSize,
+    random: (n) => new Uint8Array(randomBytes(n)),
+    diskError: (message) => new DiskError(message),
+  });
 }
 
 /** A disk's size as its image file has it now (an overlay's disk has its base's size), without opening it. */

@@ -1,34 +1,17 @@
-// The Node worker thread that holds VMs for the daemon (one, or several when `serve --vms-per-thread` packs
-// them): builds each machine and its devices from a VmThreadConfig, runs the time slices the manager's
-// scheduler grants, and relays console output, network frames and wake-ups. Messages carry the VM's channel
-// number (protocol.ts ToHost/FromHost). An error in one VM ends that VM as crashed, not its neighbours; only
-// the death of the thread itself takes all of its VMs.
+// The Node worker thread that holds VMs for the daemon: the host of hypervisor/vm-slot.ts's VmThreadMain, which
+// builds and runs the thread's VMs and answers the manager. This file gives it what is Node's: the thread's
+// setup (its JIT mode) and warm-up, the boot images and disks as confined files, snapshot files, random bytes,
+// the event loop's timers, the garbage collector serve grants its workers, and the port to the manager.
 import { parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { Vm } from '../../core/machine/vm.js';
-import { RAM_BASE } from '../../core/machine/board.js';
 import { bootFile } from './boot-file.js';
-import { buildDevices, type MachineDevices } from './machine.js';
+import { buildDevices } from './machine.js';
 import type { BootFile } from '../../core/machine/boot-file.js';
-import type { DeviceCounters, FromHost, FromVm, ToHost, ToVm, VmThreadConfig } from '../../hypervisor/protocol.js';
-import { applyLimiterConfig } from '../../hypervisor/rate-limiter.js';
-import { epochClock, monotonicClock, type Clock } from '../../core/host/clock.js';
-import { SmpLink } from '../../core/machine/smp.js';
-import { ConsoleBatcher } from '../../hypervisor/console-batch.js';
-import { UART_LINE_BACKLOG } from '../../core/devices/uart16550.js';
+import type { FromHost, ToHost, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { workerSetup } from './worker-setup.js';
 import { warmUp } from '../../core/machine/warmup.js';
-import { restoreRam } from '../../core/snapshot/file.js';
-import { nonzeroTouched, packPages, unpackPages } from '../../core/snapshot/pages.js';
-import { SnapshotError } from '../../core/snapshot/state.js';
 import { checkSnapshotFiles, readSnapshot, SnapshotRefused, writeSnapshot } from './snapshot-file.js';
-import type { MachineDescription } from '../../hypervisor/machine.js';
-
-/** Console output a snapshot keeps (a screen or two, with escape sequences). */
-const RECENT_CONSOLE = 16 * 1024;
-
-/** Input is acknowledged (the client may send more) once the UART holds no more than this, unread. */
-const INPUT_ROOM_MARK = UART_LINE_BACKLOG / 2;
+import { VmThreadMain, type SnapshotFiles } from '../../hypervisor/vm-slot.js';
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
@@ -39,377 +22,6 @@ const { jit } = workerSetup();
 // held for the thread's life
 const warmed = warmUp(jit);
 void warmed;
-
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
-
-/** One VM of this thread and everything it holds. */
-class VmSlot {
-  vm: Vm | null = null;
-  /** The machine's devices (host/node/machine.ts), with their rate limiters to be reconfigured live. */
-  private devices: MachineDevices | null = null;
-  /** Where each NIC takes the frames the switch delivers (set by the device). */
-  private readonly receivers: ((f: Uint8Array) => void)[] = [];
-  private idle = false;
-  /** The VM's clock; rate limiters run on it too, so their times agree with the devices'. With harts in other
-   *  threads it counts from an epoch they share (see epochClock). */
-  private clock: Clock = monotonicClock();
-  private link: SmpLink | null = null;
-  private epochMs = 0;
-  /** What the VM was built from: a snapshot of it records this. */
-  private machine: MachineDescription | null = null;
-  private allowedDirs: string[] | undefined;
-  stopped = false;
-  /** Console output on its way to the manager: batched, and bounded by the manager's acks. */
-  private readonly out: ConsoleBatcher;
-  /**
-   * The last RECENT_CONSOLE bytes the guest wrote, which a snapshot keeps so that a restored console shows its
-   * screen: a ring, `recentAt` the next byte's place, `recentFull` once it wrapped.
-   */
-  private readonly recent = new Uint8Array(RECENT_CONSOLE);
-  private recentAt = 0;
-  private recentFull = false;
-  /** Input messages taken into the UART whose 'input-ack' waits for the guest to read (flow control). */
-  private readonly inputAcks: { bytes: number; dropped: number }[] = [];
-  /** Frames handed to each NIC since the last 'frame-ack' (acks go out once per turn of the event loop). */
-  private readonly frameAcks = new Map<number, number>();
-
-  constructor(private readonly post: (m: FromVm, transfer?: ArrayBuffer[]) => void) {
-    this.out = new ConsoleBatcher({
-      post: (bytes, dropped) => post(dropped > 0 ? { t: 'console', bytes, dropped } : { t: 'console', bytes }, [bytes.buffer as ArrayBuffer]),
-      later: (fn, ms) => setTimeout(fn, ms),
-    });
-  }
-
-  /** Output of the guest's console (the UART, or a virtio console): to the manager, and into `recent`. */
-  private console(bytes: Uint8Array): void {
-    this.out.write(bytes);
-    for (let i = Math.max(0, bytes.length - RECENT_CONSOLE); i < bytes.length;) {
-      const n = Math.min(bytes.length - i, RECENT_CONSOLE - this.recentAt);
-      this.recent.set(bytes.subarray(i, i + n), this.recentAt);
-      i += n;
-      this.recentAt += n;
-      if (this.recentAt === RECENT_CONSOLE) {
-        this.recentAt = 0;
-        this.recentFull = true;
-      }
-    }
-  }
-
-  /** The ring's contents, oldest first. */
-  private recentConsole(): Uint8Array {
-    if (!this.recentFull) return this.recent.slice(0, this.recentAt);
-    const out = new Uint8Array(RECENT_CONSOLE);
-    out.set(this.recent.subarray(this.recentAt), 0);
-    out.set(this.recent.subarray(0, this.recentAt), RECENT_CONSOLE - this.recentAt);
-    return out;
-  }
-
-  /** Acknowledges input once the guest has read enough of it (or the VM is gone). */
-  private ackInput(): void {
-    if (this.inputAcks.length === 0) return;
-    if (this.vm && !this.stopped && this.vm.uart.pendingInput > INPUT_ROOM_MARK) return;
-    for (const a of this.inputAcks.splice(0)) this.post({ t: 'input-ack', ...a });
-  }
-
-  private ackFrame(nic: number): void {
-    if (this.frameAcks.size === 0) {
-      setImmediate(() => {
-        for (const [n, frames] of this.frameAcks) this.post({ t: 'frame-ack', nic: n, frames });
-        this.frameAcks.clear();
-      });
-    }
-    this.frameAcks.set(nic, (this.frameAcks.get(nic) ?? 0) + 1);
-  }
-
-  private nowMs(): number {
-    return this.clock.nowNs() / 1e6;
-  }
-
-  private counters(): DeviceCounters {
-    const c: DeviceCounters = {
-      diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0,
-      netRxBytes: 0, netTxBytes: 0, netRxFrames: 0, netTxFrames: 0, diskThrottled: 0, netThrottled: 0,
-      balloonBytes: this.devices?.balloon?.returnedBytes ?? 0,
-      memoryTouchedBytes: this.vm ? this.vm.ram.touchedBytes : 0,
-    };
-    for (const d of this.devices?.disks ?? []) {
-      c.diskReadBytes += d.stats.readBytes;
-      c.diskWriteBytes += d.stats.writeBytes;
-      c.diskReadOps += d.stats.readOps;
-      c.diskWriteOps += d.stats.writeOps;
-      c.diskThrottled += d.stats.throttled;
-    }
-    for (const n of this.devices?.nics ?? []) {
-      c.netRxBytes += n.stats.rxBytes;
-      c.netTxBytes += n.stats.txBytes;
-      c.netRxFrames += n.stats.rxFrames;
-      c.netTxFrames += n.stats.txFrames;
-      c.netThrottled += n.stats.txThrottled + n.stats.rxThrottled;
-    }
-    return c;
-  }
-
-  /** While hart 0 does not run, the device accesses of the other harts are served from the event loop. */
-  private async serveDoorbell(l: SmpLink): Promise<void> {
-    while (!this.stopped && this.vm) {
-      const seen = l.doorbell();
-      this.vm.serveRemote();
-      const w = waitAsync(l.i32, 0, seen);
-      if (w.async) await w.value;
-    }
-  }
-
-  private init(cfg: VmThreadConfig): void {
-    const post = this.post;
-    const m = cfg.machine;
-    this.machine = m;
-    this.allowedDirs = cfg.allowedDirs;
-    // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one),
-    // a restored machine's too (its harts restore there: 'ready' hands them their saved states)
-    if (m.vcpus > 1 && !m.firmware) {
-      this.link = new SmpLink(m.vcpus);
-      this.epochMs = performance.timeOrigin + performance.now();
-      this.clock = epochClock(this.epochMs);
-    }
-    const r = cfg.restore;
-    const built = buildDevices(m, {
-      nowMs: () => this.nowMs(),
-      allowedDirs: cfg.allowedDirs,
-      // an arriving guest's disks are held by the VM it leaves until the switch
-      deferDisks: r !== undefined && 'incoming' in r,
-      // a machine saved by `tvisor run --console virtio`: its console is the VM's console here too
-      consoleOutput: (bytes) => this.console(bytes),
-      // frames travel to and from the manager's virtual switch
-      switchPort: (i) => ({
-        send: (frame) => {
-          const copy = frame.slice();
-          post({ t: 'frame', nic: i, frame: copy }, [copy.buffer as ArrayBuffer]);
-        },
-        setReceiver: (fn) => (this.receivers[i] = fn),
-        close: () => {},
-      }),
-    });
-    this.devices = built;
-    const devices = built.devices;
-    const link = this.link;
-    this.vm = new Vm({
-      memory: m.memoryBytes,
-      cpus: m.vcpus,
-      ...loadImages(cfg),
-      // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
-      reloadImages: () => {
-        post({ t: 'rebooted' });
-        return loadImages(cfg);
-      },
-      cmdline: m.cmdline,
-      console: (bytes) => this.console(bytes),
-      random: (n) => new Uint8Array(randomBytes(n)),
-      clock: this.clock,
-      devices,
-      onDeviceEvent: (e) => post({ t: 'device-event', device: e.device, reason: e.reason, internal: e.internal }),
-      smp: link ? { link, wake: (hart) => post({ t: 'wake', hart }) } : undefined,
-      jit,
-      resume: cfg.restore !== undefined,
-    });
-    this.vm.onWake = () => {
-      if (this.idle) {
-        this.idle = false;
-        post({ t: 'wake' });
-      }
-    };
-    if (r && 'incoming' in r) this.vm.ram.zeroTouched();
-    else if (r) this.restore(r.snapshot, new Set(r.fresh), cfg.allowedDirs);
-  }
-
-  /** The last of a guest arriving by live migration (its pages are in): its disks are opened, and its state restored. */
-  private arrive(m: Extract<ToVm, { t: 'incoming-final' }>): void {
-    const vm = this.vm;
-    try {
-      if (!vm || !this.devices || this.stopped) throw new Error('its machine was not built');
-      this.devices.openDisks(m.owner);
-      vm.restoreState(m.state);
-      this.post(this.ready());
-    } catch (e) {
-      this.stopped = true;
-      this.close();
-      this.post({ t: 'init-error', message: (e as Error).message });
-    }
-  }
-
-  /** Live migration's pre-copy and stop-and-copy (see protocol.ts): batches of pages, and at the end the state. */
-  private migrate(m: Extract<ToVm, { t: 'migrate-pages' | 'migrate-final' | 'migrate-abort' }>): void {
-    const vm = this.vm;
-    if (m.t === 'migrate-abort') {
-      vm?.stopDirtyLog();
-      return;
-    }
-    try {
-      if (!vm || this.stopped || vm.exited) throw new Error('the VM has ended');
-      if (m.t === 'migrate-pages') {
-        if (m.all) vm.startDirtyLog();
-        const pages = m.all ? nonzeroTouched(vm.ram.u8, vm.ram.touched) : vm.takeDirtyPages();
-        const buf = packPages(vm.ram.u8, pages);
-        // harts in other threads mark the same log (the manager hands it to them)
-        const dirty = m.all && this.link ? { dirty: vm.ram.dirty!.buffer as SharedArrayBuffer } : {};
-        this.post({ t: 'migrate-pages', pages: buf, count: pages.length, ...dirty }, [buf]);
-      } else {
-        const pages = vm.takeDirtyPages();
-        const state = vm.saveState(m.remote);
-        vm.stopDirtyLog();
-        const buf = packPages(vm.ram.u8, pages);
-        this.post({ t: 'migrate-final', pages: buf, count: pages.length, state }, [buf]);
-      }
-    } catch (e) {
-      vm?.stopDirtyLog();
-      this.post({ t: 'migrate-error', message: (e as Error).message });
-    }
-  }
-
-  /** Puts the guest saved at `path` into the machine just built (its files checked unchanged, but `fresh`). */
-  private restore(path: string, fresh: ReadonlySet<string>, allowedDirs?: string[]): void {
-    const vm = this.vm!;
-    try {
-      const { meta, contents } = readSnapshot(path, allowedDirs);
-      checkSnapshotFiles(meta, this.machine!, fresh);
-      restoreRam(vm.ram, contents);
-      vm.restoreState(meta.state);
-      if (meta.console) this.console(new Uint8Array(Buffer.from(meta.console, 'base64')));
-    } catch (e) {
-      if (e instanceof SnapshotError) throw new Error(`restoring ${path}: ${e.message}`);
-      throw e;
-    }
-  }
-
-  /** Writes the VM, parked between slices, to `path`; answers 'snapshot-done' or 'snapshot-error'. */
-  private snapshot(m: Extract<ToVm, { t: 'snapshot' }>): void {
-    const vm = this.vm;
-    const devices = this.devices;
-    try {
-      if (!vm || !devices || !this.machine || this.stopped || vm.exited) throw new Error('the VM has ended');
-      const r = writeSnapshot(m.path, vm, {
-        machine: this.machine, flushDisks: () => devices.flushDisks(), keepOverlays: true, console: this.recentConsole(), settings: m.settings,
-        allowedDirs: this.allowedDirs, compress: m.compress, remote: m.remote,
-      });
-      this.post({ t: 'snapshot-done', bytes: r.bytes, savedDisks: r.savedDisks });
-    } catch (e) {
-      this.post({ t: 'snapshot-error', message: (e as Error).message, refused: e instanceof SnapshotRefused });
-    }
-  }
-
-  /** The machine can run: with harts in other threads, what their threads need (a restored guest's harts too). */
-  private ready(): Extract<FromVm, { t: 'ready' }> {
-    const vm = this.vm!;
-    const m = this.machine!;
-    if (!this.link) return { t: 'ready' };
-    const restored = vm.takeRemoteStates();
-    return {
-      t: 'ready',
-      smp: {
-        memory: vm.ram.memory, touched: vm.ram.touchedBuffer as SharedArrayBuffer, link: this.link.buffer, mmio: vm.mmioLayout(),
-        epochMs: this.epochMs, mtimeOffset: restored?.mtimeOffset ?? 0, ramBase: RAM_BASE, ramSize: m.memoryBytes, harts: m.vcpus,
-        ...(restored ? { restore: restored.harts } : {}),
-      },
-    };
-  }
-
-  /** Closes the disks (best effort: the lock files are removed at exit too). */
-  close(): void {
-    this.devices?.close();
-  }
-
-  handle(m: ToVm): void {
-    const post = this.post;
-    const vm = this.vm;
-    switch (m.t) {
-      case 'init':
-        try {
-          this.init(m.config);
-          if (this.link) void this.serveDoorbell(this.link);
-          post(m.config.restore && 'incoming' in m.config.restore ? { t: 'incoming-ready' } : this.ready());
-        } catch (e) {
-          this.close();
-          post({ t: 'init-error', message: (e as Error).message });
-        }
-        break;
-      case 'run': {
-        if (!vm) return;
-        vm.setStealTime(0, m.stealNs, false);
-        const trimmed = vm.trimmedPages;
-        const r = vm.runSlice(m.budgetNs);
-        released(vm.trimmedPages - trimmed);
-        this.idle = r.idle;
-        // out of its slice but still wanting to run: preempted (an idle vCPU is not)
-        if (!r.idle && !r.exit) vm.setStealTime(0, m.stealNs, true);
-        if (r.exit) this.close();
-        this.out.flush();
-        this.ackInput();
-        post({
-          t: 'slice',
-          instructions: r.instructions,
-          elapsedNs: r.elapsedNs,
-          idle: r.idle,
-          idleForNs: r.idle ? vm.idleForNs() : 0,
-          exit: r.exit,
-          counters: this.counters(),
-        });
-        break;
-      }
-      case 'input': {
-        // the UART takes what fits its line (a bounded backlog feeding its FIFO) and drops the rest
-        const before = vm?.uart.stats.rxDropped ?? 0;
-        vm?.sendInput(m.bytes);
-        const dropped = vm ? vm.uart.stats.rxDropped - before : m.bytes.length;
-        this.inputAcks.push({ bytes: m.bytes.length, dropped });
-        this.ackInput();
-        break;
-      }
-      case 'console-ack':
-        this.out.acked(m.bytes);
-        break;
-      case 'frame':
-        this.receivers[m.nic]?.(m.frame);
-        this.ackFrame(m.nic);
-        break;
-      case 'balloon':
-        this.devices?.balloon?.setTarget(m.bytes);
-        break;
-      case 'rate-limiter': {
-        const now = this.nowMs();
-        const d = this.devices;
-        if (m.device === 'disk' && d?.disks[m.index]) {
-          d.diskLimiters[m.index] = applyLimiterConfig(d.diskLimiters[m.index], m.config, now);
-          d.disks[m.index].setLimiter(d.diskLimiters[m.index]);
-        } else if (m.device === 'nic' && d?.nics[m.index]) {
-          const l = d.nicLimiters[m.index];
-          l.tx = applyLimiterConfig(l.tx, m.config, now);
-          l.rx = applyLimiterConfig(l.rx, m.config, now);
-          d.nics[m.index].setLimiters(l.tx, l.rx);
-        }
-        break;
-      }
-      case 'snapshot':
-        this.snapshot(m);
-        break;
-      case 'migrate-pages':
-      case 'migrate-final':
-      case 'migrate-abort':
-        this.migrate(m);
-        break;
-      case 'incoming-pages':
-        if (vm) unpackPages(m.pages, (p, data) => vm.ram.write(vm.ram.base + p * 4096, data));
-        break;
-      case 'incoming-final':
-        this.arrive(m);
-        break;
-      case 'stop':
-        this.stopped = true;
-        vm?.stop();
-        this.close();
-        post({ t: 'stopped' });
-        break;
-    }
-  }
-}
 
 /**
  * The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot), opened
@@ -424,44 +36,31 @@ function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile;
   };
 }
 
-const slots = new Map<number, VmSlot>();
+/** Snapshot files as `tvisor run` writes and reads them too (snapshot-file.ts). */
+const snapshots: SnapshotFiles = {
+  read: (path, machine, fresh, allowedDirs) => {
+    const { meta, contents } = readSnapshot(path, allowedDirs);
+    checkSnapshotFiles(meta, machine, fresh);
+    const screen = meta.console ? new Uint8Array(Buffer.from(meta.console, 'base64')) : undefined;
+    return { contents, state: meta.state, console: screen };
+  },
+  write: writeSnapshot,
+  refused: (e) => e instanceof SnapshotRefused,
+};
 
-/**
- * Decoded pages idle VMs let go of are garbage that a thread of idle VMs, allocating next to nothing, would
- * hardly ever collect: once a few MiB have piled up, collect them (serve gives its workers a `gc()`).
- */
-let releasedPages = 0;
-let lastGcMs = 0;
-function released(pages: number): void {
-  releasedPages += pages;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc || releasedPages < 256 || performance.now() - lastGcMs < 5000) return;
-  releasedPages = 0;
-  lastGcMs = performance.now();
-  setImmediate(gc);
-}
+/** serve exposes a `gc()` to the workers it makes (cli/serve.ts spawnWorker); a test's own Worker may have none. */
+const gc = (globalThis as { gc?: () => void }).gc;
 
-port.on('message', ({ ch, m }: ToHost) => {
-  if (m.t === 'ping') {
-    port.postMessage({ ch, m: { t: 'pong' } } satisfies FromHost);
-    return;
-  }
-  let slot = slots.get(ch);
-  if (!slot) {
-    // a VM already gone
-    if (m.t === 'stop') port.postMessage({ ch, m: { t: 'stopped' } } satisfies FromHost);
-    if (m.t !== 'init') return;
-    slot = new VmSlot((msg: FromVm, transfer?: ArrayBuffer[]) => port.postMessage({ ch, m: msg } satisfies FromHost, transfer ?? []));
-    slots.set(ch, slot);
-  }
-  try {
-    slot.handle(m);
-  } catch (e) {
-    // a fault of this host's code for one VM: that VM ends, its neighbours in the thread go on
-    slot.stopped = true;
-    slot.close();
-    const err = e as Error;
-    port.postMessage({ ch, m: { t: 'crash', reason: `internal error: ${err.message}` } } satisfies FromHost);
-  }
-  if (slot.stopped) slots.delete(ch);
+const main = new VmThreadMain({
+  jit,
+  post: (m: FromHost, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []),
+  loadImages,
+  buildDevices,
+  random: (n) => new Uint8Array(randomBytes(n)),
+  soon: (fn) => setImmediate(fn),
+  later: (fn, ms) => setTimeout(fn, ms),
+  snapshots,
+  gc,
 });
+
+port.on('message', (msg: ToHost) => main.handle(msg));
