@@ -1,12 +1,13 @@
 // Builds the web pages into dist/web with esbuild: the daemon's console (src/web/console → dist/web/index.html
-// and dist/web/assets/console.{js,css}, served by `tvisor serve`). One bundle per page, minified, with source
-// maps; the CSS of xterm.js and uPlot is bundled with the page's own. Prints each file's size.
+// and dist/web/assets/console.{js,css}, served by `tvisor serve`), and the in-browser hypervisor, a static site
+// of its own (src/web/demo and its VM worker src/host/browser/vm-worker.ts → dist/web/demo/, served by
+// `tvisor demo` with the guest's files). One bundle per page, minified, with source maps; the CSS of xterm.js
+// and uPlot is bundled with the page's own. Prints each file's size.
 // Usage: node scripts/build-web.mjs [--quiet]
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'dist/web');
@@ -15,22 +16,29 @@ const quiet = process.argv.includes('--quiet');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
 
-await build({
-  entryPoints: { console: join(root, 'src/web/console/main.ts') },
-  outdir: join(out, 'assets'),
+const common = {
   bundle: true,
   minify: true,
   sourcemap: 'linked',
   format: 'esm',
-  // what the console needs: ES2022 classes and top-level await, CSS nesting is not used
+  // ES2022, and what the in-browser VMs need: SharedArrayBuffer, Atomics.waitAsync, module workers
   target: ['chrome111', 'firefox115', 'safari16.4'],
   legalComments: 'linked',
   logLevel: 'warning',
-});
+};
+await build({ ...common, entryPoints: { console: join(root, 'src/web/console/main.ts') }, outdir: join(out, 'assets') });
 copyFileSync(join(root, 'src/web/console/index.html'), join(out, 'index.html'));
+mkdirSync(join(out, 'demo', 'assets'), { recursive: true });
+await build({
+  ...common,
+  entryPoints: { demo: join(root, 'src/web/demo/main.ts'), 'vm-worker': join(root, 'src/host/browser/vm-worker.ts') },
+  outdir: join(out, 'demo', 'assets'),
+});
+copyFileSync(join(root, 'src/web/demo/index.html'), join(out, 'demo', 'index.html'));
 
 if (!quiet) {
-  const files = ['index.html', ...readdirSync(join(out, 'assets')).filter((f) => !f.endsWith('.map')).map((f) => `assets/${f}`)];
+  const listing = (dir) => readdirSync(join(out, dir)).filter((f) => !f.endsWith('.map') && !f.endsWith('.txt')).map((f) => `${dir}/${f}`);
+  const files = ['index.html', ...listing('assets'), 'demo/index.html', ...listing('demo/assets')];
   for (const f of files) {
     const path = join(out, f);
     const gz = gzipSync(readFileSync(path)).length;

@@ -1,23 +1,22 @@
 // The daemon's HTTP server (node:http): reads a request (bounded), parses it into a VmAction, checks file
-// paths against the allowed directories, runs it on the VM manager, and answers JSON — errors as
-// {error: {code, message}}. Also /metrics (Prometheus text), /v1/openapi.json, the console WebSocket, and the
-// streams of console output and events (streams.ts).
+// paths against the allowed directories, runs it on the VM manager (dispatch.ts), and answers JSON — errors as
+// {error: {code, message}}. Also the console WebSocket, the streams of console output, events and stats
+// (streams.ts), a migration's receiving end, and the web console's files (web-assets.ts).
 // Hostile clients are bounded: body size (413), header and request timeouts, a cap on connections.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseRequest, parseVmSpec, checkAllowedPaths, checkPathsAllowed, specPaths, MAX_BODY_BYTES, type VmInfo, type VmSpec } from './actions.js';
+import { parseRequest, parseVmSpec, checkAllowedPaths, checkPathsAllowed, specPaths, MAX_BODY_BYTES, type VmSpec } from './actions.js';
 import { machineFiles } from '../hypervisor/machine.js';
 import type { MigrationMessage } from '../hypervisor/migration.js';
 import { checkConfined, FileRefused } from '../host/node/confined-open.js';
 import { ApiError, payloadTooLarge, toApiError, toBody, unauthorized, fileMissing, fileOutside, fileUnusable, forbiddenOrigin, noRoute, methodNotAllowed } from '../hypervisor/errors.js';
-import { openApiDocument } from './openapi.js';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue } from '../hypervisor/console-client.js';
-import { STOP_REASONS } from '../hypervisor/events.js';
 import { serveEvents, serveLogs, serveStats } from './streams.js';
+import { runAction, type ActionHost } from './dispatch.js';
 import { isWebPath, WebAssets } from './web-assets.js';
 import type { GuestImageInfo } from '../hypervisor/model.js';
 
@@ -220,31 +219,6 @@ function checkSpecFiles(spec: VmSpec, allowed: readonly string[]): void {
   }
 }
 
-export function metricsText(vms: VmInfo[]): string {
-  const lines: string[] = [];
-  const metric = (name: string, help: string, type: 'counter' | 'gauge', value: (v: VmInfo) => number) => {
-    lines.push(`# HELP tvisor_${name} ${help}`, `# TYPE tvisor_${name} ${type}`);
-    for (const v of vms) lines.push(`tvisor_${name}{vm="${v.id}",name="${v.name}"} ${value(v)}`);
-  };
-  metric('vm_running', '1 when the VM is running', 'gauge', (v) => (v.state === 'running' ? 1 : 0));
-  metric('vm_cpu_time_seconds_total', 'host CPU time given to the VM', 'counter', (v) => v.stats.cpu_time_ns / 1e9);
-  metric('vm_steal_time_seconds_total', 'time the VM was runnable but not running', 'counter', (v) => v.stats.steal_time_ns / 1e9);
-  metric('vm_instructions_total', 'guest instructions retired', 'counter', (v) => v.stats.instructions);
-  metric('vm_memory_touched_bytes', 'guest RAM written at least once', 'gauge', (v) => v.stats.memory_touched_bytes);
-  metric('vm_balloon_bytes', 'memory in the balloon', 'gauge', (v) => v.stats.balloon_mib * 2 ** 20);
-  metric('vm_disk_read_bytes_total', 'bytes read from disks', 'counter', (v) => v.stats.disk_read_bytes);
-  metric('vm_disk_write_bytes_total', 'bytes written to disks', 'counter', (v) => v.stats.disk_write_bytes);
-  metric('vm_net_rx_bytes_total', 'bytes received by NICs', 'counter', (v) => v.stats.net_rx_bytes);
-  metric('vm_net_tx_bytes_total', 'bytes sent by NICs', 'counter', (v) => v.stats.net_tx_bytes);
-  metric('vm_disk_ops_total', 'disk requests served (reads and writes)', 'counter', (v) => v.stats.disk_read_ops + v.stats.disk_write_ops);
-  metric('vm_disk_throttled_total', 'times a rate limiter made a disk queue wait', 'counter', (v) => v.stats.disk_throttled);
-  metric('vm_net_throttled_total', 'times a rate limiter made a NIC wait (either direction)', 'counter', (v) => v.stats.net_throttled);
-  metric('vm_console_output_dropped_bytes_total', 'console output dropped while the daemon was behind', 'counter', (v) => v.stats.console_output_dropped_bytes);
-  metric('vm_console_input_dropped_bytes_total', 'console input the guest did not get', 'counter', (v) => v.stats.console_input_dropped_bytes);
-  metric('vm_net_rx_dropped_packets_total', 'frames for the VM dropped at the virtual switch', 'counter', (v) => v.stats.net_rx_dropped_packets);
-  return `${lines.join('\n')}\n`;
-}
-
 /** Largest message of a migration from another daemon (a batch of pages: the sender sends at most 16 MiB each). */
 const MIGRATION_MAX_MESSAGE = 17 * 2 ** 20;
 
@@ -404,19 +378,19 @@ function logWhenSent(o: ApiServerOptions, req: IncomingMessage, res: ServerRespo
   res.once('finish', () => log(requestLine(req.method, req.url, res.statusCode, performance.now() - t0)));
 }
 
-/** POST /v1/vms/{id}/restart: a running or paused VM is stopped (its thread ends) and started afresh; any other is started. */
-function restart(m: VmManager, id: string): VmInfo {
-  const state = m.inspect(id).state;
-  if (state === 'running' || state === 'paused') m.stop(id, STOP_REASONS.restart);
-  return m.start(id);
-}
-
 export function createApiServer(o: ApiServerOptions): Server {
   const m = o.manager;
   const authorized = tokenChecker(o.token);
   const note = rateLimitedLog(o.log);
   const requestTimeoutS = o.requestTimeoutS ?? DEFAULT_REQUEST_TIMEOUT_S;
   const web = o.web ?? new WebAssets();
+  const actionHost: ActionHost = {
+    checkCreate: (spec) => {
+      checkAllowedPaths(spec, o.allowedDirs);
+      checkSpecFiles(spec, o.allowedDirs);
+    },
+    images: o.images,
+  };
   const wss = new WebSocketServer({
     noServer: true, maxPayload: CONSOLE_MAX_MESSAGE,
     handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
@@ -444,38 +418,18 @@ export function createApiServer(o: ApiServerOptions): Server {
         const body = await reading;
         const action = parseRequest(req.method ?? 'GET', req.url ?? '/', req.headers['content-type'], body);
         switch (action.kind) {
-          case 'create': {
-            checkAllowedPaths(action.spec, o.allowedDirs);
-            checkSpecFiles(action.spec, o.allowedDirs);
-            send(res, 201, m.create(action.spec));
-            return;
-          }
-          case 'restore': send(res, 201, m.createFromSnapshot(action.request)); return;
-          case 'snapshot': send(res, 200, await m.snapshot(action.id, action.request)); return;
-          case 'migrate': send(res, 200, await m.migrate(action.id, action.request)); return;
           case 'migration-incoming': throw new ApiError('bad_request', 'the receiving end of a migration needs a WebSocket upgrade (Upgrade: websocket)');
-          case 'list': send(res, 200, m.list()); return;
-          case 'get': send(res, 200, m.inspect(action.id)); return;
-          case 'start': send(res, 200, m.start(action.id)); return;
-          case 'stop': send(res, 200, m.stop(action.id)); return;
-          case 'restart': send(res, 200, restart(m, action.id)); return;
           case 'logs': serveLogs(m, action, res, o.log); return;
           case 'events': serveEvents(m, req, res, o.log); return;
           case 'stats': serveStats(m, action.intervalMs, req, res, o.log); return;
-          case 'images': send(res, 200, o.images ? await o.images() : []); return;
-          case 'pause': send(res, 200, m.pause(action.id)); return;
-          case 'resume': send(res, 200, m.resume(action.id)); return;
-          case 'delete': m.remove(action.id); res.writeHead(204).end(); return;
-          case 'update': send(res, 200, m.update(action.id, action.patch)); return;
-          case 'update-disk':
-          case 'update-nic':
-            send(res, 200, m.updateDevice(action.id, action.kind === 'update-disk' ? 'disk' : 'nic', action.index, action.patch));
-            return;
-          case 'metrics': send(res, 200, metricsText(m.list())); return;
-          case 'openapi': send(res, 200, openApiDocument()); return;
           case 'console':
             m.inspect(action.id); // 404 for an unknown VM
             throw new ApiError('bad_request', 'the console needs a WebSocket upgrade (Upgrade: websocket)');
+          default: {
+            const answer = await runAction(m, action, actionHost);
+            if (answer.body === undefined) res.writeHead(answer.status).end();
+            else send(res, answer.status, answer.body);
+          }
         }
       } catch (e) {
         if (e instanceof ClientGone) {

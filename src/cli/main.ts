@@ -2,6 +2,7 @@
 // The `tvisor` command: dispatches subcommands and maps every failure to one stderr line and an exit status
 // (1 when the daemon refuses or cannot be reached, 2 for bad input or usage, 70 for an internal error), never a stack trace unless TVISOR_DEBUG is set.
 import { SERVE_HELP, SERVE_SUMMARY, serveCommand } from './serve.js';
+import { DEMO_HELP, DEMO_SUMMARY, demoCommand } from './demo.js';
 import { readFileSync } from 'node:fs';
 import { didYouMean, InputError, parseCommandLine, UsageError } from './args.js';
 import { BARE_HELP, BARE_SUMMARY, bareCommand } from './bare.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   bare: { summary: BARE_SUMMARY, help: BARE_HELP, run: bareCommand },
   image: { summary: IMAGE_SUMMARY, help: IMAGE_HELP, run: imageCommand },
   serve: { summary: SERVE_SUMMARY, help: SERVE_HELP, run: serveCommand },
+  demo: { summary: DEMO_SUMMARY, help: DEMO_HELP, run: demoCommand },
   ...vmCommands(resolveDefaultGuest),
   ...snapshotCommands,
   console: consoleClientCommand,

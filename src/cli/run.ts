@@ -20,6 +20,7 @@ import { FileRefused } from '../host/node/confined-open.js';
 import type { BootFile } from '../core/machine/boot-file.js';
 import { LIMITS } from '../api/actions.js';
 import { jitHelp, jitModeOf, jitStatsLine, modesOf, statsLine } from './jit.js';
+import { DEFAULT_CMDLINE } from '../hypervisor/spec.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -212,15 +213,8 @@ export interface DefaultGuest {
 /** Resolves the default guest (pulled on demand); set by the image module when it is available. */
 export type DefaultGuestResolver = (log: (line: string) => void) => Promise<DefaultGuest>;
 
-/**
- * The default guest's kernel command line. cryptomgr.notests skips the crypto self-tests Debian's kernel runs
- * in a background thread when an algorithm is first used (module signatures, Diffie-Hellman): interpreted,
- * they cost a guest tens of seconds of CPU after it reached its shell, which every VM on a host would pay.
- * earlycon=sbi prints through the SBI console until the UART driver starts, so a panic before it (too little
- * memory) is shown, and ends the VM (the end-of-panic line is watched for, see panic-detector.ts); it comes
- * after quiet, which must already hold when the early console replays the log.
- */
-export const DEFAULT_CMDLINE = 'console=ttyS0 quiet earlycon=sbi cryptomgr.notests';
+/** The default guest's kernel command line (hypervisor/spec.ts says why each option). */
+export { DEFAULT_CMDLINE };
 
 /** The default Debian guest from the image cache, pulled and built on first use. */
 export const resolveDefaultGuest: DefaultGuestResolver = async (log) => {

@@ -179,3 +179,13 @@ export function parseVmSpec(v: unknown): VmSpec {
   if (has(o, 'cap')) spec.cap = integer(o.cap, 'cap', LIMITS.cap);
   return spec;
 }
+
+/**
+ * The default guest's kernel command line. cryptomgr.notests skips the crypto self-tests Debian's kernel runs
+ * in a background thread when an algorithm is first used (module signatures, Diffie-Hellman): interpreted,
+ * they cost a guest tens of seconds of CPU after it reached its shell, which every VM on a host would pay.
+ * earlycon=sbi prints through the SBI console until the UART driver starts, so a panic before it (too little
+ * memory) is shown, and ends the VM (the end-of-panic line is watched for, see panic-detector.ts); it comes
+ * after quiet, which must already hold when the early console replays the log.
+ */
+export const DEFAULT_CMDLINE = 'console=ttyS0 quiet earlycon=sbi cryptomgr.notests';

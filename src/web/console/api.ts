@@ -1,23 +1,12 @@
 // The console's client of the daemon's API, on the page's own origin: JSON requests with the token (when the
-// daemon has one) as Authorization, newline-delimited JSON streams read with fetch, and the console WebSocket's
-// address and subprotocols (a browser cannot set headers on a WebSocket: the token goes as a subprotocol).
+// daemon has one) as Authorization, newline-delimited JSON streams read with fetch, and the console WebSocket
+// (a browser cannot set headers on a WebSocket: the token goes as a subprotocol).
 import type { ErrorBody } from '../../hypervisor/errors.js';
+import { ApiFailure, type Backend, type ConsoleChannel } from './backend.js';
 
 const TOKEN_KEY = 'tvisor.token';
 
-/** An API error as the daemon answered it (or a network failure, code "network"). */
-export class ApiFailure extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-
-  /** For the page: code and message. */
-  get text(): string {
-    return `${this.code}: ${this.message}`;
-  }
-}
-
-export class Api {
+export class Api implements Backend {
   /** Called when the daemon answers 401: the page asks for the token. */
   onUnauthorized: () => void = () => {};
 
@@ -102,13 +91,24 @@ export class Api {
   }
 
   /** The console WebSocket of a VM, with the token as a subprotocol when there is one. */
-  console(id: string): WebSocket {
+  console(id: string): ConsoleChannel {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/vms/${encodeURIComponent(id)}/console`;
     const protocols = ['tvisor'];
     if (this.hasToken) protocols.push(`tvisor.bearer.${base64url(this.token!)}`);
     const ws = new WebSocket(url, protocols);
     ws.binaryType = 'arraybuffer';
-    return ws;
+    const channel: ConsoleChannel = {
+      send: (bytes) => ws.send(bytes),
+      close: () => ws.close(),
+      get open() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      onmessage: () => {},
+      onclose: () => {},
+    };
+    ws.onmessage = (m) => channel.onmessage(typeof m.data === 'string' ? m.data : new Uint8Array(m.data as ArrayBuffer));
+    ws.onclose = (e) => channel.onclose(e.code, e.reason);
+    return channel;
   }
 }
 

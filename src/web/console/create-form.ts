@@ -2,8 +2,8 @@
 // by path on the daemon's host (under its --allow-dir directories); name, vCPUs, memory, weight, cap, and
 // whether to start it. The daemon checks everything; its error shows under the form.
 import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
-import type { Api } from './api.js';
-import { h, showError } from './dom.js';
+import type { Backend } from './backend.js';
+import { h, showError, errorText } from './dom.js';
 
 export class CreateForm {
   readonly element: HTMLFormElement;
@@ -14,7 +14,7 @@ export class CreateForm {
   private readonly imageNote: HTMLElement;
   private image: GuestImageInfo | null = null;
 
-  constructor(private readonly api: Api, private readonly created: (vm: VmInfo) => void) {
+  constructor(private readonly api: Backend, private readonly created: (vm: VmInfo) => void) {
     const input = (name: string, attrs: Record<string, string | number | boolean> = {}) => h('input', { name, ...attrs });
     this.fields = {
       name: input('name', { placeholder: 'vm-name', pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}', required: true }),
@@ -107,7 +107,7 @@ export class CreateForm {
       f.name.value = `vm-${Math.random().toString(16).slice(2, 6)}`;
       this.created(vm);
     } catch (e) {
-      showError(this.error, (e as { text?: string }).text ?? (e as Error).message);
+      showError(this.error, errorText(e));
     } finally {
       button.disabled = false;
     }

@@ -33,3 +33,11 @@ export function showError(area: HTMLElement, message: string | null): void {
   area.textContent = message ?? '';
   area.hidden = message === null;
 }
+
+/** An error for the page: an API error's code and message (ApiFailure's text, or an ApiError's code), else its message. */
+export function errorText(e: unknown): string {
+  const x = e as { text?: string; code?: string; message?: string };
+  if (typeof x?.text === 'string') return x.text;
+  if (typeof x?.code === 'string') return `${x.code}: ${x.message}`;
+  return x?.message ?? String(e);
+}

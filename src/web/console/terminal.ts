@@ -1,11 +1,11 @@
-// A VM's serial console in the page: an xterm.js terminal on the console WebSocket (binary messages are the
-// console's bytes both ways; text messages are the daemon's events: state changes and skipped output). The
+// A VM's serial console in the page: an xterm.js terminal on the console channel (the daemon's WebSocket, or
+// the in-page hypervisor's): bytes both ways, and text events (state changes and skipped output). The
 // terminal fits its box as the page resizes, keeps 10 000 lines of scrollback, copies the selection with
 // Ctrl+Shift+C (Ctrl+C goes to the guest, as in a terminal emulator) and pastes with Ctrl+Shift+V or Ctrl+V.
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import type { Api } from './api.js';
+import type { Backend, ConsoleChannel } from './backend.js';
 
 const RECONNECT_MS = 2000;
 
@@ -13,11 +13,11 @@ export class VmTerminal {
   readonly element: HTMLElement;
   private readonly term: Terminal;
   private readonly fit = new FitAddon();
-  private ws: WebSocket | null = null;
+  private ws: ConsoleChannel | null = null;
   private closed = false;
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly api: Api, private readonly id: string) {
+  constructor(private readonly api: Backend, private readonly id: string) {
     this.element = document.createElement('div');
     this.element.className = 'terminal';
     this.element.dataset.vm = id;
@@ -64,29 +64,29 @@ export class VmTerminal {
   }
 
   private send(data: string, binary = false): void {
-    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    if (!this.ws?.open) return;
     this.ws.send(binary ? Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff) : this.encoder.encode(data));
   }
 
   private connect(): void {
     const ws = this.api.console(this.id);
     this.ws = ws;
-    ws.onmessage = (m) => {
-      if (typeof m.data !== 'string') {
-        this.term.write(new Uint8Array(m.data as ArrayBuffer));
+    ws.onmessage = (data) => {
+      if (typeof data !== 'string') {
+        this.term.write(data);
         return;
       }
-      const e = JSON.parse(m.data) as { event: string; state?: string; reason?: string; bytes?: number };
+      const e = JSON.parse(data) as { event: string; state?: string; reason?: string; bytes?: number };
       if (e.event === 'state') this.note(`VM ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
       else if (e.event === 'skipped') this.note(`${e.bytes} bytes of output skipped`);
     };
-    ws.onclose = (e) => {
+    ws.onclose = (code, reason) => {
       if (this.closed) return;
-      if (e.code === 4404) {
+      if (code === 4404) {
         this.note('the VM was deleted');
         return;
       }
-      this.note(`console disconnected${e.reason ? `: ${e.reason}` : ''}; reconnecting`);
+      this.note(`console disconnected${reason ? `: ${reason}` : ''}; reconnecting`);
       setTimeout(() => !this.closed && this.connect(), RECONNECT_MS);
     };
   }

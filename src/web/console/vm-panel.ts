@@ -2,9 +2,9 @@
 // fields changed), its terminal, and its graphs. Terminals are kept per VM while the page lives, so switching
 // VMs keeps each one's scrollback and connection.
 import type { VmInfo } from '../../hypervisor/model.js';
-import type { Api } from './api.js';
+import type { Backend } from './backend.js';
 import { VmCharts, type History } from './charts.js';
-import { h, showError } from './dom.js';
+import { h, showError, errorText } from './dom.js';
 import { VmTerminal } from './terminal.js';
 
 export class VmPanel {
@@ -19,7 +19,7 @@ export class VmPanel {
   private charts: VmCharts | null = null;
   private vm: VmInfo | null = null;
 
-  constructor(private readonly api: Api, private readonly changed: (vm: VmInfo) => void) {
+  constructor(private readonly api: Backend, private readonly changed: (vm: VmInfo) => void) {
     this.title = h('h2');
     this.summary = h('p', { class: 'summary' });
     const num = (name: string, min: number, max?: number) => h('input', { name, type: 'number', min, max, step: 1 });
@@ -111,7 +111,7 @@ export class VmPanel {
       this.vm = vm;
       this.changed(vm);
     } catch (e) {
-      showError(this.error, (e as { text?: string }).text ?? (e as Error).message);
+      showError(this.error, errorText(e));
     }
   }
 }

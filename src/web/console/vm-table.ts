@@ -3,7 +3,7 @@
 // action's error shows in its row until the next action there succeeds.
 import type { VmInfo, VmState } from '../../hypervisor/model.js';
 import type { VmRates } from '../../hypervisor/stats.js';
-import { h, showError } from './dom.js';
+import { h, showError, errorText } from './dom.js';
 
 export type Verb = 'start' | 'stop' | 'pause' | 'resume' | 'delete';
 
@@ -111,7 +111,7 @@ export class VmTable {
         }
         b.disabled = true;
         showError(r.error, null);
-        this.handlers.act(id, verb).catch((e: Error & { text?: string }) => showError(r.error, e.text ?? e.message)).finally(() => (b.disabled = false));
+        this.handlers.act(id, verb).catch((e: unknown) => showError(r.error, errorText(e))).finally(() => (b.disabled = false));
       });
       return b;
     }));

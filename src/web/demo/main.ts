@@ -1,0 +1,112 @@
+// tvisor in a browser tab: the hypervisor runs in this page (its VM manager and credit scheduler here, a Web
+// Worker per VM), no server emulates anything. The default Debian guest's kernel and initramfs come from this
+// page's origin (images/manifest.json names them; `tvisor demo` serves them from the image cache), fetched with
+// progress shown, then the web console page shows the VMs as it shows a daemon's. Query: ?vms=N boots N VMs at
+// once (default 1), ?pcpus=N sets the workers running at once (default: the browser's CPUs).
+import '../console/style.css';
+import './demo.css';
+import { ConsolePage } from '../console/page.js';
+import { h, formatBytes, errorText } from '../console/dom.js';
+import { browserHypervisor, type BrowserHypervisor } from '../../host/browser/hypervisor.js';
+import { fetchShared } from '../../host/browser/files.js';
+import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
+
+/** images/manifest.json: the guests this origin serves, their files as URLs relative to the page. */
+interface Manifest {
+  images: GuestImageInfo[];
+}
+
+/** What the page measured, for the README's figures and the tests (window.tvisorDemo). */
+interface DemoState {
+  /** ms from navigation to the images fetched, and to the first VM started. */
+  imagesMs?: number;
+  startedMs?: number;
+  bytes?: number;
+  error?: string;
+  vms: string[];
+  /** The page's hypervisor API (local-api.ts), for benchmarks and the curious. */
+  api?: BrowserHypervisor['api'];
+}
+
+declare global {
+  interface Window {
+    tvisorDemo?: DemoState;
+  }
+}
+
+const params = new URLSearchParams(location.search);
+const count = (name: string, fallback: number, max: number) => {
+  const n = Number(params.get(name));
+  return Number.isInteger(n) && n >= 1 && n <= max ? n : fallback;
+};
+
+async function fetchImages(image: GuestImageInfo, status: HTMLElement): Promise<Map<string, Uint8Array>> {
+  const paths = [image.kernel, ...(image.initrd ? [image.initrd] : [])];
+  const got = new Map<string, { received: number; total: number | null }>();
+  const show = () => {
+    const parts = paths.map((p) => {
+      const g = got.get(p);
+      const name = p.split('/').pop();
+      if (!g) return `${name}: waiting`;
+      return g.total ? `${name}: ${formatBytes(g.received)} of ${formatBytes(g.total)} (${Math.floor((100 * g.received) / g.total)}%)` : `${name}: ${formatBytes(g.received)}`;
+    });
+    status.textContent = `Fetching the guest — ${parts.join(' · ')}`;
+  };
+  show();
+  const files = await Promise.all(paths.map((p) => fetchShared(p, (received, total) => {
+    got.set(p, { received, total });
+    show();
+  })));
+  return new Map(paths.map((p, i) => [p, files[i]]));
+}
+
+async function main(): Promise<void> {
+  const state: DemoState = { vms: [] };
+  window.tvisorDemo = state;
+  const root = document.getElementById('app')!;
+  const status = h('p', { class: 'loading' }, 'Starting…');
+  root.append(status);
+  try {
+    if (!globalThis.crossOriginIsolated) {
+      throw new Error('this page needs cross-origin isolation (the headers Cross-Origin-Opener-Policy: same-origin and ' +
+        'Cross-Origin-Embedder-Policy: require-corp) for shared memory between its workers; serve it with tvisor demo');
+    }
+    const manifest = await (await fetch('images/manifest.json')).json() as Manifest;
+    // a VM's files are absolute paths (as the daemon's): the URL paths on this origin
+    const abs = (url: string) => new URL(url, location.href).pathname;
+    manifest.images = manifest.images.map((i) => ({ ...i, kernel: abs(i.kernel), ...(i.initrd ? { initrd: abs(i.initrd) } : {}) }));
+    const image = manifest.images[0];
+    if (!image) throw new Error('images/manifest.json lists no guest');
+    const files = await fetchImages(image, status);
+    state.imagesMs = Math.round(performance.now());
+    state.bytes = [...files.values()].reduce((s, f) => s + f.length, 0);
+    const pcpus = count('pcpus', Math.min(8, navigator.hardwareConcurrency || 2), 64);
+    const hv = browserHypervisor({
+      files, images: manifest.images, pcpus, memoryBudgetMib: 2048,
+      workerUrl: new URL('assets/vm-worker.js', location.href),
+    });
+    state.api = hv.api;
+    status.remove();
+    const page = new ConsolePage(root, hv.api, {
+      title: 'tvisor',
+      note: `Running in this tab: ${image.description}, on ${pcpus} worker${pcpus > 1 ? 's' : ''} at a time under the credit scheduler; ` +
+        `${formatBytes(state.bytes)} fetched from this origin; nothing runs on a server.`,
+    });
+    await page.reload();
+    const vms = count('vms', 1, 8);
+    for (let i = 1; i <= vms; i++) {
+      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: 128 });
+      await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
+      state.vms.push(vm.id);
+    }
+    state.startedMs = Math.round(performance.now());
+    await page.refresh();
+    page.select(state.vms[0]);
+  } catch (e) {
+    state.error = errorText(e);
+    status.className = 'loading error';
+    status.textContent = `tvisor could not start: ${state.error}`;
+  }
+}
+
+void main();

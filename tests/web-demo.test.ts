@@ -1,0 +1,117 @@
+// VMs in a browser tab, no server-side emulation: `tvisor demo` serves the static build and the default guest's
+// files; in Debian's chromium (headless, playwright-core) the page fetches them, boots two Debian guests in Web
+// Workers under the page's own credit scheduler, and the console page shows both; a command typed into one's
+// terminal runs there. The page's figures (time to the shell, guest MIPS) are printed, and a screenshot saved.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { cliPath } from './lib/toolchain.js';
+import { killOnExit } from './lib/children.js';
+import { ensureDefaultGuest } from '../src/images/index.js';
+import { browserMissing, launchBrowser, pageErrors, screenshotDir } from './lib/browser.js';
+
+const missing = browserMissing();
+/** A deadline for a boot on a loaded machine, not a measurement. */
+const LONG = 600_000;
+
+let server: ChildProcess;
+let url: string;
+let log = '';
+let browser: Browser;
+
+before(async () => {
+  if (missing) return;
+  await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
+  server = killOnExit(spawn(process.execPath, [cliPath, 'demo', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  url = await new Promise<string>((resolve, reject) => {
+    server.stderr!.on('data', (d) => {
+      log += d;
+      const m = /serving the in-browser demo at (\S+)/.exec(log);
+      if (m) resolve(m[1]);
+    });
+    server.once('exit', () => reject(new Error(`tvisor demo exited:\n${log}`)));
+  });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+/** What a VM's terminal shows. */
+async function terminalText(page: Page, id: string): Promise<string> {
+  return page.locator(`.terminal[data-vm="${id}"] .xterm-rows`).innerText().catch(() => '');
+}
+
+async function waitForTerminal(page: Page, id: string, re: RegExp, what: string): Promise<void> {
+  const end = Date.now() + LONG;
+  for (;;) {
+    const text = await terminalText(page, id);
+    if (re.test(text)) return;
+    const demo = await page.evaluate(() => window.tvisorDemo).catch(() => undefined);
+    if (demo?.error) throw new Error(`the page failed: ${demo.error}`);
+    if (Date.now() > end) throw new Error(`${what}: no ${re} in the terminal:\n${text}\n${log}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+declare global {
+  interface Window {
+    tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number };
+  }
+}
+
+test('the static build boots two Debian guests in the tab; a command typed into one runs there', { skip: missing }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = pageErrors(page);
+  try {
+    const r = await page.goto(`${url}?vms=2`);
+    assert.equal(r?.headers()['cross-origin-embedder-policy'], 'require-corp');
+    await page.waitForFunction(() => (window.tvisorDemo?.vms.length ?? 0) === 2 || window.tvisorDemo?.error, undefined, { timeout: LONG });
+    const demo = await page.evaluate(() => window.tvisorDemo!);
+    assert.equal(demo.error, undefined);
+    const [first, second] = demo.vms;
+    for (const id of [first, second]) await page.locator(`tr[data-vm="${id}"]`).waitFor({ timeout: LONG });
+    await waitForTerminal(page, first, /\/ # /, 'the first guest\'s shell');
+    const shellMs = await page.evaluate(() => performance.now());
+    await page.locator(`.terminal[data-vm="${first}"]`).click();
+    await page.keyboard.type('echo tab-$((6*7)) $(uname -m)');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, first, /tab-42 riscv64/, 'the command\'s output');
+    // the second guest boots beside it: its own terminal reaches its shell too
+    await page.locator(`tr[data-vm="${second}"]`).click();
+    await waitForTerminal(page, second, /\/ # /, 'the second guest\'s shell');
+    const states = await page.locator('tbody tr .state').allInnerTexts();
+    assert.deepEqual(states, ['running', 'running']);
+    // both show in the host graph's data, each having run
+    const ran = await page.waitForFunction((names) => {
+      const u = (window as unknown as { tvisorCharts?: Record<string, { data: (number | null)[][]; series: { label?: string }[] }> }).tvisorCharts?.['host-cpu'];
+      if (!u) return null;
+      const cols = names.map((n) => u.data[u.series.findIndex((s) => s.label === n)] ?? []);
+      return cols.every((c) => c.some((x) => (x ?? 0) > 1)) ? cols.map((c) => Math.max(...c.map((x) => x ?? 0))) : null;
+    }, ['debian-1', 'debian-2'], { timeout: LONG, polling: 1000 });
+    const peaks = (await ran.jsonValue()) as number[];
+    process.stderr.write(`# in the tab: images (${((demo.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB) in ${demo.imagesMs} ms, ` +
+      `first shell ${Math.round(shellMs)} ms after navigation; peak CPU in the graph ${peaks.map((p) => `${p.toFixed(0)}%`).join(', ')}\n`);
+    await page.screenshot({ path: join(screenshotDir(), 'web-demo.png'), fullPage: true });
+    assert.deepEqual(errors(), [], 'the page logged no error');
+  } finally {
+    await page.close();
+  }
+});
+
+test('tvisor demo serves byte ranges of the guest files and nothing outside its build', { skip: missing }, async () => {
+  const manifest = await (await fetch(`${url}images/manifest.json`)).json();
+  const kernel = manifest.images[0].kernel as string;
+  const part = await fetch(`${url}${kernel}`, { headers: { range: 'bytes=0-63' } });
+  assert.equal(part.status, 206);
+  const head = new Uint8Array(await part.arrayBuffer());
+  assert.equal(head.length, 64);
+  // a RISC-V Linux Image: "RISCV\0\0\0" at 48, "RSC\x05" at 56 (Documentation/arch/riscv/boot-image-header.rst)
+  assert.equal(new TextDecoder().decode(head.subarray(56, 59)), 'RSC');
+  assert.equal((await fetch(`${url}images/default/..%2f..%2fetc%2fpasswd`)).status, 404);
+  assert.equal((await fetch(`${url}../../package.json`)).status, 404);
+  assert.equal((await fetch(`${url}`, { method: 'POST' })).status, 405);
+});
