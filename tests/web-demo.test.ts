@@ -1,7 +1,7 @@
 // VMs in a browser tab, no server-side emulation: `tvisor demo` serves the static build and the default guest's
 // files; in Debian's chromium (headless, playwright-core) the page fetches them, boots two Debian guests in Web
 // Workers under the page's own credit scheduler, and the console page shows both; a command typed into one's
-// terminal runs there. The page's figures (time to the shell, guest MIPS) are printed, and a screenshot saved.
+// terminal runs there, and one pings the other through the tab's virtual switch. The page's figures (time to the shell, guest MIPS) are printed, and a screenshot saved.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -63,7 +63,7 @@ declare global {
   }
 }
 
-test('the static build boots two Debian guests in the tab; a command typed into one runs there', { skip: missing }, async () => {
+test('the static build boots two Debian guests in the tab; a command typed into one runs there; they ping each other', { skip: missing }, async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = pageErrors(page);
   try {
@@ -85,6 +85,17 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     await waitForTerminal(page, second, /\/ # /, 'the second guest\'s shell');
     const states = await page.locator('tbody tr .state').allInnerTexts();
     assert.deepEqual(states, ['running', 'running']);
+    // the tab's virtual switch: the second guest pings the first
+    const type = async (id: string, line: string) => {
+      await page.locator(`tr[data-vm="${id}"]`).click();
+      await page.locator(`.terminal[data-vm="${id}"]`).click();
+      await page.keyboard.type(line);
+      await page.keyboard.press('Enter');
+    };
+    await type(first, 'ifconfig eth0 10.9.0.1 netmask 255.255.255.0 up && echo net-$((1+1))-up');
+    await waitForTerminal(page, first, /net-2-up/, 'the first guest\'s eth0');
+    await type(second, 'ifconfig eth0 10.9.0.2 netmask 255.255.255.0 up && ping -c 3 10.9.0.1');
+    await waitForTerminal(page, second, /3 packets transmitted, 3 packets received, 0% packet loss/, 'the ping across the tab\'s switch');
     // both show in the host graph's data, each having run
     const ran = await page.waitForFunction((names) => {
       const u = (window as unknown as { tvisorCharts?: Record<string, { data: (number | null)[][]; series: { label?: string }[] }> }).tvisorCharts?.['host-cpu'];

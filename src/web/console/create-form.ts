@@ -10,6 +10,7 @@ export class CreateForm {
   private readonly error: HTMLElement;
   private readonly fields: Record<'name' | 'vcpus' | 'memory' | 'weight' | 'cap' | 'kernel' | 'initrd' | 'disk' | 'cmdline', HTMLInputElement>;
   private readonly start: HTMLInputElement;
+  private readonly nic: HTMLInputElement;
   private readonly source: { image: HTMLInputElement; files: HTMLInputElement };
   private readonly imageNote: HTMLElement;
   private image: GuestImageInfo | null = null;
@@ -29,6 +30,7 @@ export class CreateForm {
     };
     this.fields.name.value = `vm-${Math.random().toString(16).slice(2, 6)}`;
     this.start = input('start', { type: 'checkbox', checked: true });
+    this.nic = input('nic', { type: 'checkbox' });
     this.source = {
       image: input('source', { type: 'radio', value: 'image', checked: true }),
       files: input('source', { type: 'radio', value: 'files' }),
@@ -54,7 +56,9 @@ export class CreateForm {
         h('label', {}, this.source.image, 'default guest ', this.imageNote),
         h('label', {}, this.source.files, 'files on the daemon\'s host')),
       filesBox,
-      h('div', { class: 'row' }, h('label', {}, this.start, 'start it'), h('button', { type: 'submit', class: 'primary' }, 'Create')),
+      h('div', { class: 'row' },
+        h('label', { title: 'eth0 in the guest, on the virtual switch every such VM of this hypervisor shares' }, this.nic, 'network (a NIC on the virtual switch)'),
+        h('label', {}, this.start, 'start it'), h('button', { type: 'submit', class: 'primary' }, 'Create')),
       this.error);
   }
 
@@ -99,6 +103,7 @@ export class CreateForm {
       if (f.disk.value.trim()) body.disks = [{ path: f.disk.value.trim() }];
       if (f.cmdline.value.trim()) body.cmdline = f.cmdline.value.trim();
     }
+    if (this.nic.checked) body.nics = [{}];
     const button = this.element.querySelector('button[type=submit]') as HTMLButtonElement;
     button.disabled = true;
     try {

@@ -2,7 +2,8 @@
 // Worker per VM), no server emulates anything. The default Debian guest's kernel and initramfs come from this
 // page's origin (images/manifest.json names them; `tvisor demo` serves them from the image cache), fetched with
 // progress shown, then the web console page shows the VMs as it shows a daemon's. Query: ?vms=N boots N VMs at
-// once (default 1), ?pcpus=N sets the workers running at once (default: the browser's CPUs).
+// once (default 1), each with a NIC on the tab's virtual switch; ?pcpus=N sets the workers running at once
+// (default: the browser's CPUs).
 import '../console/style.css';
 import './demo.css';
 import { ConsolePage } from '../console/page.js';
@@ -95,7 +96,8 @@ async function main(): Promise<void> {
     await page.reload();
     const vms = count('vms', 1, 8);
     for (let i = 1; i <= vms; i++) {
-      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: 128 });
+      // each with a NIC on the tab's virtual switch, so the guests can talk to each other
+      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: 128, nics: [{}] });
       await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
       state.vms.push(vm.id);
     }
