@@ -6,13 +6,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { JitMode } from '../src/core/jit/mode.js';
 import { AUTORUN_EXIT_PREFIX, appendAutorun, ensureDefaultGuest } from '../src/images/index.js';
 import { cliPath } from '../tests/lib/toolchain.js';
 import { QEMU, fail, jitEnv, parseBenchOptions, printTable, qemuAvailable, secs, timesQemu, tvisorLabel } from './lib.js';
 
-const CMDLINE = 'console=ttyS0 quiet panic=-1';
-const MEMORY = '512M';
+export const CMDLINE = 'console=ttyS0 quiet panic=-1';
+export const MEMORY = '512M';
 const SHA_BYTES = 32 * 2 ** 20;
 const GZIP_BYTES = 16 * 2 ** 20;
 const LOOP_STEPS = 20_000;
@@ -22,9 +23,9 @@ const RUN_TIMEOUT_MS = 30 * 60_000;
 const TAG = 'tvisor-bench:';
 
 /** The timed parts, in the order the script runs them. */
-const PARTS = ['sha256', 'gzip', 'loop'] as const;
-type Part = (typeof PARTS)[number];
-const PART_TITLES: Record<Part, string> = {
+export const PARTS = ['sha256', 'gzip', 'loop'] as const;
+export type Part = (typeof PARTS)[number];
+export const PART_TITLES: Record<Part, string> = {
   sha256: 'sha256sum 32 MiB',
   gzip: 'gzip -1 16 MiB',
   loop: `sh loop ${LOOP_STEPS / 1000}k`,
@@ -36,7 +37,7 @@ const PART_TITLES: Record<Part, string> = {
  * blocks, which fits the issue's 2.6 s under QEMU (busybox head -c reads it in small pieces and triples
  * QEMU's sha256 time). The results are printed so the host can check every emulator's answer.
  */
-const SCRIPT = `# tvisor guest-CPU benchmark (bench/guest.ts)
+export const SCRIPT = `# tvisor guest-CPU benchmark (bench/guest.ts)
 set -e
 mark() { read up idle < /proc/uptime; echo "${TAG} mark $1 $up"; }
 mark start
@@ -49,7 +50,7 @@ echo "${TAG} loop $i"
 mark loop
 `;
 
-interface Result {
+export interface Result {
   parts: Record<Part, number>;
   workload: number;
   /** Host wall time of the whole process: boot, workload, poweroff. */
@@ -65,7 +66,7 @@ function field(out: string, name: string, who: string): string {
 }
 
 /** Reads the guest's marks and results from its console output, checking what can be checked. */
-function parseRun(out: string, whole: number, who: string): Result {
+export function parseRun(out: string, whole: number, who: string): Result {
   const exit = new RegExp(`${AUTORUN_EXIT_PREFIX}(\\d+)`).exec(out);
   if (!exit || exit[1] !== '0') fail(`${who}: the benchmark script failed (${exit ? `exit ${exit[1]}` : 'no exit line'}); output:\n${out.slice(-3000)}`);
   const marks = new Map<string, number>();
@@ -85,7 +86,7 @@ function parseRun(out: string, whole: number, who: string): Result {
 }
 
 /** Runs one boot to poweroff, collecting the console. */
-function runOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv, who: string): Promise<Result> {
+export function runOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv, who: string): Promise<Result> {
   return new Promise((resolve) => {
     const start = performance.now();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -105,7 +106,7 @@ function runOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv, who: strin
 }
 
 /** The best of `runs` runs, part by part. */
-async function best(runs: number, who: string, run: () => Promise<Result>): Promise<Result> {
+export async function best(runs: number, who: string, run: () => Promise<Result>): Promise<Result> {
   let b: Result | undefined;
   for (let i = 1; i <= runs; i++) {
     console.log(`running under ${who}${runs > 1 ? ` (${i}/${runs})` : ''}…`);
@@ -178,4 +179,5 @@ function report(rows: [string, Result][], qemu: Result | undefined, modes: JitMo
   }
 }
 
-main().catch((e: unknown) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));
+// run as `npm run bench:guest`, not when bench/web.ts imports the workload from here
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main().catch((e: unknown) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));

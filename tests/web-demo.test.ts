@@ -4,10 +4,12 @@
 // terminal runs there, and one pings the other through the tab's virtual switch. The page's figures (time to the shell, guest MIPS) are printed, and a screenshot saved.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { cliPath } from './lib/toolchain.js';
+import { cliPath, e2fsTool, tempDir } from './lib/toolchain.js';
 import { killOnExit } from './lib/children.js';
 import { ensureDefaultGuest } from '../src/images/index.js';
 import { browserMissing, launchBrowser, pageErrors, screenshotDir } from './lib/browser.js';
@@ -20,11 +22,23 @@ let server: ChildProcess;
 let url: string;
 let log = '';
 let browser: Browser;
+/** The ext4 image the demo serves as its disk, and its digest (the tab must never change it). */
+let disk: string;
+let diskSha = '';
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 before(async () => {
   if (missing) return;
   await ensureDefaultGuest({ log: (line) => process.stderr.write(`# ${line}\n`) });
-  server = killOnExit(spawn(process.execPath, [cliPath, 'demo', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  // a small ext4 disk with one file, made as Debian makes one (mke2fs -d)
+  const work = tempDir('tvisor-web-demo-');
+  mkdirSync(join(work, 'root'));
+  writeFileSync(join(work, 'root', 'hello.txt'), 'hello from the host\n');
+  disk = join(work, 'disk.img');
+  const mk = spawnSync(e2fsTool('mke2fs')!, ['-q', '-F', '-t', 'ext4', '-d', join(work, 'root'), disk, '16M'], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  diskSha = sha(disk);
+  server = killOnExit(spawn(process.execPath, [cliPath, 'demo', '--listen', '127.0.0.1:0', '--disk', disk], { stdio: ['ignore', 'ignore', 'pipe'] }));
   url = await new Promise<string>((resolve, reject) => {
     server.stderr!.on('data', (d) => {
       log += d;
@@ -59,7 +73,7 @@ async function waitForTerminal(page: Page, id: string, re: RegExp, what: string)
 
 declare global {
   interface Window {
-    tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number };
+    tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number; api?: unknown };
   }
 }
 
@@ -107,6 +121,47 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     process.stderr.write(`# in the tab: images (${((demo.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB) in ${demo.imagesMs} ms, ` +
       `first shell ${Math.round(shellMs)} ms after navigation; peak CPU in the graph ${peaks.map((p) => `${p.toFixed(0)}%`).join(', ')}\n`);
     await page.screenshot({ path: join(screenshotDir(), 'web-demo.png'), fullPage: true });
+    assert.deepEqual(errors(), [], 'the page logged no error');
+  } finally {
+    await page.close();
+  }
+});
+
+test('a disk read in ranges under an overlay in the browser\'s storage: the guest\'s writes survive a reload', { skip: missing }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = pageErrors(page);
+  try {
+    await page.goto(`${url}?vms=0`);
+    await page.waitForFunction(() => window.tvisorDemo?.api !== undefined || window.tvisorDemo?.error, undefined, { timeout: LONG });
+    // created with the page's form: the default guest, the origin's disk, an overlay in OPFS
+    const form = page.locator('form.create');
+    await page.waitForFunction(() => /Debian/.test(document.querySelector('form.create .hint')?.textContent ?? ''), undefined, { timeout: LONG });
+    await form.locator('input[name=name]').fill('keeper');
+    await form.locator('input[name=memory]').fill('128');
+    await form.locator('input[name=disk]').fill('/images/default/disk.img');
+    await form.locator('input[name=overlay]').fill('/opfs/keeper-vda');
+    await form.locator('button[type=submit]').click();
+    const row = page.locator('tr', { hasText: 'keeper' });
+    await row.waitFor({ timeout: LONG });
+    const id = await row.getAttribute('data-vm');
+    assert.ok(id);
+    await row.click();
+    await waitForTerminal(page, id, /\/ # /, 'the guest\'s shell');
+    await page.locator(`.terminal[data-vm="${id}"]`).click();
+    await page.keyboard.type('mkdir -p /d && mount /dev/vda /d && cat /d/hello.txt && echo kept-$((6*7)) > /d/kept.txt && umount /d && echo written-ok');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, id, /hello from the host[\s\S]*written-ok/, 'the write to the disk');
+    // a reload: the VM comes back (its definition from localStorage), boots, and finds what it wrote
+    await page.reload();
+    await page.waitForFunction((vm) => window.tvisorDemo?.vms.includes(vm) || window.tvisorDemo?.error, id, { timeout: LONG });
+    assert.equal(await page.evaluate(() => window.tvisorDemo?.error), undefined);
+    await page.locator(`tr[data-vm="${id}"]`).click();
+    await waitForTerminal(page, id, /\/ # /, 'the guest\'s shell after the reload');
+    await page.locator(`.terminal[data-vm="${id}"]`).click();
+    await page.keyboard.type('mkdir -p /d && mount /dev/vda /d && cat /d/kept.txt /d/hello.txt && umount /d');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, id, /kept-42\s+hello from the host/, 'the guest\'s file after the reload');
+    assert.equal(sha(disk), diskSha, 'the image on the server was never written');
     assert.deepEqual(errors(), [], 'the page logged no error');
   } finally {
     await page.close();

@@ -23,15 +23,17 @@ The page needs cross-origin isolation (for shared memory between its workers): t
 Options:
   --listen HOST:PORT     where to serve (default 127.0.0.1:8080; port 0 picks a free one)
   --kernel PATH          serve this kernel (a RISC-V Linux Image) instead of the default guest's
-  --initrd PATH          serve this initramfs instead of the default guest's (e.g. one made with
-                         tvisor image build-initrd)
+  --initrd PATH          serve this initramfs instead of the default guest's
+  --disk PATH            also serve this disk image (raw; the tab reads it in ranges as the guest does and
+                         keeps the guest's writes in an overlay: in memory, or in the browser's storage)
   -h, --help             show this help
 
 The page takes ?vms=N (boot N VMs at once, default 1) and ?pcpus=N (workers running at once).
 `;
 
 const OPTIONS = {
-  listen: { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  listen: { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' }, disk: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** A file given on the command line: it must be a regular file (it is served as long as the server runs). */
@@ -92,6 +94,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const kernel = givenFile(values.kernel as string | undefined, '--kernel');
   const initrd = givenFile(values.initrd as string | undefined, '--initrd');
+  const disk = givenFile(values.disk as string | undefined, '--disk');
+  if (disk && statSync(disk).size % 512 !== 0) throw new InputError(`--disk ${values.disk}: a disk image's size must be a multiple of 512 bytes`);
   let guest;
   try {
     guest = await ensureDefaultGuest({ log });
@@ -100,6 +104,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     throw e;
   }
   const files: GuestFiles = new Map([['Image', kernel ?? guest.kernel], ['initramfs.cpio', initrd ?? guest.initrd]]);
+  if (disk) files.set('disk.img', disk);
   const given = [kernel && `kernel ${kernel}`, initrd && `initramfs ${initrd}`].filter(Boolean).join(', ');
   const manifest = {
     images: [{
@@ -108,6 +113,8 @@ export async function demoCommand(args: string[]): Promise<number> {
         : `Debian ${guest.manifest.suite} (riscv64): Linux ${guest.kernelVersion}, busybox initramfs`,
       kernel: 'images/default/Image', initrd: 'images/default/initramfs.cpio', cmdline: DEFAULT_CMDLINE,
     } satisfies GuestImageInfo],
+    /** Disk images the tab may give its VMs (read in ranges). */
+    disks: disk ? [{ path: 'images/default/disk.img', size: statSync(disk).size }] : [],
   };
   const server = createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?')[0];

@@ -12,11 +12,18 @@ import { RAM_BASE } from '../../core/machine/board.js';
 import type { JitMode } from '../../core/jit/mode.js';
 import { MemoryStore } from './store.js';
 import { LocalApi } from './local-api.js';
-import { spawnVmWorker } from './threads.js';
+import { spawnVmWorker, type RemoteDisk } from './threads.js';
+
+/** Overlay paths name files of the origin private file system: /opfs/NAME (NAME and NAME.map hold it). */
+export const OPFS_PREFIX = '/opfs/';
 
 export interface BrowserHypervisorOptions {
   /** The files VMs may name (kernel, initrd, …), by path: what the page fetched. */
   files: ReadonlyMap<string, Uint8Array>;
+  /** Disk images on the page's origin VMs may name, by path (read in ranges as the guest reads them). */
+  disks?: ReadonlyMap<string, RemoteDisk>;
+  /** Where VM definitions are kept (default: in memory, for the page's life); those it loaded start again. */
+  store?: MemoryStore;
   /** What GET /v1/images lists (the default guest, by the paths of `files`). */
   images: GuestImageInfo[];
   /** The VM worker's script (the vm-worker bundle). */
@@ -40,16 +47,18 @@ export interface BrowserHypervisor {
 
 export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHypervisor {
   const jit = o.jit ?? 'on';
-  const pool = new ThreadPool(() => spawnVmWorker(o.workerUrl, o.files, jit), o.vmsPerThread ?? 1, o.pcpus);
+  const log = o.log ?? ((line: string) => console.log(line));
+  const disks = o.disks ?? new Map<string, RemoteDisk>();
+  const pool = new ThreadPool(() => spawnVmWorker(o.workerUrl, o.files, disks, jit), o.vmsPerThread ?? 1, o.pcpus);
   const file = (field: string, path: string) => {
     const bytes = o.files.get(path);
-    if (!bytes) throw fileMissing(field, path, `this page has no such file (it has ${[...o.files.keys()].join(', ') || 'none'})`);
+    if (!bytes) throw fileMissing(field, path, `this page has no such file (it has ${[...o.files.keys(), ...disks.keys()].join(', ') || 'none'})`);
     return bytes;
   };
   const manager = new VmManager({
     pcpus: o.pcpus,
     memoryBudgetMib: o.memoryBudgetMib,
-    store: new MemoryStore(),
+    store: o.store ?? new MemoryStore(),
     spawn: (opts) => pool.open(opts?.dedicated, opts?.avoid),
     nowNs: () => performance.now() * 1e6,
     checkKernel: (path) => {
@@ -61,12 +70,24 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
       }
     },
     defaultCmdline: DEFAULT_CMDLINE,
-    log: o.log ?? ((line) => console.log(line)),
+    log,
   });
+  const store = o.store;
+  if (store) {
+    const loaded = store.load();
+    for (const p of loaded.problems) log(`tvisor: a kept VM definition was left out: ${p}`);
+    manager.restore(loaded.vms);
+  }
   const api = new LocalApi(manager, {
-    // every file a definition names must be one the page holds (disks, too, for now)
+    // every file a definition names must be one the page holds, a disk on its origin, or an overlay in OPFS
     checkCreate: (spec) => {
-      for (const { field, path } of specPaths(spec)) file(field, path);
+      for (const { field, path } of specPaths(spec)) {
+        if (field.endsWith('.overlay')) {
+          if (!path.startsWith(OPFS_PREFIX) || !/^[A-Za-z0-9._-]+$/.test(path.slice(OPFS_PREFIX.length))) {
+            throw fileMissing(field, path, `an overlay here is a file of this browser's storage: ${OPFS_PREFIX}NAME (letters, digits, . _ -)`);
+          }
+        } else if (!(field.startsWith('disks[') && disks.has(path))) file(field, path);
+      }
     },
     images: async () => o.images,
   });

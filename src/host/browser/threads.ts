@@ -5,13 +5,22 @@ import type { HostWorker } from '../../hypervisor/thread-pool.js';
 import type { FromHost, ToHost } from '../../hypervisor/protocol.js';
 import type { JitMode } from '../../core/jit/mode.js';
 
-/** The worker's first message: the files its VMs may boot (by the path their definitions name) and its JIT mode. */
-export interface WorkerSetupMessage {
-  setup: { files: Record<string, Uint8Array>; jit: JitMode };
+/** A disk image on the page's origin, read in ranges as the guest reads it. */
+export interface RemoteDisk {
+  url: string;
+  size: number;
 }
 
-/** Starts a VM worker from the script at `url` (a module worker), with the page's image files. */
-export function spawnVmWorker(url: string | URL, files: ReadonlyMap<string, Uint8Array>, jit: JitMode): HostWorker {
+/**
+ * The worker's first message: the files its VMs may name (by the path their definitions give): in the page's
+ * memory, or disk images on its origin; and its JIT mode.
+ */
+export interface WorkerSetupMessage {
+  setup: { files: Record<string, Uint8Array>; disks: Record<string, RemoteDisk>; jit: JitMode };
+}
+
+/** Starts a VM worker from the script at `url` (a module worker), with the page's files. */
+export function spawnVmWorker(url: string | URL, files: ReadonlyMap<string, Uint8Array>, disks: ReadonlyMap<string, RemoteDisk>, jit: JitMode): HostWorker {
   const w = new Worker(url, { type: 'module', name: 'tvisor VM thread' });
   let messageFn: (m: FromHost) => void = () => {};
   let exitFn: (reason: string) => void = () => {};
@@ -26,7 +35,7 @@ export function spawnVmWorker(url: string | URL, files: ReadonlyMap<string, Uint
     if (!ended) exitFn('internal error: a message could not be read');
     ended = true;
   };
-  w.postMessage({ setup: { files: Object.fromEntries(files), jit } } satisfies WorkerSetupMessage);
+  w.postMessage({ setup: { files: Object.fromEntries(files), disks: Object.fromEntries(disks), jit } } satisfies WorkerSetupMessage);
   return {
     send: (m: ToHost, transfer?: ArrayBuffer[]) => w.postMessage(m, transfer ?? []),
     onMessage: (fn) => (messageFn = fn),

@@ -1,13 +1,16 @@
 // A VM thread in a browser: a module Web Worker running the daemon's VM-thread logic (hypervisor/vm-slot.ts)
-// with the browser's backends: boot files from the page's shared memory (sent in the first message), disks
-// copied into the worker's memory from the page's files (the guest's writes last as long as the VM), entropy
-// from crypto.getRandomValues. No snapshots here yet.
+// with the browser's backends: boot files from the page's shared memory (sent in the first message); disks
+// over a base (a file of the page, or an image on its origin read in ranges) under a copy-on-write overlay,
+// in memory or in the origin private file system (opened before the VM's machine is built: OPFS opens
+// asynchronously, the machine is built synchronously); entropy from crypto.getRandomValues. No snapshots here yet.
 import { VmThreadMain, type VmSlotHost } from '../../hypervisor/vm-slot.js';
 import { buildDevices, type DiskOpenSpec } from '../../hypervisor/devices.js';
-import { MemoryBlockBackend } from '../../core/virtio/blk/backend.js';
+import { MemoryBlockBackend, type BlockBackend } from '../../core/virtio/blk/backend.js';
 import { warmUp } from '../../core/machine/warmup.js';
 import type { ToHost } from '../../hypervisor/protocol.js';
 import type { WorkerSetupMessage } from './threads.js';
+import { HttpRangeDisk, MemoryOverlayStore, OpfsOverlayStore, OverlayDisk, type SyncHandle } from './disks.js';
+import { OPFS_PREFIX } from './hypervisor.js';
 
 /** crypto.getRandomValues fills at most 65536 bytes a call (Web Crypto §10.1.1). */
 function random(n: number): Uint8Array {
@@ -27,8 +30,57 @@ function soonQueue(): (fn: () => void) => void {
   };
 }
 
+/** OPFS handles opened for overlays about to be used, by overlay path: the data file and its map (or why not). */
+const opened = new Map<string, { data: SyncHandle; map: SyncHandle } | Error>();
+
+/** How long to wait for an overlay's files to be free: a VM restarting takes them over from its last worker. */
+const OPFS_WAIT_MS = 10_000;
+
+async function openSyncHandle(dir: FileSystemDirectoryHandle, name: string): Promise<SyncHandle> {
+  const file = await dir.getFileHandle(name, { create: true });
+  const end = performance.now() + OPFS_WAIT_MS;
+  for (;;) {
+    try {
+      return await (file as unknown as { createSyncAccessHandle(): Promise<SyncHandle> }).createSyncAccessHandle();
+    } catch (e) {
+      // NoModificationAllowedError: another worker still holds it (a VM stopping); anything else is final
+      if ((e as DOMException).name !== 'NoModificationAllowedError' || performance.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Opens the OPFS files of every overlay a VM about to be built names. */
+async function openOverlays(m: ToHost): Promise<void> {
+  if (m.m.t !== 'init') return;
+  const overlays = m.m.config.machine.devices.flatMap((d) => (d.kind === 'block' && d.overlay?.startsWith(OPFS_PREFIX) ? [d.overlay] : []));
+  if (overlays.length === 0) return;
+  const dir = await navigator.storage.getDirectory();
+  for (const path of overlays) {
+    const name = path.slice(OPFS_PREFIX.length);
+    try {
+      opened.set(path, { data: await openSyncHandle(dir, name), map: await openSyncHandle(dir, `${name}.map`) });
+    } catch (e) {
+      opened.set(path, new Error(`overlay ${path}: the browser's storage refused it: ${(e as Error).message}`));
+    }
+  }
+}
+
 function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
   const files = new Map(Object.entries(setup.files));
+  const remote = new Map(Object.entries(setup.disks));
+  /** A disk: its base read-only, under an overlay unless the disk is read-only. */
+  const openDisk = (spec: DiskOpenSpec): BlockBackend => {
+    const r = remote.get(spec.path);
+    const base = r ? new HttpRangeDisk(r.url, r.size) : new MemoryBlockBackend(file('disk', spec.path), true);
+    if (spec.readOnly) return base;
+    const handles = spec.overlay ? opened.get(spec.overlay) : undefined;
+    if (spec.overlay) opened.delete(spec.overlay);
+    if (spec.overlay && !handles) throw new Error(`overlay ${spec.overlay}: its files were not opened`);
+    if (handles instanceof Error) throw handles;
+    const store = handles ? new OpfsOverlayStore(handles.data, handles.map, base.size, spec.overlay!) : new MemoryOverlayStore(base.size);
+    return new OverlayDisk(base, store);
+  };
   const file = (label: string, path: string) => {
     const f = files.get(path);
     if (!f) throw new Error(`${label}: this page has no file ${path}`);
@@ -46,8 +98,8 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
     }),
     buildDevices: (m, o) => buildDevices(m, {
       ...o,
-      openDisk: (spec: DiskOpenSpec) => new MemoryBlockBackend(file('disk', spec.path).slice(), spec.readOnly ?? false),
-      diskSize: (path, label) => file(label, path).length,
+      openDisk,
+      diskSize: (path, label) => remote.get(path)?.size ?? file(label, path).length,
       random,
     }),
     random,
@@ -58,11 +110,16 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
 }
 
 let main: VmThreadMain | null = null;
+/** Messages are handled one at a time, in order; an init waits for its overlays' files. */
+let chain = Promise.resolve();
 onmessage = (e: MessageEvent<WorkerSetupMessage | ToHost>) => {
   const data = e.data;
   if ('setup' in data) {
     main = start(data.setup);
     return;
   }
-  main?.handle(data);
+  chain = chain.then(async () => {
+    await openOverlays(data).catch(() => {}); // the VM's build then fails on the missing handles, saying why
+    main?.handle(data);
+  });
 };

@@ -1,6 +1,7 @@
-// Creating a VM: from the default guest the daemon's image cache holds (GET /v1/images), or from files named
-// by path on the daemon's host (under its --allow-dir directories); name, vCPUs, memory, weight, cap, and
-// whether to start it. The daemon checks everything; its error shows under the form.
+// Creating a VM: from the default guest the hypervisor offers (GET /v1/images), or from files named by path
+// (on the daemon's host, under its --allow-dir directories; in a tab, the page's files); a disk and the overlay
+// taking its writes; name, vCPUs, memory, weight, cap, a NIC, and whether to start it. The hypervisor checks
+// everything; its error shows under the form.
 import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
 import type { Backend } from './backend.js';
 import { h, showError, errorText } from './dom.js';
@@ -8,7 +9,7 @@ import { h, showError, errorText } from './dom.js';
 export class CreateForm {
   readonly element: HTMLFormElement;
   private readonly error: HTMLElement;
-  private readonly fields: Record<'name' | 'vcpus' | 'memory' | 'weight' | 'cap' | 'kernel' | 'initrd' | 'disk' | 'cmdline', HTMLInputElement>;
+  private readonly fields: Record<'name' | 'vcpus' | 'memory' | 'weight' | 'cap' | 'kernel' | 'initrd' | 'disk' | 'overlay' | 'cmdline', HTMLInputElement>;
   private readonly start: HTMLInputElement;
   private readonly nic: HTMLInputElement;
   private readonly source: { image: HTMLInputElement; files: HTMLInputElement };
@@ -26,6 +27,7 @@ export class CreateForm {
       kernel: input('kernel', { placeholder: '/path/to/Image', size: 40 }),
       initrd: input('initrd', { placeholder: '/path/to/initrd (optional)', size: 40 }),
       disk: input('disk', { placeholder: '/path/to/disk.img (optional)', size: 40 }),
+      overlay: input('overlay', { placeholder: 'overlay taking its writes (optional)', size: 40 }),
       cmdline: input('cmdline', { placeholder: 'kernel command line (optional)', size: 40 }),
     };
     this.fields.name.value = `vm-${Math.random().toString(16).slice(2, 6)}`;
@@ -40,7 +42,8 @@ export class CreateForm {
     this.error.hidden = true;
     const label = (text: string, el: HTMLElement) => h('label', {}, text, el);
     const filesBox = h('div', { class: 'files' },
-      label('kernel', this.fields.kernel), label('initrd', this.fields.initrd), label('disk', this.fields.disk), label('cmdline', this.fields.cmdline));
+      label('kernel', this.fields.kernel), label('initrd', this.fields.initrd), label('cmdline', this.fields.cmdline));
+    const diskBox = h('div', { class: 'files' }, label('disk', this.fields.disk), label('overlay', this.fields.overlay));
     const sync = () => (filesBox.hidden = !this.source.files.checked);
     this.source.image.addEventListener('change', sync);
     this.source.files.addEventListener('change', sync);
@@ -56,6 +59,7 @@ export class CreateForm {
         h('label', {}, this.source.image, 'default guest ', this.imageNote),
         h('label', {}, this.source.files, 'files on the daemon\'s host')),
       filesBox,
+      diskBox,
       h('div', { class: 'row' },
         h('label', { title: 'eth0 in the guest, on the virtual switch every such VM of this hypervisor shares' }, this.nic, 'network (a NIC on the virtual switch)'),
         h('label', {}, this.start, 'start it'), h('button', { type: 'submit', class: 'primary' }, 'Create')),
@@ -100,9 +104,9 @@ export class CreateForm {
       }
       body.kernel = f.kernel.value.trim();
       if (f.initrd.value.trim()) body.initrd = f.initrd.value.trim();
-      if (f.disk.value.trim()) body.disks = [{ path: f.disk.value.trim() }];
       if (f.cmdline.value.trim()) body.cmdline = f.cmdline.value.trim();
     }
+    if (f.disk.value.trim()) body.disks = [{ path: f.disk.value.trim(), ...(f.overlay.value.trim() ? { overlay: f.overlay.value.trim() } : {}) }];
     if (this.nic.checked) body.nics = [{}];
     const button = this.element.querySelector('button[type=submit]') as HTMLButtonElement;
     button.disabled = true;

@@ -2,19 +2,23 @@
 // Worker per VM), no server emulates anything. The default Debian guest's kernel and initramfs come from this
 // page's origin (images/manifest.json names them; `tvisor demo` serves them from the image cache), fetched with
 // progress shown, then the web console page shows the VMs as it shows a daemon's. Query: ?vms=N boots N VMs at
-// once (default 1), each with a NIC on the tab's virtual switch; ?pcpus=N sets the workers running at once
-// (default: the browser's CPUs).
+// once (default 1), each with a NIC on the tab's virtual switch and ?memory=MiB (default 128); ?pcpus=N sets
+// the workers running at once (default: the browser's CPUs). A VM whose disk has an overlay in the browser's
+// storage (/opfs/NAME) is kept across reloads, definition and disk writes; it then starts again instead.
 import '../console/style.css';
 import './demo.css';
 import { ConsolePage } from '../console/page.js';
 import { h, formatBytes, errorText } from '../console/dom.js';
 import { browserHypervisor, type BrowserHypervisor } from '../../host/browser/hypervisor.js';
 import { fetchShared } from '../../host/browser/files.js';
+import { MemoryStore } from '../../host/browser/store.js';
 import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
 
 /** images/manifest.json: the guests this origin serves, their files as URLs relative to the page. */
 interface Manifest {
   images: GuestImageInfo[];
+  /** Disk images VMs may name, read in ranges as the guest reads them. */
+  disks?: { path: string; size: number }[];
 }
 
 /** What the page measured, for the README's figures and the tests (window.tvisorDemo). */
@@ -76,14 +80,17 @@ async function main(): Promise<void> {
     // a VM's files are absolute paths (as the daemon's): the URL paths on this origin
     const abs = (url: string) => new URL(url, location.href).pathname;
     manifest.images = manifest.images.map((i) => ({ ...i, kernel: abs(i.kernel), ...(i.initrd ? { initrd: abs(i.initrd) } : {}) }));
+    const disks = new Map((manifest.disks ?? []).map((d) => [abs(d.path), { url: abs(d.path), size: d.size }]));
     const image = manifest.images[0];
     if (!image) throw new Error('images/manifest.json lists no guest');
     const files = await fetchImages(image, status);
     state.imagesMs = Math.round(performance.now());
     state.bytes = [...files.values()].reduce((s, f) => s + f.length, 0);
     const pcpus = count('pcpus', Math.min(8, navigator.hardwareConcurrency || 2), 64);
+    // VMs whose disks keep their writes in this browser's storage are kept across reloads, with their definitions
+    const store = new MemoryStore(localStorage);
     const hv = browserHypervisor({
-      files, images: manifest.images, pcpus, memoryBudgetMib: 2048,
+      files, disks, store, images: manifest.images, pcpus, memoryBudgetMib: 2048,
       workerUrl: new URL('assets/vm-worker.js', location.href),
     });
     state.api = hv.api;
@@ -94,16 +101,22 @@ async function main(): Promise<void> {
         `${formatBytes(state.bytes)} fetched from this origin; nothing runs on a server.`,
     });
     await page.reload();
-    const vms = count('vms', 1, 8);
-    for (let i = 1; i <= vms; i++) {
+    // ?vms=N new guests (default 1; 0: none), unless VMs kept from an earlier page came back
+    const vms = params.get('vms') === '0' ? 0 : count('vms', 1, 8);
+    const memory = count('memory', 128, 2048);
+    const kept = hv.manager.list().map((v) => v.id);
+    state.vms.push(...kept);
+    for (let i = 1; i <= (kept.length > 0 ? 0 : vms); i++) {
       // each with a NIC on the tab's virtual switch, so the guests can talk to each other
-      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: 128, nics: [{}] });
+      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', {
+        name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: memory, nics: [{}],
+      });
       await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
       state.vms.push(vm.id);
     }
     state.startedMs = Math.round(performance.now());
     await page.refresh();
-    page.select(state.vms[0]);
+    if (state.vms.length > 0) page.select(state.vms[0]);
   } catch (e) {
     state.error = errorText(e);
     status.className = 'loading error';
