@@ -7,6 +7,20 @@ import type { VmManager } from '../hypervisor/manager.js';
 import { STOP_REASONS } from '../hypervisor/events.js';
 import { openApiDocument } from './openapi.js';
 
+/**
+ * A VM's console as a client in the same process holds it (the browser's in-page API; the console page's
+ * WebSocket is wrapped to the same shape): bytes to the guest; bytes from it, or a text event
+ * ({"event":"state",…} or {"event":"skipped",…}), as the console WebSocket carries them.
+ */
+export interface ConsoleChannel {
+  send(bytes: Uint8Array): void;
+  close(): void;
+  readonly open: boolean;
+  onmessage: (data: Uint8Array | string) => void;
+  /** It ended: 4404 when the VM was deleted. */
+  onclose: (code: number, reason: string) => void;
+}
+
 /** The actions runAction takes. */
 export type JsonAction = Exclude<VmAction, { kind: 'logs' | 'events' | 'stats' | 'console' | 'migration-incoming' }>;
 

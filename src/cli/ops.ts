@@ -12,7 +12,7 @@ import { clientArgs, resolveVm, type ClientCommand } from './vms.js';
  * GET `path` as a stream: resolves with the response once its status is 2xx; an error status becomes the
  * API's message as a ClientError. `stop()` aborts the request.
  */
-function openStream(client: ApiClient, path: string): Promise<{ res: IncomingMessage; stop(): void }> {
+export function openStream(client: ApiClient, path: string): Promise<{ res: IncomingMessage; stop(): void }> {
   const e = client.endpoint;
   return new Promise((done, fail) => {
     const req = request({
@@ -44,8 +44,11 @@ function openStream(client: ApiClient, path: string): Promise<{ res: IncomingMes
   });
 }
 
-/** Resolves when the stream ends ('end'), the user or the reader ends it ('signal'), or the connection breaks ('broken'). */
-function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer) => void): Promise<'end' | 'signal' | 'broken'> {
+/**
+ * Resolves when the stream ends ('end'), the user or the reader ends it ('signal': Ctrl-C, a closed pipe, or
+ * `onData` calling its `enough`), or the connection breaks ('broken').
+ */
+export function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer, enough: () => void) => void): Promise<'end' | 'signal' | 'broken'> {
   return new Promise((done) => {
     let settled = false;
     const finish = (how: 'end' | 'signal' | 'broken') => {
@@ -65,7 +68,7 @@ function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') onSignal();
     });
-    res.on('data', onData);
+    res.on('data', (chunk: Buffer) => onData(chunk, onSignal));
     res.on('end', () => finish('end'));
     res.on('error', () => finish('broken'));
     res.on('close', () => finish(res.complete ? 'end' : 'broken'));
@@ -73,7 +76,7 @@ function untilEnd(res: IncomingMessage, stop: () => void, onData: (chunk: Buffer
 }
 
 /** Writes to stdout, waiting when the pipe is full (so that `tvisor logs VM | less` holds the stream back). */
-function writeOut(res: IncomingMessage, chunk: Buffer | string): void {
+export function writeOut(res: IncomingMessage, chunk: Buffer | string): void {
   if (!process.stdout.write(chunk)) {
     res.pause();
     process.stdout.once('drain', () => res.resume());

@@ -1,5 +1,5 @@
-// The VM thread's logic, host-neutral (a Node worker of the daemon today, host/node/vm-thread.ts; a browser's
-// Web Worker could run the same): holds the VMs of one thread (one, or several when `serve --vms-per-thread`
+// The VM thread's logic, host-neutral (a Node worker of the daemon, host/node/vm-thread.ts, and a browser's
+// Web Worker, host/browser/vm-worker.ts, run the same): holds the VMs of one thread (one, or several when `serve --vms-per-thread`
 // packs them), builds each machine and its devices from a VmThreadConfig, runs the time slices the manager's
 // scheduler grants, and relays console output, network frames and wake-ups. Messages carry the VM's channel
 // number (protocol.ts ToHost/FromHost). An error in one VM ends that VM as crashed, not its neighbours; only

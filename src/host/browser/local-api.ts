@@ -2,19 +2,10 @@
 // by the same actions (api/dispatch.ts) on a VM manager running in this page; its streams and consoles are
 // callbacks instead of HTTP responses and WebSockets. The web console page drives it as it drives a daemon.
 import { parseRequest } from '../../api/actions.js';
-import { runAction, type ActionHost, type JsonAction } from '../../api/dispatch.js';
+import { runAction, type ActionHost, type ConsoleChannel, type JsonAction } from '../../api/dispatch.js';
 import { ApiError } from '../../hypervisor/errors.js';
 import { ratesBetween, type StatsReading } from '../../hypervisor/stats.js';
 import type { VmManager } from '../../hypervisor/manager.js';
-
-/** A VM's console in the page (the shape of the console page's ConsoleChannel). */
-export interface LocalConsole {
-  send(bytes: Uint8Array): void;
-  close(): void;
-  readonly open: boolean;
-  onmessage: (data: Uint8Array | string) => void;
-  onclose: (code: number, reason: string) => void;
-}
 
 /** Close code of a console whose VM was deleted, as the daemon's WebSocket (4404). */
 const CLOSE_DELETED = 4404;
@@ -71,12 +62,12 @@ export class LocalApi {
    * A VM's console: what the guest printed since it last started (64 KiB at most), then its output as it comes;
    * input goes to the guest. Delivered a microtask later, in order, so the caller can set its handlers first.
    */
-  console(id: string): LocalConsole {
+  console(id: string): ConsoleChannel {
     this.m.inspect(id); // an unknown VM throws
     let open = true;
     const pending: (Uint8Array | string)[] = [];
     let scheduled = false;
-    const channel: LocalConsole = {
+    const channel: ConsoleChannel = {
       send: (bytes) => {
         if (open) session.input(bytes.slice(), () => {});
       },

@@ -1,16 +1,9 @@
 // What the console page needs from the hypervisor it shows: the API's requests, its newline-delimited streams
 // (/v1/events, /v1/stats) and a VM's console. The daemon's is HTTP and a WebSocket (api.ts); a hypervisor in the
 // page itself (src/host/browser) answers the same requests in place, so one page serves both.
+import type { ConsoleChannel } from '../../api/dispatch.js';
 
-/** A VM's console both ways: bytes to the guest; bytes from it, or a text event ({"event":"state",…}). */
-export interface ConsoleChannel {
-  send(bytes: Uint8Array): void;
-  close(): void;
-  readonly open: boolean;
-  onmessage: (data: Uint8Array | string) => void;
-  /** It ended: 4404 when the VM was deleted. */
-  onclose: (code: number, reason: string) => void;
-}
+export type { ConsoleChannel };
 
 export interface Backend {
   /** One request as the API takes it; resolves to the answer's JSON (undefined for none), rejects with an ApiFailure. */
