@@ -55,7 +55,7 @@ function timeToMarker(cmd: string, args: string[], marker: string, who: string):
   });
 }
 
-/** `tvisor demo` serving `initrd`, until stopped; its address. */
+/** `tvisor demo` serving `initrd` (the default guest's: as run), until stopped; its address. */
 async function demoServer(initrd: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [cliPath, 'demo', '--listen', '127.0.0.1:0', '--initrd', initrd], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -140,6 +140,38 @@ async function main(): Promise<void> {
       demo.child.kill();
     }
     await bestOf('tvisor run (Node)', () => timeToMarker(process.execPath, [cliPath, 'run', ...node], READY, 'tvisor run'));
+    // the default guest saved at its shell by a first page, resumed by the next: until it answers a command
+    const fast = await demoServer(guest.initrd);
+    try {
+      await bestOf('tvisor in a Chromium tab, resumed from its saved shell', async () => {
+        const page = await browser.newPage();
+        try {
+          await page.goto(fast.url);
+          await page.waitForFunction(() => (window as unknown as { tvisorDemo?: { saved?: boolean; error?: string } }).tvisorDemo?.saved
+            || (window as unknown as { tvisorDemo?: { error?: string } }).tvisorDemo?.error, undefined, { timeout: TIMEOUT_MS });
+          await page.reload();
+          return await page.evaluate(async () => {
+            const d = () => (window as unknown as { tvisorDemo?: { vms: string[]; resumed?: boolean; error?: string; api: { console(id: string): { onmessage: (x: unknown) => void; send(b: Uint8Array): void } } } }).tvisorDemo;
+            while (!d()?.vms.length && !d()?.error) await new Promise((r) => setTimeout(r, 20));
+            if (!d()!.resumed) throw new Error(`the page did not resume the saved guest${d()!.error ? `: ${d()!.error}` : ''}`);
+            const c = d()!.api.console(d()!.vms[0]);
+            let out = '';
+            const dec = new TextDecoder();
+            c.onmessage = (x) => {
+              if (typeof x !== 'string') out += dec.decode(x as Uint8Array);
+            };
+            c.send(new TextEncoder().encode('echo answered-$((6*7))\n'));
+            while (!out.includes('answered-42')) await new Promise((r) => setTimeout(r, 10));
+            return performance.now() / 1000;
+          });
+        } finally {
+          await page.close();
+        }
+      });
+    } finally {
+      fast.child.removeAllListeners('close');
+      fast.child.kill();
+    }
     if (withQemu) {
       await bestOf(`${QEMU} (TCG)`, () => timeToMarker(QEMU, ['-M', 'virt', '-m', '128M', '-smp', '1', '-nographic', '-bios', guest.firmware,
         '-kernel', guest.kernel, '-initrd', ready, '-append', DEFAULT_CMDLINE], READY, QEMU));

@@ -73,7 +73,7 @@ async function waitForTerminal(page: Page, id: string, re: RegExp, what: string)
 
 declare global {
   interface Window {
-    tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number; api?: unknown };
+    tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number; api?: unknown; saved?: boolean; resumed?: boolean };
   }
 }
 
@@ -121,6 +121,31 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     process.stderr.write(`# in the tab: images (${((demo.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB) in ${demo.imagesMs} ms, ` +
       `first shell ${Math.round(shellMs)} ms after navigation; peak CPU in the graph ${peaks.map((p) => `${p.toFixed(0)}%`).join(', ')}\n`);
     await page.screenshot({ path: join(screenshotDir(), 'web-demo.png'), fullPage: true });
+    assert.deepEqual(errors(), [], 'the page logged no error');
+  } finally {
+    await page.close();
+  }
+});
+
+test('the guest saved at its shell in the browser\'s storage is resumed by the next page, and answers', { skip: missing }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = pageErrors(page);
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => window.tvisorDemo?.saved || window.tvisorDemo?.error, undefined, { timeout: LONG });
+    assert.equal(await page.evaluate(() => window.tvisorDemo?.error), undefined);
+    await page.reload();
+    await page.waitForFunction(() => (window.tvisorDemo?.vms.length ?? 0) > 0 || window.tvisorDemo?.error, undefined, { timeout: LONG });
+    const demo = await page.evaluate(() => ({ resumed: window.tvisorDemo!.resumed, vms: window.tvisorDemo!.vms, error: window.tvisorDemo!.error }));
+    assert.deepEqual(demo.error, undefined);
+    assert.equal(demo.resumed, true, 'the second page resumed the saved guest');
+    const [id] = demo.vms;
+    await page.locator(`.terminal[data-vm="${id}"]`).click();
+    await page.keyboard.type('echo resumed-$((1+1))');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, id, /resumed-2/, 'the resumed guest\'s answer');
+    const answeredMs = await page.evaluate(() => performance.now());
+    process.stderr.write(`# in the tab: resumed from the browser's storage, the guest answered ${Math.round(answeredMs)} ms after navigation\n`);
     assert.deepEqual(errors(), [], 'the page logged no error');
   } finally {
     await page.close();

@@ -30,6 +30,8 @@ export interface ActionHost {
   checkCreate?(spec: VmSpec): void;
   /** GET /v1/images; absent: none. */
   images?(): Promise<GuestImageInfo[]>;
+  /** Runs before an action (the browser's: reads a snapshot's record, which its manager then takes synchronously). */
+  prepare?(a: JsonAction): Promise<void>;
 }
 
 /** The answer: a status, and a body to send as JSON (a string: as text, e.g. /metrics), none for 204. */
@@ -40,6 +42,7 @@ export interface ActionAnswer {
 
 /** Runs `a` on `m`; throws ApiError for the client (anything else is an internal error). */
 export async function runAction(m: VmManager, a: JsonAction, host: ActionHost = {}): Promise<ActionAnswer> {
+  await host.prepare?.(a);
   switch (a.kind) {
     case 'create':
       host.checkCreate?.(a.spec);

@@ -14,8 +14,7 @@ import { MemoryStore } from './store.js';
 import { LocalApi } from './local-api.js';
 import { spawnVmWorker, type RemoteDisk } from './threads.js';
 
-/** Overlay paths name files of the origin private file system: /opfs/NAME (NAME and NAME.map hold it). */
-export const OPFS_PREFIX = '/opfs/';
+import { FileDigests, OPFS_PREFIX, TabSnapshots } from './snapshots.js';
 
 export interface BrowserHypervisorOptions {
   /** The files VMs may name (kernel, initrd, …), by path: what the page fetched. */
@@ -55,6 +54,7 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
     if (!bytes) throw fileMissing(field, path, `this page has no such file (it has ${[...o.files.keys(), ...disks.keys()].join(', ') || 'none'})`);
     return bytes;
   };
+  const snapshots = new TabSnapshots(new FileDigests(o.files));
   const manager = new VmManager({
     pcpus: o.pcpus,
     memoryBudgetMib: o.memoryBudgetMib,
@@ -70,6 +70,7 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
       }
     },
     defaultCmdline: DEFAULT_CMDLINE,
+    openSnapshot: (path) => snapshots.source(path),
     log,
   });
   const store = o.store;
@@ -90,6 +91,10 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
       }
     },
     images: async () => o.images,
+    // a snapshot's record is read (asynchronously, from OPFS) before the manager defines a VM from it
+    prepare: async (a) => {
+      if (a.kind === 'restore') await snapshots.prepare(a.request.snapshot);
+    },
   });
   return { manager, api, shutdown: () => manager.shutdown() };
 }

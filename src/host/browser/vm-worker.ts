@@ -2,7 +2,8 @@
 // with the browser's backends: boot files from the page's shared memory (sent in the first message); disks
 // over a base (a file of the page, or an image on its origin read in ranges) under a copy-on-write overlay,
 // in memory or in the origin private file system (opened before the VM's machine is built: OPFS opens
-// asynchronously, the machine is built synchronously); entropy from crypto.getRandomValues. No snapshots here yet.
+// asynchronously, the machine is built synchronously); snapshots in OPFS files (snapshots.ts); entropy from
+// crypto.getRandomValues.
 import { VmThreadMain, type VmSlotHost } from '../../hypervisor/vm-slot.js';
 import { buildDevices, type DiskOpenSpec } from '../../hypervisor/devices.js';
 import { MemoryBlockBackend, type BlockBackend } from '../../core/virtio/blk/backend.js';
@@ -10,7 +11,7 @@ import { warmUp } from '../../core/machine/warmup.js';
 import type { ToHost } from '../../hypervisor/protocol.js';
 import type { WorkerSetupMessage } from './threads.js';
 import { HttpRangeDisk, MemoryOverlayStore, OpfsOverlayStore, OverlayDisk, type SyncHandle } from './disks.js';
-import { OPFS_PREFIX } from './hypervisor.js';
+import { FileDigests, OPFS_PREFIX, opfsName, WorkerSnapshots } from './snapshots.js';
 
 /** crypto.getRandomValues fills at most 65536 bytes a call (Web Crypto §10.1.1). */
 function random(n: number): Uint8Array {
@@ -50,8 +51,20 @@ async function openSyncHandle(dir: FileSystemDirectoryHandle, name: string): Pro
   }
 }
 
-/** Opens the OPFS files of every overlay a VM about to be built names. */
-async function openOverlays(m: ToHost): Promise<void> {
+/** Snapshot files opened for the message about to be handled (a restore's init, a snapshot), by path (or why not). */
+const snapshotFiles = new Map<string, SyncHandle | Error>();
+
+/** Opens the OPFS files a message needs: a VM's overlays and the snapshot it restores, or the snapshot to write. */
+async function openFiles(m: ToHost): Promise<void> {
+  const snapshot = m.m.t === 'snapshot' ? m.m.path : m.m.t === 'init' && m.m.config.restore && 'snapshot' in m.m.config.restore ? m.m.config.restore.snapshot : undefined;
+  if (snapshot !== undefined) {
+    try {
+      const dir = await navigator.storage.getDirectory();
+      snapshotFiles.set(snapshot, await openSyncHandle(dir, opfsName(snapshot)));
+    } catch (e) {
+      snapshotFiles.set(snapshot, e as Error);
+    }
+  }
   if (m.m.t !== 'init') return;
   const overlays = m.m.config.machine.devices.flatMap((d) => (d.kind === 'block' && d.overlay?.startsWith(OPFS_PREFIX) ? [d.overlay] : []));
   if (overlays.length === 0) return;
@@ -103,6 +116,13 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
       random,
     }),
     random,
+    snapshots: new WorkerSnapshots(new FileDigests(files), (path) => {
+      const h = snapshotFiles.get(path);
+      snapshotFiles.delete(path);
+      if (!h) throw new Error(`${path}: its file was not opened`);
+      if (h instanceof Error) throw h;
+      return h;
+    }),
     soon: soonQueue(),
     later: (fn, ms) => void setTimeout(fn, ms),
   };
@@ -119,7 +139,7 @@ onmessage = (e: MessageEvent<WorkerSetupMessage | ToHost>) => {
     return;
   }
   chain = chain.then(async () => {
-    await openOverlays(data).catch(() => {}); // the VM's build then fails on the missing handles, saying why
+    await openFiles(data).catch(() => {}); // what needs a file then fails on its missing handle, saying why
     main?.handle(data);
   });
 };

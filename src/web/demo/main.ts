@@ -4,7 +4,9 @@
 // progress shown, then the web console page shows the VMs as it shows a daemon's. Query: ?vms=N boots N VMs at
 // once (default 1), each with a NIC on the tab's virtual switch and ?memory=MiB (default 128); ?pcpus=N sets
 // the workers running at once (default: the browser's CPUs). A VM whose disk has an overlay in the browser's
-// storage (/opfs/NAME) is kept across reloads, definition and disk writes; it then starts again instead.
+// storage (/opfs/NAME) is kept across reloads, definition and disk writes; it then starts again instead. One
+// guest of the default size is saved at its shell in the browser's storage and resumed from there by the next
+// page (?fresh boots it anyway).
 import '../console/style.css';
 import './demo.css';
 import { ConsolePage } from '../console/page.js';
@@ -12,6 +14,7 @@ import { h, formatBytes, errorText } from '../console/dom.js';
 import { browserHypervisor, type BrowserHypervisor } from '../../host/browser/hypervisor.js';
 import { fetchShared } from '../../host/browser/files.js';
 import { MemoryStore } from '../../host/browser/store.js';
+import { TabSnapshots } from '../../host/browser/snapshots.js';
 import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
 
 /** images/manifest.json: the guests this origin serves, their files as URLs relative to the page. */
@@ -29,6 +32,10 @@ interface DemoState {
   bytes?: number;
   error?: string;
   vms: string[];
+  /** The first VM was resumed from the snapshot an earlier page saved at its shell (not booted). */
+  resumed?: boolean;
+  /** This page saved the first VM at its shell, for the next page to resume. */
+  saved?: boolean;
   /** The page's hypervisor API (local-api.ts), for benchmarks and the curious. */
   api?: BrowserHypervisor['api'];
 }
@@ -63,6 +70,26 @@ async function fetchImages(image: GuestImageInfo, status: HTMLElement): Promise<
     show();
   })));
   return new Map(paths.map((p, i) => [p, files[i]]));
+}
+
+/** Saves VM `id` to `path` once its console shows the shell's prompt (it runs on). */
+function saveAtShell(api: BrowserHypervisor['api'], id: string, path: string, state: DemoState): Promise<void> {
+  return new Promise((resolve) => {
+    const c = api.console(id);
+    const dec = new TextDecoder();
+    let out = '';
+    c.onmessage = (d) => {
+      if (typeof d === 'string') return;
+      out = (out + dec.decode(d, { stream: true })).slice(-256);
+      // the prompt (busybox's ash may follow it with a cursor position query, ESC [6n)
+      if (!/\/ # (\x1b\[6n)?$/.test(out)) return;
+      c.close();
+      api.call('POST', `/v1/vms/${id}/snapshot`, { path, after: 'running' })
+        .then(() => (state.saved = true))
+        .catch((e: unknown) => console.warn(`tvisor: could not save the guest at its shell for the next page: ${errorText(e)}`))
+        .finally(resolve);
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -106,7 +133,21 @@ async function main(): Promise<void> {
     const memory = count('memory', 128, 2048);
     const kept = hv.manager.list().map((v) => v.id);
     state.vms.push(...kept);
-    for (let i = 1; i <= (kept.length > 0 ? 0 : vms); i++) {
+    // one guest of the default size starts as `tvisor run` does: resumed from where an earlier page saved it at
+    // its shell (a snapshot in this browser's storage, for these very files), else booted and then saved so
+    const fastStart = kept.length === 0 && vms === 1 && memory === 128 && !params.has('fresh');
+    const snapshot = `/opfs/tvisor-${image.name}-${files.get(image.kernel)!.length}-${image.initrd ? files.get(image.initrd)!.length : 0}.snap`;
+    if (fastStart && await TabSnapshots.exists(snapshot)) {
+      try {
+        const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { snapshot, name: 'debian-1' });
+        await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
+        state.vms.push(vm.id);
+        state.resumed = true;
+      } catch (e) {
+        console.warn(`tvisor: the saved start could not be resumed (${errorText(e)}); booting instead`);
+      }
+    }
+    for (let i = 1; i <= (kept.length > 0 || state.resumed ? 0 : vms); i++) {
       // each with a NIC on the tab's virtual switch, so the guests can talk to each other
       const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', {
         name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: memory, nics: [{}],
@@ -114,6 +155,7 @@ async function main(): Promise<void> {
       await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
       state.vms.push(vm.id);
     }
+    if (fastStart && !state.resumed) void saveAtShell(hv.api, state.vms[0], snapshot, state);
     state.startedMs = Math.round(performance.now());
     await page.refresh();
     if (state.vms.length > 0) page.select(state.vms[0]);
