@@ -122,7 +122,7 @@ test('a VM created with the page\'s form runs; the daemon\'s error shows under t
     await form.locator('input[name=name]').fill('web-form');
     await form.locator('input[name=memory]').fill('128');
     await form.locator('button[type=submit]').click();
-    const row = page.locator('tr', { hasText: 'web-form' });
+    const row = page.locator('tr[data-vm]', { hasText: 'web-form' });
     await row.waitFor({ timeout: LONG });
     const vm = (await api(d, 'GET', '/v1/vms')).json.find((v: { name: string }) => v.name === 'web-form');
     assert.ok(vm, 'the daemon has the VM');

@@ -97,7 +97,7 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     // the second guest boots beside it: its own terminal reaches its shell too
     await page.locator(`tr[data-vm="${second}"]`).click();
     await waitForTerminal(page, second, /\/ # /, 'the second guest\'s shell');
-    const states = await page.locator('tbody tr .state').allInnerTexts();
+    const states = await page.locator('.vm-table tbody tr .state').allInnerTexts();
     assert.deepEqual(states, ['running', 'running']);
     // the tab's virtual switch: the second guest pings the first
     const type = async (id: string, line: string) => {
@@ -166,7 +166,7 @@ test('a disk read in ranges under an overlay in the browser\'s storage: the gues
     await form.locator('input[name=disk]').fill('/images/default/disk.img');
     await form.locator('input[name=overlay]').fill('/opfs/keeper-vda');
     await form.locator('button[type=submit]').click();
-    const row = page.locator('tr', { hasText: 'keeper' });
+    const row = page.locator('tr[data-vm]', { hasText: 'keeper' });
     await row.waitFor({ timeout: LONG });
     const id = await row.getAttribute('data-vm');
     assert.ok(id);
