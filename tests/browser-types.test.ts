@@ -1,4 +1,5 @@
-// The host split, enforced by the build (issue 16): src/core and src/hypervisor compile without Node's types
+// The host split, enforced by the build (issue 16): src/core, src/hypervisor, src/host/browser and the in-process
+// API compile without Node's types
 // (tsconfig.browser.json: no @types/node, the Web Worker library), so code there that imports node:* or uses a
 // Node global such as Buffer or process fails `npm run build`. Checked both ways: the tree compiles, and a file
 // that does either is refused by the same configuration.

@@ -116,7 +116,7 @@ export function serveStats(m: VmManager, intervalMs: number, req: IncomingMessag
   let prev = read();
   const timer = setInterval(() => {
     const cur = read();
-    queue.event(ratesBetween(prev, cur, m.capacity(), new Date()));
+    queue.event(ratesBetween(prev, cur, m.capacity, new Date()));
     prev = cur;
   }, intervalMs);
   res.on('close', () => {

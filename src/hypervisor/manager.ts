@@ -63,8 +63,11 @@ export class VmManager {
   private readonly migrations: Migrations;
   /** Moves busy VMs off shared threads while a host CPU is free (ManagerOptions.rebalanceMs). */
   private readonly rebalanceTimer: ReturnType<typeof setInterval> | null = null;
+  /** The host CPUs and guest memory this manager shares among its VMs. */
+  readonly capacity: HostCapacity;
 
   constructor(private readonly o: ManagerOptions) {
+    this.capacity = { pcpus: o.pcpus, memory_budget_mib: o.memoryBudgetMib };
     this.scheduler = new CreditScheduler({ pcpus: o.pcpus });
     this.harts = new HartThreads({
       spawnHart: () => o.spawnHart!(),
@@ -170,11 +173,6 @@ export class VmManager {
 
   list(): VmInfo[] {
     return [...this.vms.values()].map((vm) => this.info(vm));
-  }
-
-  /** The host CPUs and guest memory this manager shares among its VMs. */
-  capacity(): HostCapacity {
-    return { pcpus: this.o.pcpus, memory_budget_mib: this.o.memoryBudgetMib };
   }
 
   inspect(id: string): VmInfo {

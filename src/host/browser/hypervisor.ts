@@ -1,17 +1,17 @@
 // The hypervisor in a browser tab: the daemon's VM manager (credit scheduler, virtual switch, VM threads) running
-// in the page, with a Web Worker per VM thread, definitions kept in memory, and guest files from the page's
-// origin held in shared memory. Its API (local-api.ts) is the daemon's, so the web console page drives it.
+// in the page, with a Web Worker per VM thread, definitions kept in memory (or the page's storage), guest files
+// from the page's origin in shared memory, snapshots in the browser's storage. The page drives it through the
+// daemon's API answered in-process (api/local-api.ts), with the checks and preparations given here.
 import { VmManager } from '../../hypervisor/manager.js';
 import { ThreadPool } from '../../hypervisor/thread-pool.js';
 import { specPaths } from '../../hypervisor/paths.js';
 import { DEFAULT_CMDLINE } from '../../hypervisor/spec.js';
 import { badKernel, fileMissing } from '../../hypervisor/errors.js';
-import type { GuestImageInfo } from '../../hypervisor/model.js';
+import type { GuestImageInfo, VmSpec } from '../../hypervisor/model.js';
 import { parseKernelImage } from '../../core/machine/linux.js';
 import { RAM_BASE } from '../../core/machine/board.js';
 import type { JitMode } from '../../core/jit/mode.js';
 import { MemoryStore } from './store.js';
-import { LocalApi } from './local-api.js';
 import { spawnVmWorker, type RemoteDisk } from './threads.js';
 
 import { FileDigests, OPFS_PREFIX, TabSnapshots } from './snapshots.js';
@@ -39,7 +39,12 @@ export interface BrowserHypervisorOptions {
 
 export interface BrowserHypervisor {
   manager: VmManager;
-  api: LocalApi;
+  /** Throws the API's error unless every file a new VM names is one the page has (or an OPFS overlay). */
+  checkCreate(spec: VmSpec): void;
+  /** GET /v1/images. */
+  images(): Promise<GuestImageInfo[]>;
+  /** Reads the record of the snapshot at `path` (asynchronously, from OPFS) before a VM is defined from it. */
+  prepareRestore(path: string): Promise<void>;
   /** Stops every VM and ends its worker. */
   shutdown(): void;
 }
@@ -79,7 +84,8 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
     for (const p of loaded.problems) log(`tvisor: a kept VM definition was left out: ${p}`);
     manager.restore(loaded.vms);
   }
-  const api = new LocalApi(manager, {
+  return {
+    manager,
     // every file a definition names must be one the page holds, a disk on its origin, or an overlay in OPFS
     checkCreate: (spec) => {
       for (const { field, path } of specPaths(spec)) {
@@ -91,10 +97,7 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
       }
     },
     images: async () => o.images,
-    // a snapshot's record is read (asynchronously, from OPFS) before the manager defines a VM from it
-    prepare: async (a) => {
-      if (a.kind === 'restore') await snapshots.prepare(a.request.snapshot);
-    },
-  });
-  return { manager, api, shutdown: () => manager.shutdown() };
+    prepareRestore: (path) => snapshots.prepare(path),
+    shutdown: () => manager.shutdown(),
+  };
 }

@@ -11,7 +11,8 @@ import '../console/style.css';
 import './demo.css';
 import { ConsolePage } from '../console/page.js';
 import { h, formatBytes, errorText } from '../console/dom.js';
-import { browserHypervisor, type BrowserHypervisor } from '../../host/browser/hypervisor.js';
+import { browserHypervisor } from '../../host/browser/hypervisor.js';
+import { LocalApi } from '../../api/local-api.js';
 import { fetchShared } from '../../host/browser/files.js';
 import { MemoryStore } from '../../host/browser/store.js';
 import { TabSnapshots } from '../../host/browser/snapshots.js';
@@ -36,8 +37,8 @@ interface DemoState {
   resumed?: boolean;
   /** This page saved the first VM at its shell, for the next page to resume. */
   saved?: boolean;
-  /** The page's hypervisor API (local-api.ts), for benchmarks and the curious. */
-  api?: BrowserHypervisor['api'];
+  /** The page's hypervisor API (api/local-api.ts), for benchmarks and the curious. */
+  api?: LocalApi;
 }
 
 declare global {
@@ -73,7 +74,7 @@ async function fetchImages(image: GuestImageInfo, status: HTMLElement): Promise<
 }
 
 /** Saves VM `id` to `path` once its console shows the shell's prompt (it runs on). */
-function saveAtShell(api: BrowserHypervisor['api'], id: string, path: string, state: DemoState): Promise<void> {
+function saveAtShell(api: LocalApi, id: string, path: string, state: DemoState): Promise<void> {
   return new Promise((resolve) => {
     const c = api.console(id);
     const dec = new TextDecoder();
@@ -120,9 +121,17 @@ async function main(): Promise<void> {
       files, disks, store, images: manifest.images, pcpus, memoryBudgetMib: 2048,
       workerUrl: new URL('assets/vm-worker.js', location.href),
     });
-    state.api = hv.api;
+    // the daemon's API, answered in this page by the hypervisor's manager
+    const api = new LocalApi(hv.manager, {
+      checkCreate: (spec) => hv.checkCreate(spec),
+      images: () => hv.images(),
+      prepare: async (a) => {
+        if (a.kind === 'restore') await hv.prepareRestore(a.request.snapshot);
+      },
+    });
+    state.api = api;
     status.remove();
-    const page = new ConsolePage(root, hv.api, {
+    const page = new ConsolePage(root, api, {
       title: 'tvisor',
       note: `Running in this tab: ${image.description}, on ${pcpus} worker${pcpus > 1 ? 's' : ''} at a time under the credit scheduler; ` +
         `${formatBytes(state.bytes)} fetched from this origin; nothing runs on a server.`,
@@ -139,8 +148,8 @@ async function main(): Promise<void> {
     const snapshot = `/opfs/tvisor-${image.name}-${files.get(image.kernel)!.length}-${image.initrd ? files.get(image.initrd)!.length : 0}.snap`;
     if (fastStart && await TabSnapshots.exists(snapshot)) {
       try {
-        const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', { snapshot, name: 'debian-1' });
-        await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
+        const vm = await api.call<VmInfo>('POST', '/v1/vms', { snapshot, name: 'debian-1' });
+        await api.call('POST', `/v1/vms/${vm.id}/start`);
         state.vms.push(vm.id);
         state.resumed = true;
       } catch (e) {
@@ -149,13 +158,13 @@ async function main(): Promise<void> {
     }
     for (let i = 1; i <= (kept.length > 0 || state.resumed ? 0 : vms); i++) {
       // each with a NIC on the tab's virtual switch, so the guests can talk to each other
-      const vm = await hv.api.call<VmInfo>('POST', '/v1/vms', {
+      const vm = await api.call<VmInfo>('POST', '/v1/vms', {
         name: `debian-${i}`, kernel: image.kernel, initrd: image.initrd, memory_mib: memory, nics: [{}],
       });
-      await hv.api.call('POST', `/v1/vms/${vm.id}/start`);
+      await api.call('POST', `/v1/vms/${vm.id}/start`);
       state.vms.push(vm.id);
     }
-    if (fastStart && !state.resumed) void saveAtShell(hv.api, state.vms[0], snapshot, state);
+    if (fastStart && !state.resumed) void saveAtShell(api, state.vms[0], snapshot, state);
     state.startedMs = Math.round(performance.now());
     await page.refresh();
     if (state.vms.length > 0) page.select(state.vms[0]);

@@ -1,13 +1,13 @@
-// The in-page hypervisor's API on a VM manager with fake VM threads: requests parsed and answered as the
+// The in-process API on a VM manager with fake VM threads: requests parsed and answered as the
 // daemon's (errors included), the events and stats streams until aborted, and a VM's console both ways, its
 // backlog delivered after the caller set its handlers, and its end when the VM is deleted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalApi } from './local-api.js';
-import { MemoryStore } from './store.js';
-import { fakeManager } from '../../hypervisor/test-manager.js';
-import { ApiError } from '../../hypervisor/errors.js';
-import type { VmInfo } from '../../hypervisor/model.js';
+import { MemoryStore } from '../host/browser/store.js';
+import { fakeManager } from '../hypervisor/test-manager.js';
+import { ApiError } from '../hypervisor/errors.js';
+import type { VmInfo } from '../hypervisor/model.js';
 
 const DEF = { name: 'a', kernel: '/images/default/Image', memory_mib: 16 };
 

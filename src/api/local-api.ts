@@ -1,11 +1,12 @@
-// The in-page hypervisor's API: the daemon's requests, parsed by the same parser (api/actions.ts) and answered
-// by the same actions (api/dispatch.ts) on a VM manager running in this page; its streams and consoles are
-// callbacks instead of HTTP responses and WebSockets. The web console page drives it as it drives a daemon.
-import { parseRequest } from '../../api/actions.js';
-import { runAction, type ActionHost, type ConsoleChannel, type JsonAction } from '../../api/dispatch.js';
-import { ApiError } from '../../hypervisor/errors.js';
-import { ratesBetween, type StatsReading } from '../../hypervisor/stats.js';
-import type { VmManager } from '../../hypervisor/manager.js';
+// The API answered in-process, without HTTP: the daemon's requests, parsed by the same parser (actions.ts) and
+// answered by the same actions (dispatch.ts) on a VM manager in the same thread; streams and consoles are
+// callbacks instead of HTTP responses and WebSockets. The in-browser hypervisor (src/host/browser) is driven
+// through it by the web console page, as a daemon is through HTTP. Host-neutral.
+import { parseRequest } from './actions.js';
+import { runAction, type ActionHost, type ConsoleChannel, type JsonAction } from './dispatch.js';
+import { ApiError } from '../hypervisor/errors.js';
+import { ratesBetween, type StatsReading } from '../hypervisor/stats.js';
+import type { VmManager } from '../hypervisor/manager.js';
 
 /** Close code of a console whose VM was deleted, as the daemon's WebSocket (4404). */
 const CLOSE_DELETED = 4404;
@@ -43,7 +44,7 @@ export class LocalApi {
         let prev = read();
         const timer = setInterval(() => {
           const cur = read();
-          each(ratesBetween(prev, cur, this.m.capacity(), new Date()) as T);
+          each(ratesBetween(prev, cur, this.m.capacity, new Date()) as T);
           prev = cur;
         }, action.intervalMs);
         end = () => clearInterval(timer);
