@@ -6,6 +6,13 @@ import type { GuestImageInfo, VmInfo } from '../../hypervisor/model.js';
 import type { Backend } from './backend.js';
 import { h, showError, errorText } from './dom.js';
 
+/** What the form offers before the user types (the tab: its disk image, and an overlay in its storage). */
+export interface FormDefaults {
+  disk?: string;
+  /** The overlay for a VM of this name (follows the name as it is typed, until the overlay is edited). */
+  overlay?: (name: string) => string;
+}
+
 export class CreateForm {
   readonly element: HTMLFormElement;
   private readonly error: HTMLElement;
@@ -16,7 +23,7 @@ export class CreateForm {
   private readonly imageNote: HTMLElement;
   private image: GuestImageInfo | null = null;
 
-  constructor(private readonly api: Backend, private readonly created: (vm: VmInfo) => void) {
+  constructor(private readonly api: Backend, private readonly created: (vm: VmInfo) => void, private readonly defaults: FormDefaults = {}) {
     const input = (name: string, attrs: Record<string, string | number | boolean> = {}) => h('input', { name, ...attrs });
     this.fields = {
       name: input('name', { placeholder: 'vm-name', pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}', required: true }),
@@ -31,6 +38,9 @@ export class CreateForm {
       cmdline: input('cmdline', { placeholder: 'kernel command line (optional)', size: 40 }),
     };
     this.fields.name.value = `vm-${Math.random().toString(16).slice(2, 6)}`;
+    this.fields.disk.value = defaults.disk ?? '';
+    this.followName();
+    this.fields.name.addEventListener('input', () => this.followName());
     this.start = input('start', { type: 'checkbox', checked: true });
     this.nic = input('nic', { type: 'checkbox' });
     this.source = {
@@ -64,6 +74,17 @@ export class CreateForm {
         h('label', { title: 'eth0 in the guest, on the virtual switch every such VM of this hypervisor shares' }, this.nic, 'network (a NIC on the virtual switch)'),
         h('label', {}, this.start, 'start it'), h('button', { type: 'submit', class: 'primary' }, 'Create')),
       this.error);
+  }
+
+  /** The default overlay for the name typed, unless the user wrote another. */
+  private followName(): void {
+    const overlay = this.defaults.overlay;
+    if (!overlay) return;
+    const f = this.fields.overlay;
+    if (f.value === '' || f.value === f.dataset.suggested) {
+      f.value = overlay(this.fields.name.value.trim());
+      f.dataset.suggested = f.value;
+    }
   }
 
   /** Asks the daemon which guests it has ready (the default guest once pulled). */
@@ -114,6 +135,7 @@ export class CreateForm {
       let vm = await this.api.call<VmInfo>('POST', '/v1/vms', body);
       if (this.start.checked) vm = await this.api.call<VmInfo>('POST', `/v1/vms/${vm.id}/start`);
       f.name.value = `vm-${Math.random().toString(16).slice(2, 6)}`;
+      this.followName();
       this.created(vm);
     } catch (e) {
       showError(this.error, errorText(e));

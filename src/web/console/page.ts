@@ -7,7 +7,7 @@ import type { VmInfo } from '../../hypervisor/model.js';
 import type { StatsSample, VmRates } from '../../hypervisor/stats.js';
 import { ApiFailure, type Backend } from './backend.js';
 import { HostCharts, History } from './charts.js';
-import { CreateForm } from './create-form.js';
+import { CreateForm, type FormDefaults } from './create-form.js';
 import { formatBytes, h, showError, errorText } from './dom.js';
 import { VmPanel } from './vm-panel.js';
 import { VmTable, type Verb } from './vm-table.js';
@@ -19,6 +19,8 @@ export interface PageOptions {
   title: string;
   /** A line under the header (e.g. what runs where). */
   note?: string;
+  /** What the create form offers. */
+  form?: FormDefaults;
 }
 
 export class ConsolePage {
@@ -40,14 +42,17 @@ export class ConsolePage {
     this.form = new CreateForm(this.api, (vm) => {
       this.replace(vm);
       this.select(vm.id);
-    });
+    }, options.form);
     const tokenInput = h('input', { type: 'password', name: 'token', placeholder: 'API token', autocomplete: 'current-password' });
     this.tokenForm = h('form', { class: 'token', hidden: true, onsubmit: (e: Event) => {
       e.preventDefault();
       this.api.setToken?.(tokenInput.value);
       this.tokenForm.hidden = true;
       void this.reload();
-    } }, h('span', {}, 'This daemon needs its API token (serve --token-file):'), tokenInput, h('button', { type: 'submit', class: 'primary' }, 'Use'));
+    } }, h('span', {}, 'This daemon needs its API token (serve --token-file):'),
+      // a password form has a user name field (browsers and password managers expect one): the daemon's address
+      h('input', { type: 'text', name: 'username', autocomplete: 'username', value: location.host, hidden: true }),
+      tokenInput, h('button', { type: 'submit', class: 'primary' }, 'Use'));
     this.api.onUnauthorized = () => {
       this.tokenForm.hidden = false;
       this.status.textContent = 'needs the token';

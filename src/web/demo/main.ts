@@ -131,7 +131,10 @@ async function main(): Promise<void> {
     });
     state.api = api;
     status.remove();
+    // the form offers the origin's disk (if any) with an overlay in this browser's storage, kept across reloads
+    const disk = [...disks.keys()][0];
     const page = new ConsolePage(root, api, {
+      form: disk ? { disk, overlay: (name) => `/opfs/${name.replace(/[^A-Za-z0-9._-]/g, '_')}-vda` } : undefined,
       title: 'tvisor',
       note: `Running in this tab: ${image.description}, on ${pcpus} worker${pcpus > 1 ? 's' : ''} at a time under the credit scheduler; ` +
         `${formatBytes(state.bytes)} fetched from this origin; nothing runs on a server.`,
