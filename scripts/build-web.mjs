@@ -3,15 +3,19 @@
 // of its own (src/web/demo and its VM worker src/host/browser/vm-worker.ts → dist/web/demo/, served by
 // `tvisor demo` with the guest's files). One bundle per page, minified, with source maps; the CSS of xterm.js
 // and uPlot is bundled with the page's own. Prints each file's size.
-// Usage: node scripts/build-web.mjs [--quiet]
+// With --guest (npm run build:web), the default guest's kernel and initramfs from the image cache are copied into
+// dist/web/demo/images with their manifest: the directory is then a whole static site, for any server that
+// sends the cross-origin isolation headers (tvisor demo serves it so, and the guest's files itself).
+// Usage: node scripts/build-web.mjs [--quiet] [--guest]
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'dist/web');
 const quiet = process.argv.includes('--quiet');
+const withGuest = process.argv.includes('--guest');
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
@@ -35,6 +39,22 @@ await build({
   outdir: join(out, 'demo', 'assets'),
 });
 copyFileSync(join(root, 'src/web/demo/index.html'), join(out, 'demo', 'index.html'));
+
+if (withGuest) {
+  // the compiled tvisor (npm run build ran tsc first): the image cache and the manifest tvisor demo serves
+  const { currentGuest } = await import('../dist/src/images/index.js');
+  const { demoManifest, DEMO_FILES } = await import('../dist/src/cli/demo.js');
+  const guest = await currentGuest();
+  if (!guest) {
+    console.log('  no default guest in the image cache (npx tvisor image pull builds it): dist/web/demo has no images');
+  } else {
+    mkdirSync(join(out, 'demo', 'images', 'default'), { recursive: true });
+    copyFileSync(guest.kernel, join(out, 'demo', DEMO_FILES.kernel));
+    copyFileSync(guest.initrd, join(out, 'demo', DEMO_FILES.initrd));
+    writeFileSync(join(out, 'demo', 'images', 'manifest.json'), JSON.stringify(demoManifest(guest)));
+    console.log(`  dist/web/demo/images: the default guest (Linux ${guest.kernelVersion}) copied from the image cache`);
+  }
+}
 
 if (!quiet) {
   const listing = (dir) => readdirSync(join(out, dir)).filter((f) => !f.endsWith('.map') && !f.endsWith('.txt')).map((f) => `${dir}/${f}`);

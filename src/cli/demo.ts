@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createReadStream, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WebAssets, WEB_DIR, PAGE_HEADERS } from '../api/web-assets.js';
-import { ensureDefaultGuest, ImageError } from '../images/index.js';
+import { ensureDefaultGuest, ImageError, type GuestImage } from '../images/index.js';
 import { DEFAULT_CMDLINE } from '../hypervisor/spec.js';
 import type { GuestImageInfo } from '../hypervisor/model.js';
 import { InputError, parseCommandLine, UsageError } from './args.js';
@@ -79,6 +79,24 @@ function notFound(res: ServerResponse, what: string): void {
   res.writeHead(404, { ...PAGE_HEADERS, 'content-type': 'text/plain; charset=utf-8' }).end(`${what}\n`);
 }
 
+/** Where the page finds the guest's files, relative to it: served by tvisor demo, or copied by npm run build:web. */
+export const DEMO_FILES = { kernel: 'images/default/Image', initrd: 'images/default/initramfs.cpio', disk: 'images/default/disk.img' } as const;
+
+/** images/manifest.json: the guest the page boots (with the files given instead of the default guest's, if any). */
+export function demoManifest(guest: GuestImage, given: { kernel?: string; initrd?: string; disk?: string } = {}) {
+  const own = [given.kernel && `kernel ${given.kernel}`, given.initrd && `initramfs ${given.initrd}`].filter(Boolean).join(', ');
+  return {
+    images: [{
+      name: 'default',
+      description: own ? `the files given to tvisor demo (${own}), with the default guest's for the rest`
+        : `Debian ${guest.manifest.suite} (riscv64): Linux ${guest.kernelVersion}, busybox initramfs`,
+      kernel: DEMO_FILES.kernel, initrd: DEMO_FILES.initrd, cmdline: DEFAULT_CMDLINE,
+    } satisfies GuestImageInfo],
+    /** Disk images the tab may give its VMs (read in ranges). */
+    disks: given.disk ? [{ path: DEMO_FILES.disk, size: statSync(given.disk).size }] : [],
+  };
+}
+
 export async function demoCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, OPTIONS, 'demo');
   if (values.help) {
@@ -105,17 +123,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
   const files: GuestFiles = new Map([['Image', kernel ?? guest.kernel], ['initramfs.cpio', initrd ?? guest.initrd]]);
   if (disk) files.set('disk.img', disk);
-  const given = [kernel && `kernel ${kernel}`, initrd && `initramfs ${initrd}`].filter(Boolean).join(', ');
-  const manifest = {
-    images: [{
-      name: 'default',
-      description: given ? `the files given to tvisor demo (${given}), with the default guest's for the rest`
-        : `Debian ${guest.manifest.suite} (riscv64): Linux ${guest.kernelVersion}, busybox initramfs`,
-      kernel: 'images/default/Image', initrd: 'images/default/initramfs.cpio', cmdline: DEFAULT_CMDLINE,
-    } satisfies GuestImageInfo],
-    /** Disk images the tab may give its VMs (read in ranges). */
-    disks: disk ? [{ path: 'images/default/disk.img', size: statSync(disk).size }] : [],
-  };
+  const manifest = demoManifest(guest, { kernel, initrd, disk });
   const server = createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
