@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './args.js';
-import { apiRateLimiter, createRunDevices, limiterConfig, parseDiskOption, parseRate } from './devices.js';
+import { apiRateLimiter, createRunDevices, describeRunDevices, limiterConfig, parseDiskOption, parseRate, parseUserNet } from './devices.js';
+import { passtArgs } from '../host/node/passt.js';
 import { GuestRam } from '../core/machine/memory.js';
 import { VirtioMmio, type VirtioDevice } from '../core/virtio/mmio.js';
 import { MockDriver } from '../core/virtio/mock-driver.js';
@@ -90,4 +91,34 @@ test('devices built from --disk …,bw= and --net …,pps= are throttled', async
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--net user: hostfwd= forwards as QEMU writes them, mac= and limits; passt gets -t/-u ADDR/PORT:GUESTPORT', () => {
+  const [d] = describeRunDevices({ name: 'web', disks: [], nets: ['user,hostfwd=tcp::2222-:22,hostfwd=udp:0.0.0.0:5353-:53,hostfwd=::8080-:80,bw=1M'], virtioConsole: false, rng: false });
+  assert.equal(d.kind, 'net');
+  if (d.kind !== 'net') return;
+  assert.deepEqual(d.backend, { kind: 'user', forwards: [
+    { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 2222, guestPort: 22 },
+    { proto: 'udp', hostAddr: '0.0.0.0', hostPort: 5353, guestPort: 53 },
+    { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 },
+  ] });
+  assert.deepEqual(d.rateLimiter?.bandwidth, { size: 2 ** 20, refillTimeMs: 1000 });
+  assert.match(d.mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  assert.deepEqual(parseUserNet('user,mac=52:54:00:12:34:56', ['mac=52:54:00:12:34:56']), { forwards: [], mac: '52:54:00:12:34:56' });
+  assert.deepEqual(passtArgs('/run/s', [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 2222, guestPort: 22 }, { proto: 'udp', hostAddr: '::1', hostPort: 53, guestPort: 53 }]),
+    ['--foreground', '--stderr', '--socket', '/run/s', '--tcp-ports', '127.0.0.1/2222:22', '--udp-ports', '::1/53:53']);
+  assert.deepEqual(passtArgs('/run/s', [], true).slice(-2), ['--runas', '65534:65534']);
+});
+
+test('--net user: bad forwards and settings are usage errors that say what to write', () => {
+  const bad = (text: string, re: RegExp) => assert.throws(() => parseUserNet(text, text.split(',').slice(1)), (e: unknown) => e instanceof UsageError && re.test((e as Error).message));
+  bad('user,hostfwd=tcp:2222-22', /is not hostfwd=\[tcp\|udp\]:\[HOSTADDR\]:HOSTPORT-:GUESTPORT/);
+  bad('user,hostfwd=sctp::1-:1', /is not hostfwd=/);
+  bad('user,hostfwd=tcp::0-:22', /ports are 1 to 65535/);
+  bad('user,hostfwd=tcp::70000-:22', /ports are 1 to 65535/);
+  bad('user,hostfwd=tcp:1.2.3:22-:22', /'1.2.3' is not an IP address/);
+  bad('user,hostfwd=tcp::22-:22,hostfwd=tcp::22-:23', /tcp port 22 is forwarded twice/);
+  bad('user,mac=zz', /--net 'user,mac=zz'/);
+  bad('user,dns=1.1.1.1', /unknown or repeated setting 'dns=1.1.1.1'/);
+  bad('user,mac=52:54:00:12:34:56,mac=52:54:00:12:34:57', /unknown or repeated setting 'mac=/);
 });

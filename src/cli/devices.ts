@@ -3,14 +3,15 @@
 // the rate limits bw=, iops= and pps= as token buckets, and builds them as the daemon does (host/node/machine.ts).
 import { basename } from 'node:path';
 import type { VirtioDevice } from '../core/virtio/mmio.js';
-import { macFromName, formatMac } from '../core/virtio/net/net.js';
+import { isIP } from 'node:net';
+import { macFromName, formatMac, parseMac } from '../core/virtio/net/net.js';
 import type { VirtioConsole } from '../core/virtio/console/console.js';
 import type { VirtioBalloon } from '../core/virtio/balloon/balloon.js';
 import { DiskError, type DiskSpec } from '../host/node/block-file.js';
 import { parseNetSpec, NetError } from '../host/node/net-socket.js';
 import { monotonicClock } from '../core/host/clock.js';
 import type { RateLimiterConfig } from '../hypervisor/rate-limiter.js';
-import type { DeviceDescription, MachineDescription } from '../hypervisor/machine.js';
+import type { DeviceDescription, MachineDescription, PortForward } from '../hypervisor/machine.js';
 import { buildDevices, openNetSockets } from '../host/node/machine.js';
 import { InputError, UsageError } from './args.js';
 
@@ -154,6 +155,16 @@ export function describeRunDevices(o: Omit<DeviceOptions, 'consoleOutput' | 'war
   o.nets.forEach((text, i) => {
     const [kind, ...parts] = text.split(',');
     const { limits, rest } = takeLimits(parts, '--net', text, 'pps', 'run');
+    if (kind === 'user') {
+      const user = parseUserNet(text, rest);
+      const d: DeviceDescription = {
+        kind: 'net', mac: user.mac ?? formatMac(macFromName(`${o.name}/user/${i}`)), backend: { kind: 'user', forwards: user.forwards },
+      };
+      const limiter = limiterConfig(limits);
+      if (limiter) d.rateLimiter = limiter;
+      devices.push(d);
+      return;
+    }
     let spec;
     try {
       spec = parseNetSpec([kind, ...rest].join(','));
@@ -171,6 +182,40 @@ export function describeRunDevices(o: Omit<DeviceOptions, 'consoleOutput' | 'war
   if (o.rng) devices.push({ kind: 'rng' });
   if (o.balloon !== undefined) devices.push({ kind: 'balloon', targetBytes: o.balloon });
   return devices;
+}
+
+const HOSTFWD_HELP = 'hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-:GUESTPORT, e.g. hostfwd=tcp::2222-:22 or hostfwd=tcp:127.0.0.1:8080-:80';
+
+/** The settings of `--net user[,hostfwd=…]…[,mac=MAC]` (bw= and pps= already taken out). */
+export function parseUserNet(text: string, parts: string[]): { forwards: PortForward[]; mac?: string } {
+  const bad = (why: string) => new UsageError(`--net '${text}': ${why}`, 'run');
+  const out: { forwards: PortForward[]; mac?: string } = { forwards: [] };
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (key === 'mac' && eq > 0 && out.mac === undefined) {
+      try {
+        out.mac = formatMac(parseMac(value));
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
+    } else if (key === 'hostfwd' && eq > 0) {
+      // QEMU's form; the guest address is the guest's own (passt forwards to it), so it stays empty
+      const m = /^(tcp|udp)?:(\[[0-9A-Fa-f:.]+\]|[0-9.]*):(\d{1,5})-:(\d{1,5})$/.exec(value);
+      if (!m) throw bad(`'${part}' is not ${HOSTFWD_HELP}`);
+      const [hostPort, guestPort] = [Number(m[3]), Number(m[4])];
+      if (hostPort < 1 || hostPort > 65535 || guestPort < 1 || guestPort > 65535) throw bad(`'${part}': ports are 1 to 65535`);
+      const hostAddr = m[2] === '' ? '127.0.0.1' : m[2].replace(/^\[|\]$/g, '');
+      if (!isIP(hostAddr)) throw bad(`'${part}': '${m[2]}' is not an IP address`);
+      const proto = (m[1] ?? 'tcp') as 'tcp' | 'udp';
+      if (out.forwards.some((f) => f.proto === proto && f.hostPort === hostPort && f.hostAddr === hostAddr)) throw bad(`${proto} port ${hostPort} is forwarded twice`);
+      out.forwards.push({ proto, hostAddr, hostPort, guestPort });
+    } else {
+      throw bad(`unknown or repeated setting '${part}' (expected ${HOSTFWD_HELP}, mac=MAC, bw=RATE, pps=N)`);
+    }
+  }
+  return out;
 }
 
 /** Opens every backend; on any failure, closes what was opened and throws a one-line InputError. */

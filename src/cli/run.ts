@@ -68,6 +68,12 @@ Devices (virtio-mmio; the default guest loads the drivers for the devices presen
                       with a 4-byte length, as QEMU's socket netdev); repeatable. Without mac=
                       the MAC is derived from --name and the link. bw=RATE (bytes per second)
                       and pps=N (frames per second) limit each direction separately.
+  --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:GUESTPORT]...[,mac=MAC][,bw=RATE][,pps=N]
+                      user-mode networking, as QEMU's -netdev user: the guest gets an address by
+                      DHCP, DNS and TCP/UDP to the host's network through the host's sockets (no
+                      root, no TAP), the gateway's address reaches the host itself; hostfwd=
+                      forwards a host port (on 127.0.0.1 unless HOSTADDR) into the guest. Needs
+                      passt (apt-get install passt), which tvisor starts and ends with the VM.
   --console serial|virtio
                       the console the terminal is attached to: the UART (ttyS0, default) or a
                       virtio-console (hvc0; the default command line then says console=hvc0)

@@ -46,7 +46,18 @@ export type NetBackendDescription =
   /** A port on the daemon's virtual switch (its frames travel through the host). */
   | { kind: 'switch' }
   /** A TCP stream of length-prefixed frames (QEMU's -netdev socket): listening, or connecting to a peer. */
-  | { kind: 'socket'; mode: 'listen' | 'connect'; host: string; port: number };
+  | { kind: 'socket'; mode: 'listen' | 'connect'; host: string; port: number }
+  /** User-mode networking to the host's network (QEMU's -netdev user; passt on Node), with host ports forwarded in. */
+  | { kind: 'user'; forwards: PortForward[] };
+
+/** A host port forwarded into the guest (QEMU's hostfwd=tcp:HOSTADDR:PORT-:GUESTPORT). */
+export interface PortForward {
+  proto: 'tcp' | 'udp';
+  /** The host address to listen on (127.0.0.1 unless given: this machine only). */
+  hostAddr: string;
+  hostPort: number;
+  guestPort: number;
+}
 
 export type DeviceDescription =
   | BlockDescription

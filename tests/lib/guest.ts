@@ -43,8 +43,8 @@ export interface RunResult {
  * Starts `tvisor run ARGS`; `done` resolves when it exits (killed after timeoutMs: a deadline for a hung guest,
  * generous because a boot takes minutes on a loaded machine).
  */
-export function startGuest(args: string[], timeoutMs = 600_000, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: [stdin, 'pipe', 'pipe'] });
+export function startGuest(args: string[], timeoutMs = 600_000, stdin: 'ignore' | 'pipe' = 'ignore', env?: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<RunResult> } {
+  const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: [stdin, 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   killOnExit(child);
   let out = '';
   let err = '';
@@ -60,8 +60,9 @@ export function startGuest(args: string[], timeoutMs = 600_000, stdin: 'ignore' 
   return { child, done };
 }
 
-export function runGuest(args: string[], timeoutMs = 600_000): Promise<RunResult> {
-  return startGuest(args, timeoutMs).done;
+/** `env`: variables set (or replaced) for the child on top of this process's environment. */
+export function runGuest(args: string[], timeoutMs = 600_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return startGuest(args, timeoutMs, 'ignore', env).done;
 }
 
 /**

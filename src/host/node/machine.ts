@@ -9,15 +9,20 @@ import type { MachineDescription, NetDescription } from '../../hypervisor/machin
 import { buildDevices as buildWith, type DeviceOptions, type MachineDevices } from '../../hypervisor/devices.js';
 import { DiskError, openDiskImage } from './block-file.js';
 import { connectSocketBackend, listenSocketBackend } from './net-socket.js';
+import { startPasst } from './passt.js';
 
 export type { DeviceHost, DeviceOptions, DiskOpenSpec, MachineDevices } from '../../hypervisor/devices.js';
 
-/** Opens the description's socket NICs (listening ones wait for their peer); closes them all on a failure. */
+/**
+ * Opens the description's socket NICs (listening ones wait for their peer) and user-mode ones (a passt each);
+ * closes them all on a failure.
+ */
 export async function openNetSockets(m: MachineDescription, warn: (line: string) => void): Promise<Map<number, NetBackend>> {
   const opened = new Map<number, NetBackend>();
   try {
     for (const [i, n] of nets(m)) {
       const b = n.backend;
+      if (b.kind === 'user') opened.set(i, await startPasst(b.forwards, { warn }));
       if (b.kind !== 'socket') continue;
       opened.set(i, b.mode === 'listen'
         ? await listenSocketBackend(b.host, b.port, { onWarning: warn })

@@ -41,7 +41,7 @@ const CONNECT_TIMEOUT_MS = 5000;
 const endpoint = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** Turns a Node socket error into a few words for a user. */
-function describe(e: unknown): string {
+export function describe(e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code;
   switch (code) {
     case 'ECONNREFUSED': return 'connection refused';
@@ -215,7 +215,7 @@ class ListenBackend extends SocketBackend {
   }
 }
 
-class ConnectBackend extends SocketBackend {
+export class ConnectBackend extends SocketBackend {
   constructor(label: string, warn: (message: string) => void, s: net.Socket) {
     super(label, warn);
     this.adopt(s, () => this.warn(`net ${this.label}: peer disconnected; frames are dropped from now on`));
