@@ -1,8 +1,8 @@
 // User-mode networking (issue 17, item 1) with the default Debian guest under `tvisor run --net user`, through
 // Debian's passt: the guest gets an address by DHCP, fetches a file from an HTTP server this test runs on the
 // host (through the gateway's address, which passt maps to the host), and serves one through a forwarded port
-// that this test fetches; passt ends with the VM. Bad input: passt missing, a forwarded port in use — one clear
-// error each.
+// that this test fetches; passt ends with the VM. The same for a daemon's VM (a NIC of mode user with
+// forwards). Bad input: passt missing, a forwarded port in use — one clear error each.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { guestFixture, runGuest, startGuest, type GuestFixture } from './lib/guest.js';
 import { freePort, hasTool } from './lib/toolchain.js';
+import { startDaemon, stopDaemon, api, collectConsole, waitFor } from './lib/daemon.js';
 
 const skip = hasTool('passt') ? false : process.env.CI === 'true' ? false : 'passt is not installed (apt-get install passt)';
 let fx: GuestFixture;
@@ -103,5 +104,49 @@ test('--net user: a missing passt and a forwarded port in use are one clear erro
     assert.match(r.err, new RegExp(`net user \\(tcp:127\\.0\\.0\\.1:${taken}-:22\\): passt ended \\(exit code \\d+\\): .*${taken}`));
   } finally {
     busy.close();
+  }
+});
+
+test('a daemon VM with a user-mode NIC serves through its forwarded port; a forward in use crashes its start with the reason', { skip }, async () => {
+  const d = await startDaemon(join(fx.work, 'state'), ['--allow-dir', fx.work, '--allow-dir', fx.guest.dir]);
+  const busy = createTcpServer();
+  try {
+    const fwd = await freePort();
+    const initrd = fx.initrdWith(`${DHCP}
+mkdir -p /www && echo "served by the daemon's guest" > /www/index.html
+httpd -p 8080 -h /www
+echo "guest httpd up"
+sleep 600
+`, 'net-user-daemon');
+    const r = await api(d, 'POST', '/v1/vms', {
+      name: 'user-net', kernel: fx.guest.kernel, initrd, memory_mib: 128, nics: [{ mode: 'user', forwards: [{ host_port: fwd, guest_port: 8080 }] }],
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    assert.deepEqual(r.json.config.nics[0].forwards, [{ proto: 'tcp', host_addr: '127.0.0.1', host_port: fwd, guest_port: 8080 }]);
+    const con = await collectConsole(d, r.json.id);
+    assert.equal((await api(d, 'POST', `/v1/vms/${r.json.id}/start`)).status, 200);
+    await con.waitFor(/guest httpd up/);
+    assert.match(con.text(), /dhcp: \d+\.\d+\.\d+\.\d+ via/);
+    let body = '';
+    for (let i = 0; i < 50 && body === ''; i++) {
+      body = await fetch(`http://127.0.0.1:${fwd}/`).then((x) => x.text()).catch(() => '');
+      if (body === '') await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.equal(body, "served by the daemon's guest\n");
+    con.close();
+    assert.equal((await api(d, 'POST', `/v1/vms/${r.json.id}/stop`)).status, 200);
+    // a forwarded port another program holds: the VM's start ends crashed, saying why
+    await new Promise<void>((res) => busy.listen(0, '127.0.0.1', res));
+    const taken = (busy.address() as AddressInfo).port;
+    const bad = await api(d, 'POST', '/v1/vms', {
+      name: 'user-busy', kernel: fx.guest.kernel, initrd: fx.guest.initrd, memory_mib: 64, nics: [{ mode: 'user', forwards: [{ host_port: taken, guest_port: 22 }] }],
+    });
+    assert.equal(bad.status, 201);
+    assert.equal((await api(d, 'POST', `/v1/vms/${bad.json.id}/start`)).status, 200);
+    const crashed = await waitFor(d, bad.json.id, (v) => v.state === 'crashed', 'the VM with a taken port crashes');
+    assert.match(crashed.reason, new RegExp(`passt ended .*${taken}`));
+  } finally {
+    busy.close();
+    await stopDaemon(d);
   }
 });

@@ -15,7 +15,7 @@ export * from '../hypervisor/model.js';
 // ---- a VM definition's validation, limits and syntax (hypervisor/spec.ts), shared with the OpenAPI document ----
 
 export {
-  LIMITS, PATH_PATTERN, CMDLINE_PATTERN, MAC_PATTERN, MAC_ZERO, VM_ID_PATTERN, parseVmSpec,
+  LIMITS, PATH_PATTERN, CMDLINE_PATTERN, MAC_PATTERN, MAC_ZERO, VM_ID_PATTERN, IP_PATTERN, parseVmSpec,
 } from '../hypervisor/spec.js';
 
 /** At most this many bytes of request body; the server should stop reading beyond it. */

@@ -2,7 +2,7 @@
 // must accept exactly what parseRequest accepts; openapi.test.ts checks that by generating bodies from them.
 import { API_ERROR_STATUS, type ApiErrorCode } from '../hypervisor/errors.js';
 import {
-  CMDLINE_PATTERN, DAEMON_URL_PATTERN, TOKEN_MAX_LENGTH, LIMITS, LOGS_TAIL_MAX, STATS_INTERVAL_MS, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
+  CMDLINE_PATTERN, DAEMON_URL_PATTERN, IP_PATTERN, TOKEN_MAX_LENGTH, LIMITS, LOGS_TAIL_MAX, STATS_INTERVAL_MS, MAC_PATTERN, MAC_ZERO, MAX_BODY_BYTES, NAME_PATTERN, PATH_PATTERN, VM_ID_PATTERN, VM_STATES,
 } from './actions.js';
 import { VM_EVENT_KINDS } from '../hypervisor/events.js';
 
@@ -56,7 +56,7 @@ const schemas = {
   Nic: {
     type: 'object',
     additionalProperties: false,
-    description: 'A port on the daemon\'s in-process virtual switch.',
+    description: 'A virtio NIC: a port on the daemon\'s in-process virtual switch (mode switch, the default), or user-mode networking to the host\'s network (mode user: the daemon starts Debian\'s passt for it with the VM, which gives the guest DHCP, DNS and NAT through the host\'s sockets, maps the gateway\'s address to the host, and forwards host ports into the guest; a VM whose passt cannot start, e.g. a forwarded port in use or passt not installed, crashes at start with the reason).',
     properties: {
       mac: {
         type: 'string',
@@ -65,7 +65,25 @@ const schemas = {
         description: 'Unicast MAC like 52:54:00:12:34:56; derived from the VM id when absent.',
       },
       rate_limiter: ref('RateLimiter'),
+      mode: { type: 'string', enum: ['switch', 'user'], description: 'switch when absent.' },
+      forwards: {
+        type: 'array',
+        maxItems: LIMITS.forwards.maxItems,
+        description: 'With mode user only: host ports forwarded into the guest (QEMU\'s hostfwd); a protocol, address and port at most once.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host_port', 'guest_port'],
+          properties: {
+            proto: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
+            host_addr: { type: 'string', maxLength: 45, pattern: IP_PATTERN, default: '127.0.0.1', description: 'The host address to listen on.' },
+            host_port: { type: 'integer', minimum: LIMITS.port.min, maximum: LIMITS.port.max },
+            guest_port: { type: 'integer', minimum: LIMITS.port.min, maximum: LIMITS.port.max },
+          },
+        },
+      },
     },
+    dependentSchemas: { forwards: { properties: { mode: { const: 'user' } }, required: ['mode'] } },
   },
   VmSpec: {
     type: 'object',

@@ -184,11 +184,22 @@ export function describeRunDevices(o: Omit<DeviceOptions, 'consoleOutput' | 'war
   return devices;
 }
 
-const HOSTFWD_HELP = 'hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-:GUESTPORT, e.g. hostfwd=tcp::2222-:22 or hostfwd=tcp:127.0.0.1:8080-:80';
+export const HOSTFWD_HELP = 'hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-:GUESTPORT, e.g. hostfwd=tcp::2222-:22 or hostfwd=tcp:127.0.0.1:8080-:80';
+
+/** One `hostfwd=` value, QEMU's `[tcp|udp]:[HOSTADDR]:HOSTPORT-:GUESTPORT` (the guest address stays empty). */
+export function parseHostfwd(value: string, bad: (why: string) => Error): PortForward {
+  const m = /^(tcp|udp)?:(\[[0-9A-Fa-f:.]+\]|[0-9.]*):(\d{1,5})-:(\d{1,5})$/.exec(value);
+  if (!m) throw bad(`'hostfwd=${value}' is not ${HOSTFWD_HELP}`);
+  const [hostPort, guestPort] = [Number(m[3]), Number(m[4])];
+  if (hostPort < 1 || hostPort > 65535 || guestPort < 1 || guestPort > 65535) throw bad(`'hostfwd=${value}': ports are 1 to 65535`);
+  const hostAddr = m[2] === '' ? '127.0.0.1' : m[2].replace(/^\[|\]$/g, '');
+  if (!isIP(hostAddr)) throw bad(`'hostfwd=${value}': '${m[2]}' is not an IP address`);
+  return { proto: (m[1] ?? 'tcp') as 'tcp' | 'udp', hostAddr, hostPort, guestPort };
+}
 
 /** The settings of `--net user[,hostfwd=…]…[,mac=MAC]` (bw= and pps= already taken out). */
-export function parseUserNet(text: string, parts: string[]): { forwards: PortForward[]; mac?: string } {
-  const bad = (why: string) => new UsageError(`--net '${text}': ${why}`, 'run');
+export function parseUserNet(text: string, parts: string[], command = 'run'): { forwards: PortForward[]; mac?: string } {
+  const bad = (why: string) => new UsageError(`--net '${text}': ${why}`, command);
   const out: { forwards: PortForward[]; mac?: string } = { forwards: [] };
   for (const part of parts) {
     const eq = part.indexOf('=');
@@ -201,16 +212,9 @@ export function parseUserNet(text: string, parts: string[]): { forwards: PortFor
         throw bad((e as Error).message);
       }
     } else if (key === 'hostfwd' && eq > 0) {
-      // QEMU's form; the guest address is the guest's own (passt forwards to it), so it stays empty
-      const m = /^(tcp|udp)?:(\[[0-9A-Fa-f:.]+\]|[0-9.]*):(\d{1,5})-:(\d{1,5})$/.exec(value);
-      if (!m) throw bad(`'${part}' is not ${HOSTFWD_HELP}`);
-      const [hostPort, guestPort] = [Number(m[3]), Number(m[4])];
-      if (hostPort < 1 || hostPort > 65535 || guestPort < 1 || guestPort > 65535) throw bad(`'${part}': ports are 1 to 65535`);
-      const hostAddr = m[2] === '' ? '127.0.0.1' : m[2].replace(/^\[|\]$/g, '');
-      if (!isIP(hostAddr)) throw bad(`'${part}': '${m[2]}' is not an IP address`);
-      const proto = (m[1] ?? 'tcp') as 'tcp' | 'udp';
-      if (out.forwards.some((f) => f.proto === proto && f.hostPort === hostPort && f.hostAddr === hostAddr)) throw bad(`${proto} port ${hostPort} is forwarded twice`);
-      out.forwards.push({ proto, hostAddr, hostPort, guestPort });
+      const f = parseHostfwd(value, bad);
+      if (out.forwards.some((g) => g.proto === f.proto && g.hostPort === f.hostPort && g.hostAddr === f.hostAddr)) throw bad(`${f.proto} port ${f.hostPort} is forwarded twice`);
+      out.forwards.push(f);
     } else {
       throw bad(`unknown or repeated setting '${part}' (expected ${HOSTFWD_HELP}, mac=MAC, bw=RATE, pps=N)`);
     }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { LIMITS, type DiskConfig, type NicConfig, type VmInfo, type VmPatch } from '../api/actions.js';
 import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args.js';
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
-import { apiRateLimiter, parseDiskOption, parseOpsRate, parseRate, type IoLimits } from './devices.js';
+import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
 import { appendArgs, DEFAULT_CMDLINE, type DefaultGuestResolver } from './run.js';
 
 /** A daemon command: its one-line summary, help text and entry point. */
@@ -132,6 +132,9 @@ Options:
                          iops= requests per second
   --nic auto|SETTINGS    a NIC on the daemon's virtual switch (repeatable); SETTINGS: mac=MAC, bw=RATE,
                          pps=N (frames per second, each direction), comma-separated
+  --nic user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:GUESTPORT]...[,SETTINGS]
+                         user-mode networking to the host's network (passt on the daemon's host: DHCP,
+                         DNS, NAT, the gateway maps to the host), with host ports forwarded in
   --weight N             CPU share under contention, 1-65535 (default 256)
   --cap PERCENT          most CPU the VM may use, in percent of one host CPU (default 0 = none)
   --start                boot it right away
@@ -157,20 +160,29 @@ const CREATE_OPTIONS = {
   start: { type: 'boolean' },
 } as const;
 
-/** Parses `auto` or settings `mac=MAC`, `bw=RATE`, `pps=N`, comma-separated. */
+/**
+ * Parses `auto` (a port on the switch), `user` (user-mode networking) and settings `mac=MAC`, `bw=RATE`,
+ * `pps=N`, `hostfwd=…` (with user), comma-separated.
+ */
 function parseNic(text: string): NicConfig {
   const nic: NicConfig = {};
   const limits: IoLimits = {};
+  const bad = (why: string) => new UsageError(`--nic '${text}': ${why}`, 'create');
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = part.slice(eq + 1);
     if (part === 'auto') continue;
-    if (key === 'mac' && eq > 0 && nic.mac === undefined) nic.mac = value;
+    if (part === 'user' && nic.mode === undefined) nic.mode = 'user';
+    else if (key === 'hostfwd' && eq > 0) {
+      const f = parseHostfwd(value, bad);
+      (nic.forwards ??= []).push({ proto: f.proto, host_addr: f.hostAddr, host_port: f.hostPort, guest_port: f.guestPort });
+    } else if (key === 'mac' && eq > 0 && nic.mac === undefined) nic.mac = value;
     else if (key === 'bw' && eq > 0 && limits.bandwidth === undefined) limits.bandwidth = parseRate(value, '--nic bw=', 'create');
     else if (key === 'pps' && eq > 0 && limits.ops === undefined) limits.ops = parseOpsRate(value, '--nic pps=', 'create');
-    else throw new UsageError(`--nic '${text}': unknown or repeated setting '${part}' (expected auto, mac=MAC, bw=RATE, pps=N)`, 'create');
+    else throw bad(`unknown or repeated setting '${part}' (expected auto, user, mac=MAC, bw=RATE, pps=N, ${HOSTFWD_HELP})`);
   }
+  if (nic.forwards && nic.mode !== 'user') throw bad('hostfwd= needs user (a port on the virtual switch has nothing to forward from)');
   const rl = apiRateLimiter(limits);
   if (rl) nic.rate_limiter = rl;
   return nic;

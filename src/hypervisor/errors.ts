@@ -195,6 +195,18 @@ export function badCmdline(): ApiError {
   return new ApiError('bad_request', 'cmdline must not contain control characters (it becomes a NUL-terminated device-tree string)');
 }
 
+export function forwardsNeedUser(field: string): ApiError {
+  return new ApiError('bad_request', `${field} needs "mode": "user" (a port on the virtual switch has nothing to forward from)`);
+}
+
+export function forwardTwice(field: string, proto: string, port: number): ApiError {
+  return new ApiError('bad_request', `${field}: ${proto} port ${port} is forwarded twice`);
+}
+
+export function notAnAddress(field: string, got: string): ApiError {
+  return new ApiError('bad_request', `${field} must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got ${describeValue(got)}`);
+}
+
 export function badMac(field: string, got: string): ApiError {
   return new ApiError('bad_request', `${field} must be a unicast MAC address written as six hex bytes like 52:54:00:12:34:56 (lowest bit of the first byte clear, not all zero); got ${describeValue(got)}`);
 }

@@ -107,7 +107,13 @@ export function specFromMachine(m: MachineDescription, name: string, settings: {
         ...(d.rateLimiter ? { rate_limiter: limiterConfigToApi(d.rateLimiter) } : {}),
       });
     } else if (d.kind === 'net') {
-      spec.nics.push({ mac: d.mac, ...(d.rateLimiter ? { rate_limiter: limiterConfigToApi(d.rateLimiter) } : {}) });
+      spec.nics.push({
+        mac: d.mac, ...(d.rateLimiter ? { rate_limiter: limiterConfigToApi(d.rateLimiter) } : {}),
+        ...(d.backend.kind === 'user' ? {
+          mode: 'user' as const,
+          forwards: d.backend.forwards.map((f) => ({ proto: f.proto, host_addr: f.hostAddr, host_port: f.hostPort, guest_port: f.guestPort })),
+        } : {}),
+      });
     }
   }
   return spec;
@@ -115,7 +121,8 @@ export function specFromMachine(m: MachineDescription, name: string, settings: {
 
 /**
  * The machine the daemon builds from a definition: its disks (locked in `owner`'s name, with serials NAME-vdX)
- * and NICs (ports on the virtual switch, with `macs`), and always an rng and a balloon asked for `balloonBytes`.
+ * and NICs (ports on the virtual switch, or user-mode networking, with `macs`), and always an rng and a balloon
+ * asked for `balloonBytes`.
  */
 export function machineFromSpec(s: VmSpec, o: { macs: string[]; owner: string; balloonBytes: number; defaultCmdline: string }): MachineDescription {
   const devices: DeviceDescription[] = [
@@ -125,7 +132,10 @@ export function machineFromSpec(s: VmSpec, o: { macs: string[]; owner: string; b
       ...(d.rate_limiter ? { rateLimiter: limiterConfigFromApi(d.rate_limiter) ?? undefined } : {}),
     })),
     ...s.nics.map((n, i): DeviceDescription => ({
-      kind: 'net', mac: o.macs[i], backend: { kind: 'switch' },
+      kind: 'net', mac: o.macs[i],
+      backend: n.mode === 'user'
+        ? { kind: 'user', forwards: (n.forwards ?? []).map((f) => ({ proto: f.proto, hostAddr: f.host_addr, hostPort: f.host_port, guestPort: f.guest_port })) }
+        : { kind: 'switch' },
       ...(n.rate_limiter ? { rateLimiter: limiterConfigFromApi(n.rate_limiter) ?? undefined } : {}),
     })),
     { kind: 'rng' },
@@ -138,12 +148,13 @@ export function machineFromSpec(s: VmSpec, o: { macs: string[]; owner: string; b
 }
 
 /**
- * A snapshot's machine as the daemon runs it: its disks locked in `owner`'s name, its NICs ports of the
- * virtual switch (a machine saved by `tvisor run` may have had sockets); devices, slots and settings as saved.
+ * A snapshot's machine as the daemon runs it: its disks locked in `owner`'s name, its socket NICs ports of the
+ * virtual switch (a machine saved by `tvisor run` may have had sockets; user-mode NICs stay so); devices, slots
+ * and settings as saved.
  */
 export function restoredMachine(m: MachineDescription, owner: string): MachineDescription {
   return {
     ...m,
-    devices: m.devices.map((d): DeviceDescription => (d.kind === 'block' ? { ...d, owner } : d.kind === 'net' ? { ...d, backend: { kind: 'switch' } } : d)),
+    devices: m.devices.map((d): DeviceDescription => (d.kind === 'block' ? { ...d, owner } : d.kind === 'net' && d.backend.kind === 'socket' ? { ...d, backend: { kind: 'switch' } } : d)),
   };
 }

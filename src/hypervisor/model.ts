@@ -43,6 +43,22 @@ export interface NicConfig {
   /** Derived from the VM's id when absent. */
   mac?: string;
   rate_limiter?: RateLimiter;
+  /**
+   * switch (the default): a port on the daemon's virtual switch; user: user-mode networking to the host's
+   * network (DHCP, DNS, NAT through the host's sockets; passt on Node), with `forwards`.
+   */
+  mode?: 'switch' | 'user';
+  /** With mode user: host ports forwarded into the guest. */
+  forwards?: NicForward[];
+}
+
+/** A host port forwarded into a guest (mode user). */
+export interface NicForward {
+  proto: 'tcp' | 'udp';
+  /** The host address to listen on; default 127.0.0.1 (this machine only). */
+  host_addr: string;
+  host_port: number;
+  guest_port: number;
 }
 
 /** A VM definition as POST /v1/vms takes it, with defaults filled in. */

@@ -39,3 +39,22 @@ test('a path that is not normalised is refused with path.posix.resolve\'s form a
   }
   assert.throws(() => parseVmSpec({ name: 'a', kernel: '/srv//Image' }), E.pathNotNormalised('kernel', '/srv//Image', '/srv/Image'));
 });
+
+test('NICs: mode user with forwards (defaults filled in); forwards without user, twice, or with a bad address are refused', () => {
+  const base = { name: 'web', kernel: '/k' };
+  const spec = parseVmSpec({ ...base, nics: [{ mode: 'user', forwards: [{ host_port: 2222, guest_port: 22 }, { proto: 'udp', host_addr: '::1', host_port: 53, guest_port: 53 }] }, {}] });
+  assert.deepEqual(spec.nics, [
+    { mode: 'user', forwards: [{ proto: 'tcp', host_addr: '127.0.0.1', host_port: 2222, guest_port: 22 }, { proto: 'udp', host_addr: '::1', host_port: 53, guest_port: 53 }] },
+    {},
+  ]);
+  const refused = (nic: unknown, re: RegExp) => assert.throws(() => parseVmSpec({ ...base, nics: [nic] }), (e: unknown) => e instanceof E.ApiError && re.test(e.message));
+  refused({ mode: 'tap' }, /nics\[0\]\.mode must be one of "switch", "user"|nics\[0\]\.mode must be one of/);
+  refused({ forwards: [] }, /nics\[0\]\.forwards needs "mode": "user"/);
+  refused({ mode: 'switch', forwards: [{ host_port: 1, guest_port: 1 }] }, /needs "mode": "user"/);
+  refused({ mode: 'user', forwards: [{ host_port: 22, guest_port: 22 }, { host_port: 22, guest_port: 23 }] }, /nics\[0\]\.forwards\[1\]: tcp port 22 is forwarded twice/);
+  refused({ mode: 'user', forwards: [{ host_addr: 'localhost', host_port: 1, guest_port: 1 }] }, /host_addr must be an IPv4 or IPv6 address/);
+  refused({ mode: 'user', forwards: [{ host_port: 0, guest_port: 1 }] }, /host_port/);
+  refused({ mode: 'user', forwards: [{ guest_port: 1 }] }, /host_port/);
+  refused({ mode: 'user', forwards: [{ proto: 'sctp', host_port: 1, guest_port: 1 }] }, /proto must be one of/);
+  refused({ mode: 'user', forwards: [{ host_port: 1, guest_port: 1, via: 'x' }] }, /via/);
+});

@@ -4,7 +4,7 @@
 // bodies), and the host runs it again on those it reads back (the state directory, snapshot files), which must
 // not depend on the layer above. Host-neutral: no node:*, no mutable state (it runs in browsers too).
 import * as E from './errors.js';
-import { NAME_PATTERN, DEFAULT_SCHEDULING, type VmSpec, type DiskConfig, type NicConfig, type RateLimiter, type TokenBucket } from './model.js';
+import { NAME_PATTERN, DEFAULT_SCHEDULING, type VmSpec, type DiskConfig, type NicConfig, type NicForward, type RateLimiter, type TokenBucket } from './model.js';
 import { resolvePath } from './paths.js';
 
 // ---- limits and syntax, shared with the OpenAPI document ----
@@ -21,6 +21,8 @@ export const LIMITS = {
   // virtio-mmio has 32 slots; console, rng and balloon need three
   disks: { maxItems: 16 },
   nics: { maxItems: 8 },
+  forwards: { maxItems: 32 },
+  port: { min: 1, max: 65535 },
   bucketSize: { min: 1, max: Number.MAX_SAFE_INTEGER },
   refillTimeMs: { min: 1, max: 86_400_000 }, // one day: longer is a unit mistake
   oneTimeBurst: { min: 1, max: Number.MAX_SAFE_INTEGER },
@@ -49,7 +51,11 @@ const MAC_RE = new RegExp(MAC_PATTERN, 'u');
 
 export const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'disks', 'nics', 'weight', 'cap'] as const;
 const DISK_FIELDS = ['path', 'readonly', 'overlay', 'rate_limiter'] as const;
-const NIC_FIELDS = ['mac', 'rate_limiter'] as const;
+const NIC_FIELDS = ['mac', 'rate_limiter', 'mode', 'forwards'] as const;
+const FORWARD_FIELDS = ['proto', 'host_addr', 'host_port', 'guest_port'] as const;
+/** An IPv4 address in dotted decimal, or an IPv6 address (colons and hex; checked loosely, the host binds it). */
+export const IP_PATTERN = '^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$';
+const IP_RE = new RegExp(IP_PATTERN, 'u');
 const LIMITER_FIELDS = ['bandwidth', 'ops'] as const;
 const BUCKET_FIELDS = ['size', 'refill_time_ms', 'one_time_burst'] as const;
 
@@ -146,7 +152,38 @@ function nic(v: unknown, where: string): NicConfig {
     n.mac = mac;
   }
   if (has(o, 'rate_limiter')) n.rate_limiter = rateLimiter(o.rate_limiter, at(where, 'rate_limiter'));
+  if (has(o, 'mode')) {
+    if (o.mode !== 'switch' && o.mode !== 'user') throw E.notOneOf(at(where, 'mode'), ['switch', 'user'], o.mode);
+    n.mode = o.mode;
+  }
+  if (has(o, 'forwards')) {
+    if (n.mode !== 'user') throw E.forwardsNeedUser(at(where, 'forwards'));
+    const seen = new Set<string>();
+    n.forwards = array(o.forwards, at(where, 'forwards'), LIMITS.forwards.maxItems).map((f, i) => {
+      const fw = forward(f, at(where, `forwards[${i}]`));
+      const key = `${fw.proto} ${fw.host_addr} ${fw.host_port}`;
+      if (seen.has(key)) throw E.forwardTwice(at(where, `forwards[${i}]`), fw.proto, fw.host_port);
+      seen.add(key);
+      return fw;
+    });
+  }
   return n;
+}
+
+function forward(v: unknown, where: string): NicForward {
+  const o = object(v, where, FORWARD_FIELDS);
+  const proto = has(o, 'proto') ? o.proto : 'tcp';
+  if (proto !== 'tcp' && proto !== 'udp') throw E.notOneOf(at(where, 'proto'), ['tcp', 'udp'], proto);
+  let hostAddr = '127.0.0.1';
+  if (has(o, 'host_addr')) {
+    hostAddr = string(o.host_addr, at(where, 'host_addr'), 45);
+    if (!IP_RE.test(hostAddr)) throw E.notAnAddress(at(where, 'host_addr'), hostAddr);
+  }
+  return {
+    proto, host_addr: hostAddr,
+    host_port: integer(required(o, where, 'host_port'), at(where, 'host_port'), LIMITS.port),
+    guest_port: integer(required(o, where, 'guest_port'), at(where, 'guest_port'), LIMITS.port),
+  };
 }
 
 /**

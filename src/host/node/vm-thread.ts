@@ -5,7 +5,9 @@
 import { parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { bootFile } from './boot-file.js';
-import { buildDevices } from './machine.js';
+import { buildDevices, openNetSockets } from './machine.js';
+import type { NetBackend } from '../../core/virtio/net/backend.js';
+import type { MachineDescription } from '../../hypervisor/machine.js';
 import type { BootFile } from '../../core/machine/boot-file.js';
 import type { FromHost, ToHost, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { workerSetup } from './worker-setup.js';
@@ -51,11 +53,17 @@ const snapshots: SnapshotFiles = {
 /** serve exposes a `gc()` to the workers it makes (cli/serve.ts spawnWorker); a test's own Worker may have none. */
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/**
+ * The user-mode NICs (a passt each) of machines about to be built, opened before their 'init' is handled: they
+ * open asynchronously, the machine is built synchronously.
+ */
+const opened = new WeakMap<MachineDescription, Map<number, NetBackend>>();
+
 const main = new VmThreadMain({
   jit,
   post: (m: FromHost, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []),
   loadImages,
-  buildDevices,
+  buildDevices: (m, o) => buildDevices(m, { ...o, sockets: opened.get(m) }),
   random: (n) => new Uint8Array(randomBytes(n)),
   soon: (fn) => setImmediate(fn),
   later: (fn, ms) => setTimeout(fn, ms),
@@ -63,4 +71,34 @@ const main = new VmThreadMain({
   gc,
 });
 
-port.on('message', (msg: ToHost) => main.handle(msg));
+/**
+ * Messages are handled in order, at once; an init whose machine has user-mode NICs waits for their passt, and
+ * what comes after it waits in turn (only then do messages go through a chain of promises).
+ */
+let chain: Promise<void> | null = null;
+let queued = 0;
+const later = (f: () => void | Promise<void>) => {
+  queued++;
+  chain = (chain ?? Promise.resolve()).then(f).finally(() => {
+    if (--queued === 0) chain = null;
+  });
+};
+port.on('message', (msg: ToHost) => {
+  const m = msg.m;
+  const user = m.t === 'init' && m.config.machine.devices.some((d) => d.kind === 'net' && d.backend.kind === 'user');
+  if (!user) {
+    if (chain) later(() => main.handle(msg));
+    else main.handle(msg);
+    return;
+  }
+  later(async () => {
+    const machine = (m as Extract<typeof m, { t: 'init' }>).config.machine;
+    try {
+      opened.set(machine, await openNetSockets(machine, (line) => port.postMessage({ ch: msg.ch, m: { t: 'device-event', device: 'net', reason: line, internal: false } } satisfies FromHost)));
+    } catch (e) {
+      port.postMessage({ ch: msg.ch, m: { t: 'init-error', message: (e as Error).message } } satisfies FromHost);
+      return;
+    }
+    main.handle(msg);
+  });
+});
