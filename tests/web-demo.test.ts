@@ -71,6 +71,14 @@ async function waitForTerminal(page: Page, id: string, re: RegExp, what: string)
   }
 }
 
+/** Types `line` and Enter into VM `id`'s terminal (selecting its row first, so its terminal shows). */
+async function typeInto(page: Page, id: string, line: string): Promise<void> {
+  await page.locator(`tr[data-vm="${id}"]`).click();
+  await page.locator(`.terminal[data-vm="${id}"]`).click();
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+}
+
 declare global {
   interface Window {
     tvisorDemo?: { vms: string[]; error?: string; imagesMs?: number; startedMs?: number; bytes?: number; api?: unknown; saved?: boolean; resumed?: boolean };
@@ -90,9 +98,7 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     for (const id of [first, second]) await page.locator(`tr[data-vm="${id}"]`).waitFor({ timeout: LONG });
     await waitForTerminal(page, first, /\/ # /, 'the first guest\'s shell');
     const shellMs = await page.evaluate(() => performance.now());
-    await page.locator(`.terminal[data-vm="${first}"]`).click();
-    await page.keyboard.type('echo tab-$((6*7)) $(uname -m)');
-    await page.keyboard.press('Enter');
+    await typeInto(page, first, 'echo tab-$((6*7)) $(uname -m)');
     await waitForTerminal(page, first, /tab-42 riscv64/, 'the command\'s output');
     // the second guest boots beside it: its own terminal reaches its shell too
     await page.locator(`tr[data-vm="${second}"]`).click();
@@ -100,15 +106,9 @@ test('the static build boots two Debian guests in the tab; a command typed into 
     const states = await page.locator('.vm-table tbody tr .state').allInnerTexts();
     assert.deepEqual(states, ['running', 'running']);
     // the tab's virtual switch: the second guest pings the first
-    const type = async (id: string, line: string) => {
-      await page.locator(`tr[data-vm="${id}"]`).click();
-      await page.locator(`.terminal[data-vm="${id}"]`).click();
-      await page.keyboard.type(line);
-      await page.keyboard.press('Enter');
-    };
-    await type(first, 'ifconfig eth0 10.9.0.1 netmask 255.255.255.0 up && echo net-$((1+1))-up');
+    await typeInto(page, first, 'ifconfig eth0 10.9.0.1 netmask 255.255.255.0 up && echo net-$((1+1))-up');
     await waitForTerminal(page, first, /net-2-up/, 'the first guest\'s eth0');
-    await type(second, 'ifconfig eth0 10.9.0.2 netmask 255.255.255.0 up && ping -c 3 10.9.0.1');
+    await typeInto(page, second, 'ifconfig eth0 10.9.0.2 netmask 255.255.255.0 up && ping -c 3 10.9.0.1');
     await waitForTerminal(page, second, /3 packets transmitted, 3 packets received, 0% packet loss/, 'the ping across the tab\'s switch');
     // both show in the host graph's data, each having run
     const ran = await page.waitForFunction((names) => {
@@ -140,9 +140,7 @@ test('the guest saved at its shell in the browser\'s storage is resumed by the n
     assert.deepEqual(demo.error, undefined);
     assert.equal(demo.resumed, true, 'the second page resumed the saved guest');
     const [id] = demo.vms;
-    await page.locator(`.terminal[data-vm="${id}"]`).click();
-    await page.keyboard.type('echo resumed-$((1+1))');
-    await page.keyboard.press('Enter');
+    await typeInto(page, id, 'echo resumed-$((1+1))');
     await waitForTerminal(page, id, /resumed-2/, 'the resumed guest\'s answer');
     const answeredMs = await page.evaluate(() => performance.now());
     process.stderr.write(`# in the tab: resumed from the browser's storage, the guest answered ${Math.round(answeredMs)} ms after navigation\n`);
@@ -172,9 +170,7 @@ test('a disk read in ranges under an overlay in the browser\'s storage: the gues
     assert.ok(id);
     await row.click();
     await waitForTerminal(page, id, /\/ # /, 'the guest\'s shell');
-    await page.locator(`.terminal[data-vm="${id}"]`).click();
-    await page.keyboard.type('mkdir -p /d && mount /dev/vda /d && cat /d/hello.txt && echo kept-$((6*7)) > /d/kept.txt && umount /d && echo written-ok');
-    await page.keyboard.press('Enter');
+    await typeInto(page, id, 'mkdir -p /d && mount /dev/vda /d && cat /d/hello.txt && echo kept-$((6*7)) > /d/kept.txt && umount /d && echo written-ok');
     await waitForTerminal(page, id, /hello from the host[\s\S]*written-ok/, 'the write to the disk');
     // a reload: the VM comes back (its definition from localStorage), boots, and finds what it wrote
     await page.reload();
@@ -182,9 +178,7 @@ test('a disk read in ranges under an overlay in the browser\'s storage: the gues
     assert.equal(await page.evaluate(() => window.tvisorDemo?.error), undefined);
     await page.locator(`tr[data-vm="${id}"]`).click();
     await waitForTerminal(page, id, /\/ # /, 'the guest\'s shell after the reload');
-    await page.locator(`.terminal[data-vm="${id}"]`).click();
-    await page.keyboard.type('mkdir -p /d && mount /dev/vda /d && cat /d/kept.txt /d/hello.txt && umount /d');
-    await page.keyboard.press('Enter');
+    await typeInto(page, id, 'mkdir -p /d && mount /dev/vda /d && cat /d/kept.txt /d/hello.txt && umount /d');
     await waitForTerminal(page, id, /kept-42\s+hello from the host/, 'the guest\'s file after the reload');
     assert.equal(sha(disk), diskSha, 'the image on the server was never written');
     assert.deepEqual(errors(), [], 'the page logged no error');

@@ -5,7 +5,7 @@
 import { parseRequest } from './actions.js';
 import { runAction, type ActionHost, type ConsoleChannel, type JsonAction } from './dispatch.js';
 import { ApiError } from '../hypervisor/errors.js';
-import { ratesBetween, type StatsReading } from '../hypervisor/stats.js';
+import { sampleEvery } from '../hypervisor/stats.js';
 import type { VmManager } from '../hypervisor/manager.js';
 
 /** Close code of a console whose VM was deleted, as the daemon's WebSocket (4404). */
@@ -40,14 +40,7 @@ export class LocalApi {
       if (action.kind === 'events') {
         end = this.m.events.subscribe((e) => each({ ...e } as T));
       } else if (action.kind === 'stats') {
-        const read = (): StatsReading => ({ atNs: performance.now() * 1e6, vms: this.m.list() });
-        let prev = read();
-        const timer = setInterval(() => {
-          const cur = read();
-          each(ratesBetween(prev, cur, this.m.capacity, new Date()) as T);
-          prev = cur;
-        }, action.intervalMs);
-        end = () => clearInterval(timer);
+        end = sampleEvery(this.m, action.intervalMs, (s) => each(s as T));
       } else {
         reject(new ApiError('bad_request', `${path} is not a stream`));
         return;

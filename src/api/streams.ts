@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VmManager } from '../hypervisor/manager.js';
 import { ConsoleClientQueue, type ConsoleTransport } from '../hypervisor/console-client.js';
 import type { VmEvent } from '../hypervisor/events.js';
-import { ratesBetween, type StatsReading } from '../hypervisor/stats.js';
+import { sampleEvery } from '../hypervisor/stats.js';
 
 /** The response as a console client's transport; `text` turns the queue's text events into bytes (or ends). */
 function responseTransport(res: ServerResponse, log: (line: string) => void, what: string,
@@ -112,15 +112,9 @@ export function serveStats(m: VmManager, intervalMs: number, req: IncomingMessag
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
   const queue = new ConsoleClientQueue(responseTransport(res, log, `stats stream (${req.socket.remoteAddress ?? 'local'})`, (text) => `${text}\n`));
-  const read = (): StatsReading => ({ atNs: performance.now() * 1e6, vms: m.list() });
-  let prev = read();
-  const timer = setInterval(() => {
-    const cur = read();
-    queue.event(ratesBetween(prev, cur, m.capacity, new Date()));
-    prev = cur;
-  }, intervalMs);
+  const stop = sampleEvery(m, intervalMs, (s) => queue.event(s));
   res.on('close', () => {
-    clearInterval(timer);
+    stop();
     queue.close();
   });
 }

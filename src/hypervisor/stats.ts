@@ -4,6 +4,12 @@
 // `tvisor top` prints them. Host-neutral: the caller gives the readings and their times.
 import type { VmInfo, VmState, VmStats } from './model.js';
 
+/** What sampling needs of the VM manager. */
+export interface StatsSource {
+  list(): VmInfo[];
+  readonly capacity: HostCapacity;
+}
+
 /** One VM over one interval. */
 export interface VmRates {
   id: string;
@@ -111,4 +117,19 @@ export function ratesBetween(prev: StatsReading, cur: StatsReading, capacity: Ho
 /** Two decimals: the figures are for reading and graphs, not for summing again. */
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/**
+ * Calls `each` every `intervalMs` with the rates since the previous reading of `m` (the first one interval after
+ * the call); returns the function that stops it. GET /v1/stats and the in-process API both sample so.
+ */
+export function sampleEvery(m: StatsSource, intervalMs: number, each: (s: StatsSample) => void): () => void {
+  const read = (): StatsReading => ({ atNs: performance.now() * 1e6, vms: m.list() });
+  let prev = read();
+  const timer = setInterval(() => {
+    const cur = read();
+    each(ratesBetween(prev, cur, m.capacity, new Date()));
+    prev = cur;
+  }, intervalMs);
+  return () => clearInterval(timer);
 }

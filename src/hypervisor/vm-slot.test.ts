@@ -82,3 +82,26 @@ test('a host without snapshot files refuses a snapshot and a restore, saying so'
   main.handle({ ch: 2, m: init({ restore: { snapshot: '/x.snap', fresh: [] } }) });
   assert.deepEqual(take(2), [{ t: 'init-error', message: 'restoring /x.snap: snapshots are not supported by this host' }]);
 });
+
+test('a message the host prepares asynchronously holds back those after it; a failed preparation of an init answers init-error', async () => {
+  let release: () => void = () => {};
+  let fail: (e: Error) => void = () => {};
+  const { main, sent, take } = thread({
+    prepare: ({ ch, m }) => {
+      if (m.t !== 'init') return undefined;
+      return new Promise<void>((resolve, reject) => (ch === 1 ? (release = resolve) : (fail = reject)));
+    },
+  });
+  main.handle({ ch: 1, m: init() });
+  main.handle({ ch: 9, m: { t: 'ping' } });
+  assert.deepEqual(sent, [], 'the ping waits behind the init being prepared');
+  release();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(sent.splice(0), [{ ch: 1, m: { t: 'ready' } }, { ch: 9, m: { t: 'pong' } }], 'in order');
+  main.handle({ ch: 2, m: init() });
+  fail(new Error('passt ended'));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(take(2), [{ t: 'init-error', message: 'passt ended' }]);
+  main.handle({ ch: 9, m: { t: 'ping' } });
+  assert.deepEqual(take(9), [{ t: 'pong' }], 'handled at once again');
+});

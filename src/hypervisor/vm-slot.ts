@@ -51,6 +51,12 @@ export interface VmSlotHost {
   snapshots?: SnapshotFiles;
   /** A full garbage collection, if the host has one (serve gives its Node workers `gc()`). */
   gc?(): void;
+  /**
+   * What the host must do before a message can be handled, when it is asynchronous (a user-mode NIC's passt,
+   * a browser's OPFS files): a promise, or undefined for nothing. Messages after it wait their turn; one that
+   * rejects is not handled (an init answers init-error with its message).
+   */
+  prepare?(m: ToHost): Promise<void> | undefined;
 }
 
 /** A host's snapshot files (Node: host/node/snapshot-file.ts). */
@@ -487,9 +493,39 @@ export class VmThreadMain {
   private releasedPages = 0;
   private lastGcMs = 0;
 
+  /** Messages not yet handled, in order, while one waits for its preparation (VmSlotHost.prepare). */
+  private readonly queue: ToHost[] = [];
+  private waiting = false;
+
   constructor(private readonly host: VmSlotHost) {}
 
-  handle({ ch, m }: ToHost): void {
+  /** Handles a message from the manager: at once, unless an earlier one still waits for its preparation. */
+  handle(msg: ToHost): void {
+    this.queue.push(msg);
+    if (!this.waiting) this.pump();
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const msg = this.queue[0];
+      const ready = this.host.prepare?.(msg);
+      if (ready) {
+        this.waiting = true;
+        void ready.then(() => this.dispatch(msg), (e: unknown) => {
+          if (msg.m.t === 'init') this.host.post({ ch: msg.ch, m: { t: 'init-error', message: (e as Error)?.message ?? String(e) } });
+        }).finally(() => {
+          this.queue.shift();
+          this.waiting = false;
+          this.pump();
+        });
+        return;
+      }
+      this.queue.shift();
+      this.dispatch(msg);
+    }
+  }
+
+  private dispatch({ ch, m }: ToHost): void {
     const host = this.host;
     if (m.t === 'ping') {
       host.post({ ch, m: { t: 'pong' } });

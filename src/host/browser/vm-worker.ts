@@ -124,22 +124,17 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
       return h;
     }),
     soon: soonQueue(),
+    // a VM's overlays and snapshot file open before the message needing them (OPFS opens asynchronously); a
+    // failure is kept for the code that needs the file, which says why
+    prepare: (m) => (m.m.t === 'init' || m.m.t === 'snapshot' ? openFiles(m).catch(() => {}) : undefined),
     later: (fn, ms) => void setTimeout(fn, ms),
   };
   return new VmThreadMain(host);
 }
 
 let main: VmThreadMain | null = null;
-/** Messages are handled one at a time, in order; an init waits for its overlays' files. */
-let chain = Promise.resolve();
 onmessage = (e: MessageEvent<WorkerSetupMessage | ToHost>) => {
   const data = e.data;
-  if ('setup' in data) {
-    main = start(data.setup);
-    return;
-  }
-  chain = chain.then(async () => {
-    await openFiles(data).catch(() => {}); // what needs a file then fails on its missing handle, saying why
-    main?.handle(data);
-  });
+  if ('setup' in data) main = start(data.setup);
+  else main?.handle(data);
 };

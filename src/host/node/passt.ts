@@ -41,20 +41,21 @@ export async function startPasst(forwards: readonly PortForward[], o: { warn(lin
   if (root) chownSync(dir, NOBODY, NOBODY);
   const socket = join(dir, 'net.sock');
   const label = `user${forwards.length ? ` (${forwards.map((f) => `${f.proto}:${f.hostAddr}:${f.hostPort}-:${f.guestPort}`).join(', ')})` : ''}`;
-  let child: ChildProcess;
+  let child: ChildProcess | undefined;
   let output = '';
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    child = spawn(o.binary ?? 'passt', passtArgs(socket, forwards, root), { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
+    const c = spawn(o.binary ?? 'passt', passtArgs(socket, forwards, root), { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
     await new Promise<void>((resolve, reject) => {
       const started = Date.now();
-      child.once('error', (e: NodeJS.ErrnoException) => reject(new NetError(e.code === 'ENOENT'
+      c.once('error', (e: NodeJS.ErrnoException) => reject(new NetError(e.code === 'ENOENT'
         ? 'net user: user-mode networking needs passt, which is not installed (apt-get install passt)'
         : `net user: cannot start passt: ${e.message}`)));
-      child.once('exit', (code, signal) => reject(new NetError(`net ${label}: passt ended (${signal ?? `exit code ${code}`}): ${lastError(output)}`)));
+      c.once('exit', (code, signal) => reject(new NetError(`net ${label}: passt ended (${signal ?? `exit code ${code}`}): ${lastError(output)}`)));
       const poll = () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (c.exitCode !== null || c.signalCode !== null) return;
         if (existsSync(socket)) return resolve();
         if (Date.now() - started > START_MS) return reject(new NetError(`net ${label}: passt did not open its socket within ${START_MS / 1000} s`));
         setTimeout(poll, 20);
@@ -62,7 +63,7 @@ export async function startPasst(forwards: readonly PortForward[], o: { warn(lin
       poll();
     });
   } catch (e) {
-    child!?.kill('SIGKILL');
+    child?.kill('SIGKILL');
     cleanup();
     throw e;
   }

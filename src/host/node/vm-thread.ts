@@ -53,10 +53,7 @@ const snapshots: SnapshotFiles = {
 /** serve exposes a `gc()` to the workers it makes (cli/serve.ts spawnWorker); a test's own Worker may have none. */
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/**
- * The user-mode NICs (a passt each) of machines about to be built, opened before their 'init' is handled: they
- * open asynchronously, the machine is built synchronously.
- */
+/** The user-mode NICs (a passt each) of machines about to be built, opened by `prepare` before their 'init'. */
 const opened = new WeakMap<MachineDescription, Map<number, NetBackend>>();
 
 const main = new VmThreadMain({
@@ -69,36 +66,13 @@ const main = new VmThreadMain({
   later: (fn, ms) => setTimeout(fn, ms),
   snapshots,
   gc,
+  // a machine's user-mode NICs (a passt each) open before it is built: asynchronously, and it is built at once
+  prepare: ({ ch, m }) => {
+    if (m.t !== 'init' || !m.config.machine.devices.some((d) => d.kind === 'net' && d.backend.kind === 'user')) return undefined;
+    const machine = m.config.machine;
+    const warn = (line: string) => port.postMessage({ ch, m: { t: 'device-event', device: 'net', reason: line, internal: false } } satisfies FromHost);
+    return openNetSockets(machine, warn).then((sockets) => void opened.set(machine, sockets));
+  },
 });
 
-/**
- * Messages are handled in order, at once; an init whose machine has user-mode NICs waits for their passt, and
- * what comes after it waits in turn (only then do messages go through a chain of promises).
- */
-let chain: Promise<void> | null = null;
-let queued = 0;
-const later = (f: () => void | Promise<void>) => {
-  queued++;
-  chain = (chain ?? Promise.resolve()).then(f).finally(() => {
-    if (--queued === 0) chain = null;
-  });
-};
-port.on('message', (msg: ToHost) => {
-  const m = msg.m;
-  const user = m.t === 'init' && m.config.machine.devices.some((d) => d.kind === 'net' && d.backend.kind === 'user');
-  if (!user) {
-    if (chain) later(() => main.handle(msg));
-    else main.handle(msg);
-    return;
-  }
-  later(async () => {
-    const machine = (m as Extract<typeof m, { t: 'init' }>).config.machine;
-    try {
-      opened.set(machine, await openNetSockets(machine, (line) => port.postMessage({ ch: msg.ch, m: { t: 'device-event', device: 'net', reason: line, internal: false } } satisfies FromHost)));
-    } catch (e) {
-      port.postMessage({ ch: msg.ch, m: { t: 'init-error', message: (e as Error).message } } satisfies FromHost);
-      return;
-    }
-    main.handle(msg);
-  });
-});
+port.on('message', (msg: ToHost) => main.handle(msg));
