@@ -21,6 +21,7 @@ import type { BootFile } from '../core/machine/boot-file.js';
 import { LIMITS } from '../api/actions.js';
 import { jitHelp, jitModeOf, jitStatsLine, modesOf, statsLine } from './jit.js';
 import { DEFAULT_CMDLINE } from '../hypervisor/spec.js';
+import { bootFromDisk } from './disk-boot.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -28,15 +29,18 @@ export const RUN_HELP = `Usage: tvisor run [options]
 
 Boots a 64-bit RISC-V Linux guest on the tvisor virt board, with the guest's serial port as the console.
 The kernel is entered in S-mode with tvisor's own SBI (as under KVM), or through M-mode firmware with
---firmware. Without --kernel, the default Debian guest is booted from the image cache, pulling it first
-if needed (see 'tvisor image pull').
+--firmware. Without --kernel, a first --disk holding a system with kernels in its /boot (as 'tvisor image
+build --distro debian' makes) boots the newest of them with its initrd, root=UUID= of the disk, as a
+bootloader would; otherwise the default Debian guest is booted from the image cache, pulling it first if
+needed (see 'tvisor image pull').
 
 Options:
   --kernel FILE       a RISC-V Linux Image (Debian ships it as /boot/vmlinux-*) or an ELF kernel
   --initrd FILE       an initramfs to load (cpio, optionally compressed as the kernel supports)
   --append ARGS       kernel arguments added to the command line, e.g. --append root=/dev/vda
   --cmdline CMDLINE   the whole kernel command line, replacing the default (with --kernel
-                      "console=ttyS0", else the default guest's console=ttyS0 and quiet options)
+                      "console=ttyS0"; from a disk's /boot "console=ttyS0 root=UUID=… ro"; else
+                      the default guest's console=ttyS0 and quiet options)
   --memory SIZE       guest RAM: a number with K, M or G (plain = MiB); default ${LIMITS.memory_mib.default}M, at most 2G
   --vcpus N           harts, 1 to 8 (default 1; --cpus is the same); secondary harts start through SBI HSM
   --firmware FILE     boot through M-mode firmware instead, e.g. Debian's OpenSBI fw_dynamic.bin
@@ -283,7 +287,16 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       let kernelPath = values.kernel as string | undefined;
       let initrdPath = values.initrd as string | undefined;
       let cmdline = values.cmdline as string | undefined;
-      if (kernelPath === undefined) {
+      const disks = (values.disk as string[] | undefined) ?? [];
+      // a disk with a system on it boots its own kernel, as a bootloader would (disk-boot.ts)
+      const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0
+        ? await bootFromDisk(disks[0], consoleKind === 'virtio' ? 'hvc0' : 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
+        : null;
+      if (fromDisk) {
+        kernelPath = fromDisk.kernel;
+        initrdPath = fromDisk.initrd;
+        cmdline ??= fromDisk.cmdline;
+      } else if (kernelPath === undefined) {
         if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
         if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
         const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
@@ -300,7 +313,6 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       }
       cmdline ??= consoleKind === 'virtio' ? 'console=hvc0' : 'console=ttyS0';
       cmdline = appendArgs(cmdline, values.append as string | undefined);
-      const disks = (values.disk as string[] | undefined) ?? [];
       const nets = (values.net as string[] | undefined) ?? [];
       // absolute paths: a snapshot of this machine may be restored from another directory, or by the daemon
       described = {

@@ -4,11 +4,9 @@
 // The tree follows Debian trixie's merged-/usr layout (/bin, /sbin and /lib are symlinks into /usr). Packages
 // are resolved from the same signed index as the default guest and only their data.tar is unpacked: no
 // maintainer scripts run, ownership is root:root throughout, and version constraints are not checked.
-import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, chmod, link, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { findPackages, newest, parseDepends, type PackageRecord } from '../debian.js';
 import { readDebData } from '../deb.js';
 import { ImageError } from '../errors.js';
@@ -17,6 +15,7 @@ import type { TarEntry } from '../tar.js';
 import { openFileSource, tempNameFor } from './files.js';
 import { ensureDefaultGuest, fetchPackage, GUEST_ARCH, readGuestParts, readPackagesIndex, type GuestOptions } from './guest.js';
 import { formatBytes } from './progress.js';
+import { checkOutput, defaultToolDirs, findTool, firstLine, publishOutput, run } from './tools.js';
 
 export const DEFAULT_DISK_OUTPUT = 'tvisor-root.img';
 /** The file system label, so root=LABEL=tvisor-root finds the disk whatever its device name. */
@@ -61,12 +60,7 @@ export async function buildDiskImage(opts: DiskOptions): Promise<DiskImage> {
   if (!Number.isSafeInteger(opts.size) || opts.size <= 0 || opts.size % 1024 !== 0) {
     throw new ImageError(`invalid disk size ${opts.size} (expected a whole number of KiB, e.g. 256M)`);
   }
-  const existing = await stat(output).catch(() => undefined);
-  if (existing?.isDirectory()) throw new ImageError(`${output} is a directory; pass --output FILE`);
-  if (existing && !opts.force) throw new ImageError(`${output} already exists; pass --force to replace it`);
-  if (!(await stat(dirname(output)).catch(() => undefined))?.isDirectory()) {
-    throw new ImageError(`cannot write ${output}: the directory ${dirname(output)} does not exist`);
-  }
+  await checkOutput(output, opts.force === true);
   const dirs = opts.toolDirs ?? defaultToolDirs();
   const mke2fs = await findTool('mke2fs', dirs);
   if (!mke2fs) throw new ImageError(`mke2fs not found in ${dirs.join(':')}; install e2fsprogs: apt-get install e2fsprogs`);
@@ -121,20 +115,7 @@ export async function buildDiskImage(opts: DiskOptions): Promise<DiskImage> {
       throw new ImageError(`mke2fs failed (status ${made.status}): ${firstLine(made.stderr) || 'no message'}`);
     }
     await finishImage(temp, debugfs, usage.nonRootOwned, log);
-    if (opts.force) {
-      await rename(temp, output);
-    } else {
-      // link() fails if the output appeared while we worked, where rename() would replace it; on a file
-      // system without hard links, check and rename.
-      const linked = await link(temp, output).then(() => true, (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EEXIST') throw new ImageError(`${output} already exists; pass --force to replace it`);
-        return false;
-      });
-      if (!linked) {
-        if (await stat(output).catch(() => undefined)) throw new ImageError(`${output} already exists; pass --force to replace it`);
-        await rename(temp, output);
-      }
-    }
+    await publishOutput(temp, output, opts.force === true);
     log(`wrote ${output}`);
     return {
       path: output,
@@ -151,41 +132,6 @@ export async function buildDiskImage(opts: DiskOptions): Promise<DiskImage> {
     await rm(temp, { force: true });
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// e2fsprogs
-
-function defaultToolDirs(): string[] {
-  const path = (process.env.PATH ?? '').split(':').filter((d) => d !== '');
-  return [...new Set([...path, '/usr/sbin', '/sbin'])];
-}
-
-async function findTool(name: string, dirs: string[]): Promise<string | undefined> {
-  for (const dir of dirs) {
-    const path = join(dir, name);
-    try {
-      await access(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function run(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(cmd, args, { maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      const code = (error as NodeJS.ErrnoException | null)?.code;
-      const status = error ? (typeof code === 'number' ? code : 127) : 0;
-      done({ status, stdout, stderr: error && !stderr ? error.message : stderr });
-    });
-  });
-}
-
-function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
 }
 
 /**
