@@ -39,6 +39,11 @@ export interface DeviceOptions {
   switchPort?: (index: number) => NetBackend;
   /** Backends the host opened for the description's socket NICs, by NIC index. */
   sockets?: Map<number, NetBackend>;
+  /**
+   * 'switch': this host has no user-mode networking (a browser tab cannot open the host's sockets), so a NIC
+   * whose description says `user` joins the virtual switch instead, as the switch's other VMs see it.
+   */
+  userNet?: 'switch';
   /** Directories every disk image and overlay must lie beneath (the daemon's --allow-dir). */
   allowedDirs?: string[];
   /**
@@ -149,7 +154,8 @@ export function buildDevices(m: MachineDescription, host: DeviceHost): MachineDe
         }
         case 'net': {
           const i = out.nics.length;
-          const backend = d.backend.kind === 'switch' ? host.switchPort?.(i) : host.sockets?.get(i);
+          const onSwitch = d.backend.kind === 'switch' || (d.backend.kind === 'user' && host.userNet === 'switch');
+          const backend = onSwitch ? host.switchPort?.(i) : host.sockets?.get(i);
           if (!backend) throw new Error(`virtio-net eth${i}: no ${d.backend.kind} backend for it here`);
           const limiters = { tx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()), rx: applyLimiterConfig(null, d.rateLimiter ?? null, host.nowMs()) };
           const dev = new VirtioNet({

@@ -111,6 +111,8 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
     }),
     buildDevices: (m, o) => buildDevices(m, {
       ...o,
+      // no host sockets in a tab: a user-mode NIC joins the tab's virtual switch
+      userNet: 'switch',
       openDisk,
       diskSize: (path, label) => remote.get(path)?.size ?? file(label, path).length,
       random,

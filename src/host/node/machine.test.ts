@@ -101,3 +101,15 @@ test('deferred disks (a guest arriving by migration) are opened by openDisks onc
   openDiskImage({ path: c }).close(); // not left locked
   assert.throws(() => buildDevices(machine([{ kind: 'block', path: path.join(dir, 'gone.img') }]), { nowMs: () => 0, deferDisks: true }), /virtio-blk vda: cannot read/);
 });
+
+test('a user-mode NIC takes the socket the host opened for it, or, where the host has none (a browser tab), joins the switch', () => {
+  const user = machine([{ kind: 'net', mac: '52:54:00:12:34:57', backend: { kind: 'user', forwards: [] } }]);
+  assert.throws(() => buildDevices(user, { nowMs: () => 0, switchPort: () => port() }), /virtio-net eth0: no user backend for it here/);
+  const ports: number[] = [];
+  const built = buildDevices(user, { nowMs: () => 0, userNet: 'switch', switchPort: (i) => { ports.push(i); return port(); } });
+  assert.deepEqual(built.devices.map((d) => d.name), ['virtio-net eth0']);
+  assert.deepEqual(ports, [0]);
+  const opened = port();
+  const viaSocket = buildDevices(user, { nowMs: () => 0, sockets: new Map([[0, opened]]), switchPort: () => assert.fail('not the switch') });
+  assert.equal(viaSocket.nics.length, 1);
+});
