@@ -71,7 +71,7 @@ export async function imageRm(o: RmOptions): Promise<number> {
     process.stdout.write(`removed ${t.label}\n`);
   }
   if (o.all) {
-    for (const sub of ['debs', 'archive', 'tmp', 'kernels', 'guests']) rmSync(join(cache, sub), { recursive: true, force: true });
+    for (const sub of ['debs', 'archive', 'tmp', 'kernels', 'guests', 'boot', 'debootstrap', 'test']) rmSync(join(cache, sub), { recursive: true, force: true });
     process.stdout.write(`removed every package and index in ${cache}\n`);
   }
   if (targets.some((t) => t.current)) {

@@ -1,7 +1,11 @@
 // `tvisor image pull|ls|build`: fetches the default guest (Debian's riscv64 kernel, busybox and OpenSBI) into
 // the cache and builds its initramfs, lists what the cache holds, or builds an ext4 root disk for the guest.
 // Failures are one line with status 2.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ImageError } from '../images/errors.js';
+import { buildDebianSystem, DEFAULT_DEBIAN_HOSTNAME, DEFAULT_DEBIAN_OUTPUT, DEFAULT_DEBIAN_SIZE, type VmRunner } from '../images/node/debian-system.js';
 import { buildDiskImage, DEFAULT_DISK_OUTPUT, DISK_LABEL } from '../images/node/disk.js';
 import { DEFAULT_SUITE, defaultCacheDir, listCache, pullDefaultGuest } from '../images/node/guest.js';
 import { formatBytes } from '../images/node/progress.js';
@@ -14,6 +18,8 @@ export const IMAGE_SUMMARY = 'Fetch the default guest (pull), list (ls) or clean
 export const IMAGE_HELP = `Usage: tvisor image pull [options]
        tvisor image ls [--cache DIR]
        tvisor image build --disk SIZE [--output PATH] [--packages A,B,...] [--force] [options]
+       tvisor image build --distro debian [--disk SIZE] [--output PATH] [--packages A,B,...]
+                          [--ssh-key FILE] [--hostname NAME] [--force] [options]
        tvisor image rm [--force] [--cache DIR] NAME... | --all
        tvisor image resize PATH [+]SIZE
 
@@ -32,6 +38,20 @@ build  Makes an ext4 root disk image (label ${DISK_LABEL}) for the default guest
          tvisor run --disk PATH --append root=/dev/vda
        the default initramfs mounts root= read-write and switches to it. Needs mke2fs from
        e2fsprogs (and debugfs, for /dev/console and root ownership when not run as root).
+build --distro debian
+       Makes a bootable Debian system disk (ext4, whole disk, labelled debian-root) with
+       Debian's own packages and init: systemd, udev, Debian's kernel (linux-image-riscv64)
+       with an initrd made by initramfs-tools, apt, OpenSSH, systemd-networkd asking for an
+       address by DHCP on every NIC, and any --packages. Debian's debootstrap (apt-get install
+       debootstrap) fetches and checks the packages and unpacks the base system on the host;
+       its second stage, where dpkg installs every package and the maintainer scripts run, runs
+       in a tvisor guest (the default guest's kernel with the new disk attached): no riscv64
+       program runs on the host and no qemu-user is needed. Slow for now: about 40 minutes,
+       nearly all of it the second stage (dpkg, maintainer scripts and two initrds made under
+       emulation). The console logs root in without a password; SSH takes only the key of
+       --ssh-key. Boot it with
+         tvisor run --disk PATH --net user,hostfwd=tcp::2222-:22
+       (the kernel and initrd come from the disk's /boot). Without root, fakeroot is needed.
 rm     Removes guests (by the name 'image ls' shows) and packages (by file name) from the
        cache; --all empties it. A guest that a VM of the daemon (--api) boots from is
        refused (that VM could not start or reboot without it) unless --force. Removing the
@@ -64,8 +84,17 @@ Options of image build:
                   Essential packages come only when named (busybox stands in for them)
   --force         replace an existing output file
 
+Options of image build --distro debian:
+  --disk SIZE     size of the image (default ${DEFAULT_DEBIAN_SIZE / 2 ** 30}G; the file is sparse: it takes what is written)
+  --output PATH   the image file to write (default: ./${DEFAULT_DEBIAN_OUTPUT}); when the build fails, the
+                  second stage's console is kept in PATH.build.log
+  --packages A,B  more packages from the archive, installed with their dependencies by debootstrap
+  --ssh-key FILE  an OpenSSH public key (e.g. ~/.ssh/id_ed25519.pub) for root's authorized_keys
+  --hostname NAME the system's host name (default ${DEFAULT_DEBIAN_HOSTNAME})
+
 Options of image rm:
-  --all           remove everything in the cache (guests, packages, indexes)
+  --all           remove everything in the cache (guests, packages, indexes, debootstrap's
+                  packages, kernels taken from disks)
   --force         remove a guest even when a VM of the daemon uses it
 ${CLIENT_HELP}
 
@@ -85,6 +114,9 @@ const OPTIONS = {
   disk: { type: 'string' },
   output: { type: 'string' },
   packages: { type: 'string' },
+  distro: { type: 'string' },
+  'ssh-key': { type: 'string' },
+  hostname: { type: 'string' },
   force: { type: 'boolean' },
   mirror: { type: 'string' },
   suite: { type: 'string' },
@@ -143,7 +175,7 @@ export async function imageCommand(args: string[]): Promise<number> {
 
 type Values = ParsedArgs['values'];
 
-const BUILD_ONLY = ['disk', 'output', 'packages', 'force'];
+const BUILD_ONLY = ['disk', 'output', 'packages', 'force', 'distro', 'ssh-key', 'hostname'];
 
 function rejectOptions(values: Values, options: string[], sub: string): void {
   for (const option of options) {
@@ -179,21 +211,38 @@ async function pull(values: Values, cacheDir: string | undefined): Promise<numbe
   return 0;
 }
 
+/** --packages, checked. */
+function packagesOption(values: Values): string[] | undefined {
+  if (typeof values.packages !== 'string') return undefined;
+  const packages = values.packages.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (packages.length === 0) throw new UsageError('--packages needs package names, e.g. --packages bash,strace', 'image');
+  const bad = packages.find((p) => !/^[a-z0-9][a-z0-9+.-]+$/.test(p));
+  if (bad !== undefined) throw new UsageError(`invalid package name '${bad}' in --packages`, 'image');
+  return packages;
+}
+
+function outputOption(values: Values): string | undefined {
+  const output = typeof values.output === 'string' ? values.output : undefined;
+  if (output === '') throw new UsageError('--output needs a file name', 'image');
+  return output;
+}
+
+const DISTROS = ['default', 'debian'];
+
 async function build(values: Values, cacheDir: string | undefined): Promise<number> {
+  const distro = (values.distro as string | undefined) ?? 'default';
+  if (!DISTROS.includes(distro)) throw new UsageError(`unknown --distro '${distro}' (expected ${DISTROS.map((d) => `'${d}'`).join(' or ')})`, 'image');
+  if (distro === 'debian') return await buildDebian(values, cacheDir);
+  for (const o of ['ssh-key', 'hostname']) {
+    if (values[o] !== undefined) throw new UsageError(`option '--${o}' is for 'image build --distro debian'`, 'image');
+  }
   const { suite, mirror } = archiveOptions(values);
   if (typeof values.disk !== 'string') throw new UsageError('image build needs --disk SIZE (e.g. --disk 256M)', 'image');
   const size = parseSize(values.disk, '--disk', 'image');
   if (size < 1 << 20) throw new UsageError(`--disk ${values.disk} is too small (at least 1M; the default guest's files need about 16M)`, 'image');
   if (size % 1024 !== 0) throw new UsageError(`--disk ${values.disk} is not a whole number of KiB`, 'image');
-  const output = typeof values.output === 'string' ? values.output : undefined;
-  if (output === '') throw new UsageError('--output needs a file name', 'image');
-  let packages: string[] | undefined;
-  if (typeof values.packages === 'string') {
-    packages = values.packages.split(',').map((p) => p.trim()).filter((p) => p !== '');
-    if (packages.length === 0) throw new UsageError('--packages needs package names, e.g. --packages bash,strace', 'image');
-    const bad = packages.find((p) => !/^[a-z0-9][a-z0-9+.-]+$/.test(p));
-    if (bad !== undefined) throw new UsageError(`invalid package name '${bad}' in --packages`, 'image');
-  }
+  const output = outputOption(values);
+  const packages = packagesOption(values);
   const disk = await buildDiskImage({
     output, size, packages, force: values.force === true, cacheDir, mirror, suite, offline: values.offline === true, log,
   });
@@ -206,6 +255,56 @@ async function build(values: Values, cacheDir: string | undefined): Promise<numb
   );
   return 0;
 }
+
+async function buildDebian(values: Values, cacheDir: string | undefined): Promise<number> {
+  if (values.offline) throw new UsageError('--offline does not apply to --distro debian: debootstrap fetches the archive\'s index', 'image');
+  const { suite, mirror } = archiveOptions(values);
+  let size: number | undefined;
+  if (typeof values.disk === 'string') {
+    size = parseSize(values.disk, '--disk', 'image');
+    if (size % 1024 !== 0) throw new UsageError(`--disk ${values.disk} is not a whole number of KiB`, 'image');
+    if (size < 1 << 30) throw new UsageError(`--disk ${values.disk} is too small for a Debian system (at least 1G; the default is ${DEFAULT_DEBIAN_SIZE / 2 ** 30}G)`, 'image');
+  }
+  let sshKey: string | undefined;
+  if (typeof values['ssh-key'] === 'string') {
+    const file = values['ssh-key'];
+    try {
+      sshKey = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new InputError(`--ssh-key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+/m.test(sshKey)) throw new InputError(`--ssh-key ${file}: not an OpenSSH public key (expected a line such as 'ssh-ed25519 AAAA… comment'; give the .pub file)`);
+  }
+  const hostname = values.hostname as string | undefined;
+  if (hostname !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(hostname)) throw new UsageError(`invalid --hostname '${hostname}' (letters, digits and '-', at most 63)`, 'image');
+  const image = await buildDebianSystem({
+    output: outputOption(values), size, packages: packagesOption(values), force: values.force === true, sshKey, hostname,
+    cacheDir, mirror, suite, log, runVm: runBuildVm,
+  });
+  process.stdout.write(
+    `disk       ${image.path}\n` +
+      `size       ${formatBytes(image.size)}, ext4 labelled debian-root, UUID ${image.uuid}\n` +
+      `system     Debian ${image.suite} riscv64${image.packages.length ? ` with ${image.packages.join(', ')}` : ''}\n` +
+      `took       ${Math.round(image.seconds.firstStage)} s on the host, ${Math.round(image.seconds.secondStage)} s in the guest\n` +
+      `boot with  tvisor run --disk ${image.path} --net user,hostfwd=tcp::2222-:22\n`,
+  );
+  return 0;
+}
+
+/** The build's VM: this tvisor's own `run`, as a child process (its console is the build's log). */
+const runBuildVm: VmRunner = (vm, onConsole) => new Promise((done, fail) => {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const args = [
+    main, 'run', '--kernel', vm.kernel, '--initrd', vm.initrd, '--cmdline', vm.cmdline, '--disk', vm.disk,
+    '--memory', `${vm.memory / 2 ** 20}M`, '--vcpus', String(vm.vcpus),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', onConsole);
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
+  child.on('error', fail);
+  child.on('close', (status) => done({ status, stderr }));
+});
 
 async function ls(cacheDir: string | undefined): Promise<number> {
   const listing = await listCache({ cacheDir: cacheDir ?? defaultCacheDir() });

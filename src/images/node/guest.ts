@@ -120,7 +120,7 @@ function context(opts: GuestOptions): Context {
   };
 }
 
-function keyringsFor(opts: GuestOptions): string[] {
+export function keyringsFor(opts: GuestOptions): string[] {
   if (opts.keyrings) return opts.keyrings;
   const env = process.env.TVISOR_KEYRING;
   if (env) return env.split(':').filter((p) => p !== '');
@@ -275,7 +275,12 @@ async function removeStaleTemps(cache: string): Promise<void> {
 // The index chain: InRelease (signed) → Packages.xz → package records
 
 function mirrorFor(ctx: Context): string {
-  const mirror = ctx.opts.mirror ?? hostDebianMirror(ctx.opts.aptDir);
+  return debianMirror(ctx.opts);
+}
+
+/** --mirror, else the Debian mirror of the host's APT sources, without a trailing slash. */
+export function debianMirror(opts: GuestOptions): string {
+  const mirror = opts.mirror ?? hostDebianMirror(opts.aptDir);
   if (!mirror) {
     throw new ImageError(
       'no Debian mirror found in the APT sources (/etc/apt/sources.list, /etc/apt/sources.list.d/); pass --mirror URL',

@@ -1,0 +1,108 @@
+// A Debian system disk for the tests and the benchmark (issue 17): built once with `tvisor image build --distro
+// debian` and kept in the image cache (CACHE/test/debian-SUITE.img, with the SSH key baked into it), so that later
+// runs on the same machine reuse it; a build says how long it took. A recipe hash (the package list and the
+// scripts the build runs) in a record beside the image makes a changed recipe build it again. Guests boot it
+// through an overlay, so it stays as built. Also: a driver for a guest's serial console (a root shell).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultCacheDir, DEFAULT_SUITE } from '../../src/images/node/guest.js';
+import { DEBIAN_BASE_PACKAGES, secondStageScript, setupScript } from '../../src/images/node/debian-system.js';
+import { cliPath } from './toolchain.js';
+import { killOnExit } from './children.js';
+
+export interface DebianImage {
+  path: string;
+  /** The private key whose public half is root's authorized_keys in the image. */
+  sshKey: string;
+  /** Seconds the build took, when this call built it. */
+  builtSeconds?: number;
+}
+
+const RECIPE_FORMAT = 1;
+
+function recipe(): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([RECIPE_FORMAT, DEBIAN_BASE_PACKAGES, secondStageScript(), setupScript({ uuid: 'U', hostname: 'H', sshKey: 'K' })]));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The cached image, built first when missing or made by another recipe (minutes: see the log). */
+export async function debianImage(log: (line: string) => void = (l) => process.stderr.write(`# ${l}\n`)): Promise<DebianImage> {
+  const dir = join(defaultCacheDir(), 'test');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `debian-${DEFAULT_SUITE}.img`);
+  const sshKey = join(dir, `debian-${DEFAULT_SUITE}.key`);
+  const record = join(dir, `debian-${DEFAULT_SUITE}.json`);
+  const want = recipe();
+  try {
+    const r = JSON.parse(readFileSync(record, 'utf8')) as { recipe: string; built: string; seconds: number };
+    if (r.recipe === want && existsSync(path) && existsSync(sshKey)) {
+      log(`using the Debian image built ${r.built} in ${r.seconds} s (${path})`);
+      return { path, sshKey };
+    }
+  } catch {
+    // no record: build
+  }
+  for (const f of [path, sshKey, `${sshKey}.pub`, record]) rmSync(f, { force: true });
+  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tvisor-test', '-f', sshKey]);
+  assert.equal(keygen.status, 0, `ssh-keygen: ${keygen.stderr}`);
+  log(`building the Debian ${DEFAULT_SUITE} image ${path} (not cached: this takes 15 to 40 minutes)`);
+  const t0 = Date.now();
+  const status = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, [cliPath, 'image', 'build', '--distro', 'debian', '--output', path, '--ssh-key', `${sshKey}.pub`], { stdio: ['ignore', 'inherit', 'pipe'] });
+    killOnExit(child);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => d.split('\n').filter(Boolean).forEach((l) => log(`build: ${l}`)));
+    child.on('close', done);
+  });
+  const seconds = Math.round((Date.now() - t0) / 1000);
+  assert.equal(status, 0, `tvisor image build --distro debian failed (status ${status}) after ${seconds} s; see the log above`);
+  writeFileSync(record, JSON.stringify({ recipe: want, built: new Date().toISOString(), seconds }));
+  log(`built the Debian image in ${seconds} s`);
+  return { path, sshKey, builtSeconds: seconds };
+}
+
+/**
+ * A guest's serial console with a root shell on it: commands are typed, and each ends with a marker holding
+ * its exit status (the marker as typed differs from the marker printed, so the echo never matches).
+ */
+export class GuestShell {
+  out = '';
+  private seq = 0;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
+  }
+
+  /** Waits until the console output from `from` on matches; fails with the console's end if the VM ends. */
+  async waitFor(re: RegExp, ms: number, from = 0): Promise<RegExpExecArray> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return m;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) assert.fail(`the VM ended (status ${this.child.exitCode}) before ${re}:\n${this.out.slice(-3000)}`);
+      if (Date.now() > end) assert.fail(`no ${re} on the console after ${ms / 1000} s:\n${this.out.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Types `command` and returns what it printed and its status. */
+  async run(command: string, ms = 300_000): Promise<{ status: number; output: string }> {
+    const n = ++this.seq;
+    const from = this.out.length;
+    this.child.stdin!.write(`${command}; echo "@@end-${n}-$?-@@"\n`);
+    const m = await this.waitFor(new RegExp(`@@end-${n}-(\\d+)-@@`), ms, from);
+    const text = this.out.slice(from, from + m.index).replace(/\r/g, '');
+    // drop the echoed command line (the first line)
+    return { status: Number(m[1]), output: text.slice(text.indexOf('\n') + 1) };
+  }
+
+  /** As run, failing unless the status is 0. */
+  async ok(command: string, ms?: number): Promise<string> {
+    const r = await this.run(command, ms);
+    assert.equal(r.status, 0, `'${command}' failed with status ${r.status}:\n${r.output}`);
+    return r.output;
+  }
+}
