@@ -11,8 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { debianImage, GuestShell, type DebianImage } from './lib/debian.js';
+import { api, collectConsole, startDaemon, stopDaemon, typeLine, waitFor } from './lib/daemon.js';
+import { defaultCacheDir } from '../src/images/node/guest.js';
 import { killOnExit } from './lib/children.js';
 import { cliPath, e2fsTool, freePort, hasTool, tempDir } from './lib/toolchain.js';
 
@@ -110,6 +112,36 @@ describe('a Debian system built by tvisor image build --distro debian', { skip }
     const status = new Promise<number | null>((r) => vm.on('close', r));
     vm.stdin!.write('poweroff\n');
     assert.equal(await status, 0);
+  });
+});
+
+describe('the same Debian disk as a daemon VM', { skip }, () => {
+  test('tvisor create --disk takes the kernel and initrd from its /boot; the VM boots to a running system and powers off', async () => {
+    const image = await debianImage();
+    const work = tempDir('tvisor-debian-daemon-');
+    const d = await startDaemon(join(work, 'state'), ['--pcpus', '2', '--allow-dir', work, '--allow-dir', dirname(image.path), '--allow-dir', join(defaultCacheDir(), 'boot')]);
+    try {
+      const created = spawnSync(process.execPath, [
+        cliPath, 'create', 'deb', '--api', d.url, '--disk', `${image.path},overlay=${join(work, 'overlay')}`, '--memory', '1G', '--vcpus', '2', '--nic', 'user',
+      ], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(created.status, 0, created.stderr);
+      assert.match(created.stderr, /booting Linux \S+ from .*'s \/boot\/vmlinux-\S+ and \/boot\/initrd\.img-/);
+      const id = created.stdout.trim();
+      const vm = (await api(d, 'GET', `/v1/vms/${id}`)).json;
+      assert.match(vm.config.kernel, /\/boot\/[0-9a-f]{16}-vmlinux-/);
+      assert.match(vm.config.cmdline, /^console=ttyS0 root=UUID=[0-9a-f-]{36} ro$/);
+      const con = await collectConsole(d, id);
+      assert.equal((await api(d, 'POST', `/v1/vms/${id}/start`)).status, 200);
+      await con.waitFor(/root@debian:~# /, 1_200_000);
+      await typeLine(d, id, 'dmesg -n 1; systemctl is-system-running --wait; echo "state-$(systemctl is-active multi-user.target)-done"');
+      await con.waitFor(/state-active-done/, 600_000);
+      await typeLine(d, id, 'poweroff');
+      await waitFor(d, id, (v) => v.state === 'stopped', 'the VM stopped after poweroff', 600_000);
+      con.close();
+    } finally {
+      await stopDaemon(d);
+      spawnSync('rm', ['-rf', work]);
+    }
   });
 });
 

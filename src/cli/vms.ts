@@ -8,6 +8,8 @@ import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
 import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
 import { appendArgs, DEFAULT_CMDLINE, type DefaultGuestResolver } from './run.js';
+import { bootFromDisk } from './disk-boot.js';
+import { defaultCacheDir } from '../images/index.js';
 
 /** A daemon command: its one-line summary, help text and entry point. */
 export interface ClientCommand {
@@ -114,9 +116,11 @@ async function ps(args: string[]): Promise<number> {
 
 const CREATE_HELP = `Usage: tvisor create [NAME] [options]
 
-Defines a VM on the daemon and prints its id; with --start it also boots it. Without --kernel the default
-Debian guest is used (downloaded into the image cache on first use; the daemon allows that directory by
-default). Paths are sent as absolute paths and must be under the daemon's --allow-dir directories.
+Defines a VM on the daemon and prints its id; with --start it also boots it. Without --kernel, a first
+--disk holding a system with kernels in its /boot (tvisor image build --distro debian) boots the newest
+of them with its initrd (copied into the image cache; a kernel the guest installs later boots once the
+VM is defined again), otherwise the default Debian guest is used (downloaded into the image cache on
+first use; the daemon allows that directory by default). Paths are sent as absolute paths and must be under the daemon's --allow-dir directories.
 
 Options:
   --vcpus N              virtual CPUs, 1 to 8 (default ${LIMITS.vcpus.default}; --cpus is the same)
@@ -203,7 +207,16 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
       if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB, got '${v.memory}'`, 'create');
       body.memory_mib = memory / 2 ** 20;
     }
-    if (v.kernel === undefined) {
+    const diskTexts = (v.disk as string[] | undefined) ?? [];
+    // a first disk with a system on it boots its own kernel, as with tvisor run (disk-boot.ts)
+    const fromDisk = v.kernel === undefined && v.initrd === undefined && diskTexts.length > 0
+      ? await bootFromDisk(diskTexts[0], 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
+      : null;
+    if (fromDisk) {
+      body.kernel = fromDisk.kernel;
+      if (fromDisk.initrd) body.initrd = fromDisk.initrd;
+      if (v.cmdline === undefined) body.cmdline = appendArgs(fromDisk.cmdline, v.append as string | undefined);
+    } else if (v.kernel === undefined) {
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own initramfs)', 'create');
       const g = await resolveDefault((line) => process.stderr.write(`${line}\n`));
       body.kernel = g.kernel;
@@ -213,9 +226,9 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
       if (v.initrd !== undefined) body.initrd = resolve(v.initrd as string);
     }
     // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
-    if (v.cmdline !== undefined || v.append !== undefined) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
+    if (body.cmdline === undefined && (v.cmdline !== undefined || v.append !== undefined)) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
     if (v.firmware !== undefined) body.firmware = resolve(v.firmware as string);
-    const disks: DiskConfig[] = ((v.disk as string[] | undefined) ?? []).map((text) => {
+    const disks: DiskConfig[] = diskTexts.map((text) => {
       const d = parseDiskOption(text, 'create');
       if (d.serial !== undefined) throw new UsageError(`--disk '${text}': serial= is not supported by the daemon (its disks are named <vm>-vdX)`, 'create');
       const out: DiskConfig = { path: resolve(d.path), readonly: d.readOnly ?? false };
