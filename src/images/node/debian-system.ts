@@ -283,7 +283,8 @@ async function runSecondStage(runVm: VmRunner, vm: BuildVm, consoleLog: string, 
     if (tail.length > 12) tail.shift();
     if (line.startsWith(AUTORUN_EXIT_PREFIX)) exitLine = line;
     else if (line.startsWith(LOG_PREFIX)) log(line.slice(LOG_PREFIX.length));
-    else if (/^I: (?!Unpacking|Configuring|Extracting)/.test(line)) log(`debootstrap: ${line.slice(3)}`);
+    // debootstrap's phases ("I: Unpacking the base system..."), not its line per package ("I: Unpacking dpkg...")
+    else if (line.startsWith('I: ') && !/^I: (Unpacking|Configuring|Extracting|Retrieving|Validating) \S+$/.test(line)) log(`debootstrap: ${line.slice(3)}`);
   };
   const result = await runVm(vm, (text) => {
     file.write(text);
