@@ -84,7 +84,7 @@ async function measure(who: string, child: ChildProcess): Promise<Figures> {
   try {
     await sh.waitFor(/root@debian:~# /, 1_800_000);
     const toShell = (performance.now() - start) / 1000;
-    await sh.ok('dmesg -n 1');
+    await sh.ok('stty cols 1000; dmesg -n 1');
     await sh.run('systemctl is-system-running --wait', 900_000);
     const startup = parseStartup(await sh.ok('systemd-analyze'));
     const aptUpdate = await timed(sh, 'apt-get update -q');

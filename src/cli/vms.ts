@@ -120,7 +120,8 @@ Defines a VM on the daemon and prints its id; with --start it also boots it. Wit
 --disk holding a system with kernels in its /boot (tvisor image build --distro debian) boots the newest
 of them with its initrd (copied into the image cache; a kernel the guest installs later boots once the
 VM is defined again), otherwise the default Debian guest is used (downloaded into the image cache on
-first use; the daemon allows that directory by default). Paths are sent as absolute paths and must be under the daemon's --allow-dir directories.
+first use; the daemon allows that directory by default). Paths are sent as absolute paths and must be
+under the daemon's --allow-dir directories.
 
 Options:
   --vcpus N              virtual CPUs, 1 to 8 (default ${LIMITS.vcpus.default}; --cpus is the same)

@@ -31,6 +31,12 @@ function recipe(): string {
 
 /** The cached image, built first when missing or made by another recipe (minutes: see the log). */
 export async function debianImage(log: (line: string) => void = (l) => process.stderr.write(`# ${l}\n`)): Promise<DebianImage> {
+  // an image made elsewhere (and its key), to try the tests without a build: TVISOR_TEST_DEBIAN=IMAGE:KEY
+  const given = process.env.TVISOR_TEST_DEBIAN?.split(':');
+  if (given?.length === 2) {
+    log(`using the Debian image ${given[0]} (TVISOR_TEST_DEBIAN)`);
+    return { path: given[0], sshKey: given[1] };
+  }
   const dir = join(defaultCacheDir(), 'test');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `debian-${DEFAULT_SUITE}.img`);
@@ -64,6 +70,11 @@ export async function debianImage(log: (line: string) => void = (l) => process.s
   return { path, sshKey, builtSeconds: seconds };
 }
 
+/** Console text without carriage returns and terminal controls (bash's bracketed paste, ip's colours). */
+export function stripTerminal(text: string): string {
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g, '');
+}
+
 /**
  * A guest's serial console with a root shell on it: commands are typed, and each ends with a marker holding
  * its exit status (the marker as typed differs from the marker printed, so the echo never matches).
@@ -92,9 +103,10 @@ export class GuestShell {
   async run(command: string, ms = 300_000): Promise<{ status: number; output: string }> {
     const n = ++this.seq;
     const from = this.out.length;
-    this.child.stdin!.write(`${command}; echo "@@end-${n}-$?-@@"\n`);
+    // after a background job (`cmd &`) the marker follows without `;`, which bash would refuse there
+    this.child.stdin!.write(`${command}${/&\s*$/.test(command) ? ' ' : '; '}echo "@@end-${n}-$?-@@"\n`);
     const m = await this.waitFor(new RegExp(`@@end-${n}-(\\d+)-@@`), ms, from);
-    const text = this.out.slice(from, from + m.index).replace(/\r/g, '');
+    const text = stripTerminal(this.out.slice(from, from + m.index));
     // drop the echoed command line (the first line)
     return { status: Number(m[1]), output: text.slice(text.indexOf('\n') + 1) };
   }

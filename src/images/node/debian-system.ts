@@ -25,7 +25,7 @@ import { checkOutput, defaultToolDirs, findTool, publishOutput, run } from './to
 /** What every image holds besides Debian's required packages and apt (debootstrap's minbase). */
 export const DEBIAN_BASE_PACKAGES = [
   'systemd-sysv', 'udev', 'dbus', 'linux-image-riscv64', 'initramfs-tools', 'openssh-server', 'systemd-resolved',
-  'iproute2', 'netbase', 'procps', 'iputils-ping',
+  'iproute2', 'netbase', 'procps', 'iputils-ping', 'e2fsprogs', 'ca-certificates', 'less', 'zstd',
 ];
 
 export const DEFAULT_DEBIAN_OUTPUT = 'debian.img';
@@ -109,7 +109,7 @@ export async function buildDebianSystem(opts: SystemOptions): Promise<SystemImag
   const consoleLog = `${output}.build.log`;
   try {
     const t0 = performance.now();
-    const packages = [...DEBIAN_BASE_PACKAGES, ...(mirror.startsWith('https:') ? ['ca-certificates'] : []), ...(opts.packages ?? [])];
+    const packages = [...DEBIAN_BASE_PACKAGES, ...(opts.packages ?? [])];
     log(`debootstrap's first stage: Debian ${suite} ${GUEST_ARCH} from ${mirror} (packages cached in ${join(cache, 'debootstrap')})`);
     await mkdir(join(cache, 'debootstrap'), { recursive: true });
     await firstStage(tools, { suite, mirror, keyring, staging, packages, cacheDir: join(cache, 'debootstrap'), fakerootState: join(work, 'fakeroot') }, log);
