@@ -68,6 +68,8 @@ export interface BenchSpec {
   runs?: number;
   /** Extra boolean flags: name -> help line. */
   extraFlags?: Record<string, string>;
+  /** Default for --jit (default DEFAULT_JIT_LIST). */
+  jit?: readonly JitMode[];
 }
 
 export const DEFAULT_JIT_LIST: readonly JitMode[] = ['off', 'on'];
@@ -79,7 +81,7 @@ function helpText(spec: BenchSpec): string {
 ${spec.about}
 
 Options:
-  --jit MODES       tvisor's JIT modes to run, comma-separated from ${JIT_MODES.join(', ')} (default ${DEFAULT_JIT_LIST.join(',')});
+  --jit MODES       tvisor's JIT modes to run, comma-separated from ${JIT_MODES.join(', ')} (default ${(spec.jit ?? DEFAULT_JIT_LIST).join(',')});
                     each tvisor run gets its mode through TVISOR_JIT or the machine's jit field
   --no-qemu         skip qemu-system-riscv64 (no ratios then)
   --runs N          runs per emulator, the best one shown (default ${spec.runs ?? 1})
@@ -122,7 +124,7 @@ export function parseBenchOptions(spec: BenchSpec, argv = process.argv.slice(2))
     process.stdout.write(helpText(spec));
     process.exit(0);
   }
-  let jit: JitMode[] = [...DEFAULT_JIT_LIST];
+  let jit: JitMode[] = [...(spec.jit ?? DEFAULT_JIT_LIST)];
   if (typeof values.jit === 'string') {
     try {
       jit = parseJitList(values.jit);
