@@ -75,7 +75,7 @@ describe('a Debian system built by tvisor image build --distro debian', { skip }
     assert.match(await sh.ok('ip -4 -o addr show scope global'), /inet \d+\.\d+\.\d+\.\d+\/\d+ /);
     // the route networkd set from the lease (passt's leases do not expire, so the address is not marked dynamic)
     assert.match(await sh.ok('ip -4 route show default'), /^default via \d+\.\d+\.\d+\.\d+ dev \S+ proto dhcp/m, 'no default route from DHCP');
-    assert.match(await sh.ok('journalctl -b --no-pager -q -u systemd-networkd'), /DHCPv4 address \d+\.\d+\.\d+\.\d+\/\d+, gateway \d+\.\d+\.\d+\.\d+ acquired/);
+    assert.match(await sh.ok('journalctl -b --no-pager -q -u systemd-networkd'), /DHCPv4 address \d+\.\d+\.\d+\.\d+\/\d+/);
     const gw = (await sh.ok("ip route show default | awk '{print $3; exit}'")).trim();
     assert.match(gw, /^\d+\.\d+\.\d+\.\d+$/);
     // bash's /dev/tcp: the image has no HTTP client of its own but apt's
