@@ -50,7 +50,7 @@ build --distro debian
        nearly all of it the second stage (dpkg, maintainer scripts and two initrds made under
        emulation). The console logs root in without a password; SSH takes only the key of
        --ssh-key. Boot it with
-         tvisor run --disk PATH --net user,hostfwd=tcp::2222-:22
+         tvisor run --disk PATH --memory 1G --vcpus 2 --net user,hostfwd=tcp::2222-:22
        (the kernel and initrd come from the disk's /boot). Without root, fakeroot is needed.
 rm     Removes guests (by the name 'image ls' shows) and packages (by file name) from the
        cache; --all empties it. A guest that a VM of the daemon (--api) boots from is
@@ -286,7 +286,7 @@ async function buildDebian(values: Values, cacheDir: string | undefined): Promis
       `size       ${formatBytes(image.size)}, ext4 labelled debian-root, UUID ${image.uuid}\n` +
       `system     Debian ${image.suite} riscv64${image.packages.length ? ` with ${image.packages.join(', ')}` : ''}\n` +
       `took       ${Math.round(image.seconds.firstStage)} s on the host, ${Math.round(image.seconds.secondStage)} s in the guest\n` +
-      `boot with  tvisor run --disk ${image.path} --net user,hostfwd=tcp::2222-:22\n`,
+      `boot with  tvisor run --disk ${image.path} --memory 1G --vcpus 2 --net user,hostfwd=tcp::2222-:22\n`,
   );
   return 0;
 }
