@@ -357,6 +357,13 @@ Type=ether
 DHCP=yes
 EOF
 systemctl enable systemd-networkd.service systemd-resolved.service
+# udev's first pass over the devices can take minutes on a loaded host under emulation: systemd's default 90 s
+# wait for a device (dev-ttyS0.device, before the console's getty) would give up and leave no login
+mkdir -p /etc/systemd/system.conf.d
+cat > /etc/systemd/system.conf.d/tvisor-device-timeout.conf <<'EOF'
+[Manager]
+DefaultDeviceTimeoutSec=15min
+EOF
 # the console (ttyS0, or hvc0 with tvisor run --console virtio) logs root in without a password: the console
 # is only ever the VM owner's terminal. SSH takes keys only.
 mkdir -p /etc/systemd/system/serial-getty@.service.d
