@@ -6,12 +6,12 @@
 // guest to a server of this process (bash's /dev/tcp into the NAT's address of the host); and, from the host,
 // the time from start to the console's root shell.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findDiskBoot, diskBootCmdline } from '../src/images/boot-disk.js';
-import { cacheDiskBoot } from '../src/images/node/disk-boot.js';
+import { bootFromDisk } from '../src/cli/disk-boot.js';
+import { defaultCacheDir } from '../src/images/node/guest.js';
 import { debianImage, GuestShell } from '../tests/lib/debian.js';
 import { cliPath } from '../tests/lib/toolchain.js';
 import { QEMU, fail, parseBenchOptions, printTable, qemuAvailable, secs, timesQemu } from './lib.js';
@@ -117,19 +117,11 @@ async function main(): Promise<void> {
   const image = await debianImage((l) => console.log(l));
   const work = mkdtempSync(join(tmpdir(), 'tvisor-bench-debian-'));
   try {
-    const fd = openSync(image.path, 'r');
-    const size = fstatSync(fd).size;
-    const boot = await findDiskBoot({
-      size,
-      read: (o, n) => {
-        const out = new Uint8Array(Math.max(0, Math.min(n, size - o)));
-        return out.subarray(0, readSync(fd, out, 0, out.length, o));
-      },
-    }, image.path).finally(() => closeSync(fd));
-    if (!boot) fail(`${image.path} has no /boot`);
-    const files = await cacheDiskBoot(boot);
-    const cmdline = diskBootCmdline(boot, 'ttyS0');
-    console.log(`${cpus().length} host CPUs (${cpus()[0]?.model}), load ${loadavg()[0].toFixed(1)}; guest ${MEMORY_MIB} MiB, ${VCPUS} vCPUs; Linux ${boot.version}`);
+    // the disk's own kernel and initrd, found as tvisor run finds them (cli/disk-boot.ts), for QEMU's -kernel
+    const files = await bootFromDisk(image.path, 'ttyS0', defaultCacheDir(), (l) => console.log(l));
+    if (!files) fail(`${image.path} has no /boot`);
+    const cmdline = files.cmdline;
+    console.log(`${cpus().length} host CPUs (${cpus()[0]?.model}), load ${loadavg()[0].toFixed(1)}; guest ${MEMORY_MIB} MiB, ${VCPUS} vCPUs; Linux ${files.kernel.replace(/^.*vmlinux-/, '')}`);
     const results: [string, Figures][] = [];
     for (const mode of opts.jit) {
       for (let run = 0; run < opts.runs; run++) {
