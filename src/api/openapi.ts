@@ -70,6 +70,7 @@ const schemas = {
         type: 'array',
         maxItems: LIMITS.forwards.maxItems,
         description: 'With mode user only: host ports forwarded into the guest (QEMU\'s hostfwd); a protocol, address and port at most once.',
+        'x-unique-by': ['proto', 'host_addr', 'host_port'],
         items: {
           type: 'object',
           additionalProperties: false,

@@ -8,11 +8,18 @@ export interface ApiDocument {
   components: Record<string, Record<string, unknown>>;
 }
 
+/**
+ * An OpenAPI extension keyword of arrays of objects: no two items may agree on all of the named properties (a
+ * property's schema default standing in where an item leaves it out). JSON Schema's uniqueItems compares whole
+ * items only, and two forwards of one host port to different guest ports must be refused too.
+ */
+export const UNIQUE_BY = 'x-unique-by';
+
 /** Keywords that only describe; everything else must be understood below, or the validator refuses the schema. */
 const ANNOTATIONS = new Set(['description', 'default', 'title']);
 const KNOWN = new Set([
   '$ref', 'type', 'properties', 'required', 'additionalProperties', 'minimum', 'maximum', 'pattern', 'items', 'enum', 'const',
-  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas', 'anyOf',
+  'not', 'minLength', 'maxLength', 'maxItems', 'minProperties', 'dependentSchemas', 'anyOf', UNIQUE_BY,
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -75,6 +82,10 @@ export function validateSchema(doc: unknown, s: Schema, v: unknown, at = '$'): s
         if (e) return e;
       }
     }
+    if (Array.isArray(s[UNIQUE_BY])) {
+      const e = uniqueBy(doc, s, v, at);
+      if (e) return e;
+    }
   }
   if (isObject(v)) {
     const props = (s.properties ?? {}) as Record<string, Schema>;
@@ -93,6 +104,20 @@ export function validateSchema(doc: unknown, s: Schema, v: unknown, at = '$'): s
         if (e) return e;
       }
     }
+  }
+  return null;
+}
+
+function uniqueBy(doc: unknown, s: Schema, v: unknown[], at: string): string | null {
+  let items = s.items as Schema | undefined;
+  if (typeof items?.$ref === 'string') items = schemaPointer(doc, items.$ref) as Schema;
+  const props = (items?.properties ?? {}) as Record<string, Schema>;
+  const seen = new Set<string>();
+  for (let i = 0; i < v.length; i++) {
+    const item = v[i] as Record<string, unknown>;
+    const key = JSON.stringify((s[UNIQUE_BY] as string[]).map((k) => (Object.hasOwn(item, k) ? item[k] : props[k]?.default)));
+    if (seen.has(key)) return `${at}[${i}]: repeats an earlier item's ${(s[UNIQUE_BY] as string[]).join(', ')}`;
+    seen.add(key);
   }
   return null;
 }
