@@ -55,5 +55,6 @@ export function jitStatsLine(instructions: number, harts: readonly { jit: { stat
   return `tvisor: jit ran ${share.toFixed(1)}% of instructions in ${runs} calls (${(sum((s) => s.retired) / Math.max(runs, 1)).toFixed(1)} per call, ` +
     `${sum((s) => s.entered)} from JavaScript); ${sum((s) => s.translations)} translations ` +
     `(${(sum((s) => s.bytes) / 2 ** 20).toFixed(1)} MiB of wasm), ${sum((s) => s.ms).toFixed(0)} ms translating, ` +
-    `longest ${Math.max(...all.map((s) => s.maxMs)).toFixed(1)} ms\n`;
+    `longest ${Math.max(...all.map((s) => s.maxMs)).toFixed(1)} ms; dropped ${sum((s) => s.written)} written and ${sum((s) => s.uncached)} uncached, ${sum((s) => s.givenUp)} pages given up, ` +
+    `${sum((s) => s.noSlot)} hot pages without a slot\n`;
 }

@@ -63,6 +63,14 @@ export interface JitStats {
   entered: number;
   /** Instructions retired in translated code. */
   retired: number;
+  /** Translations dropped because their page was written. */
+  written: number;
+  /** Translations dropped because their page left the code cache (evicted, trimmed, written all over). */
+  uncached: number;
+  /** Pages translated MAX_TRANSLATIONS times, left to the interpreter from then on. */
+  givenUp: number;
+  /** Hot pages left to the interpreter because every table slot held a translation. */
+  noSlot: number;
 }
 
 export class Jit {
@@ -107,7 +115,7 @@ export class Jit {
   status: Exit = Exit.NORMAL;
   /** A translation was dropped (its page written) since this was last cleared. */
   dropped = false;
-  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0 };
+  readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0, written: 0, uncached: 0, givenUp: 0, noSlot: 0 };
 
   constructor(private readonly ram: GuestRam, private readonly code: CodeCache, private readonly area: number, mode: JitMode, private readonly hart: HartPaths, private readonly now: () => number = () => 0) {
     const pages = ram.size >>> 12;
@@ -163,8 +171,12 @@ export class Jit {
     this.xSlot.fill(0);
     const sfence = (lo: number, hi: number, all: number) => (hart.sfence(lo, hi, all !== 0) ? 1 : 0);
     this.imports = { env: { memory: ram.memory, load, store, atomic, sfence } };
-    code.listen((page, dropped) => { if (dropped) this.drop(page); });
-    code.listenWrites((page) => this.drop(page));
+    code.listen((page, dropped) => {
+      if (dropped && this.drop(page)) this.stats.uncached++;
+    });
+    code.listenWrites((page) => {
+      if (this.drop(page)) this.stats.written++;
+    });
     code.listenKeep((page) => this.keep(page));
   }
 
@@ -261,14 +273,24 @@ export class Jit {
     const done = this.translations[page];
     // a page translated before needs more and more work done outside its blocks before it is translated again
     const need = done === 0 ? this.hot : Math.max(this.hot, RETRANSLATE) << Math.min(done - 1, BACKOFF);
-    if (this.heat[page] < need || done >= MAX_TRANSLATIONS) return false;
+    if (this.heat[page] < need) return false;
+    if (done >= MAX_TRANSLATIONS) {
+      if (done === MAX_TRANSLATIONS) {
+        this.stats.givenUp++;
+        this.translations[page]++;
+      }
+      return false;
+    }
     this.translate(page, offsetsOf(r));
     return (this.entries[page]?.[off >>> 1] ?? 0) !== 0;
   }
 
   private translate(page: number, roots: number[]): void {
     // as many translations alive as the area has room for: the page stays with the interpreter
-    if (this.slotOf[page] < 0 && this.freeSlots.length === 0 && this.table.length >= JIT_SLOTS) return;
+    if (this.slotOf[page] < 0 && this.freeSlots.length === 0 && this.table.length >= JIT_SLOTS) {
+      this.stats.noSlot++;
+      return;
+    }
     const t0 = this.now();
     const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.hart.localFenceI() });
     this.heat[page] = 0;
@@ -300,10 +322,11 @@ export class Jit {
     if (ms > s.maxMs) s.maxMs = ms;
   }
 
-  /** Forgets the translation of a RAM page (written, or no longer cached); its entry points are kept. */
-  drop(page: number): void {
+  /** Forgets the translation of a RAM page (written, or no longer cached); its entry points are kept. True when
+   *  there was one. */
+  drop(page: number): boolean {
     const slot = this.slotOf[page];
-    if (slot < 0) return;
+    if (slot < 0) return false;
     // the trampoline must never call the slot again for this page (it may soon hold another)
     for (let x = 0; x < TLB_ENTRIES; x++) if (this.xSlot[x] === slot + 1) this.xSlot[x] = 0;
     this.table.set(slot, null);
@@ -312,6 +335,7 @@ export class Jit {
     this.entries[page] = undefined;
     this.stats.live--;
     this.dropped = true;
+    return true;
   }
 }
 

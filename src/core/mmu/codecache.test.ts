@@ -7,7 +7,7 @@ import { GuestRam } from '../machine/memory.js';
 import { Bus } from '../devices/bus.js';
 import { Clint, Timebase } from '../devices/clint.js';
 import { Hart } from '../cpu/hart.js';
-import { CodeCache, DECODE_SLOTS } from './codecache.js';
+import { CodeCache, DECODE_SLOTS, defaultMaxPages } from './codecache.js';
 
 const BASE = 0x8000_0000;
 
@@ -95,4 +95,11 @@ test('a hart running code on six pages through a two-page cache computes the sam
   assert.equal(h.x[22], 0);
   assert.ok(code.size <= 2);
   assert.ok(code.evictions >= 50, `pages were evicted and decoded again (${code.evictions} evictions)`);
+});
+
+test('the default bound grows with guest RAM: 512 pages for small guests, 2048 for 1 GiB, at most 4096', () => {
+  assert.equal(defaultMaxPages(128 * 2 ** 20), 512);
+  assert.equal(defaultMaxPages(256 * 2 ** 20), 512);
+  assert.equal(defaultMaxPages(2 ** 30), 2048);
+  assert.equal(defaultMaxPages(16 * 2 ** 30), 4096);
 });
