@@ -296,7 +296,7 @@ const runBuildVm: VmRunner = (vm, onConsole) => new Promise((done, fail) => {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const args = [
     main, 'run', '--kernel', vm.kernel, '--initrd', vm.initrd, '--cmdline', vm.cmdline, '--disk', vm.disk,
-    '--memory', `${vm.memory / 2 ** 20}M`, '--vcpus', String(vm.vcpus),
+    '--memory', `${vm.memory / 2 ** 20}M`, '--vcpus', String(vm.vcpus), '--stats',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

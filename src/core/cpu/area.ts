@@ -4,7 +4,7 @@
 import { STATE_SLOTS } from './state.js';
 
 /** Bytes per hart area (a multiple of 4 KiB so areas never share a page with RAM or each other). */
-export const HART_AREA_BYTES = 16384;
+export const HART_AREA_BYTES = 20480;
 /** Alignment of the first area (one wasm page): RAM ends where the areas begin. */
 export const AREA_ALIGN = 65536;
 
@@ -15,8 +15,12 @@ export const TLB_MASK = TLB_ENTRIES - 1;
 /** Bytes of each TLB array (tag, tag's high word, RAM offset). */
 export const TLB_ARRAY = TLB_ENTRIES * 4;
 
-/** Table slots for translated pages per hart: the most translations alive at once. */
-export const JIT_SLOTS = 1024;
+/**
+ * Table slots for translated pages per hart: the most translations alive at once. As many as the largest code
+ * cache has pages (mmu/codecache.ts defaultMaxPages), since a translation lives while its page is cached: with
+ * fewer, a long-running guest filled them and its new hot code stayed with the interpreter.
+ */
+export const JIT_SLOTS = 4096;
 
 /** Byte offsets inside a hart area. */
 export const enum AREA {
@@ -42,7 +46,7 @@ export const enum AREA {
   /** One byte per JIT table slot, set when translated code runs there without going through JavaScript. */
   JIT_USED = X_SLOT_OFF + TLB_ARRAY,
   /** The virtual address (i64) of the page whose translation runs now. */
-  JIT_PAGE = JIT_USED + 1024, // JIT_SLOTS
+  JIT_PAGE = JIT_USED + 4096, // JIT_SLOTS
   /** Calls from one translation to the next without going through JavaScript (i32, wraps). */
   JIT_HOPS = JIT_PAGE + 8,
   END = JIT_HOPS + 8,

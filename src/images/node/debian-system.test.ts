@@ -27,8 +27,10 @@ describe('image build --distro debian, on the host', { skip }, () => {
 echo "$@" > ${argsFile}
 if [ -n "$FAKE_DEBOOTSTRAP_FAIL" ]; then echo "I: Retrieving InRelease"; echo "E: Couldn't find these debs: nosuchpkg" >&2; exit 1; fi
 for a; do suite="$target"; target="$mirror"; mirror="$a"; done
-mkdir -p "$target/etc/dpkg/dpkg.cfg.d" "$target/debootstrap" "$target/boot"
+mkdir -p "$target/etc/dpkg/dpkg.cfg.d" "$target/debootstrap" "$target/boot" "$target/var/lib/apt/lists"
 echo "second stage here" > "$target/debootstrap/debootstrap"
+printf 'libc6 /var/cache/apt/archives/libc6_2.41-12_riscv64.deb\ndpkg /var/cache/apt/archives/dpkg_1.22_riscv64.deb\n' > "$target/debootstrap/debpaths"
+printf 'Package: emacs\nDepends: libc6\n\nPackage: libc6\nVersion: 2.41-12\n\nPackage: libc6-dev\nDepends: libc6\n\nPackage: dpkg\nPre-Depends: libc6\nDescription: x\n more\n\n' > "$target/var/lib/apt/lists/deb.example_debian_dists_trixie_main_binary-riscv64_Packages"
 echo "I: Retrieving libc6 2.41-12"; echo "I: Validating libc6 2.41-12"; echo "I: Retrieving dpkg 1.22"; echo "I: Validating dpkg 1.22"
 echo "I: Extracting libc6..."; echo "I: Extracting dpkg..."
 `, { mode: 0o755 });
@@ -85,6 +87,12 @@ echo "I: Extracting libc6..."; echo "I: Extracting dpkg..."
     assert.match(setup, /echo box > \/etc\/hostname/);
     assert.match(setup, /ssh-ed25519 AAAAC3Nza test/);
     assert.equal(new TextDecoder().decode(fs.readFile('/etc/dpkg/dpkg.cfg.d/tvisor-build-unsafe-io')), 'force-unsafe-io\n');
+    // the second stage sees the index of the packages it installs; the whole index waits for the setup
+    const index = 'deb.example_debian_dists_trixie_main_binary-riscv64_Packages';
+    assert.equal(new TextDecoder().decode(fs.readFile(`/var/lib/apt/lists/${index}`)), 'Package: libc6\nVersion: 2.41-12\n\nPackage: dpkg\nPre-Depends: libc6\nDescription: x\n more\n\n');
+    assert.match(new TextDecoder().decode(fs.readFile(`/var/lib/apt/tvisor-full-lists/${index}`)), /^Package: emacs\n[^]*Package: libc6-dev\n/);
+    assert.match(setup, /mv \/var\/lib\/apt\/tvisor-full-lists\/\* \/var\/lib\/apt\/lists\//);
+    assert.ok(lines.some((l) => /package index: 2 of the archive's packages/.test(l)), lines.join('\n'));
     // the second stage's initrd is the build guest's with the script appended
     assert.equal(existsSync(booted!.initrd), false, 'the build files are removed afterwards');
     assert.deepEqual(lines.filter((l) => l.startsWith('debootstrap: ')), [
