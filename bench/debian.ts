@@ -33,7 +33,19 @@ interface Figures {
   aptInstall: number;
   /** MiB/s guest → host. */
   tcp: number;
+  /** Seconds of work an image build does (dpkg's and debootstrap's kind): a perl scan of the archive's package
+   *  index, 300 fork+exec of /bin/true, and update-initramfs (find, cp, depmod, cpio, zstd). */
+  perl: number;
+  forks: number;
+  initramfs: number;
 }
+
+/** The build-like steps: [label, command]. */
+const WORK = [
+  ['perl scan', "perl -ne '$n++ if /^Package: /; END { print \"$n\\n\" }' /var/lib/apt/lists/*_Packages"],
+  ['300 fork+exec', 'for i in $(seq 300); do /bin/true; done'],
+  ['update-initramfs', 'update-initramfs -u'],
+] as const;
 
 /** A server that counts the bytes of each connection; resolves each count when its sender closes. */
 async function sink(): Promise<{ port: number; next(): Promise<number>; close(): void }> {
@@ -95,11 +107,12 @@ async function measure(who: string, child: ChildProcess): Promise<Figures> {
     const seconds = await timed(sh, `head -c ${TCP_MIB}M /dev/zero > /dev/tcp/${gw}/${tcp.port}`);
     const bytes = await received;
     if (bytes !== TCP_MIB * 2 ** 20) fail(`${who}: the host received ${bytes} bytes of ${TCP_MIB} MiB`);
+    const [perl, forks, initramfs] = [await timed(sh, WORK[0][1]), await timed(sh, WORK[1][1]), await timed(sh, WORK[2][1])];
     const status = new Promise<number | null>((r) => child.on('close', r));
     child.stdin!.write('poweroff\n');
     const code = await status;
     if (code !== 0) fail(`${who}: ended with status ${code} after poweroff`);
-    return { toShell, ...startup, aptUpdate, aptInstall, tcp: TCP_MIB / seconds };
+    return { toShell, ...startup, aptUpdate, aptInstall, tcp: TCP_MIB / seconds, perl, forks, initramfs };
   } finally {
     tcp.close();
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -112,7 +125,8 @@ async function main(): Promise<void> {
     // the interpreter alone would take most of an hour to boot the system
     jit: ['on'],
     about: 'A Debian system (tvisor image build --distro debian) under tvisor and qemu-system-riscv64: time to the shell,\n' +
-      `systemd-analyze, apt-get update and install of '${PACKAGE}', TCP throughput guest to host through user-mode networking.`,
+      `systemd-analyze, apt-get update and install of '${PACKAGE}', TCP throughput guest to host through user-mode networking;\n` +
+      'then an image build\'s kind of work: a perl scan of the package index, 300 fork+exec, update-initramfs.',
   });
   const image = await debianImage((l) => console.log(l));
   const work = mkdtempSync(join(tmpdir(), 'tvisor-bench-debian-'));
@@ -160,6 +174,13 @@ async function main(): Promise<void> {
       }
     }
     printTable(rows);
+    console.log('');
+    const steps = [['', ...WORK.map(([label]) => label)]];
+    for (const [label, f] of best) {
+      steps.push([label, secs(f.perl), secs(f.forks), secs(f.initramfs)]);
+      if (qemu && f !== qemu) steps.push(['  x QEMU', timesQemu(f.perl, qemu.perl), timesQemu(f.forks, qemu.forks), timesQemu(f.initramfs, qemu.initramfs)]);
+    }
+    printTable(steps);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
