@@ -227,8 +227,9 @@ export async function trimPackageIndex(staging: string, log: (line: string) => v
     const full = await readFile(join(lists, f), 'utf8');
     const kept = full.split(/\n\n+/).filter((stanza) => wanted.has(/^Package: *(\S+)/m.exec(stanza)?.[1] ?? ''));
     await rename(join(lists, f), join(staging, FULL_LISTS, f));
-    await writeFile(join(lists, f), kept.map((st) => `${st.trimEnd()}\n\n`).join(''));
-    log(`the second stage's package index: ${kept.length} of the archive's packages (${formatBytes(full.length)} → ${formatBytes(kept.reduce((n, st) => n + st.length + 2, 0))})`);
+    const trimmed = kept.map((st) => `${st.trimEnd()}\n\n`).join('');
+    await writeFile(join(lists, f), trimmed);
+    log(`the second stage's package index: ${kept.length} of the archive's packages (${formatBytes(Buffer.byteLength(full))} → ${formatBytes(Buffer.byteLength(trimmed))})`);
   }
 }
 
