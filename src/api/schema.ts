@@ -13,7 +13,7 @@ export interface ApiDocument {
  * property's schema default standing in where an item leaves it out). JSON Schema's uniqueItems compares whole
  * items only, and two forwards of one host port to different guest ports must be refused too.
  */
-export const UNIQUE_BY = 'x-unique-by';
+const UNIQUE_BY = 'x-unique-by';
 
 /** Keywords that only describe; everything else must be understood below, or the validator refuses the schema. */
 const ANNOTATIONS = new Set(['description', 'default', 'title']);

@@ -16,9 +16,9 @@ export const TLB_MASK = TLB_ENTRIES - 1;
 export const TLB_ARRAY = TLB_ENTRIES * 4;
 
 /**
- * Table slots for translated pages per hart: the most translations alive at once. As many as the largest code
- * cache has pages (mmu/codecache.ts defaultMaxPages), since a translation lives while its page is cached: with
- * fewer, a long-running guest filled them and its new hot code stayed with the interpreter.
+ * Table slots for translated pages per hart: the most translations alive at once, and the bound of the code
+ * cache (mmu/codecache.ts defaultMaxPages), since a translation lives while its page is cached: with fewer slots
+ * than cached pages, a long-running guest filled them and its new hot code stayed with the interpreter.
  */
 export const JIT_SLOTS = 4096;
 

@@ -273,14 +273,7 @@ export class Jit {
     const done = this.translations[page];
     // a page translated before needs more and more work done outside its blocks before it is translated again
     const need = done === 0 ? this.hot : Math.max(this.hot, RETRANSLATE) << Math.min(done - 1, BACKOFF);
-    if (this.heat[page] < need) return false;
-    if (done >= MAX_TRANSLATIONS) {
-      if (done === MAX_TRANSLATIONS) {
-        this.stats.givenUp++;
-        this.translations[page]++;
-      }
-      return false;
-    }
+    if (this.heat[page] < need || done >= MAX_TRANSLATIONS) return false;
     this.translate(page, offsetsOf(r));
     return (this.entries[page]?.[off >>> 1] ?? 0) !== 0;
   }
@@ -294,7 +287,7 @@ export class Jit {
     const t0 = this.now();
     const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.hart.localFenceI() });
     this.heat[page] = 0;
-    this.translations[page]++;
+    if (++this.translations[page] === MAX_TRANSLATIONS) this.stats.givenUp++;
     if (t === null) return;
     let slot = this.slotOf[page];
     if (slot < 0) {

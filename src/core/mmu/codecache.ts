@@ -6,6 +6,7 @@
 // at any time is far smaller, and an idle guest needs a few dozen; without a bound every VM would keep
 // ~22 MiB of decoded pages it no longer runs.
 import type { GuestRam } from '../machine/memory.js';
+import { JIT_SLOTS } from '../cpu/area.js';
 
 /** Int32 slots per page: 2048 halfword positions × 2. */
 export const DECODE_SLOTS = 4096;
@@ -20,7 +21,8 @@ const DROP_AFTER = 256;
  * took 76 s instead of 125 s, a perl scan 4.4 s instead of 5.6 s; the interpreter's share fell to 3.4%).
  */
 export function defaultMaxPages(ramBytes: number): number {
-  return Math.min(4096, Math.max(512, Math.floor(ramBytes / 4096 / 128)));
+  // at most one page per JIT table slot: every cached page can keep a translation
+  return Math.min(JIT_SLOTS, Math.max(512, Math.floor(ramBytes / 4096 / 128)));
 }
 
 export class CodeCache {
