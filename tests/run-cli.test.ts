@@ -126,6 +126,9 @@ test('unparsable or out-of-range options', () => {
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--cpus', 'two'], /--vcpus must be a whole number/);
   assertBadInput(['--frobnicate'], /unknown option '--frobnicate'/);
   assertBadInput(['--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
+  assertBadInput(['--firmware', 'none'], /--firmware none starts the --kernel file in M-mode: give --kernel/);
+  assertBadInput(['--firmware', 'none', '--kernel', join(dir, 'empty')], /empty/);
+  assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--firmware', join(dir, 'empty')], /firmware file is empty/);
 });
 
 test('the default guest: --append adds to its command line, --cmdline replaces it, 256 MiB by default', async () => {

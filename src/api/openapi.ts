@@ -97,7 +97,7 @@ const schemas = {
       kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel.' },
       initrd: ref('FilePath'),
       cmdline: { type: 'string', maxLength: LIMITS.cmdlineLength, pattern: CMDLINE_PATTERN, description: 'Kernel command line; absent means the daemon\'s default.' },
-      firmware: { ...ref('FilePath'), description: 'M-mode firmware (e.g. OpenSBI fw_dynamic); absent means the hypervisor provides SBI.' },
+      firmware: { anyOf: [ref('FilePath'), { enum: ['none'] }], description: 'M-mode firmware: a raw binary run from the start of RAM (e.g. OpenSBI fw_dynamic.bin) or an ELF loaded where it is linked; absent means the hypervisor provides SBI. "none" (not a path): no firmware, every hart starts the kernel itself in M-mode (QEMU\'s -bios none), e.g. xv6.' },
       disks: { type: 'array', maxItems: LIMITS.disks.maxItems, items: ref('Disk'), default: [] },
       nics: { type: 'array', maxItems: LIMITS.nics.maxItems, items: ref('Nic'), default: [] },
       weight: int(LIMITS.weight, 'Credit-scheduler share relative to other VMs.', LIMITS.weight.default),

@@ -8,7 +8,7 @@ import { InputError, parseCommandLine, parseSize, UsageError } from './args.js';
 import { createConsoleSink, terminalParams } from './console.js';
 import { defaultCacheDir, ensureDefaultGuest, ImageError } from '../images/index.js';
 import { describeRunDevices, openRunDevices } from './devices.js';
-import type { MachineDescription } from '../hypervisor/machine.js';
+import { NO_FIRMWARE, type MachineDescription } from '../hypervisor/machine.js';
 import { checkSnapshotFiles, readSnapshot, writeSnapshot } from '../host/node/snapshot-file.js';
 import { restoreRam, type SnapshotContents } from '../core/snapshot/file.js';
 import { SnapshotError } from '../core/snapshot/state.js';
@@ -44,6 +44,10 @@ Options:
   --memory SIZE       guest RAM: a number with K, M or G (plain = MiB); default ${LIMITS.memory_mib.default}M, at most 2G
   --vcpus N           harts, 1 to 8 (default 1; --cpus is the same); secondary harts start through SBI HSM
   --firmware FILE     boot through M-mode firmware instead, e.g. Debian's OpenSBI fw_dynamic.bin
+                      (a raw binary run from the start of RAM) or an ELF such as fw_dynamic.elf
+                      (loaded where it is linked)
+  --firmware none     no firmware: every hart starts the --kernel ELF itself in M-mode at its entry,
+                      a0 = hart id, a1 = device tree (QEMU's -bios none), e.g. xv6's kernel/kernel
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
 ${jitHelp(20)}
   --stats             at exit, print the instructions run, wall time, MIPS and JIT mode on stderr
@@ -288,6 +292,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       let initrdPath = values.initrd as string | undefined;
       let cmdline = values.cmdline as string | undefined;
       const disks = (values.disk as string[] | undefined) ?? [];
+      if (values.firmware === NO_FIRMWARE && kernelPath === undefined) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
       // a disk with a system on it boots its own kernel, as a bootloader would (disk-boot.ts)
       const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0
         ? await bootFromDisk(disks[0], consoleKind === 'virtio' ? 'hvc0' : 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
@@ -318,7 +323,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       described = {
         name, memoryBytes: memory, vcpus: cpus, kernel: resolve(kernelPath), cmdline,
         ...(initrdPath !== undefined ? { initrd: resolve(initrdPath) } : {}),
-        ...(typeof values.firmware === 'string' ? { firmware: resolve(values.firmware) } : {}),
+        ...(typeof values.firmware === 'string' ? { firmware: values.firmware === NO_FIRMWARE ? NO_FIRMWARE : resolve(values.firmware) } : {}),
         devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon })
           .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };
@@ -330,7 +335,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
     const machine = snapshot?.machine ?? described!;
     const kernel = readInput(machine.kernel, 'kernel');
     const initrd = machine.initrd !== undefined ? readInput(machine.initrd, 'initrd') : undefined;
-    const firmware = machine.firmware !== undefined ? readInput(machine.firmware, 'firmware') : undefined;
+    const firmware = machine.firmware === NO_FIRMWARE ? NO_FIRMWARE : machine.firmware !== undefined ? readInput(machine.firmware, 'firmware') : undefined;
 
     // no interactive terminal to answer the guest's cursor position queries: drop them (console.ts)
     const sink = createConsoleSink(process.stdout, { dropCursorQueries: !(process.stdin.isTTY && process.stdout.isTTY) });

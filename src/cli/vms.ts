@@ -9,6 +9,7 @@ import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } fr
 import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
 import { appendArgs, DEFAULT_CMDLINE, type DefaultGuestResolver } from './run.js';
 import { bootFromDisk } from './disk-boot.js';
+import { NO_FIRMWARE } from '../hypervisor/machine.js';
 import { defaultCacheDir } from '../images/index.js';
 
 /** A daemon command: its one-line summary, help text and entry point. */
@@ -131,7 +132,8 @@ Options:
   --append ARGS          kernel arguments added to the command line, e.g. --append root=/dev/vda
   --cmdline CMDLINE      the whole kernel command line, replacing the daemon's default
                          (console=ttyS0 quiet earlycon=sbi cryptomgr.notests)
-  --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI)
+  --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI);
+                         'none': the kernel itself starts in M-mode on every hart (QEMU's -bios none)
   --disk PATH[,readonly][,overlay=PATH][,bw=RATE][,iops=N]
                          a virtio disk (repeatable: vda, vdb…); bw= bytes per second (10M = 10 MiB/s),
                          iops= requests per second
@@ -228,7 +230,7 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     }
     // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
     if (body.cmdline === undefined && (v.cmdline !== undefined || v.append !== undefined)) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
-    if (v.firmware !== undefined) body.firmware = resolve(v.firmware as string);
+    if (v.firmware !== undefined) body.firmware = v.firmware === NO_FIRMWARE ? NO_FIRMWARE : resolve(v.firmware as string);
     const disks: DiskConfig[] = diskTexts.map((text) => {
       const d = parseDiskOption(text, 'create');
       if (d.serial !== undefined) throw new UsageError(`--disk '${text}': serial= is not supported by the daemon (its disks are named <vm>-vdX)`, 'create');

@@ -11,7 +11,10 @@ export interface MachineDescription {
   /** Guest RAM in bytes. */
   memoryBytes: number;
   vcpus: number;
-  /** Boot images: paths of a RISC-V Linux Image (or ELF kernel), an initramfs, M-mode firmware. */
+  /**
+   * Boot images: paths of a RISC-V Linux Image (or ELF kernel), an initramfs, M-mode firmware. Firmware
+   * NO_FIRMWARE ('none', as QEMU's -bios none) names no file: the kernel itself starts in M-mode on every hart.
+   */
   kernel: string;
   initrd?: string;
   firmware?: string;
@@ -76,11 +79,20 @@ export function diskName(i: number): string {
   return `vd${letters}`;
 }
 
+/** The firmware value that names no file: every hart starts the kernel itself in M-mode (QEMU's -bios none). */
+export const NO_FIRMWARE = 'none';
+
+/** The firmware file a machine or spec names, if any ('none' names none). */
+export function firmwareFile(firmware: string | undefined): string | undefined {
+  return firmware === NO_FIRMWARE ? undefined : firmware;
+}
+
 /** Every file a machine uses, with what it is: boot images, disk images and their overlays. */
 export function machineFiles(m: MachineDescription): { path: string; what: string }[] {
   const files = [{ path: m.kernel, what: 'kernel' }];
   if (m.initrd !== undefined) files.push({ path: m.initrd, what: 'initrd' });
-  if (m.firmware !== undefined) files.push({ path: m.firmware, what: 'firmware' });
+  const fw = firmwareFile(m.firmware);
+  if (fw !== undefined) files.push({ path: fw, what: 'firmware' });
   m.devices.filter((d): d is BlockDescription => d.kind === 'block').forEach((d, i) => {
     files.push({ path: d.path, what: `disk ${diskName(i)}` });
     if (d.overlay !== undefined) files.push({ path: d.overlay, what: `disk ${diskName(i)}'s overlay` });

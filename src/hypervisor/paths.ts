@@ -3,6 +3,7 @@
 // Host-neutral: paths are judged as text (POSIX), no file is looked at.
 import * as E from './errors.js';
 import type { VmSpec } from './model.js';
+import { firmwareFile } from './machine.js';
 
 /**
  * An absolute POSIX path with "." and ".." resolved and repeated or trailing "/" removed, as path.posix.resolve
@@ -22,7 +23,8 @@ export function resolvePath(p: string): string {
 export function specPaths(spec: VmSpec): { field: string; path: string }[] {
   const out: { field: string; path: string }[] = [{ field: 'kernel', path: spec.kernel }];
   if (spec.initrd !== undefined) out.push({ field: 'initrd', path: spec.initrd });
-  if (spec.firmware !== undefined) out.push({ field: 'firmware', path: spec.firmware });
+  const fw = firmwareFile(spec.firmware);
+  if (fw !== undefined) out.push({ field: 'firmware', path: fw });
   spec.disks.forEach((d, i) => {
     out.push({ field: `disks[${i}].path`, path: d.path });
     if (d.overlay !== undefined) out.push({ field: `disks[${i}].overlay`, path: d.overlay });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import fc from 'fast-check';
 import * as E from './errors.js';
-import { resolvePath } from './paths.js';
+import { resolvePath, specPaths } from './paths.js';
 import { filePath, parseVmSpec } from './spec.js';
 
 const TRICKY = [
@@ -57,4 +57,12 @@ test('NICs: mode user with forwards (defaults filled in); forwards without user,
   refused({ mode: 'user', forwards: [{ guest_port: 1 }] }, /host_port/);
   refused({ mode: 'user', forwards: [{ proto: 'sctp', host_port: 1, guest_port: 1 }] }, /proto must be one of/);
   refused({ mode: 'user', forwards: [{ host_port: 1, guest_port: 1, via: 'x' }] }, /via/);
+});
+
+test('firmware "none" (QEMU\'s -bios none) names no file: accepted as such, not checked as a path', () => {
+  const spec = parseVmSpec({ name: 'xv6', kernel: '/srv/xv6/kernel', firmware: 'none' });
+  assert.equal(spec.firmware, 'none');
+  assert.deepEqual(specPaths(spec).map((p) => p.field), ['kernel']);
+  assert.deepEqual(specPaths({ ...spec, firmware: '/srv/fw_dynamic.bin' }).map((p) => p.field), ['kernel', 'firmware']);
+  assert.throws(() => parseVmSpec({ name: 'a', kernel: '/k', firmware: 'None' }), E.pathNotAbsolute('firmware', 'None'));
 });

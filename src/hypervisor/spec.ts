@@ -6,6 +6,7 @@
 import * as E from './errors.js';
 import { NAME_PATTERN, DEFAULT_SCHEDULING, type VmSpec, type DiskConfig, type NicConfig, type NicForward, type RateLimiter, type TokenBucket } from './model.js';
 import { resolvePath } from './paths.js';
+import { NO_FIRMWARE } from './machine.js';
 
 // ---- limits and syntax, shared with the OpenAPI document ----
 
@@ -209,7 +210,8 @@ export function parseVmSpec(v: unknown): VmSpec {
     spec.cmdline = string(o.cmdline, 'cmdline', LIMITS.cmdlineLength);
     if (!CMDLINE_RE.test(spec.cmdline)) throw E.badCmdline();
   }
-  if (has(o, 'firmware')) spec.firmware = filePath(o.firmware, 'firmware');
+  // "none" (as QEMU's -bios none): no firmware, the kernel starts in M-mode; else a file's absolute path
+  if (has(o, 'firmware')) spec.firmware = o.firmware === NO_FIRMWARE ? NO_FIRMWARE : filePath(o.firmware, 'firmware');
   if (has(o, 'disks')) spec.disks = array(o.disks, 'disks', LIMITS.disks.maxItems).map((d, i) => disk(d, `disks[${i}]`));
   if (has(o, 'nics')) spec.nics = array(o.nics, 'nics', LIMITS.nics.maxItems).map((n, i) => nic(n, `nics[${i}]`));
   if (has(o, 'weight')) spec.weight = integer(o.weight, 'weight', LIMITS.weight);

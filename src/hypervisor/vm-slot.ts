@@ -5,7 +5,7 @@
 // number (protocol.ts ToHost/FromHost). An error in one VM ends that VM as crashed, not its neighbours; only
 // the death of the thread itself takes all of its VMs. What only the host can do (read boot images and
 // snapshot files, open disks, post messages, schedule callbacks) it gives in a VmSlotHost.
-import { Vm } from '../core/machine/vm.js';
+import { Vm, type Firmware } from '../core/machine/vm.js';
 import { RAM_BASE } from '../core/machine/board.js';
 import type { BootImage } from '../core/machine/boot-file.js';
 import type { JitMode } from '../core/jit/mode.js';
@@ -38,7 +38,7 @@ export interface VmSlotHost {
   /** Posts a message to the manager; `transfer`: buffers handed over rather than copied. */
   post(m: FromHost, transfer?: ArrayBuffer[]): void;
   /** The machine's kernel, initrd and firmware, read now (at boot, and again at every guest reboot). */
-  loadImages(cfg: VmThreadConfig): { kernel: BootImage; initrd?: BootImage; firmware?: BootImage };
+  loadImages(cfg: VmThreadConfig): { kernel: BootImage; initrd?: BootImage; firmware?: Firmware };
   /** The machine's devices with the host's backends (devices.ts buildDevices given the host's DeviceHost). */
   buildDevices(m: MachineDescription, o: DeviceOptions): MachineDevices;
   /** `n` random bytes, for the guest's entropy (SBI, device tree seed). */

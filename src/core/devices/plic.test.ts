@@ -235,3 +235,36 @@ test('PLIC rejects bad geometry', () => {
   assert.throws(() => new Plic({ sources: 1025, contexts: 1, onContext: () => {} }), RangeError);
   assert.throws(() => new Plic({ sources: 96, contexts: 0, onContext: () => {} }), RangeError);
 });
+
+test('PLIC edge-triggered source: one request per edge; an edge in service waits for completion; a completion raises nothing else', () => {
+  const { plic, events } = make();
+  const line = plic.irq(10, 'edge');
+  plic.write(PRIO(10), 4, 1);
+  plic.write(ENABLE(1), 4, 1 << 10);
+  line.set(true);
+  line.set(true); // a second edge while the first is pending joins it
+  assert.equal(plic.read(CLAIM(1), 4), 10);
+  assert.equal(plic.read(CLAIM(1), 4), 0, 'one request for the two edges');
+  // completed with the device still signalling high and no new edge: nothing more (a level source would re-pend)
+  plic.write(CLAIM(1), 4, 10);
+  assert.equal(plic.read(PENDING, 4), 0);
+  assert.equal(plic.asserted(1), false);
+  // an edge while in service is forwarded at completion, once
+  line.set(true);
+  assert.equal(plic.read(CLAIM(1), 4), 10);
+  line.set(true);
+  line.set(false); // a low level means nothing to an edge gateway
+  assert.equal(plic.read(PENDING, 4), 0, 'held by the gateway while in service');
+  plic.write(CLAIM(1), 4, 10);
+  assert.equal(plic.read(PENDING, 4), 1 << 10);
+  assert.equal(plic.read(CLAIM(1), 4), 10);
+  plic.write(CLAIM(1), 4, 10);
+  assert.equal(plic.read(PENDING, 4), 0, 'the kept edge was forwarded once');
+  assert.equal(events.filter(([, l]) => l).length, 3, 'three requests in all: the first, the second, the kept edge');
+  // the same source made level-triggered again re-pends a high line at completion
+  const level = plic.irq(10);
+  level.set(true);
+  assert.equal(plic.read(CLAIM(1), 4), 10);
+  plic.write(CLAIM(1), 4, 10);
+  assert.equal(plic.read(PENDING, 4), 1 << 10);
+});

@@ -1,5 +1,6 @@
 // RISC-V Platform-Level Interrupt Controller (riscv-plic spec 1.0.0) with QEMU virt's register layout:
-// level-triggered gateways, 3-bit priorities, per-context enables, thresholds and claim/complete.
+// level-triggered gateways (edge-triggered for sources that ask), 3-bit priorities, per-context enables,
+// thresholds and claim/complete.
 import type { Device, IrqLine } from './bus.js';
 import { RecordReader } from '../snapshot/state.js';
 
@@ -56,8 +57,13 @@ export class Plic implements Device {
   /** Number of 32-bit words in a source bitmap. */
   private readonly words: number;
   private readonly priority: Uint8Array;
-  /** Gateway input: the current level of each source's line. */
+  /**
+   * Gateway input: the current level of each level-triggered source's line; for an edge-triggered source,
+   * an edge that came while the source was in service (forwarded at its completion).
+   */
   private readonly level: Uint32Array;
+  /** Sources whose gateway is edge-triggered (irq(source, 'edge')). */
+  private readonly edge: Uint32Array;
   /** Interrupt pending bits of the PLIC core. */
   private readonly pending: Uint32Array;
   /** Claimed and not yet completed: the gateway forwards no new request for these. */
@@ -82,6 +88,7 @@ export class Plic implements Device {
     this.words = (sources + 31) >>> 5;
     this.priority = new Uint8Array(sources);
     this.level = new Uint32Array(this.words);
+    this.edge = new Uint32Array(this.words);
     this.pending = new Uint32Array(this.words);
     this.inService = new Uint32Array(this.words);
     this.enable = new Uint32Array(this.words * contexts);
@@ -94,11 +101,21 @@ export class Plic implements Device {
     return this.sources - 1;
   }
 
-  /** The input line of `source` (1..sources-1), level-triggered: high means the device requests service. */
-  irq(source: number): IrqLine {
+  /**
+   * The input line of `source` (1..sources-1). Level-triggered (the default): high means the device requests
+   * service, and a line still high when the handler completes raises a new request. Edge-triggered: each
+   * set(true) is one request (an edge), set(false) means nothing; an edge while the source is in service is
+   * kept and forwarded at completion (the spec's edge gateway, one request deep), and a completion raises
+   * nothing else. The spec leaves each source's trigger type to the platform.
+   */
+  irq(source: number, trigger: 'level' | 'edge' = 'level'): IrqLine {
     if (!Number.isInteger(source) || source < 1 || source >= this.sources) {
       throw new RangeError(`PLIC source ${source} out of range 1..${this.sources - 1}`);
     }
+    const w = source >>> 5;
+    const bit = 1 << (source & 31);
+    if (trigger === 'edge') this.edge[w] |= bit;
+    else this.edge[w] &= ~bit;
     return { set: (level: boolean) => this.setLevel(source, level) };
   }
 
@@ -112,8 +129,10 @@ export class Plic implements Device {
     this.inService.fill(0);
     this.enable.fill(0);
     this.threshold.fill(0);
-    // The input wires keep their level across a reset: a source that is still high is forwarded again.
+    // The input wires keep their level across a reset: a source that is still high is forwarded again (and
+    // an edge kept for a source in service now, which is no longer)
     this.pending.set(this.level);
+    for (let w = 0; w < this.words; w++) this.level[w] &= ~this.edge[w];
     this.update();
   }
 
@@ -159,7 +178,14 @@ export class Plic implements Device {
   private setLevel(source: number, high: boolean): void {
     const w = source >>> 5;
     const bit = 1 << (source & 31);
-    if (high) {
+    if (this.edge[w] & bit) {
+      if (!high || this.pending[w] & bit) return; // a request is pending already: this edge joins it
+      if (this.inService[w] & bit) this.level[w] |= bit; // forwarded when the handler completes
+      else {
+        this.pending[w] |= bit;
+        this.update();
+      }
+    } else if (high) {
       this.level[w] |= bit;
       // Gateway: forward a request unless one is pending or the source is being serviced.
       if (!(this.pending[w] & bit) && !(this.inService[w] & bit)) {
@@ -227,8 +253,9 @@ export class Plic implements Device {
     const bit = 1 << (id & 31);
     if (!(this.inService[w] & bit)) return;
     this.inService[w] &= ~bit;
-    // Re-armed gateway: a line that is still high raises a new request.
+    // Re-armed gateway: a line that is still high (an edge that came meanwhile) raises a new request.
     if (this.level[w] & bit) {
+      if (this.edge[w] & bit) this.level[w] &= ~bit;
       this.pending[w] |= bit;
       this.update();
     }

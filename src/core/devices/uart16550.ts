@@ -58,7 +58,10 @@ export class Uart16550 implements Device {
   private dll = 0;
   private dlm = 0;
   private fcr = 0;
-  /** THR-empty interrupt pending (cleared by reading IIR or writing THR). */
+  /**
+   * THR-empty interrupt pending: cleared by an IIR read that reports it (PC16550D, "Interrupt Reset Control");
+   * set again at once by a THR write, since the byte leaves at once, and when IER enables it.
+   */
   private thriPending = false;
   /**
    * The guest has programmed the modem control register since reset: from then on RTS says when it can
@@ -146,6 +149,12 @@ export class Uart16550 implements Device {
     return 0x01; // no interrupt pending
   }
 
+  /**
+   * The interrupt output, at every register access or input that changes the UART's state: high while an
+   * interrupt is pending. The board wires it to an edge-triggered PLIC source (vm.ts), so each of these
+   * signals, not the level, makes a request; as with QEMU's 16550 and PLIC, a handler that leaves THR-empty
+   * pending (xv6-riscv's 2022 release never reads IIR) gets no new interrupt until the UART's state changes again.
+   */
   private update(): void {
     this.irq?.set(this.iir() !== 0x01);
   }

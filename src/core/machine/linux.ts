@@ -10,7 +10,8 @@ export class BootError extends Error {
 }
 
 export interface KernelImage {
-  format: 'image' | 'elf';
+  /** 'raw': a firmware binary run from its first byte at the start of RAM (parseFirmware). */
+  format: 'image' | 'elf' | 'raw';
   /** Pieces to copy, at byte offsets from the start of RAM. */
   pieces: { offset: number; data: BootImage; memsz: number }[];
   /** Entry point as an offset from the start of RAM. */
@@ -121,8 +122,11 @@ function elfSource(kernel: BootImage): ElfSource {
   };
 }
 
-/** Lays out an ELF kernel from its headers; each segment's data stays a slice of the image until loaded. */
-function elfKernel(kernel: BootImage, ramBase: number): KernelImage {
+/**
+ * Lays out an ELF kernel from its headers; each segment's data stays a slice of the image until loaded.
+ * Firmware (`what` = 'firmware') must be linked at physical addresses in RAM: nothing else would run it.
+ */
+function elfKernel(kernel: BootImage, ramBase: number, what: 'kernel' | 'firmware' = 'kernel'): KernelImage {
   let elf;
   try {
     elf = parseElfLayout(elfSource(kernel));
@@ -131,18 +135,34 @@ function elfKernel(kernel: BootImage, ramBase: number): KernelImage {
     throw e;
   }
   const loads = elf.segments.filter((s) => s.memsz > 0).map((s) => ({ ...s, data: sliceImage(kernel, s.offset, s.filesz) }));
-  if (loads.length === 0) throw new BootError('the ELF kernel has nothing to load');
+  if (loads.length === 0) throw new BootError(`the ELF ${what} has nothing to load`);
   // vmlinux is linked at its virtual address; its physical placement is relative: keep the segments'
   // spacing and put the lowest at RAM + 2 MiB (where the Image format would go), unless p_paddr is in RAM.
   const inRam = loads.every((s) => s.paddr >= BigInt(ramBase) && s.paddr < BigInt(ramBase) + 2n ** 31n);
+  if (!inRam && what === 'firmware') {
+    const at = loads.find((s) => s.paddr < BigInt(ramBase) || s.paddr >= BigInt(ramBase) + 2n ** 31n)!.paddr;
+    throw new BootError(`the ELF firmware has a segment at physical address 0x${at.toString(16)}, outside RAM (0x${ramBase.toString(16)} on): firmware runs where it is linked`);
+  }
   const low = loads.reduce((m, s) => (s.paddr < m ? s.paddr : m), loads[0].paddr);
   const shift = inRam ? -BigInt(ramBase) : 0x200000n - low;
   const pieces = loads.map((s) => ({ offset: Number(s.paddr + shift), data: s.data, memsz: s.memsz }));
   const vlow = loads.reduce((m, s) => (s.vaddr < m ? s.vaddr : m), loads[0].vaddr);
   const entryOffset = Number(elf.entry - vlow + (inRam ? low - BigInt(ramBase) : 0x200000n));
   const endOffset = Math.max(...pieces.map((p) => p.offset + p.memsz));
-  if (entryOffset < 0 || entryOffset >= endOffset) throw new BootError('the ELF kernel entry point lies outside its segments');
+  if (entryOffset < 0 || entryOffset >= endOffset) throw new BootError(`the ELF ${what} entry point lies outside its segments`);
   return { format: 'elf', pieces, entryOffset, endOffset };
+}
+
+/**
+ * Lays out M-mode firmware: an ELF (OpenSBI's fw_dynamic.elf, a kernel that is its own firmware such as xv6)
+ * where its program headers put it; any other file is a raw binary (fw_dynamic.bin) run from its first byte
+ * at the start of RAM, as QEMU's -bios loads one.
+ */
+export function parseFirmware(firmware: BootImage, ramBase: number): KernelImage {
+  if (isElf(imageHead(firmware, 4))) return elfKernel(firmware, ramBase, 'firmware');
+  const size = imageSize(firmware);
+  if (size === 0) throw new BootError('the firmware file is empty');
+  return { format: 'raw', pieces: [{ offset: 0, data: firmware, memsz: size }], entryOffset: 0, endOffset: size };
 }
 
 export interface BootLayout {

@@ -16,7 +16,7 @@ import { ENVCFG, MIP_MEIP, MIP_SEIP, PMPCFG, PRIV, S_INTERRUPTS } from '../cpu/b
 import { MISA_LO } from '../cpu/system.js';
 import { Sbi, type ResetKind, type SbiState } from '../sbi/sbi.js';
 import { boardDevices, buildDeviceTree, PLIC_SOURCES, RAM_BASE, VIRTIO_SLOTS, type BoardDeviceKind, type HartFeatures } from './board.js';
-import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseKernelImage, type KernelImage } from './linux.js';
+import { BootError, DTB_MAX, fwDynamicInfo, layoutBoot, parseFirmware, parseKernelImage, type KernelImage } from './linux.js';
 import { copyImage, imageSize, type BootImage } from './boot-file.js';
 import type { SmpLink } from './smp.js';
 import { VirtioMmio, type VirtioDevice, type VirtioEvent, type VirtioMmioState } from '../virtio/mmio.js';
@@ -28,6 +28,12 @@ import type { JitMode } from '../jit/mode.js';
 
 export { BootError };
 
+/** M-mode firmware: an image (raw, loaded at the RAM base, or ELF), or 'none' (the kernel runs in M-mode). */
+export type Firmware = BootImage | 'none';
+
+/** The firmware as the machine loads it: where its pieces go, where harts start. */
+type LoadedFirmware = KernelImage | 'none';
+
 export interface VmConfig {
   /** Guest RAM in bytes (multiple of 4 KiB, at most 2 GiB). */
   memory: number;
@@ -36,8 +42,12 @@ export interface VmConfig {
   kernel: BootImage;
   initrd?: BootImage;
   cmdline: string;
-  /** M-mode firmware (OpenSBI fw_dynamic.bin); without it the hypervisor's SBI serves the kernel. */
-  firmware?: BootImage;
+  /**
+   * M-mode firmware (OpenSBI fw_dynamic.bin, or an ELF such as fw_dynamic.elf loaded where it is linked);
+   * without it the hypervisor's SBI serves the kernel. 'none': no firmware and no SBI, every hart starts the
+   * kernel itself in M-mode (QEMU's `-bios none`), for kernels that are their own firmware, such as xv6.
+   */
+  firmware?: Firmware;
   /** Console output from the guest (UART, SBI debug console). */
   console: (bytes: Uint8Array) => void;
   /** Cryptographic random bytes for the device tree's rng-seed. */
@@ -57,7 +67,7 @@ export interface VmConfig {
    * Gives the images again for a guest reboot. When set, the Vm drops its copies of kernel, initrd and
    * firmware once booted (tens of MiB per VM otherwise kept for a reboot that may never come).
    */
-  reloadImages?: () => { kernel: BootImage; initrd?: BootImage; firmware?: BootImage };
+  reloadImages?: () => { kernel: BootImage; initrd?: BootImage; firmware?: Firmware };
   /** A device went to DEVICE_NEEDS_RESET. After a guest protocol violation the VM keeps running (the
    *  driver may reset the device); after an internal error (a tvisor bug) the VM ends as crashed. */
   onDeviceEvent?: (e: VirtioEvent) => void;
@@ -145,7 +155,7 @@ export class Vm {
   /** Decoded code pages an idle VM has let go of so far (their arrays are garbage for the host to collect). */
   trimmedPages = 0;
   /** The images to load at the next boot; null after boot when they can be reloaded (cfg.reloadImages). */
-  private images: { kernel: KernelImage; initrd?: BootImage; firmware?: BootImage } | null;
+  private images: { kernel: KernelImage; initrd?: BootImage; firmware?: LoadedFirmware } | null;
   private readonly layout: ReturnType<typeof layoutBoot>;
   private exit: VmExit | null = null;
   private readonly cfg: VmConfig;
@@ -159,21 +169,21 @@ export class Vm {
   constructor(config: VmConfig) {
     const { initrd, firmware } = config;
     // with reloadImages the images are not kept past the first boot: hold the configuration without them
-    const cfg: VmConfig = config.reloadImages ? { ...config, kernel: new Uint8Array(0), initrd: undefined, firmware: undefined } : config;
+    const cfg: VmConfig = config.reloadImages
+      ? { ...config, kernel: new Uint8Array(0), initrd: undefined, firmware: config.firmware === 'none' ? 'none' : undefined } : config;
     this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
-    const kernel = parseKernelImage(config.kernel, RAM_BASE);
-    this.images = { kernel, initrd, firmware };
+    const kernel = firmware === 'none' ? parseFirmware(config.kernel, RAM_BASE) : parseKernelImage(config.kernel, RAM_BASE);
+    const fw = loadFirmware(firmware);
+    this.images = { kernel, initrd, firmware: fw };
     const initrdSize = initrd ? imageSize(initrd) : 0;
     if (initrdSize > cfg.memory) {
       throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
     }
-    if (firmware && imageSize(firmware) > kernel.pieces[0].offset) {
-      throw new BootError(`the firmware (${imageSize(firmware)} bytes) overlaps the kernel at RAM + 0x${kernel.pieces[0].offset.toString(16)}`);
-    }
+    if (fw && fw !== 'none') checkApart(fw, kernel);
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
-    if (cfg.smp && firmware) throw new BootError('harts in parallel threads need tvisor\'s own SBI, not M-mode firmware');
+    if (cfg.smp && firmware) throw new BootError(`harts in parallel threads need tvisor's own SBI, not ${firmware === 'none' ? 'a kernel in M-mode' : 'M-mode firmware'}`);
     this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined, harts: cfg.cpus });
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
@@ -202,7 +212,7 @@ export class Vm {
     this.uart = new Uart16550((b) => {
       cfg.console(Uint8Array.of(b));
       panicked(panic.scanByte(b));
-    }, this.plic.irq(irqOf('uart')));
+    }, this.plic.irq(irqOf('uart'), 'edge')); // a request each time the UART signals (Uart16550.update)
     this.rtc = new GoldfishRtc(cfg.wallClock ?? systemWallClock(), this.plic.irq(irqOf('rtc')));
     this.vmgenid = new VmGenId(cfg.random, this.plic.irq(irqOf('vmgenid')));
     const syscon = new Syscon((e) => {
@@ -274,7 +284,7 @@ export class Vm {
     try {
       for (const p of img.kernel.pieces) this.load(RAM_BASE + p.offset, p.data);
       if (img.initrd) this.load(RAM_BASE + this.layout.initrdOffset, img.initrd);
-      if (img.firmware) this.load(RAM_BASE, img.firmware);
+      if (img.firmware && img.firmware !== 'none') for (const p of img.firmware.pieces) this.load(RAM_BASE + p.offset, p.data);
     } catch (e) {
       this.finish({ kind: 'crashed', reason: `cannot load the boot images: ${(e as Error).message}` });
       return;
@@ -284,10 +294,13 @@ export class Vm {
     const entry = RAM_BASE + img.kernel.entryOffset;
     if (this.cfg.reloadImages) this.images = null;
     if (img.firmware) {
+      // as QEMU's reset vector leaves every hart: a0 = hart id, a1 = the device tree, a2 = fw_dynamic's record
+      // of the next stage (the kernel), in M-mode at the firmware's entry (or the kernel's, with 'none')
       const info = RAM_BASE + this.layout.fwInfoOffset;
       ram.write(info, fwDynamicInfo(BigInt(entry), 0));
+      const start = RAM_BASE + (img.firmware === 'none' ? img.kernel : img.firmware).entryOffset;
       for (const h of this.harts) {
-        h.reset(RAM_BASE | 0, 0);
+        h.reset(start | 0, 0);
         h.sbiTimer = Infinity;
         h.x[22] = dtb | 0; // a1 = device tree
         h.x[23] = 0;
@@ -316,15 +329,18 @@ export class Vm {
   }
 
   /** The images again, for a reboot; they must still fit the layout the machine was built with. */
-  private reload(): { kernel: KernelImage; initrd?: BootImage; firmware?: BootImage } | null {
+  private reload(): { kernel: KernelImage; initrd?: BootImage; firmware?: LoadedFirmware } | null {
     try {
       const again = this.cfg.reloadImages!();
-      const kernel = parseKernelImage(again.kernel, RAM_BASE);
+      if ((again.firmware === 'none') !== (this.cfg.firmware === 'none')) throw new Error('the firmware changed since the VM started; stop and start it');
+      const kernel = again.firmware === 'none' ? parseFirmware(again.kernel, RAM_BASE) : parseKernelImage(again.kernel, RAM_BASE);
+      const fw = loadFirmware(again.firmware);
+      if (fw && fw !== 'none') checkApart(fw, kernel);
       const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd ? imageSize(again.initrd) : 0);
       if (fits.initrdOffset !== this.layout.initrdOffset || fits.dtbOffset !== this.layout.dtbOffset || (again.firmware !== undefined) !== (this.sbi === null)) {
         throw new Error('the kernel, initrd or firmware file changed since the VM started; stop and start it');
       }
-      return { kernel, initrd: again.initrd, firmware: again.firmware };
+      return { kernel, initrd: again.initrd, firmware: fw };
     } catch (e) {
       this.finish({ kind: 'crashed', reason: `cannot reboot: ${(e as Error).message}` });
       return null;
@@ -649,6 +665,22 @@ export class Vm {
       } else if (this.clock.nowNs() - lastYield >= YIELD_NS) {
         await new Promise<void>((r) => setTimeout(r, 0));
         lastYield = this.clock.nowNs();
+      }
+    }
+  }
+}
+
+/** The firmware laid out (parseFirmware), or 'none'. */
+function loadFirmware(firmware: Firmware | undefined): LoadedFirmware | undefined {
+  return firmware === undefined || firmware === 'none' ? firmware : parseFirmware(firmware, RAM_BASE);
+}
+
+/** Firmware and kernel must not overlap in RAM: the kernel would overwrite the firmware (or the reverse). */
+function checkApart(fw: KernelImage, kernel: KernelImage): void {
+  for (const f of fw.pieces) {
+    for (const k of kernel.pieces) {
+      if (f.offset < k.offset + k.memsz && k.offset < f.offset + f.memsz) {
+        throw new BootError(`the firmware (RAM + 0x${f.offset.toString(16)} to 0x${(f.offset + f.memsz).toString(16)}) overlaps the kernel at RAM + 0x${k.offset.toString(16)}`);
       }
     }
   }

@@ -70,8 +70,13 @@ export const enum Reg {
 }
 
 export const MMIO_MAGIC = 0x74726976; // "virt" little-endian
-/** Vendor id reported by tvisor's devices ("TVSR"). */
-export const TVISOR_VENDOR_ID = 0x52535654;
+/**
+ * Vendor id every virtio-mmio device reports: QEMU's ("QEMU", 0x554d4551), as on QEMU's virt board, whose map
+ * tvisor's board follows. The spec gives this register no meaning a driver must act on (4.2.2: the subsystem
+ * vendor), and Linux ignores it, but programs written for that board check it (xv6's disk driver refuses a
+ * device with another id); a guest is not to tell tvisor's board from QEMU's by it.
+ */
+export const VIRTIO_MMIO_VENDOR_ID = 0x554d4551;
 /** Size of one virtio-mmio window (QEMU virt spacing). */
 export const VIRTIO_MMIO_SIZE = 0x1000;
 

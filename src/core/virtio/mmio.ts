@@ -5,7 +5,7 @@
 import type { Device, IrqLine } from '../devices/bus.js';
 import type { GuestMemory } from '../machine/memory.js';
 import {
-  F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, MMIO_MAGIC, Reg, Status, TVISOR_VENDOR_ID,
+  F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, MMIO_MAGIC, Reg, Status, VIRTIO_MMIO_VENDOR_ID,
 } from './constants.js';
 import { Virtqueue, VirtqueueError, type QueueState } from './queue.js';
 import { RecordReader, SnapshotError, u64Text } from '../snapshot/state.js';
@@ -49,6 +49,14 @@ export interface VirtioDevice {
   /** The device-specific configuration space (little-endian), read by the driver at any width. */
   readConfig(offset: number, width: number): number;
   writeConfig(offset: number, width: number, value: number): void;
+  /**
+   * True when the device works the same for a driver that does not accept VERSION_1 (one written for legacy
+   * devices that programs the modern registers but writes only the low 32 feature bits, as xv6's disk driver
+   * does). Spec 6.2 lets a device refuse such a driver ("MAY fail to operate further"); QEMU accepts it. A
+   * device says true only when nothing it does depends on VERSION_1 on this little-endian machine (its
+   * requests and configuration keep one layout). Absent: FEATURES_OK without VERSION_1 is refused.
+   */
+  readonly acceptsPreVersion1?: boolean;
   /** Features the driver accepted at FEATURES_OK; return false to refuse the combination. */
   acceptFeatures?(features: bigint): boolean;
   /** DRIVER_OK was set: the device may start using its queues. */
@@ -278,7 +286,7 @@ export class VirtioMmio implements Device, VirtioContext {
       case Reg.MagicValue: return MMIO_MAGIC;
       case Reg.Version: return 2;
       case Reg.DeviceID: return this.device.deviceId;
-      case Reg.VendorID: return TVISOR_VENDOR_ID;
+      case Reg.VendorID: return VIRTIO_MMIO_VENDOR_ID;
       case Reg.DeviceFeatures:
         return this.deviceFeaturesSel < 2 ? Number((this.offered >> BigInt(32 * this.deviceFeaturesSel)) & 0xffffffffn) : 0;
       case Reg.QueueNumMax: return q ? q.maxSize : 0;
@@ -369,7 +377,7 @@ export class VirtioMmio implements Device, VirtioContext {
     let next = (v & ~Status.DEVICE_NEEDS_RESET) | (was & Status.DEVICE_NEEDS_RESET);
     if (next & Status.FEATURES_OK && !(was & Status.FEATURES_OK)) {
       const f = this.driverFeatures;
-      let ok = (f & ~this.offered) === 0n && (f & F_VERSION_1) !== 0n;
+      let ok = (f & ~this.offered) === 0n && ((f & F_VERSION_1) !== 0n || this.device.acceptsPreVersion1 === true);
       if (ok && this.device.acceptFeatures) ok = this.device.acceptFeatures(f);
       if (ok) this.features = f;
       else next &= ~Status.FEATURES_OK; // 3.1.1: the driver re-reads status and sees the refusal

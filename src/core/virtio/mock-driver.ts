@@ -67,16 +67,23 @@ export class MockDriver {
     return (BigInt(this.reg(Reg.DeviceFeatures)) << 32n) | lo;
   }
 
-  /** Negotiates `features` (default: everything offered), sets up `queueSizes` queues, sets DRIVER_OK. */
-  init(opts: { features?: bigint; queueSizes?: number[] } = {}): bigint {
+  /**
+   * Negotiates `features` (default: everything offered), sets up `queueSizes` queues, sets DRIVER_OK. With
+   * `lowOnly`, as a driver written for legacy devices (xv6's): only the low 32 feature bits are written, the
+   * select registers left alone, and a negotiation without VERSION_1 is not an error.
+   */
+  init(opts: { features?: bigint; queueSizes?: number[]; lowOnly?: boolean } = {}): bigint {
     this.setReg(Reg.Status, 0);
     this.setReg(Reg.Status, Status.ACKNOWLEDGE);
     this.setReg(Reg.Status, Status.ACKNOWLEDGE | Status.DRIVER);
     const features = opts.features ?? this.offeredFeatures();
-    this.setReg(Reg.DriverFeaturesSel, 0);
-    this.setReg(Reg.DriverFeatures, Number(features & 0xffffffffn));
-    this.setReg(Reg.DriverFeaturesSel, 1);
-    this.setReg(Reg.DriverFeatures, Number(features >> 32n));
+    if (opts.lowOnly) this.setReg(Reg.DriverFeatures, Number(features & 0xffffffffn));
+    else {
+      this.setReg(Reg.DriverFeaturesSel, 0);
+      this.setReg(Reg.DriverFeatures, Number(features & 0xffffffffn));
+      this.setReg(Reg.DriverFeaturesSel, 1);
+      this.setReg(Reg.DriverFeatures, Number(features >> 32n));
+    }
     this.setReg(Reg.Status, Status.ACKNOWLEDGE | Status.DRIVER | Status.FEATURES_OK);
     if (!(this.reg(Reg.Status) & Status.FEATURES_OK)) throw new Error('mock driver: the device refused the features');
     this.queues.length = 0;
@@ -105,7 +112,7 @@ export class MockDriver {
       this.queues.push(q);
     }
     this.setReg(Reg.Status, Status.ACKNOWLEDGE | Status.DRIVER | Status.FEATURES_OK | Status.DRIVER_OK);
-    if (!(features & F_VERSION_1)) throw new Error('mock driver: VERSION_1 not negotiated');
+    if (!(features & F_VERSION_1) && !opts.lowOnly) throw new Error('mock driver: VERSION_1 not negotiated');
     return features;
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GuestRam } from '../machine/memory.js';
 import { DescFlag, F_RING_EVENT_IDX, F_RING_INDIRECT_DESC, F_VERSION_1, Irq, Reg, Status } from './constants.js';
-import { VirtioMmio, type VirtioEvent } from './mmio.js';
+import { VirtioMmio, type VirtioDevice, type VirtioEvent } from './mmio.js';
 import { MockDriver } from './mock-driver.js';
 import { VirtioRng } from './rng/rng.js';
 
@@ -31,6 +31,7 @@ test('virtio-mmio identifies itself as a version 2 device and offers the transpo
   assert.equal(drv.reg(Reg.MagicValue), 0x74726976);
   assert.equal(drv.reg(Reg.Version), 2);
   assert.equal(drv.reg(Reg.DeviceID), 4);
+  assert.equal(drv.reg(Reg.VendorID), 0x554d4551, 'QEMU\'s vendor id, which drivers written for its virt board check (xv6)');
   const f = drv.offeredFeatures();
   assert.ok(f & F_VERSION_1 && f & F_RING_INDIRECT_DESC && f & F_RING_EVENT_IDX);
   drv.setReg(Reg.QueueSel, 0);
@@ -39,13 +40,33 @@ test('virtio-mmio identifies itself as a version 2 device and offers the transpo
   assert.equal(drv.reg(Reg.QueueNumMax), 0, 'no second queue');
 });
 
-test('feature negotiation refuses a driver without VERSION_1 or with features not offered', () => {
-  const { drv } = setup();
-  assert.throws(() => drv.init({ features: F_RING_INDIRECT_DESC }), /refused/);
-  assert.equal(drv.status() & Status.FEATURES_OK, 0);
+test('feature negotiation refuses features not offered, and VERSION_1 missing unless the device accepts that', () => {
+  const { drv, ram } = setup();
   assert.throws(() => drv.init({ features: F_VERSION_1 | (1n << 40n) }), /refused/);
+  assert.equal(drv.status() & Status.FEATURES_OK, 0);
+  // a device whose behaviour depends on VERSION_1 (here: a stand-in that does not say otherwise) refuses
+  const device: VirtioDevice = {
+    name: 'strict', deviceId: 4, deviceFeatures: 0n, queueSizes: [8],
+    attach() {}, readConfig: () => 0, writeConfig() {}, activate() {}, notify() {}, reset() {},
+  };
+  const strict = new VirtioMmio(device, ram, { set() {} }, () => {});
+  const strictDrv = new MockDriver(strict, ram);
+  assert.throws(() => strictDrv.init({ features: F_RING_INDIRECT_DESC }), /refused/);
+  assert.equal(strictDrv.status() & Status.FEATURES_OK, 0);
   assert.equal(drv.init({ features: F_VERSION_1 }), F_VERSION_1);
   assert.ok(drv.status() & Status.DRIVER_OK);
+});
+
+test('a driver written for legacy devices (xv6\'s) negotiates the low 32 bits without VERSION_1 where the device allows it', () => {
+  // spec 6.2: a device MAY fail to operate if VERSION_1 is not accepted; QEMU goes on, and so does virtio-rng here
+  const { drv, irq } = setup();
+  const offered = drv.offeredFeatures();
+  assert.equal(drv.init({ features: offered & 0xffffffffn & ~F_RING_INDIRECT_DESC & ~F_RING_EVENT_IDX, lowOnly: true }), 0n);
+  assert.ok(drv.status() & Status.DRIVER_OK);
+  drv.add(0, [{ writable: 8 }]);
+  drv.kick(0);
+  assert.equal(drv.used(0)[0].len, 8, 'and the device serves it');
+  assert.ok(irq());
 });
 
 test('a direct chain is filled with host random bytes and returned with the written length', () => {

@@ -6,6 +6,7 @@
 // crypto.getRandomValues.
 import { VmThreadMain, type VmSlotHost } from '../../hypervisor/vm-slot.js';
 import { buildDevices, type DiskOpenSpec } from '../../hypervisor/devices.js';
+import { NO_FIRMWARE } from '../../hypervisor/machine.js';
 import { MemoryBlockBackend, type BlockBackend } from '../../core/virtio/blk/backend.js';
 import { warmUp } from '../../core/machine/warmup.js';
 import type { ToHost } from '../../hypervisor/protocol.js';
@@ -107,7 +108,7 @@ function start(setup: WorkerSetupMessage['setup']): VmThreadMain {
     loadImages: (cfg) => ({
       kernel: file('kernel', cfg.machine.kernel),
       initrd: cfg.machine.initrd ? file('initrd', cfg.machine.initrd) : undefined,
-      firmware: cfg.machine.firmware ? file('firmware', cfg.machine.firmware) : undefined,
+      firmware: cfg.machine.firmware === NO_FIRMWARE ? NO_FIRMWARE : cfg.machine.firmware ? file('firmware', cfg.machine.firmware) : undefined,
     }),
     buildDevices: (m, o) => buildDevices(m, {
       ...o,

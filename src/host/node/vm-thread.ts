@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { bootFile } from './boot-file.js';
 import { buildDevices, openNetSockets } from './machine.js';
 import type { NetBackend } from '../../core/virtio/net/backend.js';
-import type { MachineDescription } from '../../hypervisor/machine.js';
+import { NO_FIRMWARE, type MachineDescription } from '../../hypervisor/machine.js';
 import type { BootFile } from '../../core/machine/boot-file.js';
 import type { FromHost, ToHost, VmThreadConfig } from '../../hypervisor/protocol.js';
 import { workerSetup } from './worker-setup.js';
@@ -29,12 +29,12 @@ void warmed;
  * The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot), opened
  * confined to the allowed directories each time (a FIFO or a symlink swapped in is refused, not waited on).
  */
-function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile } {
+function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile | 'none' } {
   const { allowedDirs, machine: m } = cfg;
   return {
     kernel: bootFile(m.kernel, { label: 'kernel', allowedDirs }),
     initrd: m.initrd ? bootFile(m.initrd, { label: 'initrd', allowedDirs }) : undefined,
-    firmware: m.firmware ? bootFile(m.firmware, { label: 'firmware', allowedDirs }) : undefined,
+    firmware: m.firmware === NO_FIRMWARE ? NO_FIRMWARE : m.firmware ? bootFile(m.firmware, { label: 'firmware', allowedDirs }) : undefined,
   };
 }
 

@@ -64,7 +64,7 @@ function pattern(n: number, seed = 1): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 13 + (i >> 9)) & 0xff);
 }
 
-function setup(opts: { sectors?: number; readOnly?: boolean; ramSize?: number; features?: bigint; serial?: string } = {}) {
+function setup(opts: { sectors?: number; readOnly?: boolean; ramSize?: number; features?: bigint; serial?: string; lowOnly?: boolean } = {}) {
   const ram = new GuestRam(BASE, opts.ramSize ?? 1 << 20);
   const disk = pattern((opts.sectors ?? 64) * SECTOR);
   const backend = new TestBackend(new MemoryBlockBackend(disk, opts.readOnly ?? false));
@@ -73,7 +73,7 @@ function setup(opts: { sectors?: number; readOnly?: boolean; ramSize?: number; f
   let raised = 0;
   const dev = new VirtioMmio(blk, ram, { set: (l) => { if (l) raised++; } }, (e) => events.push(e));
   const drv = new MockDriver(dev, ram);
-  drv.init(opts.features === undefined ? {} : { features: opts.features });
+  drv.init({ ...(opts.features === undefined ? {} : { features: opts.features }), lowOnly: opts.lowOnly });
   return { ram, disk, backend, blk, dev, drv, events, raised: () => raised };
 }
 type Env = ReturnType<typeof setup>;
@@ -471,4 +471,15 @@ test('model: random request sequences keep the disk equal to the model and RAM o
     }),
     { numRuns: 200 },
   );
+});
+
+test('a driver written for legacy devices (xv6\'s: low 32 feature bits, no VERSION_1) reads and writes the disk', () => {
+  // xv6 clears RO, SCSI, CONFIG_WCE, MQ, ANY_LAYOUT, EVENT_IDX and INDIRECT_DESC from what is offered
+  const env = setup({ features: 0n, lowOnly: true });
+  assert.ok(env.drv.status() & Status.DRIVER_OK, 'FEATURES_OK and DRIVER_OK accepted without VERSION_1');
+  const data = pattern(SECTOR, 9);
+  assert.equal(write(env, 3, data).status, BlkStatus.OK);
+  const r = read(env, 3, 1);
+  assert.equal(r.status, BlkStatus.OK);
+  assert.deepEqual(r.data, data);
 });

@@ -114,6 +114,8 @@ export interface BlkState {
 export class VirtioBlk implements VirtioDevice {
   readonly name: string;
   readonly deviceId = DeviceId.Block;
+  /** virtio_blk_req and the configuration space have one layout with or without VERSION_1 (5.2.6.3, 5.2.4). */
+  readonly acceptsPreVersion1 = true;
   readonly deviceFeatures: bigint;
   readonly queueSizes = [BLK_QUEUE_SIZE];
   readonly stats: BlkStats = {

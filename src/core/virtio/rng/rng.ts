@@ -15,6 +15,8 @@ export interface RngStats {
 export class VirtioRng implements VirtioDevice {
   readonly name = 'virtio-rng';
   readonly deviceId = DeviceId.Entropy;
+  /** No configuration, no request format: nothing depends on VERSION_1. */
+  readonly acceptsPreVersion1 = true;
   readonly deviceFeatures = 0n;
   readonly queueSizes = [64];
   readonly stats: RngStats = { requests: 0, bytes: 0 };
