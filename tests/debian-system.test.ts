@@ -4,11 +4,12 @@
 // guest fetches a file from an HTTP server this test runs on the host, SSH reaches it through a forwarded
 // port, apt-get installs a package from the Debian archive (netcat), which then serves a file through another
 // forwarded port; a reboot comes back, poweroff ends the VM with status 0. Bad input: a disk whose /boot has no
-// kernel, an unknown --distro.
+// kernel, an unknown --distro. U-Boot (Debian's u-boot-qemu, S-mode, through OpenSBI) boots the same system from a
+// partitioned copy of the disk through the extlinux.conf it finds there (issue 18).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -16,6 +17,8 @@ import { debianImage, GuestShell, type DebianImage } from './lib/debian.js';
 import { api, collectConsole, startDaemon, stopDaemon, typeLine, waitFor } from './lib/daemon.js';
 import { defaultCacheDir } from '../src/images/node/guest.js';
 import { killOnExit } from './lib/children.js';
+import { debianFile } from './lib/debian-file.js';
+import { ensureDefaultGuest } from '../src/images/index.js';
 import { cliPath, e2fsTool, freePort, tempDir } from './lib/toolchain.js';
 
 // looked up on $PATH (and /usr/sbin, where debootstrap lives): ssh has no --version for hasTool to run
@@ -146,6 +149,88 @@ describe('the same Debian disk as a daemon VM', { skip }, () => {
     } finally {
       await stopDaemon(d);
       spawnSync('rm', ['-rf', work]);
+    }
+  });
+});
+
+/**
+ * The Debian image as a partitioned disk that boots through U-Boot: an MBR with one Linux partition at 1 MiB
+ * holding the image's file system, whose /boot/extlinux/extlinux.conf names its kernel and initrd (what
+ * Debian's u-boot-menu writes). Returns the disk's path.
+ */
+function extlinuxDisk(image: string, dir: string): { disk: string; kernel: string } {
+  const debugfs = e2fsTool('debugfs');
+  assert.ok(debugfs, 'debugfs (e2fsprogs) is needed');
+  const root = join(dir, 'root.img');
+  const cp = spawnSync('cp', ['--sparse=always', image, root], { encoding: 'utf8' });
+  assert.equal(cp.status, 0, cp.stderr);
+  const ask = (request: string, write = false) => {
+    const r = spawnSync(debugfs, [...(write ? ['-w'] : []), '-R', request, root], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const kernel = /vmlinux-(\S+)/.exec(ask('ls -l /boot'))?.[1];
+  const uuid = /Filesystem UUID:\s+(\S+)/.exec(ask('stats'))?.[1];
+  assert.ok(kernel && uuid, 'the image has a kernel in /boot and a UUID');
+  writeFileSync(join(dir, 'extlinux.conf'), [
+    'default debian', 'timeout 1', 'label debian', '  menu label Debian GNU/Linux, through U-Boot',
+    `  linux /boot/vmlinux-${kernel}`, `  initrd /boot/initrd.img-${kernel}`, `  append root=UUID=${uuid} ro console=ttyS0 tvisor.via=extlinux`, '',
+  ].join('\n'));
+  ask('mkdir /boot/extlinux', true);
+  ask(`write ${join(dir, 'extlinux.conf')} /boot/extlinux/extlinux.conf`, true);
+  const bytes = statSync(root).size;
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, '');
+  truncateSync(disk, bytes + MBR_START * 512);
+  const dd = spawnSync('dd', [`if=${root}`, `of=${disk}`, 'bs=1M', `seek=${MBR_START * 512 / 2 ** 20}`, 'conv=sparse,notrunc', 'status=none'], { encoding: 'utf8' });
+  assert.equal(dd.status, 0, dd.stderr);
+  rmSync(root);
+  // the MBR: one primary partition, type 0x83 (Linux), active, from sector 2048 (MBR layout: entries at 446)
+  const mbr = Buffer.alloc(512);
+  mbr.writeUInt8(0x80, 446);
+  mbr.writeUInt8(0x83, 446 + 4);
+  mbr.writeUInt32LE(MBR_START, 446 + 8);
+  mbr.writeUInt32LE(bytes / 512, 446 + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  const fd = openSync(disk, 'r+');
+  writeSync(fd, mbr, 0, 512, 0);
+  closeSync(fd);
+  return { disk, kernel };
+}
+const MBR_START = 2048;
+
+describe('U-Boot (Debian\'s u-boot-qemu, S-mode, through OpenSBI) boots the Debian disk\'s kernel from its extlinux.conf', { skip }, () => {
+  test('to the root shell, with the command line extlinux.conf gave', async () => {
+    const image = await debianImage();
+    const log = (line: string) => process.stderr.write(`# ${line}\n`);
+    const uboot = await debianFile('u-boot-qemu', 'usr/lib/u-boot/qemu-riscv64_smode/uboot.elf', log);
+    log(`U-Boot from u-boot-qemu ${uboot.version}`);
+    const guest = await ensureDefaultGuest({ log });
+    const work = tempDir('tvisor-uboot-');
+    try {
+      const { disk, kernel } = extlinuxDisk(image.path, work);
+      const vm = spawn(process.execPath, [
+        cliPath, 'run', '--firmware', guest.firmware, '--kernel', uboot.file, '--memory', '1G', '--vcpus', '2',
+        '--disk', `${disk},overlay=${join(work, 'overlay')}`,
+      ], { stdio: ['pipe', 'pipe', 'pipe'] });
+      killOnExit(vm);
+      const sh = new GuestShell(vm);
+      try {
+        await sh.waitFor(/U-Boot 20\d\d/, 300_000);
+        await sh.waitFor(/Found \/boot\/extlinux\/extlinux\.conf/, 600_000);
+        await sh.waitFor(new RegExp(`Retrieving file: /boot/vmlinux-${kernel.replace(/[.+]/g, '\\$&')}`), 600_000);
+        await sh.waitFor(/root@debian:~# /, 1_800_000);
+        await sh.ok('stty cols 1000; dmesg -n 1');
+        assert.match(await sh.ok('cat /proc/cmdline'), /root=UUID=\S+ ro console=ttyS0 tvisor\.via=extlinux/);
+        assert.match(await sh.ok('findmnt -n -o SOURCE /'), /\/dev\/vda1/);
+        const status = new Promise<number | null>((r) => vm.on('close', r));
+        vm.stdin!.write('poweroff\n');
+        assert.equal(await status, 0);
+      } finally {
+        vm.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

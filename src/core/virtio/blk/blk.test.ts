@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GuestRam } from '../../machine/memory.js';
 import { concatBytes } from '../../test-bytes.js';
-import { DescFlag, Reg, Status } from '../constants.js';
+import { DescFlag, F_RING_INDIRECT_DESC, F_VERSION_1, Reg, Status } from '../constants.js';
 import { VirtioMmio, type VirtioEvent } from '../mmio.js';
 import { MockDriver, type MockBuffer } from '../mock-driver.js';
 import { BlockIoError, MemoryBlockBackend, type BlockBackend } from './backend.js';
 import {
   BlkStatus, BlkType, MAX_DISCARD_SEG, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
-  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, MAX_REQUEST_DATA, VIRTIO_BLK_F_WRITE_ZEROES, VirtioBlk,
+  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, MAX_REQUEST_DATA, MAX_UNSEGMENTED_DATA, VIRTIO_BLK_F_WRITE_ZEROES, VirtioBlk,
 } from './blk.js';
 
 const BASE = 0x8000_0000;
@@ -482,4 +482,18 @@ test('a driver written for legacy devices (xv6\'s: low 32 feature bits, no VERSI
   const r = read(env, 3, 1);
   assert.equal(r.status, BlkStatus.OK);
   assert.deepEqual(r.data, data);
+});
+
+test('a driver that did not negotiate seg_max and size_max (U-Boot 2025.01) may read tens of MiB in one buffer, up to a wide bound', () => {
+  // 5.2.6.1 holds a driver to seg_max and size_max only when it negotiated them; U-Boot reads a kernel whole
+  const env = setup({ sectors: 65536, ramSize: 320 << 20, features: F_VERSION_1 | F_RING_INDIRECT_DESC | VIRTIO_BLK_F_WRITE_ZEROES });
+  const r = read(env, 0, 40960); // 20 MiB in one buffer (two descriptors here), beyond seg_max × size_max
+  assert.equal(r.status, BlkStatus.OK);
+  assert.deepEqual(r.data.subarray(0, 4096), env.disk.subarray(0, 4096));
+  const many = request(env, [{ data: header(BlkType.IN, 0) }, ...Array.from({ length: 300 }, () => ({ writable: SECTOR })), { writable: 1 }], true);
+  assert.equal(many.status, BlkStatus.OK, 'more segments than seg_max: not its limit');
+  const touched = env.backend.calls.length;
+  const huge = request(env, [{ data: header(BlkType.IN, 0) }, { writable: MAX_UNSEGMENTED_DATA + 1 }, { writable: 1 }]);
+  assert.equal(huge.status, BlkStatus.IOERR, 'beyond MAX_UNSEGMENTED_DATA');
+  assert.equal(env.backend.calls.length, touched, 'the disk was not touched');
 });

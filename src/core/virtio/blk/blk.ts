@@ -72,6 +72,12 @@ const SIZE_MAX = 64 * 1024;
  * whole disk at once.
  */
 export const MAX_REQUEST_DATA = SEG_MAX * SIZE_MAX;
+/**
+ * The most data one request may carry from a driver that did not negotiate seg_max and size_max, which the
+ * spec then does not hold it to (5.2.6.1): U-Boot 2025.01 (Debian trixie's) reads a whole kernel or initrd
+ * (tens of MiB) in one buffer. Still a bound on one request's host work, but a wide one.
+ */
+export const MAX_UNSEGMENTED_DATA = 256 * 2 ** 20;
 /** Per-segment limits keep one discard/write-zeroes request to a bounded amount of host work (32 MiB). */
 export const MAX_DISCARD_SECTORS = 65536;
 export const MAX_DISCARD_SEG = 16;
@@ -280,13 +286,17 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   /**
-   * A request beyond what the device offered (5.2.6.1: the driver MUST NOT exceed seg_max segments; data
-   * beyond seg_max × size_max): failed without touching the disk, so one request's host work stays bounded.
-   * Counted with the descriptors for header and status, which Linux gives descriptors of their own.
+   * A request beyond what the driver agreed to (5.2.6.1: with SEG_MAX and SIZE_MAX negotiated, it MUST NOT
+   * exceed seg_max segments nor carry more than seg_max × size_max; without them, MAX_UNSEGMENTED_DATA): failed
+   * without touching the disk, so one request's host work stays bounded. Segments are counted with the
+   * descriptors for header and status, which Linux gives descriptors of their own.
    */
   private oversized(c: DescriptorChain): boolean {
-    if (c.readable.length + c.writable.length > SEG_MAX + 2) return true;
-    return c.readableLength - HEADER > MAX_REQUEST_DATA || c.writableLength - 1 > MAX_REQUEST_DATA;
+    const f = this.ctx.features;
+    const segments = (f & VIRTIO_BLK_F_SEG_MAX) !== 0n;
+    if (segments && c.readable.length + c.writable.length > SEG_MAX + 2) return true;
+    const max = segments && (f & VIRTIO_BLK_F_SIZE_MAX) !== 0n ? MAX_REQUEST_DATA : MAX_UNSEGMENTED_DATA;
+    return c.readableLength - HEADER > max || c.writableLength - 1 > max;
   }
 
   private execute(c: DescriptorChain): BlkStatus {
