@@ -297,6 +297,9 @@ async function makeFileSystem(tools: Tools, f: { staging: string; image: string;
  * Boots the second stage and follows its console: debootstrap's phases and the setup's lines are shown, the
  * whole console is kept in `consoleLog`, which stays (and is named in the error) when the stage fails.
  */
+/** How often a running second stage reports its progress. */
+const HEARTBEAT_MS = 5 * 60_000;
+
 async function runSecondStage(runVm: VmRunner, vm: BuildVm, consoleLog: string, log: (line: string) => void): Promise<void> {
   await mkdir(dirname(consoleLog), { recursive: true });
   const file = createWriteStream(consoleLog);
@@ -312,12 +315,24 @@ async function runSecondStage(runVm: VmRunner, vm: BuildVm, consoleLog: string, 
     // debootstrap's phases ("I: Unpacking the base system..."), not its line per package ("I: Unpacking dpkg...")
     else if (line.startsWith('I: ') && !/^I: (Unpacking|Configuring|Extracting|Retrieving|Validating) \S+$/.test(line)) log(`debootstrap: ${line.slice(3)}`);
   };
-  const result = await runVm(vm, (text) => {
-    file.write(text);
-    const lines = (rest + text).split('\n');
-    rest = lines.pop()!;
-    lines.forEach(onLine);
-  });
+  // every few minutes, where the guest is: a long silence then shows where it was spent (or stuck)
+  const started = performance.now();
+  const heartbeat = setInterval(() => {
+    const last = tail.filter((l) => l.trim()).pop() ?? '(nothing yet)';
+    log(`second stage: ${Math.round((performance.now() - started) / 60_000)} min so far; the guest's last line: ${last.slice(0, 160)}`);
+  }, HEARTBEAT_MS);
+  heartbeat.unref?.();
+  let result: Awaited<ReturnType<VmRunner>>;
+  try {
+    result = await runVm(vm, (text) => {
+      file.write(text);
+      const lines = (rest + text).split('\n');
+      rest = lines.pop()!;
+      lines.forEach(onLine);
+    });
+  } finally {
+    clearInterval(heartbeat);
+  }
   if (rest) onLine(rest);
   await new Promise((r) => file.end(r));
   const code = exitLine ? Number(exitLine.slice(AUTORUN_EXIT_PREFIX.length)) : undefined;
