@@ -31,6 +31,33 @@ function recipe(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Where the cached image, its key and its record live. */
+function cachePaths() {
+  const dir = join(defaultCacheDir(), 'test');
+  return {
+    dir,
+    path: join(dir, `debian-${DEFAULT_SUITE}.img`),
+    sshKey: join(dir, `debian-${DEFAULT_SUITE}.key`),
+    record: join(dir, `debian-${DEFAULT_SUITE}.json`),
+  };
+}
+
+/** The cached image's record, when the image and its key are there and were made by this recipe. */
+function cachedRecord(): { recipe: string; built: string; seconds: number } | null {
+  const { path, sshKey, record } = cachePaths();
+  try {
+    const r = JSON.parse(readFileSync(record, 'utf8')) as { recipe: string; built: string; seconds: number };
+    return r.recipe === recipe() && existsSync(path) && existsSync(sshKey) ? r : null;
+  } catch {
+    return null; // no record: to be built
+  }
+}
+
+/** Whether debianImage() would build (tens of minutes of a build VM) rather than take the cached image. */
+export function debianImageToBuild(): boolean {
+  return process.env.TVISOR_TEST_DEBIAN === undefined && cachedRecord() === null;
+}
+
 /** The cached image, built first when missing or made by another recipe (minutes: see the log). */
 export async function debianImage(log: (line: string) => void = (l) => process.stderr.write(`# ${l}\n`)): Promise<DebianImage> {
   // an image made elsewhere (and its key), to try the tests without a build: TVISOR_TEST_DEBIAN=IMAGE:KEY
@@ -39,20 +66,13 @@ export async function debianImage(log: (line: string) => void = (l) => process.s
     log(`using the Debian image ${given[0]} (TVISOR_TEST_DEBIAN)`);
     return { path: given[0], sshKey: given[1] };
   }
-  const dir = join(defaultCacheDir(), 'test');
+  const { dir, path, sshKey, record } = cachePaths();
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `debian-${DEFAULT_SUITE}.img`);
-  const sshKey = join(dir, `debian-${DEFAULT_SUITE}.key`);
-  const record = join(dir, `debian-${DEFAULT_SUITE}.json`);
   const want = recipe();
-  try {
-    const r = JSON.parse(readFileSync(record, 'utf8')) as { recipe: string; built: string; seconds: number };
-    if (r.recipe === want && existsSync(path) && existsSync(sshKey)) {
-      log(`using the Debian image built ${r.built} in ${r.seconds} s (${path})`);
-      return { path, sshKey };
-    }
-  } catch {
-    // no record: build
+  const cached = cachedRecord();
+  if (cached) {
+    log(`using the Debian image built ${cached.built} in ${cached.seconds} s (${path})`);
+    return { path, sshKey };
   }
   for (const f of [path, sshKey, `${sshKey}.pub`, record]) rmSync(f, { force: true });
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tvisor-test', '-f', sshKey]);
