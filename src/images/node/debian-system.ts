@@ -136,7 +136,7 @@ export async function buildDebianSystem(opts: SystemOptions): Promise<SystemImag
 
     const initrd = join(work, 'second-stage.cpio');
     await writeFile(initrd, appendAutorun(await readFile(guest.initrd), secondStageScript()));
-    log(`debootstrap's second stage in a tvisor guest (${BUILD_VCPUS} vCPUs, ${formatBytes(BUILD_MEMORY)}): dpkg installs every package and runs its maintainer scripts`);
+    log(`debootstrap's second stage in a tvisor guest (${BUILD_VCPUS} vCPU${BUILD_VCPUS === 1 ? '' : 's'}, ${formatBytes(BUILD_MEMORY)}): dpkg installs every package and runs its maintainer scripts`);
     const t1 = performance.now();
     await runSecondStage(opts.runVm, { kernel: guest.kernel, initrd, cmdline: 'console=ttyS0 quiet', disk: temp, memory: BUILD_MEMORY, vcpus: BUILD_VCPUS }, consoleLog, log);
     const secondSeconds = (performance.now() - t1) / 1000;
