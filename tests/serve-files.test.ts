@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, stopDaemon, api, waitFor, type Daemon } from './lib/daemon.js';
-import { idleKernel } from '../src/core/machine/test-images.js';
+import { idleKernel, tinyElf } from '../src/core/machine/test-images.js';
 import { diskLockPath } from '../src/host/node/block-file.js';
 
 let dir: string;
@@ -18,26 +18,7 @@ let allowed: string;
 let outside: string;
 
 /** An ELF64 RISC-V kernel header with one PT_LOAD of `filesz` bytes at file offset 0x1000, at RAM + 2 MiB. */
-function elfHeader(filesz: bigint): Buffer {
-  const b = Buffer.alloc(0x1000);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(2, 16); // ET_EXEC
-  b.writeUInt16LE(243, 18); // EM_RISCV
-  b.writeUInt32LE(1, 20);
-  b.writeBigUInt64LE(0x8020_0000n, 24);
-  b.writeBigUInt64LE(64n, 32); // e_phoff
-  b.writeUInt16LE(64, 52);
-  b.writeUInt16LE(56, 54);
-  b.writeUInt16LE(1, 56);
-  b.writeUInt32LE(1, 64); // PT_LOAD
-  b.writeUInt32LE(5, 68);
-  b.writeBigUInt64LE(0x1000n, 72);
-  b.writeBigUInt64LE(0x8020_0000n, 80);
-  b.writeBigUInt64LE(0x8020_0000n, 88);
-  b.writeBigUInt64LE(filesz, 96);
-  b.writeBigUInt64LE(filesz, 104);
-  return b;
-}
+const elfHeader = (filesz: bigint): Buffer => Buffer.from(tinyElf({ addr: 0x8020_0000n, filesz }));
 
 before(() => {
   dir = fs.mkdtempSync(join(tmpdir(), 'tvisor-serve-files-'));

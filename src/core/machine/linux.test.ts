@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKernel, parseKernelImage, layoutBoot, fwDynamicInfo, BootError } from './linux.js';
 import { imageSize, type BootFile } from './boot-file.js';
+import { tinyElf } from './test-images.js';
 
 const RAM = 0x8000_0000;
 const MiB = 2 ** 20;
@@ -86,26 +87,7 @@ function countingFile(bytes: Uint8Array, size: number): BootFile & { readBytes: 
 }
 
 /** An ELF64 RISC-V header with one PT_LOAD of `filesz` bytes at file offset 0x1000, linked at RAM + 2 MiB. */
-function elfHeader(filesz: bigint, memsz = filesz): Uint8Array {
-  const b = Buffer.alloc(0x1000);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(2, 16); // ET_EXEC
-  b.writeUInt16LE(243, 18); // EM_RISCV
-  b.writeUInt32LE(1, 20);
-  b.writeBigUInt64LE(0x8020_0000n, 24); // entry
-  b.writeBigUInt64LE(64n, 32); // phoff
-  b.writeUInt16LE(64, 52);
-  b.writeUInt16LE(56, 54);
-  b.writeUInt16LE(1, 56);
-  b.writeUInt32LE(1, 64); // PT_LOAD
-  b.writeUInt32LE(5, 68);
-  b.writeBigUInt64LE(0x1000n, 72); // p_offset
-  b.writeBigUInt64LE(0x8020_0000n, 80); // p_vaddr
-  b.writeBigUInt64LE(0x8020_0000n, 88); // p_paddr
-  b.writeBigUInt64LE(filesz, 96);
-  b.writeBigUInt64LE(memsz, 104);
-  return new Uint8Array(b);
-}
+const elfHeader = (filesz: bigint, memsz = filesz): Uint8Array => tinyElf({ addr: 0x8020_0000n, filesz, memsz });
 
 test('an ELF kernel in a file is laid out from its headers alone: a 1.5 GiB one costs a few KiB of reads', () => {
   const size = 0x1000 + 1536 * MiB;

@@ -5,35 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vm, BootError } from './vm.js';
 import { parseFirmware } from './linux.js';
-import { tinyImage } from './test-images.js';
+import { tinyElf, tinyImage } from './test-images.js';
 import { RAM_BASE } from './board.js';
 import { S } from '../cpu/state.js';
 
 const MiB = 2 ** 20;
 const SPIN = 0x0000006f; // j .
 
-/** An ELF64 RISC-V executable with one PT_LOAD of `code` at physical (and virtual) address `addr`. */
-function elf(addr: bigint, code: number[], entry = addr): Uint8Array {
-  const b = Buffer.alloc(0x1000 + 4 * code.length);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
-  b.writeUInt16LE(2, 16); // ET_EXEC
-  b.writeUInt16LE(243, 18); // EM_RISCV
-  b.writeUInt32LE(1, 20);
-  b.writeBigUInt64LE(entry, 24);
-  b.writeBigUInt64LE(64n, 32); // phoff
-  b.writeUInt16LE(64, 52);
-  b.writeUInt16LE(56, 54);
-  b.writeUInt16LE(1, 56);
-  b.writeUInt32LE(1, 64); // PT_LOAD
-  b.writeUInt32LE(5, 68);
-  b.writeBigUInt64LE(0x1000n, 72);
-  b.writeBigUInt64LE(addr, 80);
-  b.writeBigUInt64LE(addr, 88);
-  b.writeBigUInt64LE(BigInt(4 * code.length), 96);
-  b.writeBigUInt64LE(BigInt(4 * code.length), 104);
-  code.forEach((w, i) => b.writeUInt32LE(w, 0x1000 + 4 * i));
-  return new Uint8Array(b);
-}
+/** An ELF executable of `code` at physical (and virtual) address `addr`. */
+const elf = (addr: bigint, code: number[], entry = addr): Uint8Array => tinyElf({ addr, code, entry });
 
 const pc = (vm: Vm, i: number) => vm.harts[i].s[S.PC] >>> 0;
 const vmOf = (over: Partial<ConstructorParameters<typeof Vm>[0]>) => new Vm({
