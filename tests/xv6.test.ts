@@ -1,7 +1,8 @@
 // xv6-riscv under tvisor as QEMU runs it (issue 18): `tvisor run --firmware none --kernel kernel/kernel` (QEMU's
 // -bios none: every hart starts the kernel in M-mode), its virtio disk (QEMU's vendor id, only the low 32
 // feature bits negotiated), its UART (THR-empty never acknowledged through IIR), and usertests -q passing on
-// 1 and on 3 harts; at a terminal, Ctrl-A x quits it. xv6 is built at test time (tests/lib/xv6.ts).
+// 1 and on 3 harts; at a terminal, Ctrl-A x quits it; the daemon runs it too. xv6 is built at test time
+// (tests/lib/xv6.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { cliPath } from './lib/toolchain.js';
 import { killOnExit } from './lib/children.js';
 import { buildXv6, type Xv6Build } from './lib/xv6.js';
+import { api, collectConsole, startDaemon, stopDaemon } from './lib/daemon.js';
 
 /** usertests -q took 3 minutes on 1 hart and 11 on 3 (one host thread) on a loaded 2-core machine: deadlines well past that. */
 const USERTESTS_MS = 60 * 60_000;
@@ -95,5 +97,26 @@ test('at a terminal, Ctrl-A x (lower case, as QEMU takes it) quits a running xv6
     assert.match(vm.out, /tvisor: stopped \(Ctrl-A X\)/);
   } finally {
     vm.child.kill('SIGKILL');
+  }
+});
+
+test('the daemon runs it too: tvisor create --firmware none, started, to the shell', async (t) => {
+  if ('skip' in xv6) return t.skip(xv6.skip);
+  const disk = join(xv6.dir, 'fs-daemon.img');
+  copyFileSync(xv6.fsImage, disk);
+  const d = await startDaemon(join(xv6.dir, 'state'), ['--pcpus', '1', '--allow-dir', xv6.dir]);
+  try {
+    const created = spawnSync(process.execPath, [
+      cliPath, 'create', 'xv6', '--api', d.url, '--kernel', xv6.kernel, '--firmware', 'none', '--memory', '128M', '--vcpus', '2', '--disk', disk,
+    ], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    assert.equal((await api(d, 'GET', `/v1/vms/${id}`)).json.config.firmware, 'none');
+    const con = await collectConsole(d, id);
+    assert.equal((await api(d, 'POST', `/v1/vms/${id}/start`)).status, 200);
+    await con.waitFor(/hart 1 starting[\s\S]*init: starting sh/, BOOT_MS);
+    con.close();
+  } finally {
+    await stopDaemon(d);
   }
 });
