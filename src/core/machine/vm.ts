@@ -174,14 +174,12 @@ export class Vm {
     this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
-    const kernel = firmware === 'none' ? parseFirmware(config.kernel, RAM_BASE) : parseKernelImage(config.kernel, RAM_BASE);
-    const fw = loadFirmware(firmware);
+    const { kernel, firmware: fw } = layoutImages(config.kernel, firmware);
     this.images = { kernel, initrd, firmware: fw };
     const initrdSize = initrd ? imageSize(initrd) : 0;
     if (initrdSize > cfg.memory) {
       throw new BootError(`the initrd (${Math.ceil(initrdSize / 2 ** 20)} MiB) is larger than guest memory (${cfg.memory / 2 ** 20} MiB)`);
     }
-    if (fw && fw !== 'none') checkApart(fw, kernel);
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
     if (cfg.smp && firmware) throw new BootError(`harts in parallel threads need tvisor's own SBI, not ${firmware === 'none' ? 'a kernel in M-mode' : 'M-mode firmware'}`);
     this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined, harts: cfg.cpus });
@@ -333,9 +331,7 @@ export class Vm {
     try {
       const again = this.cfg.reloadImages!();
       if ((again.firmware === 'none') !== (this.cfg.firmware === 'none')) throw new Error('the firmware changed since the VM started; stop and start it');
-      const kernel = again.firmware === 'none' ? parseFirmware(again.kernel, RAM_BASE) : parseKernelImage(again.kernel, RAM_BASE);
-      const fw = loadFirmware(again.firmware);
-      if (fw && fw !== 'none') checkApart(fw, kernel);
+      const { kernel, firmware: fw } = layoutImages(again.kernel, again.firmware);
       const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd ? imageSize(again.initrd) : 0);
       if (fits.initrdOffset !== this.layout.initrdOffset || fits.dtbOffset !== this.layout.dtbOffset || (again.firmware !== undefined) !== (this.sbi === null)) {
         throw new Error('the kernel, initrd or firmware file changed since the VM started; stop and start it');
@@ -670,9 +666,17 @@ export class Vm {
   }
 }
 
-/** The firmware laid out (parseFirmware), or 'none'. */
-function loadFirmware(firmware: Firmware | undefined): LoadedFirmware | undefined {
-  return firmware === undefined || firmware === 'none' ? firmware : parseFirmware(firmware, RAM_BASE);
+/**
+ * The kernel and the firmware laid out in RAM and checked apart; with firmware 'none' the kernel is laid out
+ * as firmware is (where its ELF is linked, or a raw binary at the RAM base), since it runs in M-mode itself.
+ */
+function layoutImages(kernel: BootImage, firmware: Firmware | undefined): { kernel: KernelImage; firmware?: LoadedFirmware } {
+  if (firmware === undefined) return { kernel: parseKernelImage(kernel, RAM_BASE) };
+  if (firmware === 'none') return { kernel: parseFirmware(kernel, RAM_BASE), firmware };
+  const k = parseKernelImage(kernel, RAM_BASE);
+  const fw = parseFirmware(firmware, RAM_BASE);
+  checkApart(fw, k);
+  return { kernel: k, firmware: fw };
 }
 
 /** Firmware and kernel must not overlap in RAM: the kernel would overwrite the firmware (or the reverse). */
