@@ -142,6 +142,11 @@ const CTRL_A = 0x01;
 /** Exit status when the guest can make no progress (tvisor run). */
 const EXIT_CRASHED = 1;
 
+/** --firmware's value as a machine names it: 'none' as it is (no file), a file by its absolute path. */
+export function firmwareOption(value: string): string {
+  return value === NO_FIRMWARE ? NO_FIRMWARE : resolve(value);
+}
+
 /**
  * A kernel, initrd or firmware file, opened non-blocking and accepted only as a regular file (a FIFO never
  * hangs the open); its bytes are read straight into guest RAM when the VM boots.
@@ -323,7 +328,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       described = {
         name, memoryBytes: memory, vcpus: cpus, kernel: resolve(kernelPath), cmdline,
         ...(initrdPath !== undefined ? { initrd: resolve(initrdPath) } : {}),
-        ...(typeof values.firmware === 'string' ? { firmware: values.firmware === NO_FIRMWARE ? NO_FIRMWARE : resolve(values.firmware) } : {}),
+        ...(typeof values.firmware === 'string' ? { firmware: firmwareOption(values.firmware) } : {}),
         devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon })
           .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };

@@ -7,9 +7,8 @@ import { LIMITS, type DiskConfig, type NicConfig, type VmInfo, type VmPatch } fr
 import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args.js';
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
 import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
-import { appendArgs, DEFAULT_CMDLINE, type DefaultGuestResolver } from './run.js';
+import { appendArgs, DEFAULT_CMDLINE, firmwareOption, type DefaultGuestResolver } from './run.js';
 import { bootFromDisk } from './disk-boot.js';
-import { NO_FIRMWARE } from '../hypervisor/machine.js';
 import { defaultCacheDir } from '../images/index.js';
 
 /** A daemon command: its one-line summary, help text and entry point. */
@@ -230,7 +229,7 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     }
     // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
     if (body.cmdline === undefined && (v.cmdline !== undefined || v.append !== undefined)) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
-    if (v.firmware !== undefined) body.firmware = v.firmware === NO_FIRMWARE ? NO_FIRMWARE : resolve(v.firmware as string);
+    if (v.firmware !== undefined) body.firmware = firmwareOption(v.firmware as string);
     const disks: DiskConfig[] = diskTexts.map((text) => {
       const d = parseDiskOption(text, 'create');
       if (d.serial !== undefined) throw new UsageError(`--disk '${text}': serial= is not supported by the daemon (its disks are named <vm>-vdX)`, 'create');
