@@ -3,13 +3,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cliPath } from './lib/toolchain.js';
 import { ensureDefaultGuest } from '../src/images/index.js';
 import { DEFAULT_CMDLINE } from '../src/cli/run.js';
+import { flashTestImage } from '../src/core/machine/test-images.js';
 
 let dir: string;
 
@@ -129,6 +130,30 @@ test('unparsable or out-of-range options', () => {
   assertBadInput(['--firmware', 'none'], /--firmware none starts the --kernel file in M-mode: give --kernel/);
   assertBadInput(['--firmware', 'none', '--kernel', join(dir, 'empty')], /empty/);
   assertBadInput(['--kernel', join(dir, 'riscv.Image'), '--firmware', join(dir, 'empty')], /firmware file is empty/);
+});
+
+test('firmware in flash: bad --flash and --flash-vars options, each refused with what to do', () => {
+  writeFileSync(join(dir, 'flash.fd'), flashTestImage());
+  assertBadInput(['--flash-vars', join(dir, 'empty')], /--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too/);
+  assertBadInput(['--flash', join(dir, 'nope.fd')], /flash image .*nope\.fd: no such file/);
+  assertBadInput(['--flash', join(dir, 'fifo')], /flash image .*fifo: is a FIFO/);
+  assertBadInput(['--flash', join(dir, 'big.cpio')], /big\.cpio: 67108864 bytes do not fit a flash bank of 33554432 bytes/);
+  assertBadInput(['--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'big.cpio')], /flash variable store .*big\.cpio: 67108864 bytes do not fit/);
+  assertBadInput(['--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'nope.fd')], /flash variable store .*nope\.fd: no such file/);
+  assertBadInput(['--flash', join(dir, 'flash.fd'), '--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
+  assertBadInput(['--flash', join(dir, 'flash.fd'), '--save', join(dir, 'snap')], /--save does not take a VM with flash yet/);
+});
+
+test('firmware in flash runs in place (--firmware none: M-mode at 0x20000000); what it programs in bank 1 is in --flash-vars\'s file', () => {
+  writeFileSync(join(dir, 'flash.fd'), flashTestImage());
+  const vars = join(dir, 'vars.fd');
+  writeFileSync(vars, Buffer.alloc(4096, 0xff)); // shorter than the bank: reads erased past its end
+  const r = spawnSync(process.execPath, [cliPath, 'run', '--firmware', 'none', '--flash', join(dir, 'flash.fd'), '--flash-vars', vars], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const bytes = readFileSync(vars);
+  assert.deepEqual([...bytes.subarray(0x10, 0x14)], [0x78, 0x56, 0x34, 0x12], 'the program the guest wrote, in the file');
+  assert.equal(bytes.subarray(0x14).every((b) => b === 0xff) && bytes.subarray(0, 0x10).every((b) => b === 0xff), true, 'nothing else changed');
+  assert.equal(statSync(vars).size, 4096, 'the file did not grow');
 });
 
 test('the default guest: --append adds to its command line, --cmdline replaces it, 256 MiB by default', async () => {

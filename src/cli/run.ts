@@ -22,6 +22,8 @@ import { LIMITS } from '../api/actions.js';
 import { jitHelp, jitModeOf, jitStatsLine, modesOf, statsLine } from './jit.js';
 import { DEFAULT_CMDLINE } from '../hypervisor/spec.js';
 import { bootFromDisk } from './disk-boot.js';
+import { FlashFileError, openFlashVars, readFlashImage, type FlashVarsFile } from '../host/node/flash-file.js';
+import { FLASH_BANK_SIZE } from '../core/devices/cfi-flash.js';
 
 export const RUN_SUMMARY = 'Boot a Linux guest in the foreground (the default Debian guest without options)';
 
@@ -48,6 +50,11 @@ Options:
                       (loaded where it is linked)
   --firmware none     no firmware: every hart starts the --kernel ELF itself in M-mode at its entry,
                       a0 = hart id, a1 = device tree (QEMU's -bios none), e.g. xv6's kernel/kernel
+  --flash FILE        firmware in flash, as on QEMU's virt board (pflash, bank 0 at 0x20000000, 32 MiB):
+                      read-only, run in place, e.g. EDK2's RISCV_VIRT_CODE.fd from qemu-efi-riscv64;
+                      with --firmware (OpenSBI) and no --kernel, OpenSBI starts it in S-mode
+  --flash-vars FILE   flash bank 1 (0x22000000): writable, every change the guest makes is written
+                      back to FILE at once, e.g. a copy of RISCV_VIRT_VARS.fd (UEFI variables persist)
   --name NAME         the VM's name (default "tvisor"); network MACs are derived from it
 ${jitHelp(20)}
   --stats             at exit, print the instructions run, wall time, MIPS and JIT mode on stderr
@@ -103,7 +110,7 @@ Exit status: 0 guest powered off (or stopped with Ctrl-A X), N the guest's sysco
 `;
 
 /** The options a snapshot's machine replaces: --restore refuses them. */
-const RESTORE_EXCLUDES = ['kernel', 'initrd', 'append', 'cmdline', 'memory', 'vcpus', 'firmware', 'name', 'disk', 'net', 'console', 'rng', 'balloon'] as const;
+const RESTORE_EXCLUDES = ['kernel', 'initrd', 'append', 'cmdline', 'memory', 'vcpus', 'firmware', 'flash', 'flash-vars', 'name', 'disk', 'net', 'console', 'rng', 'balloon'] as const;
 
 /** The interpreter's warm-ups (one per run), held while the process lives: see core/machine/warmup.ts. */
 const warmedUp: WarmUp[] = [];
@@ -117,6 +124,8 @@ const OPTIONS = {
   vcpus: { type: 'string' },
   cpus: { type: 'string', aliasOf: 'vcpus' },
   firmware: { type: 'string' },
+  flash: { type: 'string' },
+  'flash-vars': { type: 'string' },
   name: { type: 'string' },
   disk: { type: 'string', multiple: true },
   net: { type: 'string', multiple: true },
@@ -134,7 +143,7 @@ const OPTIONS = {
 } as const;
 
 /** Options with which the default guest is not started from its saved boot (they change what a boot is). */
-const FAST_START_EXCLUDES = ['kernel', 'initrd', 'cmdline', 'firmware', 'disk', 'net', 'save', 'restore', 'cold-boot'] as const;
+const FAST_START_EXCLUDES = ['kernel', 'initrd', 'cmdline', 'firmware', 'flash', 'disk', 'net', 'save', 'restore', 'cold-boot'] as const;
 
 const DEFAULT_MEMORY = LIMITS.memory_mib.default * 2 ** 20; // the daemon's default too (tvisor create, POST /v1/vms)
 const MIN_MEMORY = 16 * 2 ** 20;
@@ -297,15 +306,22 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       let initrdPath = values.initrd as string | undefined;
       let cmdline = values.cmdline as string | undefined;
       const disks = (values.disk as string[] | undefined) ?? [];
-      if (values.firmware === NO_FIRMWARE && kernelPath === undefined) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
+      const flashImage = values.flash as string | undefined;
+      const flashVars = values['flash-vars'] as string | undefined;
+      if (flashVars !== undefined && flashImage === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too', 'run');
+      if (flashImage !== undefined && typeof values.save === 'string') throw new UsageError('--save does not take a VM with flash yet (its banks are files of their own): drop --save', 'run');
+      if (values.firmware === NO_FIRMWARE && kernelPath === undefined && flashImage === undefined) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
       // a disk with a system on it boots its own kernel, as a bootloader would (disk-boot.ts)
-      const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0
+      // (with flash, the firmware there finds its own bootloader on the disk)
+      const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0 && flashImage === undefined
         ? await bootFromDisk(disks[0], consoleKind === 'virtio' ? 'hvc0' : 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
         : null;
       if (fromDisk) {
         kernelPath = fromDisk.kernel;
         initrdPath = fromDisk.initrd;
         cmdline ??= fromDisk.cmdline;
+      } else if (kernelPath === undefined && flashImage !== undefined) {
+        if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', 'run');
       } else if (kernelPath === undefined) {
         if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
         if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
@@ -326,9 +342,10 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const nets = (values.net as string[] | undefined) ?? [];
       // absolute paths: a snapshot of this machine may be restored from another directory, or by the daemon
       described = {
-        name, memoryBytes: memory, vcpus: cpus, kernel: resolve(kernelPath), cmdline,
+        name, memoryBytes: memory, vcpus: cpus, kernel: kernelPath === undefined ? '' : resolve(kernelPath), cmdline,
         ...(initrdPath !== undefined ? { initrd: resolve(initrdPath) } : {}),
         ...(typeof values.firmware === 'string' ? { firmware: firmwareOption(values.firmware) } : {}),
+        ...(flashImage !== undefined ? { flash: { image: resolve(flashImage), ...(flashVars !== undefined ? { vars: resolve(flashVars) } : {}) } } : {}),
         devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon })
           .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };
@@ -338,7 +355,8 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       snapshot = readFastStart(fastPath);
     }
     const machine = snapshot?.machine ?? described!;
-    const kernel = readInput(machine.kernel, 'kernel');
+    // with flash and no kernel the firmware's next stage is flash bank 0 (an empty kernel image says so)
+    const kernel = machine.kernel === '' ? new Uint8Array(0) : readInput(machine.kernel, 'kernel');
     const initrd = machine.initrd !== undefined ? readInput(machine.initrd, 'initrd') : undefined;
     const firmware = machine.firmware === NO_FIRMWARE ? NO_FIRMWARE : machine.firmware !== undefined ? readInput(machine.firmware, 'firmware') : undefined;
 
@@ -373,6 +391,15 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       },
     };
     // the virtio console's output is watched for a kernel panic too (the UART's is by the Vm itself)
+    let varsFile: FlashVarsFile | undefined;
+    let bank0: Uint8Array | undefined;
+    try {
+      bank0 = machine.flash && readFlashImage(machine.flash.image, FLASH_BANK_SIZE);
+      varsFile = machine.flash?.vars !== undefined ? openFlashVars(machine.flash.vars, FLASH_BANK_SIZE) : undefined;
+    } catch (e) {
+      if (e instanceof FlashFileError) throw new InputError(e.message);
+      throw e;
+    }
     const dev = await openRunDevices(machine, (b) => {
       out.write(b);
       vm?.watchConsole(b); // undefined until the Vm is made, when the device prints nothing yet
@@ -383,6 +410,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         warmedUp.push(warmUp(jit));
         vm = new Vm({
           memory: machine.memoryBytes, cpus: machine.vcpus, kernel, initrd, cmdline: machine.cmdline, firmware, jit,
+          ...(bank0 ? { flash: { code: bank0, ...(varsFile ? { vars: varsFile } : {}) } } : {}),
           console: out.write,
           resume: snapshot !== null,
           random: (n) => new Uint8Array(randomBytes(n)),
@@ -395,7 +423,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
           if (fastPath !== null) handshake();
         }
       } catch (e) {
-        if (e instanceof BootError) throw new InputError(`${machine.kernel}: ${e.message}`);
+        if (e instanceof BootError) throw new InputError(machine.kernel === '' ? e.message : `${machine.kernel}: ${e.message}`);
         if (e instanceof SnapshotError) throw new InputError(`${values.restore}: ${e.message}`);
         throw e;
       }
@@ -440,6 +468,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       }
     } finally {
       dev.close();
+      varsFile?.close();
       out.close();
     }
   };

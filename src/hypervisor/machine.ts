@@ -18,6 +18,12 @@ export interface MachineDescription {
   kernel: string;
   initrd?: string;
   firmware?: string;
+  /**
+   * CFI flash banks (QEMU virt's pflash): `image` is bank 0 (read-only, run in place: EDK2's code), `vars` bank
+   * 1 (written back as the guest changes it: EDK2's variable store). With flash, `kernel` may be '' (none): the
+   * firmware's next stage is bank 0.
+   */
+  flash?: { image: string; vars?: string };
   cmdline: string;
   /** The virtio devices in slot order (the guest names disks vda, vdb, … in this order). */
   devices: DeviceDescription[];
@@ -89,10 +95,12 @@ export function firmwareFile(firmware: string | undefined): string | undefined {
 
 /** Every file a machine uses, with what it is: boot images, disk images and their overlays. */
 export function machineFiles(m: MachineDescription): { path: string; what: string }[] {
-  const files = [{ path: m.kernel, what: 'kernel' }];
+  const files = m.kernel === '' ? [] : [{ path: m.kernel, what: 'kernel' }];
   if (m.initrd !== undefined) files.push({ path: m.initrd, what: 'initrd' });
   const fw = firmwareFile(m.firmware);
   if (fw !== undefined) files.push({ path: fw, what: 'firmware' });
+  if (m.flash) files.push({ path: m.flash.image, what: 'flash image' });
+  if (m.flash?.vars !== undefined) files.push({ path: m.flash.vars, what: 'flash variable store' });
   m.devices.filter((d): d is BlockDescription => d.kind === 'block').forEach((d, i) => {
     files.push({ path: d.path, what: `disk ${diskName(i)}` });
     if (d.overlay !== undefined) files.push({ path: d.overlay, what: `disk ${diskName(i)}'s overlay` });

@@ -269,7 +269,7 @@ export class Hart {
     const rTag = mmu.rTag, rTagHi = mmu.rTagHi, rOff = mmu.rOff;
     const wTag = mmu.wTag, wTagHi = mmu.wTagHi, wOff = mmu.wOff;
     const ram = this.ram;
-    const u8 = ram.u8, i8 = ram.i8, u16 = ram.u16, i16 = ram.i16, i32 = ram.i32;
+    const u8 = ram.u8, i8 = ram.i8, u16 = ram.u16, i16 = ram.i16, i32 = ram.i32, code16 = ram.code16;
     const code = this.code;
     const scratch = this.scratch;
     let pcLo = s[S.PC], pcHi = s[S.PC + 1];
@@ -350,12 +350,12 @@ export class Hart {
             if (pcLo >>> 0 < len) pcHi = (curHi + 1) | 0;
             switch (op) {
               case Op.UNDECODED: {
-                const h = u16[(fOff + o) >>> 1];
+                const h = code16[(fOff + o) >>> 1];
                 if ((h & 3) !== 3) decode16(h, d, o);
                 else if (o === 0xffe) {
                   d[o] = Op.CROSS | DEC_32BIT;
                   d[o + 1] = 0;
-                } else decode32(h | (u16[(fOff + o + 2) >>> 1] << 16), d, o);
+                } else decode32(h | (code16[(fOff + o + 2) >>> 1] << 16), d, o);
                 w = d[o];
                 imm = d[o + 1];
                 pcHi = curHi;
@@ -828,8 +828,9 @@ export class Hart {
     this.fetchUniform = true;
     if (mmu.xTag[e] === (pcLo & -4096) && mmu.xTagHi[e] === pcHi) return mmu.xOff[e];
     const pa = mmu.translate(pcLo, pcHi, Access.EXEC);
-    const off = pa - this.ram.base;
-    if (off < 0 || off + 2 > this.ram.size || !mmu.pmp.check(pa, 2, Access.EXEC, mmu.lastPriv)) {
+    // code runs from RAM or the ROM window (a flash bank executed in place); pc is even, so 2 bytes fit
+    const off = this.ram.codeOffset(pa);
+    if (off < 0 || !mmu.pmp.check(pa, 2, Access.EXEC, mmu.lastPriv)) {
       this.raise(CAUSE.FETCH_ACCESS, pcLo, pcHi);
     }
     // translate() fills the execute TLB only when PMP grants the whole page
@@ -839,12 +840,12 @@ export class Hart {
 
   /** Decodes the 32-bit instruction at the end of a page whose upper half lies on the next page. */
   private fetchCross(pcLo: number, pcHi: number, fOff: number, out: Int32Array): void {
-    const lo = this.ram.u16[(fOff + 0xffe) >>> 1];
+    const lo = this.ram.code16[(fOff + 0xffe) >>> 1];
     const sum = (pcLo >>> 0) + 2;
     const nLo = sum | 0;
     const nHi = (pcHi + (sum >= TWO32 ? 1 : 0)) | 0;
     const off = this.fetchPage(nLo, nHi);
-    const hi = this.ram.u16[off >>> 1];
+    const hi = this.ram.code16[off >>> 1];
     decode32(lo | (hi << 16), out, 0);
   }
 
@@ -879,7 +880,7 @@ export class Hart {
       return lo;
     }
     const m = this.bus.find(pa, size);
-    if (m === undefined || (pa & (size - 1)) !== 0) this.raise(CAUSE.LOAD_ACCESS, vaLo, vaHi);
+    if (m === undefined || ((pa & (size - 1)) !== 0 && m.device.unalignedReads !== true)) this.raise(CAUSE.LOAD_ACCESS, vaLo, vaHi);
     const v = m.device.read(pa - m.base, size);
     if (typeof v === 'bigint') {
       this.tmpHi = Number(BigInt.asIntN(32, v >> 32n));

@@ -5,6 +5,8 @@ export interface Device {
   read(offset: number, width: number): number | bigint;
   write(offset: number, width: number, value: number | bigint): void;
   reset(): void;
+  /** Loads at any alignment are answered, as from memory (a flash bank's array); others fault when misaligned. */
+  readonly unalignedReads?: boolean;
 }
 
 /** An interrupt line into an interrupt controller or a hart. */

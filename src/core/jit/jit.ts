@@ -118,7 +118,7 @@ export class Jit {
   readonly stats: JitStats = { translations: 0, live: 0, instructions: 0, bytes: 0, ms: 0, maxMs: 0, runs: 0, entered: 0, retired: 0, written: 0, uncached: 0, givenUp: 0, noSlot: 0 };
 
   constructor(private readonly ram: GuestRam, private readonly code: CodeCache, private readonly area: number, mode: JitMode, private readonly hart: HartPaths, private readonly now: () => number = () => 0) {
-    const pages = ram.size >>> 12;
+    const pages = ram.codeSize >>> 12; // RAM and the ROM window (GuestRam.codeOffset)
     this.slotOf = new Int32Array(pages).fill(-1);
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 0 });
     this.memDesc = { pages: ram.memory.buffer.byteLength / 65536, shared: ram.shared, ramBase: ram.base };
@@ -285,7 +285,7 @@ export class Jit {
       return;
     }
     const t0 = this.now();
-    const t = translatePage(this.ram.u16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.hart.localFenceI() });
+    const t = translatePage(this.ram.code16, page << 12, roots, this.area, this.memDesc, { localFenceI: this.hart.localFenceI() });
     this.heat[page] = 0;
     if (++this.translations[page] === MAX_TRANSLATIONS) this.stats.givenUp++;
     if (t === null) return;

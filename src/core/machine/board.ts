@@ -9,6 +9,7 @@ import { SYSCON_BASE, SYSCON_SIZE } from '../devices/syscon.js';
 import { VMGENID_BASE, VMGENID_IRQ, VMGENID_SIZE } from '../devices/vmgenid.js';
 import { CBO_BLOCK } from '../cpu/bits.js';
 import { VIRTIO_MMIO_SIZE } from '../virtio/constants.js';
+import { FLASH_BANK_SIZE, FLASH_BANK_WIDTH, FLASH_BASE } from '../devices/cfi-flash.js';
 
 export const RAM_BASE = 0x8000_0000;
 export const UART0_IRQ = 10;
@@ -36,7 +37,7 @@ export interface HartFeatures {
 }
 
 /** What sits at a place on the board's MMIO map (vm.ts puts a device there for each). */
-export type BoardDeviceKind = 'clint' | 'plic' | 'uart' | 'rtc' | 'vmgenid' | 'virtio' | 'syscon';
+export type BoardDeviceKind = 'clint' | 'plic' | 'uart' | 'rtc' | 'vmgenid' | 'virtio' | 'syscon' | 'flash';
 
 /** One entry of the board's map: the device kind, its MMIO window, its PLIC source (virtio: its slot). */
 export interface BoardDevice {
@@ -52,9 +53,10 @@ export interface BoardDevice {
 
 /**
  * The board's MMIO map for `harts` harts and `virtioDevices` virtio devices, in device-tree order: the one
- * table both the machine's bus (vm.ts) and the device tree (buildDeviceTree) are made from.
+ * table both the machine's bus (vm.ts) and the device tree (buildDeviceTree) are made from. With `flash`, the
+ * two CFI flash banks as on QEMU's virt board (one entry: bank 0 at its base, bank 1 right after it).
  */
-export function boardDevices(harts: number, virtioDevices: number): BoardDevice[] {
+export function boardDevices(harts: number, virtioDevices: number, flash = false): BoardDevice[] {
   if (virtioDevices > VIRTIO_SLOTS) throw new RangeError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${virtioDevices}`);
   return [
     { kind: 'clint', name: 'clint', base: CLINT_BASE, size: CLINT_SIZE },
@@ -67,6 +69,7 @@ export function boardDevices(harts: number, virtioDevices: number): BoardDevice[
       return { kind: 'virtio', name: `virtio${i}`, base, size: VIRTIO_MMIO_SIZE, irq, slot: i };
     }),
     { kind: 'syscon', name: 'syscon', base: SYSCON_BASE, size: SYSCON_SIZE },
+    ...(flash ? [{ kind: 'flash', name: 'flash', base: FLASH_BASE, size: 2 * FLASH_BANK_SIZE } as const] : []),
   ];
 }
 
@@ -79,6 +82,8 @@ export interface BoardConfig {
   rngSeed: Uint8Array;
   /** virtio-mmio slots in use (0..n-1); the guest probes them in this order (vda before vdb). */
   virtioDevices?: number;
+  /** The two CFI flash banks are there (boardDevices). */
+  flash?: boolean;
 }
 
 const hi = (v: number) => Math.floor(v / 2 ** 32);
@@ -148,7 +153,7 @@ export function buildDeviceTree(c: BoardConfig): Uint8Array {
   f.propString('compatible', 'simple-bus');
   f.propEmpty('ranges');
 
-  for (const d of boardDevices(c.harts, c.virtioDevices ?? 0)) NODES[d.kind](f, d, { intc, plic, test });
+  for (const d of boardDevices(c.harts, c.virtioDevices ?? 0, c.flash)) NODES[d.kind](f, d, { intc, plic, test });
 
   f.end(); // soc
   f.end(); // root
@@ -187,6 +192,14 @@ const NODES: Record<BoardDeviceKind, (f: FdtWriter, d: BoardDevice, p: Phandles)
   rtc: (f, d, p) => interruptingNode(f, `rtc@${unit(d.base)}`, 'google,goldfish-rtc', d, p),
   vmgenid: (f, d, p) => interruptingNode(f, `vmgenid@${unit(d.base)}`, 'microsoft,vmgenid', d, p),
   virtio: (f, d, p) => interruptingNode(f, `virtio_mmio@${unit(d.base)}`, 'virtio,mmio', d, p),
+  // both banks in one node, as QEMU describes them (Linux's physmap-of and EDK2's VirtNorFlash read its reg)
+  flash(f, d) {
+    f.begin(`flash@${unit(d.base)}`);
+    f.propString('compatible', 'cfi-flash');
+    f.propCells('reg', [...reg(d.base, d.size / 2), ...reg(d.base + d.size / 2, d.size / 2)]);
+    f.propU32('bank-width', FLASH_BANK_WIDTH);
+    f.end();
+  },
   // the test device, and the poweroff and reboot nodes that write its register
   syscon(f, d, p) {
     f.begin(`test@${unit(d.base)}`);

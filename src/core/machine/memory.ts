@@ -21,6 +21,12 @@ export interface GuestMemory {
 import { areasBase, memoryBytes, HART_AREA_BYTES } from '../cpu/area.js';
 
 const WASM_PAGE = 65536;
+
+/** A read-only window of physical memory harts execute in place (see GuestRam.romBase). */
+export interface RomWindow {
+  base: number;
+  size: number;
+}
 /** Hart areas a VM's memory holds by default (cpus are 1 to 8). */
 export const DEFAULT_HART_AREAS = 8;
 /** The interpreter addresses RAM with int32 byte offsets. */
@@ -37,8 +43,22 @@ export class GuestRam implements GuestMemory {
   readonly i64: BigInt64Array;
   /** True when the RAM is a shared WebAssembly memory that harts in other threads use too. */
   readonly shared: boolean;
-  /** Per 4 KiB page flags: bit 0 = holds decoded instructions, bit 1 = watched by the host (HTIF). */
+  /** Per 4 KiB page of code memory (RAM, then the ROM window): bit 0 = holds decoded instructions, bit 1 =
+   *  watched by the host (HTIF). */
   readonly pageFlags: Uint8Array;
+  /**
+   * The ROM window: guest physical [romBase, romBase + romSize) that harts execute in place, kept in `memory`
+   * right after RAM (byte offsets size .. size + romSize). A read-only flash bank's array lives there (its
+   * device reads these bytes): code runs from it as from RAM, through the same code cache and JIT, while data
+   * accesses go to the device on the bus (a NOR flash answers them by its command state). Nothing writes it
+   * after boot, so decoded copies of it never go stale. romSize 0: none.
+   */
+  readonly romBase: number;
+  readonly romSize: number;
+  /** Bytes of code memory: RAM and the ROM window after it (code caches index pages up to codeSize >>> 12). */
+  readonly codeSize: number;
+  /** Halfwords of code memory, for instruction fetch and translation (RAM and the ROM window). */
+  readonly code16: Uint16Array;
   /** Per 4 KiB page: 1 once anything wrote to it (the host memory a guest really uses; see touchedBytes). */
   readonly touched: Uint8Array;
   /** [0] = pages touched; shared with the other threads of the RAM when it is shared. */
@@ -54,19 +74,27 @@ export class GuestRam implements GuestMemory {
    * Alternatively `memory` gives an existing memory (from another thread) to wrap. After RAM, the memory holds
    * `harts` hart areas (cpu/area.ts: state blocks and TLBs that generated code addresses).
    */
-  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory; touched?: SharedArrayBuffer; harts?: number } = {}) {
+  constructor(readonly base: number, readonly size: number, opts: { shared?: boolean; memory?: WebAssembly.Memory; touched?: SharedArrayBuffer; harts?: number; rom?: RomWindow } = {}) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
-    if (size > MAX_RAM) throw new RangeError(`RAM size ${size} exceeds the ${MAX_RAM / 2 ** 30} GiB limit`);
+    const rom = opts.rom ?? { base: 0, size: 0 };
+    if (!Number.isInteger(rom.size) || rom.size < 0 || rom.size % 4096 !== 0 || !Number.isInteger(rom.base) || rom.base % 4096 !== 0) {
+      throw new RangeError(`the ROM window must be whole 4 KiB pages, got ${rom.size} bytes at 0x${rom.base.toString(16)}`);
+    }
+    if (rom.size > 0 && rom.base < base + size && base < rom.base + rom.size) throw new RangeError('the ROM window overlaps RAM');
+    this.romBase = rom.base;
+    this.romSize = rom.size;
+    this.codeSize = size + rom.size;
+    if (this.codeSize > MAX_RAM) throw new RangeError(`RAM size ${size}${rom.size ? ` and a ${rom.size}-byte ROM window` : ''} exceed the ${MAX_RAM / 2 ** 30} GiB limit`);
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('tvisor needs a little-endian host');
-    const pages = memoryBytes(size, opts.harts ?? DEFAULT_HART_AREAS) / WASM_PAGE;
-    if (opts.memory && opts.memory.buffer.byteLength < memoryBytes(size, 1)) {
-      throw new RangeError(`the memory given holds ${opts.memory.buffer.byteLength} bytes, fewer than ${memoryBytes(size, 1)}`);
+    const pages = memoryBytes(this.codeSize, opts.harts ?? DEFAULT_HART_AREAS) / WASM_PAGE;
+    if (opts.memory && opts.memory.buffer.byteLength < memoryBytes(this.codeSize, 1)) {
+      throw new RangeError(`the memory given holds ${opts.memory.buffer.byteLength} bytes, fewer than ${memoryBytes(this.codeSize, 1)}`);
     }
     this.memory = opts.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: opts.shared === true });
     const buf = this.memory.buffer;
-    this.areas = Math.floor((buf.byteLength - areasBase(size)) / HART_AREA_BYTES);
+    this.areas = Math.floor((buf.byteLength - areasBase(this.codeSize)) / HART_AREA_BYTES);
     this.shared = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
     this.u8 = new Uint8Array(buf, 0, size);
     this.i8 = new Int8Array(buf, 0, size);
@@ -74,7 +102,8 @@ export class GuestRam implements GuestMemory {
     this.i16 = new Int16Array(buf, 0, size >>> 1);
     this.i32 = new Int32Array(buf, 0, size >>> 2);
     this.i64 = new BigInt64Array(buf, 0, size >>> 3);
-    this.pageFlags = new Uint8Array(size >>> 12);
+    this.code16 = new Uint16Array(buf, 0, this.codeSize >>> 1);
+    this.pageFlags = new Uint8Array(this.codeSize >>> 12);
     // the touched account is shared too, so writes by harts in other threads count
     const acct = opts.touched ?? (this.shared ? new SharedArrayBuffer(4 + (size >>> 12)) : new ArrayBuffer(4 + (size >>> 12)));
     this.touchedCount = new Int32Array(acct, 0, 1);
@@ -86,7 +115,7 @@ export class GuestRam implements GuestMemory {
     if (!Number.isInteger(hartId) || hartId < 0 || hartId >= this.areas) {
       throw new RangeError(`hart ${hartId} has no state area: this VM's memory holds ${this.areas}`);
     }
-    return areasBase(this.size) + hartId * HART_AREA_BYTES;
+    return areasBase(this.codeSize) + hartId * HART_AREA_BYTES;
   }
 
   /** The touched account's buffer, for GuestRam.attach in another thread. */
@@ -98,6 +127,19 @@ export class GuestRam implements GuestMemory {
    *  and this.touchedBuffer sent over. */
   static attach(memory: WebAssembly.Memory, base: number, size: number, touched?: SharedArrayBuffer): GuestRam {
     return new GuestRam(base, size, { memory, touched });
+  }
+
+  /** Where code at physical `pa` is in `memory` (RAM or the ROM window), or -1 when it is in neither. */
+  codeOffset(pa: number): number {
+    const o = pa - this.base;
+    if (o >= 0 && o < this.size) return o;
+    const r = pa - this.romBase;
+    return r >= 0 && r < this.romSize ? this.size + r : -1;
+  }
+
+  /** The ROM window's bytes, live (the flash bank's array). */
+  romBytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.size, this.romSize);
   }
 
   /** Bytes of RAM the guest (or DMA, or the loader) has written at least once since the last reset. */

@@ -9,6 +9,7 @@ import { Uart16550, type UartState } from '../devices/uart16550.js';
 import { GoldfishRtc, type RtcState } from '../devices/goldfish-rtc.js';
 import { VmGenId, type VmGenIdState } from '../devices/vmgenid.js';
 import { Syscon } from '../devices/syscon.js';
+import { CfiFlash, FLASH_BANK_SIZE, type CfiFlashState } from '../devices/cfi-flash.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
@@ -48,6 +49,16 @@ export interface VmConfig {
    * kernel itself in M-mode (QEMU's `-bios none`), for kernels that are their own firmware, such as xv6.
    */
   firmware?: Firmware;
+  /**
+   * The two CFI flash banks of QEMU's virt board (pflash_cfi01, 32 MiB each at 0x20000000 and 0x22000000), for
+   * firmware that lives in flash (EDK2). Bank 0 (`code`, at most 32 MiB, the rest erased) is read-only and runs
+   * in place: its array sits in the VM's memory beside RAM (GuestRam's ROM window). Bank 1 is writable: `vars`
+   * gives its bytes (exactly 32 MiB, changed in place) and `written`, told each changed range, persists them
+   * (EDK2's variable store); without `vars` it starts erased and lives in memory only. With flash and an empty
+   * kernel image, the next stage is bank 0: M-mode firmware's (in S-mode, as QEMU's `-bios … -drive
+   * if=pflash`), or every hart's with firmware 'none' (in M-mode, QEMU's `-bios none`).
+   */
+  flash?: { code: Uint8Array; vars?: { storage: Uint8Array; written?: (offset: number, length: number) => void } };
   /** Console output from the guest (UART, SBI debug console). */
   console: (bytes: Uint8Array) => void;
   /** Cryptographic random bytes for the device tree's rng-seed. */
@@ -91,6 +102,9 @@ export interface VmState {
   vmgenid: VmGenIdState;
   sbi: SbiState | null;
   virtio: VirtioMmioState[];
+  /** The flash banks' command state (their arrays are the files the VM was given: bank 0 read-only, bank 1
+   *  written back as it changes); absent when the machine has no flash. */
+  flash?: CfiFlashState[];
 }
 
 export type VmExit =
@@ -165,6 +179,8 @@ export class Vm {
   private wakeup: (() => void) | null = null;
   /** A Linux guest that panicked spins in panic() for ever: its end-of-panic line ends the VM as crashed. */
   private readonly panic = new PanicDetector();
+  /** The flash banks (none, or bank 0 and bank 1: VmConfig.flash). */
+  private readonly flash: CfiFlash[];
 
   constructor(config: VmConfig) {
     const { initrd, firmware } = config;
@@ -174,7 +190,7 @@ export class Vm {
     this.cfg = cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
-    const { kernel, firmware: fw } = layoutImages(config.kernel, firmware);
+    const { kernel, firmware: fw } = layoutImages(config.kernel, firmware, cfg.flash !== undefined);
     this.images = { kernel, initrd, firmware: fw };
     const initrdSize = initrd ? imageSize(initrd) : 0;
     if (initrdSize > cfg.memory) {
@@ -182,14 +198,21 @@ export class Vm {
     }
     this.layout = layoutBoot(cfg.memory, kernel.endOffset, initrdSize);
     if (cfg.smp && firmware) throw new BootError(`harts in parallel threads need tvisor's own SBI, not ${firmware === 'none' ? 'a kernel in M-mode' : 'M-mode firmware'}`);
-    this.ram = new GuestRam(RAM_BASE, cfg.memory, { shared: cfg.smp !== undefined, harts: cfg.cpus });
+    // (their threads see RAM only: the ROM window is this thread's)
+    if (cfg.smp && cfg.flash) throw new BootError('harts in parallel threads do not run firmware in flash: boot it with its harts in one thread');
+    this.ram = new GuestRam(RAM_BASE, cfg.memory, {
+      shared: cfg.smp !== undefined,
+      harts: cfg.cpus,
+      rom: cfg.flash && { base: board0(cfg.cpus).base, size: FLASH_BANK_SIZE },
+    });
+    this.flash = cfg.flash ? this.makeFlash(cfg.flash) : [];
     this.code = new CodeCache(this.ram);
     this.clint = new Clint(new Timebase(this.clock, cfg.smp ? 0 : undefined), cfg.cpus);
     this.clint.onChange = () => this.wake();
     const devices = cfg.devices ?? [];
     if (devices.length > VIRTIO_SLOTS) throw new BootError(`at most ${VIRTIO_SLOTS} virtio devices fit the board, got ${devices.length}`);
     // the board's map (board.ts), from which the device tree comes too: a device of each kind at its place
-    const board = boardDevices(cfg.cpus, devices.length);
+    const board = boardDevices(cfg.cpus, devices.length, cfg.flash !== undefined);
     const irqOf = (kind: BoardDeviceKind) => board.find((b) => b.kind === kind)!.irq!;
     const contexts = 2 * cfg.cpus;
     this.plic = new Plic({
@@ -227,6 +250,8 @@ export class Vm {
         });
         this.bus.map(b.base, b.size, d.name, t);
         this.virtio.push(t);
+      } else if (b.kind === 'flash') {
+        this.flash.forEach((bank, i) => this.bus.map(b.base + i * FLASH_BANK_SIZE, FLASH_BANK_SIZE, `${b.name}${i}`, bank));
       } else {
         this.bus.map(b.base, b.size, b.name, { clint: this.clint, plic: this.plic, uart: this.uart, rtc: this.rtc, vmgenid: this.vmgenid, syscon }[b.kind]);
       }
@@ -265,6 +290,7 @@ export class Vm {
       initrd: initrdRange,
       rngSeed: cfg.random(64),
       virtioDevices: devices.length,
+      flash: cfg.flash !== undefined,
     });
     if (this.dtb.length > DTB_MAX) throw new BootError('the device tree is too large');
     if (!cfg.resume) this.boot();
@@ -318,6 +344,20 @@ export class Vm {
     }
   }
 
+  /** The two flash banks: bank 0's array is the ROM window (executed in place), bank 1's the host's storage. */
+  private makeFlash(f: NonNullable<VmConfig['flash']>): CfiFlash[] {
+    if (f.code.length > FLASH_BANK_SIZE) throw new BootError(`the flash image (${f.code.length} bytes) is larger than a flash bank (${FLASH_BANK_SIZE} bytes)`);
+    if (f.vars && f.vars.storage.length !== FLASH_BANK_SIZE) throw new BootError(`flash bank 1 must be given all ${FLASH_BANK_SIZE} bytes, got ${f.vars.storage.length}`);
+    const rom = this.ram.romBytes();
+    rom.fill(0xff); // erased NOR flash reads all ones
+    rom.set(f.code);
+    return [
+      // read-only: nothing changes what the harts run from it (decoded copies never go stale)
+      new CfiFlash({ storage: rom, readOnly: true }),
+      new CfiFlash({ storage: f.vars?.storage ?? new Uint8Array(FLASH_BANK_SIZE).fill(0xff), onWrite: f.vars?.written }),
+    ];
+  }
+
   /** Copies an image into guest RAM at `paddr` (a file is read straight into it). */
   private load(paddr: number, image: BootImage): void {
     const size = imageSize(image);
@@ -331,7 +371,7 @@ export class Vm {
     try {
       const again = this.cfg.reloadImages!();
       if ((again.firmware === 'none') !== (this.cfg.firmware === 'none')) throw new Error('the firmware changed since the VM started; stop and start it');
-      const { kernel, firmware: fw } = layoutImages(again.kernel, again.firmware);
+      const { kernel, firmware: fw } = layoutImages(again.kernel, again.firmware, this.cfg.flash !== undefined);
       const fits = layoutBoot(this.cfg.memory, kernel.endOffset, again.initrd ? imageSize(again.initrd) : 0);
       if (fits.initrdOffset !== this.layout.initrdOffset || fits.dtbOffset !== this.layout.dtbOffset || (again.firmware !== undefined) !== (this.sbi === null)) {
         throw new Error('the kernel, initrd or firmware file changed since the VM started; stop and start it');
@@ -454,6 +494,7 @@ export class Vm {
       vmgenid: this.vmgenid.save(),
       sbi,
       virtio: this.virtio.map((v) => v.save()),
+      ...(this.flash.length > 0 ? { flash: this.flash.map((f) => f.save()) } : {}),
     };
   }
 
@@ -478,6 +519,8 @@ export class Vm {
     const harts = r.records('harts', this.harts.length);
     const virtio = r.records('virtio', this.virtio.length);
     const sbi = r.raw('sbi');
+    const flash = this.flash.length > 0 ? r.records('flash', this.flash.length) : [];
+    if (this.flash.length === 0 && r.raw('flash') !== undefined) throw new SnapshotError('snapshot: saved with flash, restored without');
     if ((sbi === null) !== (this.sbi === null)) {
       throw new SnapshotError(`snapshot: saved ${sbi === null ? 'under M-mode firmware' : 'with tvisor\'s SBI'}, restored ${this.sbi === null ? 'under firmware' : 'with tvisor\'s SBI'}`);
     }
@@ -492,6 +535,7 @@ export class Vm {
     this.vmgenid.restore(r.raw('vmgenid'));
     this.sbi?.restore(sbi);
     virtio.forEach((v, i) => this.virtio[i].restore(v));
+    flash.forEach((f, i) => this.flash[i].restore(f));
     // resumed, perhaps once more (a clone): the guest's random generator must not repeat itself
     this.vmgenid.newGeneration();
     this.exit = null;
@@ -670,13 +714,24 @@ export class Vm {
  * The kernel and the firmware laid out in RAM and checked apart; with firmware 'none' the kernel is laid out
  * as firmware is (where its ELF is linked, or a raw binary at the RAM base), since it runs in M-mode itself.
  */
-function layoutImages(kernel: BootImage, firmware: Firmware | undefined): { kernel: KernelImage; firmware?: LoadedFirmware } {
+function layoutImages(kernel: BootImage, firmware: Firmware | undefined, flash: boolean): { kernel: KernelImage; firmware?: LoadedFirmware } {
+  // no kernel: the next stage is what flash bank 0 holds (EDK2), executed in place
+  if (flash && imageSize(kernel) === 0) {
+    const bank0 = { format: 'raw' as const, pieces: [], entryOffset: board0(1).base - RAM_BASE, endOffset: 0 };
+    if (firmware === undefined || firmware === 'none') return { kernel: bank0, firmware };
+    return { kernel: bank0, firmware: parseFirmware(firmware, RAM_BASE) };
+  }
   if (firmware === undefined) return { kernel: parseKernelImage(kernel, RAM_BASE) };
   if (firmware === 'none') return { kernel: parseFirmware(kernel, RAM_BASE), firmware };
   const k = parseKernelImage(kernel, RAM_BASE);
   const fw = parseFirmware(firmware, RAM_BASE);
   checkApart(fw, k);
   return { kernel: k, firmware: fw };
+}
+
+/** The board's flash (both banks), where bank 0's window starts. */
+function board0(harts: number) {
+  return boardDevices(harts, 0, true).find((b) => b.kind === 'flash')!;
 }
 
 /** Firmware and kernel must not overlap in RAM: the kernel would overwrite the firmware (or the reverse). */

@@ -52,10 +52,11 @@ export class CodeCache {
     if (!Number.isInteger(maxPages) || maxPages < 2 || maxPages > 65535) {
       throw new Error(`code cache: maxPages must be an integer from 2 to 65535, got ${maxPages}`);
     }
-    this.writes = new Uint16Array(ram.size >>> 12);
-    this.referenced = new Uint8Array(ram.size >>> 12);
+    // pages of code memory: RAM and the ROM window after it (GuestRam.codeOffset)
+    this.writes = new Uint16Array(ram.codeSize >>> 12);
+    this.referenced = new Uint8Array(ram.codeSize >>> 12);
     this.ring = new Int32Array(maxPages).fill(-1);
-    this.slotOf = new Uint16Array(ram.size >>> 12);
+    this.slotOf = new Uint16Array(ram.codeSize >>> 12);
     this.arrays = new Array<Int32Array | undefined>(maxPages).fill(undefined);
     ram.onCodeWrite = (off, len) => this.invalidate(off, len);
   }

@@ -178,14 +178,15 @@ export class Mmu {
       pa = pageBase + (vaLo & 0xfff);
     }
     const ram = this.ram;
-    const off = pageBase - ram.base;
+    // code also runs from the ROM window (a flash bank in place); data accesses there go to its device
+    const off = access === Access.EXEC ? ram.codeOffset(pageBase) : pageBase - ram.base;
     // every store to RAM is translated first (a write-TLB entry needs this fill), so the touched-memory
     // account and the dirty log are kept here and nowhere on the store paths
     if (access === Access.WRITE && off >= 0 && off < ram.size) {
       if (ram.touched[off >>> 12] === 0) ram.touch(off, 1);
       else if (ram.dirty !== null) ram.dirty[off >>> 12] = 1;
     }
-    if (off >= 0 && off < ram.size && this.pmp.check(pageBase, 4096, access, priv)) {
+    if (off >= 0 && (off < ram.size || access === Access.EXEC) && this.pmp.check(pageBase, 4096, access, priv)) {
       const e = (vaLo >>> 12) & (TLB_SIZE - 1);
       const tag = vaLo & ~0xfff;
       const level = this.leafLevel;
