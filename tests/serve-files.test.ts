@@ -2,7 +2,7 @@
 // tiny Image that only waits, and crafted ones): a FIFO kernel is refused at once while GET answers, a 1.5 GiB
 // sparse ELF kernel is vetted from its headers, missing files are 400 naming the field, symlinks and hard links
 // cannot lead out of --allow-dir (at create, at start after a swap, and after a restart with a narrower
-// --allow-dir), and no two VMs (nor another process) write one image.
+// --allow-dir), and no two VMs (nor another process) write one image. Firmware in flash: its files as a VM's files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, stopDaemon, api, waitFor, type Daemon } from './lib/daemon.js';
-import { idleKernel, tinyElf } from '../src/core/machine/test-images.js';
+import { flashTestImage, idleKernel, tinyElf } from '../src/core/machine/test-images.js';
+import { cliPath } from './lib/toolchain.js';
 import { diskLockPath } from '../src/host/node/block-file.js';
 
 let dir: string;
@@ -160,6 +161,56 @@ test('serve: files are checked by type, confined to --allow-dir, and never writt
     assert.match(back.reason, /^cannot start: (disk .*shared\.img|kernel .*idle\.Image): it is not under the allowed directories \(.*narrow\)/);
     const lines = d.log().split('\n').filter((l) => l.includes(b.id) && !/^tvisor: [A-Z]+ \/\S* \d{3} /.test(l)); // not the request log
     assert.equal(lines.length, 1, d.log());
+  } finally {
+    await stopDaemon(d);
+  }
+});
+
+test('serve: firmware in flash (tvisor create --flash --flash-vars): run in place, bank 1 written back to its file; bad flash files refused; such a VM is not snapshotted', { timeout: 300_000 }, async () => {
+  const state = join(dir, 'state-flash');
+  const d = await startDaemon(state, ['--allow-dir', allowed]);
+  try {
+    fs.writeFileSync(join(allowed, 'flash.fd'), flashTestImage());
+    fs.writeFileSync(join(allowed, 'spin.fd'), Buffer.from(Uint32Array.of(0x0000006f).buffer)); // j .
+    const vars = join(allowed, 'vars.fd');
+    fs.writeFileSync(vars, Buffer.alloc(64 * 1024, 0xff));
+    // the CLI: no kernel with --flash (the firmware there boots), and no default guest fetched for it
+    const created = spawnSync(process.execPath, [
+      cliPath, 'create', 'uefi', '--api', d.url, '--firmware', 'none', '--flash', join(allowed, 'flash.fd'), '--flash-vars', vars, '--memory', '16M',
+    ], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    const config = (await api(d, 'GET', `/v1/vms/${id}`)).json.config;
+    assert.deepEqual([config.kernel, config.flash], [undefined, { image: join(allowed, 'flash.fd'), vars }]);
+    assert.equal((await api(d, 'POST', `/v1/vms/${id}/start`)).status, 200);
+    // the program in flash programs bank 1 and powers off
+    await waitFor(d, id, (v) => v.state === 'stopped' && v.stats.instructions > 0, 'the flash program ran and powered off', 60_000);
+    const bytes = fs.readFileSync(vars);
+    assert.deepEqual([...bytes.subarray(0x10, 0x14)], [0x78, 0x56, 0x34, 0x12], 'bank 1 as the guest programmed it, in the file');
+
+    // a VM running from flash is not snapshotted (its banks are files of their own): a clear error, it runs on
+    const spin = await api(d, 'POST', '/v1/vms', { name: 'spin', firmware: 'none', flash: { image: join(allowed, 'spin.fd') }, memory_mib: 16 });
+    assert.equal(spin.status, 201, JSON.stringify(spin.json));
+    assert.equal((await api(d, 'POST', `/v1/vms/${spin.json.id}/start`)).status, 200);
+    await waitFor(d, spin.json.id, (v) => v.stats.instructions > 0, 'the spinning VM runs', 60_000);
+    const snap = await api(d, 'POST', `/v1/vms/${spin.json.id}/snapshot`, { path: join(allowed, 'spin.snap') });
+    assert.equal(snap.status, 500, JSON.stringify(snap.json));
+    assert.match(snap.json.error.message, /a VM with firmware in flash cannot be snapshotted or migrated yet/);
+    assert.equal((await api(d, 'GET', `/v1/vms/${spin.json.id}`)).json.state, 'running');
+
+    // bad input: no kernel and no flash, a flash image too large, one outside --allow-dir, a missing variable store
+    const bad = async (body: Record<string, unknown>, status: number, re: RegExp) => {
+      const r = await api(d, 'POST', '/v1/vms', { name: 'bad', memory_mib: 16, ...body });
+      assert.equal(r.status, status, JSON.stringify(r.json));
+      assert.match(r.json.error.message, re);
+    };
+    fs.writeFileSync(join(allowed, 'big.fd'), '');
+    fs.truncateSync(join(allowed, 'big.fd'), 33 * 2 ** 20);
+    await bad({ firmware: 'none' }, 400, /kernel/);
+    await bad({ flash: { image: join(allowed, 'big.fd') } }, 400, /flash\.image .*big\.fd.*34603008 bytes do not fit a flash bank of 33554432 bytes/);
+    await bad({ flash: { image: join(outside, 'secret.img') } }, 403, /flash\.image/);
+    await bad({ flash: { image: join(allowed, 'flash.fd'), vars: join(allowed, 'nope.fd') } }, 400, /flash\.vars .*nope\.fd/);
+    await bad({ flash: { vars } }, 400, /flash\.image/);
   } finally {
     await stopDaemon(d);
   }

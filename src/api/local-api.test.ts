@@ -14,7 +14,7 @@ const DEF = { name: 'a', kernel: '/images/default/Image', memory_mib: 16 };
 test('requests are the daemon\'s: parsed, checked, answered; errors are its ApiErrors', async () => {
   const f = fakeManager();
   const checked: string[] = [];
-  const api = new LocalApi(f.manager, { checkCreate: (spec) => checked.push(spec.kernel), images: async () => [] });
+  const api = new LocalApi(f.manager, { checkCreate: (spec) => checked.push(spec.kernel ?? ''), images: async () => [] });
   const vm = await api.call<VmInfo>('POST', '/v1/vms', DEF);
   assert.equal(vm.state, 'created');
   assert.deepEqual(checked, ['/images/default/Image']);

@@ -20,7 +20,8 @@ const resolve = (s: Schema): Schema => (typeof s.$ref === 'string' ? resolve(poi
 /** `v` with the schema's defaults filled in where a property is absent (what parseRequest should return). */
 function withDefaults(s: Schema, v: unknown): unknown {
   s = resolve(s);
-  if (s.anyOf) return withDefaults((s.anyOf as Schema[]).find((alt) => validate(alt, v)) ?? {}, v);
+  // alternatives of a value's type (firmware: a path or "none"); an object's anyOf only adds requirements
+  if (s.anyOf && s.type === undefined) return withDefaults((s.anyOf as Schema[]).find((alt) => validate(alt, v)) ?? {}, v);
   if (Array.isArray(v) && s.items) return v.map((x) => withDefaults(s.items as Schema, x));
   if (!isObject(v) || !s.properties) return v;
   const out: Record<string, unknown> = {};
@@ -43,7 +44,8 @@ function integerArb(min: number, max: number): fc.Arbitrary<number> {
 function arb(s: Schema, depth = 0): fc.Arbitrary<unknown> {
   s = resolve(s);
   if (s.enum) return fc.constantFrom(...(s.enum as unknown[]));
-  if (s.anyOf) return fc.oneof(...(s.anyOf as Schema[]).map((alt) => arb(alt, depth + 1)));
+  // (an object's anyOf, fields it requires one of, is met by the filter validArb applies)
+  if (s.anyOf && s.type === undefined) return fc.oneof(...(s.anyOf as Schema[]).map((alt) => arb(alt, depth + 1)));
   switch (s.type) {
     case 'null': return fc.constant(null);
     case 'integer': return integerArb(s.minimum as number, s.maximum as number);

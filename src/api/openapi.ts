@@ -89,15 +89,27 @@ const schemas = {
   VmSpec: {
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'kernel'],
+    required: ['name'],
+    // a kernel, unless firmware in flash boots what it finds
+    anyOf: [{ required: ['kernel'] }, { required: ['flash'] }],
     properties: {
       name: { type: 'string', maxLength: 63, pattern: NAME_PATTERN },
       vcpus: int(LIMITS.vcpus, 'Virtual CPUs.', LIMITS.vcpus.default),
       memory_mib: int(LIMITS.memory_mib, 'Guest RAM in MiB.', LIMITS.memory_mib.default),
-      kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel.' },
+      kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel; may be absent with flash.' },
       initrd: ref('FilePath'),
       cmdline: { type: 'string', maxLength: LIMITS.cmdlineLength, pattern: CMDLINE_PATTERN, description: 'Kernel command line; absent means the daemon\'s default.' },
       firmware: { anyOf: [ref('FilePath'), { enum: ['none'] }], description: 'M-mode firmware: a raw binary run from the start of RAM (e.g. OpenSBI fw_dynamic.bin) or an ELF loaded where it is linked; absent means the hypervisor provides SBI. "none" (not a path): no firmware, every hart starts the kernel itself in M-mode (QEMU\'s -bios none), e.g. xv6.' },
+      flash: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['image'],
+        properties: {
+          image: { ...ref('FilePath'), description: 'Flash bank 0 at 0x20000000 (at most 32 MiB): read-only, run in place, e.g. EDK2\'s RISCV_VIRT_CODE.fd.' },
+          vars: { ...ref('FilePath'), description: 'Flash bank 1 at 0x22000000: every change the guest makes is written back to this file at once, e.g. a copy of RISCV_VIRT_VARS.fd (UEFI variables persist in it). Absent: bank 1 starts erased and is kept in memory only.' },
+        },
+        description: 'CFI flash as on QEMU\'s virt board (pflash). With firmware and no kernel, the firmware\'s next stage is bank 0 (OpenSBI starts it in S-mode); with firmware "none", every hart starts it in M-mode. Such a VM cannot be snapshotted or migrated yet.',
+      },
       disks: { type: 'array', maxItems: LIMITS.disks.maxItems, items: ref('Disk'), default: [] },
       nics: { type: 'array', maxItems: LIMITS.nics.maxItems, items: ref('Nic'), default: [] },
       weight: int(LIMITS.weight, 'Credit-scheduler share relative to other VMs.', LIMITS.weight.default),

@@ -4,6 +4,7 @@
 // (streams.ts), a migration's receiving end, and the web console's files (web-assets.ts).
 // Hostile clients are bounded: body size (413), header and request timeouts, a cap on connections.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { FLASH_BANK_SIZE } from '../core/devices/cfi-flash.js';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -215,6 +216,9 @@ function checkSpecFiles(spec: VmSpec, allowed: readonly string[]): void {
     }
     if (st && field.startsWith('disks[') && !overlay && (st.size === 0n || st.size % 512n !== 0n)) {
       throw fileUnusable(field, path, `its size (${st.size} bytes) is not a whole, non-zero number of 512-byte sectors; resize it, e.g. truncate -s 1G`);
+    }
+    if (st && field.startsWith('flash.') && st.size > BigInt(FLASH_BANK_SIZE)) {
+      throw fileUnusable(field, path, `its ${st.size} bytes do not fit a flash bank of ${FLASH_BANK_SIZE} bytes`);
     }
   }
 }

@@ -133,6 +133,11 @@ Options:
                          (console=ttyS0 quiet earlycon=sbi cryptomgr.notests)
   --firmware PATH        M-mode firmware such as OpenSBI's fw_dynamic.bin (default: tvisor's own SBI);
                          'none': the kernel itself starts in M-mode on every hart (QEMU's -bios none)
+  --flash PATH           firmware in flash bank 0 (0x20000000, read-only, run in place), e.g. EDK2's
+                         RISCV_VIRT_CODE.fd; without --kernel, --firmware's OpenSBI starts it (no
+                         default guest then)
+  --flash-vars PATH      flash bank 1 (0x22000000), written back to PATH as the guest changes it, e.g.
+                         a copy of RISCV_VIRT_VARS.fd (UEFI variables persist)
   --disk PATH[,readonly][,overlay=PATH][,bw=RATE][,iops=N]
                          a virtio disk (repeatable: vda, vdb…); bw= bytes per second (10M = 10 MiB/s),
                          iops= requests per second
@@ -159,6 +164,8 @@ const CREATE_OPTIONS = {
   append: { type: 'string' },
   cmdline: { type: 'string' },
   firmware: { type: 'string' },
+  flash: { type: 'string' },
+  'flash-vars': { type: 'string' },
   disk: { type: 'string', multiple: true },
   nic: { type: 'string', multiple: true },
   weight: { type: 'string' },
@@ -211,13 +218,17 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     }
     const diskTexts = (v.disk as string[] | undefined) ?? [];
     // a first disk with a system on it boots its own kernel, as with tvisor run (disk-boot.ts)
-    const fromDisk = v.kernel === undefined && v.initrd === undefined && diskTexts.length > 0
+    if (v['flash-vars'] !== undefined && v.flash === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash PATH too', 'create');
+    // with flash, the firmware there finds its own bootloader on the disk
+    const fromDisk = v.kernel === undefined && v.initrd === undefined && diskTexts.length > 0 && v.flash === undefined
       ? await bootFromDisk(diskTexts[0], 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
       : null;
     if (fromDisk) {
       body.kernel = fromDisk.kernel;
       if (fromDisk.initrd) body.initrd = fromDisk.initrd;
       if (v.cmdline === undefined) body.cmdline = appendArgs(fromDisk.cmdline, v.append as string | undefined);
+    } else if (v.kernel === undefined && v.flash !== undefined) {
+      if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', 'create');
     } else if (v.kernel === undefined) {
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own initramfs)', 'create');
       const g = await resolveDefault((line) => process.stderr.write(`${line}\n`));
@@ -230,6 +241,7 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
     if (body.cmdline === undefined && (v.cmdline !== undefined || v.append !== undefined)) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
     if (v.firmware !== undefined) body.firmware = firmwareOption(v.firmware as string);
+    if (v.flash !== undefined) body.flash = { image: resolve(v.flash as string), ...(v['flash-vars'] !== undefined ? { vars: resolve(v['flash-vars'] as string) } : {}) };
     const disks: DiskConfig[] = diskTexts.map((text) => {
       const d = parseDiskOption(text, 'create');
       if (d.serial !== undefined) throw new UsageError(`--disk '${text}': serial= is not supported by the daemon (its disks are named <vm>-vdX)`, 'create');

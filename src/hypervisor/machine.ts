@@ -14,6 +14,7 @@ export interface MachineDescription {
   /**
    * Boot images: paths of a RISC-V Linux Image (or ELF kernel), an initramfs, M-mode firmware. Firmware
    * NO_FIRMWARE ('none', as QEMU's -bios none) names no file: the kernel itself starts in M-mode on every hart.
+   * The kernel is '' (none) only with `flash`.
    */
   kernel: string;
   initrd?: string;
@@ -115,9 +116,11 @@ export function machineFiles(m: MachineDescription): { path: string; what: strin
  */
 export function specFromMachine(m: MachineDescription, name: string, settings: { weight: number; cap: number }): VmSpec {
   const spec: VmSpec = {
-    name, vcpus: m.vcpus, memory_mib: Math.floor(m.memoryBytes / 2 ** 20), kernel: m.kernel, cmdline: m.cmdline,
+    name, vcpus: m.vcpus, memory_mib: Math.floor(m.memoryBytes / 2 ** 20), cmdline: m.cmdline,
     disks: [], nics: [], weight: settings.weight, cap: settings.cap,
   };
+  if (m.kernel !== '') spec.kernel = m.kernel;
+  if (m.flash) spec.flash = { ...m.flash };
   if (m.initrd !== undefined) spec.initrd = m.initrd;
   if (m.firmware !== undefined) spec.firmware = m.firmware;
   for (const d of m.devices) {
@@ -162,7 +165,8 @@ export function machineFromSpec(s: VmSpec, o: { macs: string[]; owner: string; b
     { kind: 'balloon', targetBytes: o.balloonBytes },
   ];
   return {
-    name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel, cmdline: s.cmdline ?? o.defaultCmdline,
+    name: s.name, memoryBytes: s.memory_mib * 2 ** 20, vcpus: s.vcpus, kernel: s.kernel ?? '', cmdline: s.cmdline ?? o.defaultCmdline,
+    ...(s.flash ? { flash: { ...s.flash } } : {}),
     ...(s.initrd ? { initrd: s.initrd } : {}), ...(s.firmware ? { firmware: s.firmware } : {}), devices,
   };
 }

@@ -117,7 +117,7 @@ export class VmManager {
     for (const vm of this.vms.values()) {
       if (!vm.thread?.host || vm.vcpus.length === 0 || vm.paused) continue;
       const s = vm.stored.spec;
-      out.push({ id: vm.stored.id, host: vm.thread.host, cpuNs: this.stats(vm).cpu_time_ns, movable: !vm.busy && (s.vcpus === 1 || s.firmware !== undefined) });
+      out.push({ id: vm.stored.id, host: vm.thread.host, cpuNs: this.stats(vm).cpu_time_ns, movable: !vm.busy && s.flash === undefined && (s.vcpus === 1 || s.firmware !== undefined) });
     }
     return out;
   }
@@ -211,7 +211,7 @@ export class VmManager {
     if (committed + spec.memory_mib > this.o.memoryBudgetMib) {
       throw insufficientMemory(spec.memory_mib, this.o.memoryBudgetMib - committed, this.o.memoryBudgetMib);
     }
-    this.o.checkKernel(spec.kernel);
+    if (spec.kernel !== undefined) this.o.checkKernel(spec.kernel);
   }
 
   private define(spec: VmSpec, restore?: StoredVm['restore']): VmInfo {

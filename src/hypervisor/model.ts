@@ -66,12 +66,18 @@ export interface VmSpec {
   name: string;
   vcpus: number;
   memory_mib: number;
-  kernel: string;
+  /** Absent only with `flash`: the firmware in flash boots what it finds. */
+  kernel?: string;
   initrd?: string;
   /** Absent: the VM manager's default command line. */
   cmdline?: string;
   /** Absent: the hypervisor implements SBI itself and the kernel is entered in S-mode. */
   firmware?: string;
+  /**
+   * CFI flash (QEMU virt's pflash): `image` is bank 0 (read-only, run in place: EDK2's RISCV_VIRT_CODE.fd),
+   * `vars` bank 1, written back as the guest changes it (a copy of RISCV_VIRT_VARS.fd: UEFI variables persist).
+   */
+  flash?: { image: string; vars?: string };
   disks: DiskConfig[];
   /** Each NIC is a port on the daemon's in-process virtual switch. */
   nics: NicConfig[];

@@ -21,10 +21,12 @@ export function resolvePath(p: string): string {
 
 /** Every file a spec names, with the field that names it. */
 export function specPaths(spec: VmSpec): { field: string; path: string }[] {
-  const out: { field: string; path: string }[] = [{ field: 'kernel', path: spec.kernel }];
+  const out: { field: string; path: string }[] = spec.kernel !== undefined ? [{ field: 'kernel', path: spec.kernel }] : [];
   if (spec.initrd !== undefined) out.push({ field: 'initrd', path: spec.initrd });
   const fw = firmwareFile(spec.firmware);
   if (fw !== undefined) out.push({ field: 'firmware', path: fw });
+  if (spec.flash) out.push({ field: 'flash.image', path: spec.flash.image });
+  if (spec.flash?.vars !== undefined) out.push({ field: 'flash.vars', path: spec.flash.vars });
   spec.disks.forEach((d, i) => {
     out.push({ field: `disks[${i}].path`, path: d.path });
     if (d.overlay !== undefined) out.push({ field: `disks[${i}].overlay`, path: d.overlay });

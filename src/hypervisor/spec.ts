@@ -50,7 +50,8 @@ const MAC_RE = new RegExp(MAC_PATTERN, 'u');
 
 // ---- the definition's fields ----
 
-export const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'disks', 'nics', 'weight', 'cap'] as const;
+export const SPEC_FIELDS = ['name', 'vcpus', 'memory_mib', 'kernel', 'initrd', 'cmdline', 'firmware', 'flash', 'disks', 'nics', 'weight', 'cap'] as const;
+const FLASH_FIELDS = ['image', 'vars'] as const;
 const DISK_FIELDS = ['path', 'readonly', 'overlay', 'rate_limiter'] as const;
 const NIC_FIELDS = ['mac', 'rate_limiter', 'mode', 'forwards'] as const;
 const FORWARD_FIELDS = ['proto', 'host_addr', 'host_port', 'guest_port'] as const;
@@ -187,6 +188,13 @@ function forward(v: unknown, where: string): NicForward {
   };
 }
 
+/** The flash banks' files: bank 0's image, and bank 1's (the variable store), if any. */
+function flash(v: unknown, where: string): NonNullable<VmSpec['flash']> {
+  const o = object(v, where, FLASH_FIELDS);
+  const image = filePath(required(o, where, 'image'), at(where, 'image'));
+  return has(o, 'vars') ? { image, vars: filePath(o.vars, at(where, 'vars')) } : { image };
+}
+
 /**
  * Validates a VM definition (the body of POST /v1/vms, or one read back from the state directory) and fills in
  * defaults. Throws an ApiError naming the first offending field.
@@ -199,12 +207,14 @@ export function parseVmSpec(v: unknown): VmSpec {
     name,
     vcpus: has(o, 'vcpus') ? integer(o.vcpus, 'vcpus', LIMITS.vcpus) : LIMITS.vcpus.default,
     memory_mib: has(o, 'memory_mib') ? integer(o.memory_mib, 'memory_mib', LIMITS.memory_mib) : LIMITS.memory_mib.default,
-    kernel: filePath(required(o, '', 'kernel'), 'kernel'),
     disks: [],
     nics: [],
     weight: LIMITS.weight.default,
     cap: LIMITS.cap.default,
   };
+  // firmware in flash boots what it finds: then no kernel is needed
+  if (has(o, 'flash')) spec.flash = flash(o.flash, 'flash');
+  if (has(o, 'kernel') || !spec.flash) spec.kernel = filePath(required(o, '', 'kernel'), 'kernel');
   if (has(o, 'initrd')) spec.initrd = filePath(o.initrd, 'initrd');
   if (has(o, 'cmdline')) {
     spec.cmdline = string(o.cmdline, 'cmdline', LIMITS.cmdlineLength);

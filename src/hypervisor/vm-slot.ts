@@ -22,6 +22,9 @@ import { SnapshotError } from '../core/snapshot/state.js';
 import type { DeviceOptions, MachineDevices } from './devices.js';
 import type { MachineDescription } from './machine.js';
 
+/** Why a VM with flash is neither saved nor moved: its banks are files of their own, not in the snapshot. */
+const NO_FLASH_SAVES = 'a VM with firmware in flash cannot be snapshotted or migrated yet';
+
 /** Console output a snapshot keeps (a screen or two, with escape sequences). */
 const RECENT_CONSOLE = 16 * 1024;
 
@@ -39,6 +42,11 @@ export interface VmSlotHost {
   post(m: FromHost, transfer?: ArrayBuffer[]): void;
   /** The machine's kernel, initrd and firmware, read now (at boot, and again at every guest reboot). */
   loadImages(cfg: VmThreadConfig): { kernel: BootImage; initrd?: BootImage; firmware?: Firmware };
+  /**
+   * The machine's flash banks (MachineDescription.flash): bank 0's image, and bank 1 on its file, written back
+   * as it changes; `close` lets the file go. Absent: this host has no flash (a VM with flash fails to start).
+   */
+  loadFlash?(cfg: VmThreadConfig): FlashBanks;
   /** The machine's devices with the host's backends (devices.ts buildDevices given the host's DeviceHost). */
   buildDevices(m: MachineDescription, o: DeviceOptions): MachineDevices;
   /** `n` random bytes, for the guest's entropy (SBI, device tree seed). */
@@ -71,6 +79,13 @@ export interface SnapshotFiles {
   write(path: string, vm: Vm, w: SnapshotRequest): { bytes: number; savedDisks: string[] };
   /** Whether `e`, thrown by write(), refuses the path whatever the host's state (SnapshotRefused). */
   refused(e: unknown): boolean;
+}
+
+/** Flash banks as a host gives them to a machine (VmConfig.flash), with the variable store's file to close. */
+export interface FlashBanks {
+  code: Uint8Array;
+  vars?: { storage: Uint8Array; written(offset: number, length: number): void };
+  close(): void;
 }
 
 /** A guest as a snapshot file holds it. */
@@ -107,6 +122,8 @@ class VmSlot {
   vm: Vm | null = null;
   /** The machine's devices (devices.ts), with their rate limiters to be reconfigured live. */
   private devices: MachineDevices | null = null;
+  /** The machine's flash banks, if it has flash (their variable store's file is closed with the VM). */
+  private flash: FlashBanks | null = null;
   /** Where each NIC takes the frames the switch delivers (set by the device). */
   private readonly receivers: ((f: Uint8Array) => void)[] = [];
   private idle = false;
@@ -234,7 +251,7 @@ class VmSlot {
     this.allowedDirs = cfg.allowedDirs;
     // harts 1… in threads of their own, on shared RAM (tvisor's SBI only; under firmware they share this one),
     // a restored machine's too (its harts restore there: 'ready' hands them their saved states)
-    if (m.vcpus > 1 && !m.firmware) {
+    if (m.vcpus > 1 && !m.firmware && !m.flash) {
       this.link = new SmpLink(m.vcpus);
       this.epochMs = performance.timeOrigin + performance.now();
       this.clock = epochClock(this.epochMs);
@@ -261,10 +278,15 @@ class VmSlot {
     this.devices = built;
     const devices = built.devices;
     const link = this.link;
+    if (m.flash) {
+      if (!host.loadFlash) throw new Error('firmware in flash is not supported by this host');
+      this.flash = host.loadFlash(cfg);
+    }
     this.vm = new Vm({
       memory: m.memoryBytes,
       cpus: m.vcpus,
       ...host.loadImages(cfg),
+      ...(this.flash ? { flash: { code: this.flash.code, ...(this.flash.vars ? { vars: this.flash.vars } : {}) } } : {}),
       // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
       reloadImages: () => {
         post({ t: 'rebooted' });
@@ -314,6 +336,7 @@ class VmSlot {
     }
     try {
       if (!vm || this.stopped || vm.exited) throw new Error('the VM has ended');
+      if (this.machine?.flash) throw new Error(NO_FLASH_SAVES);
       if (m.t === 'migrate-pages') {
         if (m.all) vm.startDirtyLog();
         const pages = m.all ? nonzeroTouched(vm.ram.u8, vm.ram.touched) : vm.takeDirtyPages();
@@ -358,6 +381,7 @@ class VmSlot {
     try {
       if (!vm || !devices || !this.machine || this.stopped || vm.exited) throw new Error('the VM has ended');
       if (!files) throw new Error(NO_SNAPSHOTS);
+      if (this.machine.flash) throw new Error(NO_FLASH_SAVES);
       const r = files.write(m.path, vm, {
         machine: this.machine, flushDisks: () => devices.flushDisks(), keepOverlays: true, console: this.recentConsole(), settings: m.settings,
         allowedDirs: this.allowedDirs, compress: m.compress, remote: m.remote,
@@ -387,6 +411,7 @@ class VmSlot {
   /** Closes the disks (best effort: the lock files are removed at exit too). */
   close(): void {
     this.devices?.close();
+    this.flash?.close();
   }
 
   handle(m: ToVm): void {

@@ -6,7 +6,7 @@ import { VmManager } from '../../hypervisor/manager.js';
 import { ThreadPool } from '../../hypervisor/thread-pool.js';
 import { specPaths } from '../../hypervisor/paths.js';
 import { DEFAULT_CMDLINE } from '../../hypervisor/spec.js';
-import { badKernel, fileMissing } from '../../hypervisor/errors.js';
+import { ApiError, badKernel, fileMissing } from '../../hypervisor/errors.js';
 import type { GuestImageInfo, VmSpec } from '../../hypervisor/model.js';
 import { parseKernelImage } from '../../core/machine/linux.js';
 import { RAM_BASE } from '../../core/machine/board.js';
@@ -88,6 +88,7 @@ export function browserHypervisor(o: BrowserHypervisorOptions): BrowserHyperviso
     manager,
     // every file a definition names must be one the page holds, a disk on its origin, or an overlay in OPFS
     checkCreate: (spec) => {
+      if (spec.flash) throw new ApiError('bad_request', 'flash: firmware in flash is not supported in the browser yet');
       for (const { field, path } of specPaths(spec)) {
         if (field.endsWith('.overlay')) {
           if (!path.startsWith(OPFS_PREFIX) || !/^[A-Za-z0-9._-]+$/.test(path.slice(OPFS_PREFIX.length))) {

@@ -22,10 +22,10 @@ function readAll(fd: number, into: Uint8Array, length: number): number {
 }
 
 /** Opens a bank file, refusing what is not a regular file no larger than the bank. */
-function openBank(path: string, label: string, bankSize: number, write: boolean): { fd: number; size: number } {
+function openBank(path: string, label: string, bankSize: number, write: boolean, allowedDirs?: readonly string[]): { fd: number; size: number } {
   let opened;
   try {
-    opened = openConfined(path, { label, write });
+    opened = openConfined(path, { label, write, allowedDirs });
   } catch (e) {
     if (e instanceof FileRefused) throw new FlashFileError(e.message);
     throw e;
@@ -38,9 +38,9 @@ function openBank(path: string, label: string, bankSize: number, write: boolean)
   return { fd: opened.fd, size };
 }
 
-/** Bank 0's image: the file's bytes (at most a bank). */
-export function readFlashImage(path: string, bankSize: number): Uint8Array {
-  const { fd, size } = openBank(path, 'flash image', bankSize, false);
+/** Bank 0's image: the file's bytes (at most a bank); beneath `allowedDirs` when given (the daemon). */
+export function readFlashImage(path: string, bankSize: number, allowedDirs?: readonly string[]): Uint8Array {
+  const { fd, size } = openBank(path, 'flash image', bankSize, false, allowedDirs);
   try {
     const bytes = new Uint8Array(size);
     if (readAll(fd, bytes, size) !== size) throw new FlashFileError(`flash image ${path} changed while it was read`);
@@ -62,8 +62,8 @@ export interface FlashVarsFile {
  * grows as the guest writes there. A failed write back (disk full) is thrown to the caller: the guest's change
  * would otherwise be lost without a word.
  */
-export function openFlashVars(path: string, bankSize: number): FlashVarsFile {
-  const { fd, size } = openBank(path, 'flash variable store', bankSize, true);
+export function openFlashVars(path: string, bankSize: number, allowedDirs?: readonly string[]): FlashVarsFile {
+  const { fd, size } = openBank(path, 'flash variable store', bankSize, true, allowedDirs);
   const storage = new Uint8Array(bankSize).fill(0xff);
   try {
     if (readAll(fd, storage, size) !== size) throw new FlashFileError(`flash variable store ${path} changed while it was read`);

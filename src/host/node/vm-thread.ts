@@ -13,7 +13,9 @@ import type { FromHost, ToHost, VmThreadConfig } from '../../hypervisor/protocol
 import { workerSetup } from './worker-setup.js';
 import { warmUp } from '../../core/machine/warmup.js';
 import { checkSnapshotFiles, readSnapshot, SnapshotRefused, writeSnapshot } from './snapshot-file.js';
-import { VmThreadMain, type SnapshotFiles } from '../../hypervisor/vm-slot.js';
+import { VmThreadMain, type FlashBanks, type SnapshotFiles } from '../../hypervisor/vm-slot.js';
+import { openFlashVars, readFlashImage } from './flash-file.js';
+import { FLASH_BANK_SIZE } from '../../core/devices/cfi-flash.js';
 
 const port = parentPort;
 if (!port) throw new Error('vm-thread runs as a worker thread');
@@ -29,13 +31,22 @@ void warmed;
  * The images as files the VM reads straight into guest RAM (at its first boot, and again at a reboot), opened
  * confined to the allowed directories each time (a FIFO or a symlink swapped in is refused, not waited on).
  */
-function loadImages(cfg: VmThreadConfig): { kernel: BootFile; initrd?: BootFile; firmware?: BootFile | 'none' } {
+function loadImages(cfg: VmThreadConfig): { kernel: BootFile | Uint8Array; initrd?: BootFile; firmware?: BootFile | 'none' } {
   const { allowedDirs, machine: m } = cfg;
   return {
-    kernel: bootFile(m.kernel, { label: 'kernel', allowedDirs }),
+    // none with flash: the firmware's next stage is flash bank 0
+    kernel: m.kernel === '' ? new Uint8Array(0) : bootFile(m.kernel, { label: 'kernel', allowedDirs }),
     initrd: m.initrd ? bootFile(m.initrd, { label: 'initrd', allowedDirs }) : undefined,
     firmware: m.firmware === NO_FIRMWARE ? NO_FIRMWARE : m.firmware ? bootFile(m.firmware, { label: 'firmware', allowedDirs }) : undefined,
   };
+}
+
+/** The flash banks' files, opened confined to the allowed directories (flash-file.ts). */
+function loadFlash(cfg: VmThreadConfig): FlashBanks {
+  const { allowedDirs, machine: m } = cfg;
+  const code = readFlashImage(m.flash!.image, FLASH_BANK_SIZE, allowedDirs);
+  const vars = m.flash!.vars !== undefined ? openFlashVars(m.flash!.vars, FLASH_BANK_SIZE, allowedDirs) : undefined;
+  return { code, ...(vars ? { vars } : {}), close: () => vars?.close() };
 }
 
 /** Snapshot files as `tvisor run` writes and reads them too (snapshot-file.ts). */
@@ -60,6 +71,7 @@ const main = new VmThreadMain({
   jit,
   post: (m: FromHost, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []),
   loadImages,
+  loadFlash,
   buildDevices: (m, o) => buildDevices(m, { ...o, sockets: opened.get(m) }),
   random: (n) => new Uint8Array(randomBytes(n)),
   soon: (fn) => setImmediate(fn),
