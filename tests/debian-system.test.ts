@@ -155,25 +155,34 @@ describe('the same Debian disk as a daemon VM', { skip }, () => {
   });
 });
 
+/** Runs debugfs (e2fsprogs) on an ext4 image: `request`'s output (with `write`, the image is changed). */
+function debugfs(image: string, request: string, write = false): string {
+  const tool = e2fsTool('debugfs');
+  assert.ok(tool, 'debugfs (e2fsprogs) is needed');
+  const r = spawnSync(tool, [...(write ? ['-w'] : []), '-R', request, image], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The kernel version in the image's /boot and its file system's UUID, for a bootloader's configuration. */
+function bootInfo(image: string): { kernel: string; uuid: string } {
+  const kernel = /vmlinux-(\S+)/.exec(debugfs(image, 'ls -l /boot'))?.[1];
+  const uuid = /Filesystem UUID:\s+(\S+)/.exec(debugfs(image, 'stats'))?.[1];
+  assert.ok(kernel && uuid, 'the image has a kernel in /boot and a UUID');
+  return { kernel, uuid };
+}
+
 /**
  * The Debian image as a partitioned disk that boots through U-Boot: an MBR with one Linux partition at 1 MiB
  * holding the image's file system, whose /boot/extlinux/extlinux.conf names its kernel and initrd (what
  * Debian's u-boot-menu writes). Returns the disk's path.
  */
 function extlinuxDisk(image: string, dir: string): { disk: string; kernel: string } {
-  const debugfs = e2fsTool('debugfs');
-  assert.ok(debugfs, 'debugfs (e2fsprogs) is needed');
   const root = join(dir, 'root.img');
   const cp = spawnSync('cp', ['--sparse=always', image, root], { encoding: 'utf8' });
   assert.equal(cp.status, 0, cp.stderr);
-  const ask = (request: string, write = false) => {
-    const r = spawnSync(debugfs, [...(write ? ['-w'] : []), '-R', request, root], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout;
-  };
-  const kernel = /vmlinux-(\S+)/.exec(ask('ls -l /boot'))?.[1];
-  const uuid = /Filesystem UUID:\s+(\S+)/.exec(ask('stats'))?.[1];
-  assert.ok(kernel && uuid, 'the image has a kernel in /boot and a UUID');
+  const ask = (request: string, write = false) => debugfs(root, request, write);
+  const { kernel, uuid } = bootInfo(root);
   writeFileSync(join(dir, 'extlinux.conf'), [
     'default debian', 'timeout 1', 'label debian', '  menu label Debian GNU/Linux, through U-Boot',
     `  linux /boot/vmlinux-${kernel}`, `  initrd /boot/initrd.img-${kernel}`, `  append root=UUID=${uuid} ro console=ttyS0 tvisor.via=extlinux`, '',
@@ -243,16 +252,12 @@ describe('U-Boot (Debian\'s u-boot-qemu, S-mode, through OpenSBI) boots the Debi
  * where that GRUB looks (its prefix is /EFI/debian), then the image's file system as the second partition.
  */
 function uefiDisk(image: string, dir: string, grub: string): { disk: string; kernel: string } {
-  const debugfs = e2fsTool('debugfs');
-  assert.ok(debugfs, 'debugfs (e2fsprogs) is needed');
   const run = (cmd: string, args: string[], input?: string) => {
     const r = spawnSync(e2fsTool(cmd) ?? cmd, args, { encoding: 'utf8', input, env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
     assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const kernel = /vmlinux-(\S+)/.exec(run('debugfs', ['-R', 'ls -l /boot', image]))?.[1];
-  const uuid = /Filesystem UUID:\s+(\S+)/.exec(run('debugfs', ['-R', 'stats', image]))?.[1];
-  assert.ok(kernel && uuid, 'the image has a kernel in /boot and a UUID');
+  const { kernel, uuid } = bootInfo(image);
   const esp = join(dir, 'esp.img');
   run('mkfs.vfat', ['-C', '-n', 'ESP', esp, String(ESP_MIB * 1024)]);
   run('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT', '::/EFI/debian']);

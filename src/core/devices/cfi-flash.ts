@@ -372,19 +372,27 @@ export class CfiFlash implements Device {
       this.status |= SR.READY | SR.PROGRAM_ERROR | SR.LOCKED;
       return;
     }
+    this.programBytes(offset, width, (i) => value >>> (i * 8));
+    this.status |= SR.READY;
+  }
+
+  /**
+   * Programs bytes [offset, offset + length) of the array with byte(i) for the i-th: NOR programming only
+   * clears bits, so each keeps old AND new. The host is told the span that changed, if any.
+   */
+  private programBytes(offset: number, length: number, byte: (i: number) => number): void {
     let lo = -1;
     let hi = -1;
-    for (let i = 0; i < width; i++) {
+    for (let i = 0; i < length; i++) {
       const a = offset + i;
       const old = this.storage[a];
-      const now = old & (value >>> (i * 8));
+      const now = old & byte(i);
       if (now !== old) {
         this.storage[a] = now;
         if (lo < 0) lo = a;
         hi = a + 1;
       }
     }
-    this.status |= SR.READY;
     if (lo >= 0) this.onWrite?.(lo, hi - lo);
   }
 
@@ -456,20 +464,10 @@ export class CfiFlash implements Device {
     this.status |= SR.READY;
     if (this.readOnly) {
       this.status |= SR.PROGRAM_ERROR | SR.LOCKED;
-    } else if (!(this.status & SR.PROGRAM_ERROR)) {
-      let lo = -1;
-      let hi = -1;
-      for (let i = this.lo; i < this.hi; i++) {
-        const a = this.window + i;
-        const old = this.storage[a];
-        const now = old & this.buffer[i];
-        if (now !== old) {
-          this.storage[a] = now;
-          if (lo < 0) lo = a;
-          hi = a + 1;
-        }
-      }
-      if (lo >= 0) this.onWrite?.(lo, hi - lo);
+    } else if (!(this.status & SR.PROGRAM_ERROR) && this.lo < this.hi) {
+      const buffer = this.buffer;
+      const from = this.lo;
+      this.programBytes(this.window + from, this.hi - from, (i) => buffer[from + i]);
     }
     this.endBuffer();
   }
