@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, truncateSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, truncateSync } from 'node:fs';
+import { diskLockPath } from '../src/host/node/block-file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -154,6 +155,23 @@ test('firmware in flash runs in place (--firmware none: M-mode at 0x20000000); w
   assert.deepEqual([...bytes.subarray(0x10, 0x14)], [0x78, 0x56, 0x34, 0x12], 'the program the guest wrote, in the file');
   assert.equal(bytes.subarray(0x14).every((b) => b === 0xff) && bytes.subarray(0, 0x10).every((b) => b === 0xff), true, 'nothing else changed');
   assert.equal(statSync(vars).size, 4096, 'the file did not grow');
+});
+
+test('a variable store is written by one VM at a time: a second tvisor run on it is refused, saying who holds it', async () => {
+  writeFileSync(join(dir, 'spin.fd'), Buffer.from(Uint32Array.of(0x0000006f).buffer)); // j .
+  const vars = join(dir, 'shared-vars.fd');
+  writeFileSync(vars, Buffer.alloc(4096, 0xff));
+  const first = spawn(process.execPath, [cliPath, 'run', '--firmware', 'none', '--flash', join(dir, 'spin.fd'), '--flash-vars', vars], { stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(diskLockPath(vars))) {
+      assert.ok(Date.now() < deadline && first.exitCode === null, 'the first VM takes the lock');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertBadInput(['--firmware', 'none', '--flash', join(dir, 'spin.fd'), '--flash-vars', vars], new RegExp(`flash variable store .*shared-vars\\.fd: in use by another tvisor process \\(pid ${first.pid}\\); give each VM a file of its own`));
+  } finally {
+    first.kill('SIGKILL');
+  }
 });
 
 test('the default guest: --append adds to its command line, --cmdline replaces it, 256 MiB by default', async () => {

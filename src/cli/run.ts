@@ -417,6 +417,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
           devices: dev.devices,
           onDeviceEvent: (e) => warn(`tvisor: ${e.device}: ${e.internal ? 'internal error' : 'the guest broke the virtio protocol'}: ${e.reason.split('\n')[0]} (device reset needed)`),
         });
+        bank0 = undefined; // copied into the machine's ROM window: not kept twice while the guest runs
         if (snapshot) {
           restoreRam(vm.ram, snapshot.contents);
           vm.restoreState(snapshot.state);

@@ -122,8 +122,8 @@ class VmSlot {
   vm: Vm | null = null;
   /** The machine's devices (devices.ts), with their rate limiters to be reconfigured live. */
   private devices: MachineDevices | null = null;
-  /** The machine's flash banks, if it has flash (their variable store's file is closed with the VM). */
-  private flash: FlashBanks | null = null;
+  /** The machine's flash banks' files, if it has flash (the variable store's file is closed with the VM). */
+  private flash: Pick<FlashBanks, 'close'> | null = null;
   /** Where each NIC takes the frames the switch delivers (set by the device). */
   private readonly receivers: ((f: Uint8Array) => void)[] = [];
   private idle = false;
@@ -278,15 +278,17 @@ class VmSlot {
     this.devices = built;
     const devices = built.devices;
     const link = this.link;
+    let flash: FlashBanks | undefined;
     if (m.flash) {
       if (!host.loadFlash) throw new Error('firmware in flash is not supported by this host');
-      this.flash = host.loadFlash(cfg);
+      flash = host.loadFlash(cfg);
+      this.flash = { close: flash.close }; // the image itself goes into the machine's ROM window, not kept here
     }
     this.vm = new Vm({
       memory: m.memoryBytes,
       cpus: m.vcpus,
       ...host.loadImages(cfg),
-      ...(this.flash ? { flash: { code: this.flash.code, ...(this.flash.vars ? { vars: this.flash.vars } : {}) } } : {}),
+      ...(flash ? { flash: { code: flash.code, ...(flash.vars ? { vars: flash.vars } : {}) } } : {}),
       // opened again at a guest reboot: a file changed meanwhile is checked against the machine's layout
       reloadImages: () => {
         post({ t: 'rebooted' });

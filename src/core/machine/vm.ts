@@ -187,7 +187,8 @@ export class Vm {
     // with reloadImages the images are not kept past the first boot: hold the configuration without them
     const cfg: VmConfig = config.reloadImages
       ? { ...config, kernel: new Uint8Array(0), initrd: undefined, firmware: config.firmware === 'none' ? 'none' : undefined } : config;
-    this.cfg = cfg;
+    // bank 0's image is copied into the ROM window below: the configuration held for later does not keep it twice
+    this.cfg = cfg.flash ? { ...cfg, flash: { ...cfg.flash, code: new Uint8Array(0) } } : cfg;
     if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) throw new BootError(`--cpus must be 1 to 8, got ${cfg.cpus}`);
     this.clock = cfg.clock ?? monotonicClock();
     const { kernel, firmware: fw } = layoutImages(config.kernel, firmware, cfg.flash !== undefined);

@@ -496,6 +496,14 @@ function fileKey(st: fs.BigIntStats): string {
   return `${st.dev}-${st.ino}`;
 }
 
+/**
+ * Takes the writer's lock a disk image takes (one writer per file, across tvisor processes) for another file a
+ * VM writes (a flash bank's variable store), by its stats; throws DiskError saying who holds it.
+ */
+export function lockWriter(st: fs.BigIntStats, label: string, file: string): { release(): void } {
+  return acquireLock(fileKey(st), label, file, 'give each VM a file of its own');
+}
+
 
 function checkAccess(label: string, closed: boolean, size: number, offset: number, length: number): void {
   if (closed) throw new BlockIoError(`${label}: used after close`);

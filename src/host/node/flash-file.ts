@@ -4,6 +4,7 @@
 // libvirt's nvram files do. Both are opened as regular files only, without blocking (confined-open.ts).
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { FileRefused, openConfined } from './confined-open.js';
+import { DiskError, lockWriter } from './block-file.js';
 
 /** A bank file that cannot be used; the message says which and why. */
 export class FlashFileError extends Error {
@@ -22,7 +23,7 @@ function readAll(fd: number, into: Uint8Array, length: number): number {
 }
 
 /** Opens a bank file, refusing what is not a regular file no larger than the bank. */
-function openBank(path: string, label: string, bankSize: number, write: boolean, allowedDirs?: readonly string[]): { fd: number; size: number } {
+function openBank(path: string, label: string, bankSize: number, write: boolean, allowedDirs?: readonly string[]): { fd: number; size: number; unlock(): void } {
   let opened;
   try {
     opened = openConfined(path, { label, write, allowedDirs });
@@ -31,11 +32,16 @@ function openBank(path: string, label: string, bankSize: number, write: boolean,
     throw e;
   }
   const size = Number(opened.st.size);
-  if (size > bankSize) {
+  try {
+    if (size > bankSize) throw new FlashFileError(`${label} ${path}: ${size} bytes do not fit a flash bank of ${bankSize} bytes`);
+    // one writer per file, as for disks: two VMs on one variable store would undo each other's writes
+    const lock = write ? lockWriter(opened.st, `${label} ${path}`, path) : null;
+    return { fd: opened.fd, size, unlock: () => lock?.release() };
+  } catch (e) {
     closeSync(opened.fd);
-    throw new FlashFileError(`${label} ${path}: ${size} bytes do not fit a flash bank of ${bankSize} bytes`);
+    if (e instanceof DiskError) throw new FlashFileError(e.message);
+    throw e;
   }
-  return { fd: opened.fd, size };
 }
 
 /** Bank 0's image: the file's bytes (at most a bank); beneath `allowedDirs` when given (the daemon). */
@@ -63,12 +69,13 @@ export interface FlashVarsFile {
  * would otherwise be lost without a word.
  */
 export function openFlashVars(path: string, bankSize: number, allowedDirs?: readonly string[]): FlashVarsFile {
-  const { fd, size } = openBank(path, 'flash variable store', bankSize, true, allowedDirs);
+  const { fd, size, unlock } = openBank(path, 'flash variable store', bankSize, true, allowedDirs);
   const storage = new Uint8Array(bankSize).fill(0xff);
   try {
     if (readAll(fd, storage, size) !== size) throw new FlashFileError(`flash variable store ${path} changed while it was read`);
   } catch (e) {
     closeSync(fd);
+    unlock();
     throw e;
   }
   let open = true;
@@ -80,7 +87,10 @@ export function openFlashVars(path: string, bankSize: number, allowedDirs?: read
       while (done < length) done += writeSync(fd, storage, offset + done, length - done, offset + done);
     },
     close() {
-      if (open) closeSync(fd);
+      if (open) {
+        closeSync(fd);
+        unlock();
+      }
       open = false;
     },
   };
