@@ -136,13 +136,15 @@ test('unparsable or out-of-range options', () => {
 test('firmware in flash: bad --flash and --flash-vars options, each refused with what to do', () => {
   writeFileSync(join(dir, 'flash.fd'), flashTestImage());
   assertBadInput(['--flash-vars', join(dir, 'empty')], /--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too/);
-  assertBadInput(['--flash', join(dir, 'nope.fd')], /flash image .*nope\.fd: no such file/);
-  assertBadInput(['--flash', join(dir, 'fifo')], /flash image .*fifo: is a FIFO/);
-  assertBadInput(['--flash', join(dir, 'big.cpio')], /big\.cpio: 67108864 bytes do not fit a flash bank of 33554432 bytes/);
-  assertBadInput(['--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'big.cpio')], /flash variable store .*big\.cpio: 67108864 bytes do not fit/);
-  assertBadInput(['--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'nope.fd')], /flash variable store .*nope\.fd: no such file/);
-  assertBadInput(['--flash', join(dir, 'flash.fd'), '--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
-  assertBadInput(['--flash', join(dir, 'flash.fd'), '--save', join(dir, 'snap')], /--save does not take a VM with flash yet/);
+  assertBadInput(['--flash', join(dir, 'flash.fd')], /firmware in flash without a kernel needs --firmware: OpenSBI's fw_dynamic\.bin .* or none/);
+  const fw = ['--firmware', 'none'];
+  assertBadInput([...fw, '--flash', join(dir, 'nope.fd')], /flash image .*nope\.fd: no such file/);
+  assertBadInput([...fw, '--flash', join(dir, 'fifo')], /flash image .*fifo: is a FIFO/);
+  assertBadInput([...fw, '--flash', join(dir, 'big.cpio')], /big\.cpio: 67108864 bytes do not fit a flash bank of 33554432 bytes/);
+  assertBadInput([...fw, '--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'big.cpio')], /flash variable store .*big\.cpio: 67108864 bytes do not fit/);
+  assertBadInput([...fw, '--flash', join(dir, 'flash.fd'), '--flash-vars', join(dir, 'nope.fd')], /flash variable store .*nope\.fd: no such file/);
+  assertBadInput([...fw, '--flash', join(dir, 'flash.fd'), '--initrd', join(dir, 'big.cpio')], /--initrd needs --kernel/);
+  assertBadInput([...fw, '--flash', join(dir, 'flash.fd'), '--save', join(dir, 'snap')], /--save does not take a VM with flash yet/);
 });
 
 test('firmware in flash runs in place (--firmware none: M-mode at 0x20000000); what it programs in bank 1 is in --flash-vars\'s file', () => {

@@ -198,7 +198,7 @@ test('serve: firmware in flash (tvisor create --flash --flash-vars): run in plac
     assert.match(snap.json.error.message, /a VM with firmware in flash cannot be snapshotted or migrated yet/);
     assert.equal((await api(d, 'GET', `/v1/vms/${spin.json.id}`)).json.state, 'running');
 
-    // bad input: no kernel and no flash, a flash image too large, one outside --allow-dir, a missing variable store
+    // bad input: no kernel and no flash, flash with neither kernel nor firmware, a flash image too large, one outside --allow-dir, a missing variable store
     const bad = async (body: Record<string, unknown>, status: number, re: RegExp) => {
       const r = await api(d, 'POST', '/v1/vms', { name: 'bad', memory_mib: 16, ...body });
       assert.equal(r.status, status, JSON.stringify(r.json));
@@ -207,10 +207,11 @@ test('serve: firmware in flash (tvisor create --flash --flash-vars): run in plac
     fs.writeFileSync(join(allowed, 'big.fd'), '');
     fs.truncateSync(join(allowed, 'big.fd'), 33 * 2 ** 20);
     await bad({ firmware: 'none' }, 400, /kernel/);
-    await bad({ flash: { image: join(allowed, 'big.fd') } }, 400, /flash\.image .*big\.fd.*34603008 bytes do not fit a flash bank of 33554432 bytes/);
-    await bad({ flash: { image: join(outside, 'secret.img') } }, 403, /flash\.image/);
-    await bad({ flash: { image: join(allowed, 'flash.fd'), vars: join(allowed, 'nope.fd') } }, 400, /flash\.vars .*nope\.fd/);
-    await bad({ flash: { vars } }, 400, /flash\.image/);
+    await bad({ flash: { image: join(allowed, 'flash.fd') } }, 400, /firmware is required with flash and no kernel/);
+    await bad({ firmware: 'none', flash: { image: join(allowed, 'big.fd') } }, 400, /flash\.image .*big\.fd.*34603008 bytes do not fit a flash bank of 33554432 bytes/);
+    await bad({ firmware: 'none', flash: { image: join(outside, 'secret.img') } }, 403, /flash\.image/);
+    await bad({ firmware: 'none', flash: { image: join(allowed, 'flash.fd'), vars: join(allowed, 'nope.fd') } }, 400, /flash\.vars .*nope\.fd/);
+    await bad({ firmware: 'none', flash: { vars } }, 400, /flash\.image/);
   } finally {
     await stopDaemon(d);
   }

@@ -90,13 +90,13 @@ const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['name'],
-    // a kernel, unless firmware in flash boots what it finds
-    anyOf: [{ required: ['kernel'] }, { required: ['flash'] }],
+    // a kernel, unless firmware in flash boots what it finds (started by M-mode firmware, or by every hart)
+    anyOf: [{ required: ['kernel'] }, { required: ['flash', 'firmware'] }],
     properties: {
       name: { type: 'string', maxLength: 63, pattern: NAME_PATTERN },
       vcpus: int(LIMITS.vcpus, 'Virtual CPUs.', LIMITS.vcpus.default),
       memory_mib: int(LIMITS.memory_mib, 'Guest RAM in MiB.', LIMITS.memory_mib.default),
-      kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel; may be absent with flash.' },
+      kernel: { ...ref('FilePath'), description: 'Linux Image or ELF kernel; may be absent with flash and firmware.' },
       initrd: ref('FilePath'),
       cmdline: { type: 'string', maxLength: LIMITS.cmdlineLength, pattern: CMDLINE_PATTERN, description: 'Kernel command line; absent means the daemon\'s default.' },
       firmware: { anyOf: [ref('FilePath'), { enum: ['none'] }], description: 'M-mode firmware: a raw binary run from the start of RAM (e.g. OpenSBI fw_dynamic.bin) or an ELF loaded where it is linked; absent means the hypervisor provides SBI. "none" (not a path): no firmware, every hart starts the kernel itself in M-mode (QEMU\'s -bios none), e.g. xv6.' },

@@ -151,6 +151,12 @@ const CTRL_A = 0x01;
 /** Exit status when the guest can make no progress (tvisor run). */
 const EXIT_CRASHED = 1;
 
+/**
+ * Firmware in flash without a kernel is started by M-mode firmware (or by every hart with none): under tvisor's
+ * own SBI, EDK2 does not get to its console (tried), so that is refused rather than left to hang.
+ */
+export const FLASH_NEEDS_FIRMWARE = 'firmware in flash without a kernel needs --firmware: OpenSBI\'s fw_dynamic.bin (which starts bank 0 in S-mode, as EDK2 expects) or none (every hart starts it in M-mode)';
+
 /** --firmware's value as a machine names it: 'none' as it is (no file), a file by its absolute path. */
 export function firmwareOption(value: string): string {
   return value === NO_FIRMWARE ? NO_FIRMWARE : resolve(value);
@@ -309,6 +315,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       const flashImage = values.flash as string | undefined;
       const flashVars = values['flash-vars'] as string | undefined;
       if (flashVars !== undefined && flashImage === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too', 'run');
+      if (flashImage !== undefined && kernelPath === undefined && values.firmware === undefined) throw new UsageError(FLASH_NEEDS_FIRMWARE, 'run');
       if (flashImage !== undefined && typeof values.save === 'string') throw new UsageError('--save does not take a VM with flash yet (its banks are files of their own): drop --save', 'run');
       if (values.firmware === NO_FIRMWARE && kernelPath === undefined && flashImage === undefined) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
       // a disk with a system on it boots its own kernel, as a bootloader would (disk-boot.ts)

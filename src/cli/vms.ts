@@ -7,7 +7,7 @@ import { LIMITS, type DiskConfig, type NicConfig, type VmInfo, type VmPatch } fr
 import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args.js';
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
 import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
-import { appendArgs, DEFAULT_CMDLINE, firmwareOption, type DefaultGuestResolver } from './run.js';
+import { appendArgs, DEFAULT_CMDLINE, FLASH_NEEDS_FIRMWARE, firmwareOption, type DefaultGuestResolver } from './run.js';
 import { bootFromDisk } from './disk-boot.js';
 import { defaultCacheDir } from '../images/index.js';
 
@@ -228,6 +228,7 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
       if (fromDisk.initrd) body.initrd = fromDisk.initrd;
       if (v.cmdline === undefined) body.cmdline = appendArgs(fromDisk.cmdline, v.append as string | undefined);
     } else if (v.kernel === undefined && v.flash !== undefined) {
+      if (v.firmware === undefined) throw new UsageError(FLASH_NEEDS_FIRMWARE, 'create');
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', 'create');
     } else if (v.kernel === undefined) {
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own initramfs)', 'create');

@@ -215,6 +215,10 @@ export function parseVmSpec(v: unknown): VmSpec {
   // firmware in flash boots what it finds: then no kernel is needed
   if (has(o, 'flash')) spec.flash = flash(o.flash, 'flash');
   if (has(o, 'kernel') || !spec.flash) spec.kernel = filePath(required(o, '', 'kernel'), 'kernel');
+  // under tvisor's own SBI, EDK2 in flash does not get to its console: M-mode firmware (or none) starts it
+  if (spec.flash && spec.kernel === undefined && !has(o, 'firmware')) {
+    throw new E.ApiError('bad_request', 'firmware is required with flash and no kernel: OpenSBI\'s fw_dynamic.bin starts flash bank 0 in S-mode (as EDK2 expects), "none" starts it in M-mode on every hart');
+  }
   if (has(o, 'initrd')) spec.initrd = filePath(o.initrd, 'initrd');
   if (has(o, 'cmdline')) {
     spec.cmdline = string(o.cmdline, 'cmdline', LIMITS.cmdlineLength);
