@@ -157,6 +157,20 @@ const EXIT_CRASHED = 1;
  */
 export const FLASH_NEEDS_FIRMWARE = 'firmware in flash without a kernel needs --firmware: OpenSBI\'s fw_dynamic.bin (which starts bank 0 in S-mode, as EDK2 expects) or none (every hart starts it in M-mode)';
 
+/**
+ * --flash and --flash-vars as a machine names them (absolute paths), checked against the options beside them
+ * for tvisor run and tvisor create alike; undefined without --flash.
+ */
+export function flashOption(v: { flash?: unknown; 'flash-vars'?: unknown; kernel?: unknown; initrd?: unknown; firmware?: unknown }, command: 'run' | 'create'): { image: string; vars?: string } | undefined {
+  if (v['flash-vars'] !== undefined && v.flash === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too', command);
+  if (v.flash === undefined) return undefined;
+  if (v.kernel === undefined) {
+    if (v.firmware === undefined) throw new UsageError(FLASH_NEEDS_FIRMWARE, command);
+    if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', command);
+  }
+  return { image: resolve(v.flash as string), ...(v['flash-vars'] !== undefined ? { vars: resolve(v['flash-vars'] as string) } : {}) };
+}
+
 /** --firmware's value as a machine names it: 'none' as it is (no file), a file by its absolute path. */
 export function firmwareOption(value: string): string {
   return value === NO_FIRMWARE ? NO_FIRMWARE : resolve(value);
@@ -312,24 +326,19 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
       let initrdPath = values.initrd as string | undefined;
       let cmdline = values.cmdline as string | undefined;
       const disks = (values.disk as string[] | undefined) ?? [];
-      const flashImage = values.flash as string | undefined;
-      const flashVars = values['flash-vars'] as string | undefined;
-      if (flashVars !== undefined && flashImage === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash FILE too', 'run');
-      if (flashImage !== undefined && kernelPath === undefined && values.firmware === undefined) throw new UsageError(FLASH_NEEDS_FIRMWARE, 'run');
-      if (flashImage !== undefined && typeof values.save === 'string') throw new UsageError('--save does not take a VM with flash yet (its banks are files of their own): drop --save', 'run');
-      if (values.firmware === NO_FIRMWARE && kernelPath === undefined && flashImage === undefined) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
+      const flash = flashOption(values, 'run');
+      if (flash && typeof values.save === 'string') throw new UsageError('--save does not take a VM with flash yet (its banks are files of their own): drop --save', 'run');
+      if (values.firmware === NO_FIRMWARE && kernelPath === undefined && !flash) throw new UsageError('--firmware none starts the --kernel file in M-mode: give --kernel (e.g. xv6\'s kernel/kernel)', 'run');
       // a disk with a system on it boots its own kernel, as a bootloader would (disk-boot.ts)
       // (with flash, the firmware there finds its own bootloader on the disk)
-      const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0 && flashImage === undefined
+      const fromDisk = kernelPath === undefined && initrdPath === undefined && disks.length > 0 && !flash
         ? await bootFromDisk(disks[0], consoleKind === 'virtio' ? 'hvc0' : 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
         : null;
       if (fromDisk) {
         kernelPath = fromDisk.kernel;
         initrdPath = fromDisk.initrd;
         cmdline ??= fromDisk.cmdline;
-      } else if (kernelPath === undefined && flashImage !== undefined) {
-        if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', 'run');
-      } else if (kernelPath === undefined) {
+      } else if (kernelPath === undefined && !flash) {
         if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own)', 'run');
         if (!resolveDefault) throw new InputError('no default guest is available yet: give --kernel and --initrd');
         const guest = await resolveDefault((line) => process.stderr.write(`${line}\n`));
@@ -352,7 +361,7 @@ export function makeRunCommand(resolveDefault: DefaultGuestResolver | null) {
         name, memoryBytes: memory, vcpus: cpus, kernel: kernelPath === undefined ? '' : resolve(kernelPath), cmdline,
         ...(initrdPath !== undefined ? { initrd: resolve(initrdPath) } : {}),
         ...(typeof values.firmware === 'string' ? { firmware: firmwareOption(values.firmware) } : {}),
-        ...(flashImage !== undefined ? { flash: { image: resolve(flashImage), ...(flashVars !== undefined ? { vars: resolve(flashVars) } : {}) } } : {}),
+        ...(flash ? { flash } : {}),
         devices: describeRunDevices({ name, disks, nets, virtioConsole: consoleKind === 'virtio', rng: values.rng === true, balloon })
           .map((d) => (d.kind === 'block' ? { ...d, path: resolve(d.path), ...(d.overlay !== undefined ? { overlay: resolve(d.overlay) } : {}) } : d)),
       };

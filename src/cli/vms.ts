@@ -7,7 +7,7 @@ import { LIMITS, type DiskConfig, type NicConfig, type VmInfo, type VmPatch } fr
 import { parseCommandLine, parseSize, UsageError, type OptionSpec } from './args.js';
 import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS, ClientError, parseEndpoint } from './client.js';
 import { apiRateLimiter, HOSTFWD_HELP, parseDiskOption, parseHostfwd, parseOpsRate, parseRate, type IoLimits } from './devices.js';
-import { appendArgs, DEFAULT_CMDLINE, FLASH_NEEDS_FIRMWARE, firmwareOption, type DefaultGuestResolver } from './run.js';
+import { appendArgs, DEFAULT_CMDLINE, firmwareOption, flashOption, type DefaultGuestResolver } from './run.js';
 import { bootFromDisk } from './disk-boot.js';
 import { defaultCacheDir } from '../images/index.js';
 
@@ -218,31 +218,28 @@ function makeCreate(resolveDefault: DefaultGuestResolver) {
     }
     const diskTexts = (v.disk as string[] | undefined) ?? [];
     // a first disk with a system on it boots its own kernel, as with tvisor run (disk-boot.ts)
-    if (v['flash-vars'] !== undefined && v.flash === undefined) throw new UsageError('--flash-vars is flash bank 1 beside the firmware image in bank 0: give --flash PATH too', 'create');
+    const flash = flashOption(v, 'create');
     // with flash, the firmware there finds its own bootloader on the disk
-    const fromDisk = v.kernel === undefined && v.initrd === undefined && diskTexts.length > 0 && v.flash === undefined
+    const fromDisk = v.kernel === undefined && v.initrd === undefined && diskTexts.length > 0 && !flash
       ? await bootFromDisk(diskTexts[0], 'ttyS0', defaultCacheDir(), (line) => process.stderr.write(`${line}\n`))
       : null;
     if (fromDisk) {
       body.kernel = fromDisk.kernel;
       if (fromDisk.initrd) body.initrd = fromDisk.initrd;
       if (v.cmdline === undefined) body.cmdline = appendArgs(fromDisk.cmdline, v.append as string | undefined);
-    } else if (v.kernel === undefined && v.flash !== undefined) {
-      if (v.firmware === undefined) throw new UsageError(FLASH_NEEDS_FIRMWARE, 'create');
-      if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (with --flash and no kernel, the firmware in flash loads its own)', 'create');
-    } else if (v.kernel === undefined) {
+    } else if (v.kernel === undefined && !flash) {
       if (v.initrd !== undefined) throw new UsageError('--initrd needs --kernel (the default guest brings its own initramfs)', 'create');
       const g = await resolveDefault((line) => process.stderr.write(`${line}\n`));
       body.kernel = g.kernel;
       if (g.initrd) body.initrd = g.initrd;
-    } else {
+    } else if (v.kernel !== undefined) {
       body.kernel = resolve(v.kernel as string);
       if (v.initrd !== undefined) body.initrd = resolve(v.initrd as string);
-    }
+    } // else: firmware in flash, no kernel (flashOption checked the rest)
     // --append adds to the daemon's default command line (the same as tvisor run's), --cmdline replaces it
     if (body.cmdline === undefined && (v.cmdline !== undefined || v.append !== undefined)) body.cmdline = appendArgs((v.cmdline as string | undefined) ?? DEFAULT_CMDLINE, v.append as string | undefined);
     if (v.firmware !== undefined) body.firmware = firmwareOption(v.firmware as string);
-    if (v.flash !== undefined) body.flash = { image: resolve(v.flash as string), ...(v['flash-vars'] !== undefined ? { vars: resolve(v['flash-vars'] as string) } : {}) };
+    if (flash) body.flash = flash;
     const disks: DiskConfig[] = diskTexts.map((text) => {
       const d = parseDiskOption(text, 'create');
       if (d.serial !== undefined) throw new UsageError(`--disk '${text}': serial= is not supported by the daemon (its disks are named <vm>-vdX)`, 'create');

@@ -9,7 +9,7 @@ import { Uart16550, type UartState } from '../devices/uart16550.js';
 import { GoldfishRtc, type RtcState } from '../devices/goldfish-rtc.js';
 import { VmGenId, type VmGenIdState } from '../devices/vmgenid.js';
 import { Syscon } from '../devices/syscon.js';
-import { CfiFlash, FLASH_BANK_SIZE, type CfiFlashState } from '../devices/cfi-flash.js';
+import { CfiFlash, FLASH_BANK_SIZE, FLASH_BASE, type CfiFlashState } from '../devices/cfi-flash.js';
 import { CodeCache } from '../mmu/codecache.js';
 import { Hart, STUCK_TRAPS } from '../cpu/hart.js';
 import { S } from '../cpu/state.js';
@@ -204,7 +204,7 @@ export class Vm {
     this.ram = new GuestRam(RAM_BASE, cfg.memory, {
       shared: cfg.smp !== undefined,
       harts: cfg.cpus,
-      rom: cfg.flash && { base: board0(cfg.cpus).base, size: FLASH_BANK_SIZE },
+      rom: cfg.flash && { base: FLASH_BASE, size: FLASH_BANK_SIZE },
     });
     this.flash = cfg.flash ? this.makeFlash(cfg.flash) : [];
     this.code = new CodeCache(this.ram);
@@ -718,7 +718,7 @@ export class Vm {
 function layoutImages(kernel: BootImage, firmware: Firmware | undefined, flash: boolean): { kernel: KernelImage; firmware?: LoadedFirmware } {
   // no kernel: the next stage is what flash bank 0 holds (EDK2), executed in place
   if (flash && imageSize(kernel) === 0) {
-    const bank0 = { format: 'raw' as const, pieces: [], entryOffset: board0(1).base - RAM_BASE, endOffset: 0 };
+    const bank0 = { format: 'raw' as const, pieces: [], entryOffset: FLASH_BASE - RAM_BASE, endOffset: 0 };
     if (firmware === undefined || firmware === 'none') return { kernel: bank0, firmware };
     return { kernel: bank0, firmware: parseFirmware(firmware, RAM_BASE) };
   }
@@ -728,11 +728,6 @@ function layoutImages(kernel: BootImage, firmware: Firmware | undefined, flash: 
   const fw = parseFirmware(firmware, RAM_BASE);
   checkApart(fw, k);
   return { kernel: k, firmware: fw };
-}
-
-/** The board's flash (both banks), where bank 0's window starts. */
-function board0(harts: number) {
-  return boardDevices(harts, 0, true).find((b) => b.kind === 'flash')!;
 }
 
 /** Firmware and kernel must not overlap in RAM: the kernel would overwrite the firmware (or the reverse). */
