@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir, DEFAULT_SUITE } from '../../src/images/node/guest.js';
 import { DEBIAN_BASE_PACKAGES, secondStageScript, setupScript } from '../../src/images/node/debian-system.js';
@@ -69,11 +69,77 @@ export async function debianImage(log: (line: string) => void = (l) => process.s
   const { dir, path, sshKey, record } = cachePaths();
   mkdirSync(dir, { recursive: true });
   const want = recipe();
-  const cached = cachedRecord();
-  if (cached) {
-    log(`using the Debian image built ${cached.built} in ${cached.seconds} s (${path})`);
-    return { path, sshKey };
+  // one build at a time: two test files beside each other both want the image, and the second waits for the first
+  const lock = await buildLock(join(dir, `debian-${DEFAULT_SUITE}.lock`), log);
+  try {
+    const cached = cachedRecord();
+    if (cached) {
+      log(`using the Debian image built ${cached.built} in ${cached.seconds} s (${path})`);
+      return { path, sshKey };
+    }
+    return await build(want, log);
+  } finally {
+    lock.release();
   }
+}
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return Date.now(); // gone meanwhile: the next mkdir will tell
+  }
+}
+
+/** Alive: a process with this pid exists (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the build lock, a directory (mkdir is atomic) holding its owner's pid; waits while another live process
+ * holds it, and takes over a lock whose owner is gone (a build that was killed).
+ */
+async function buildLock(lock: string, log: (line: string) => void): Promise<{ release(): void }> {
+  const deadline = Date.now() + BUILD_DEADLINE_MS + 10 * 60_000;
+  let told = 0;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return { release: () => rmSync(lock, { recursive: true, force: true }) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    } catch {
+      // just made, its pid not yet written: look again
+    }
+    const orphan = Number.isInteger(owner) && owner > 0 ? !alive(owner) : Date.now() - mtimeMs(lock) > 60_000;
+    if (orphan) {
+      log(`the Debian image's build lock was held by process ${owner || '(unknown)'}, which is gone: taking it over`);
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    assert.ok(Date.now() < deadline, `the Debian image's build lock ${lock} is still held by process ${owner}`);
+    if (Date.now() - told >= 5 * 60_000) {
+      log(`waiting for the Debian image that process ${owner} is building`);
+      told = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** Builds the image into the cache (tens of minutes: a tvisor guest runs debootstrap's second stage). */
+async function build(want: string, log: (line: string) => void): Promise<DebianImage> {
+  const { path, sshKey, record } = cachePaths();
   for (const f of [path, sshKey, `${sshKey}.pub`, record]) rmSync(f, { force: true });
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tvisor-test', '-f', sshKey]);
   assert.equal(keygen.status, 0, `ssh-keygen: ${keygen.stderr}`);

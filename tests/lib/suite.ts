@@ -142,9 +142,12 @@ const FILE_TIMEOUT_MS = 30 * 60_000;
  * their timeout is theirs alone): the Debian system's test builds its image when the cache has none (about 40
  * minutes of dpkg under emulation, then the boots); xv6's usertests take minutes per hart count.
  */
-const DEBIAN_FILE = 'tests/debian-system.test.js';
+const DEBIAN_FILES = ['tests/debian-system.test.js', 'tests/debian-firmware.test.js'];
 export const LONG: Record<string, number> = {
-  [DEBIAN_FILE]: 80 * 60_000,
+  // the Debian system, and U-Boot and EDK2 booting it: each stream of its own, so that their boots overlap (the
+  // second to want the image waits for the first's build)
+  [DEBIAN_FILES[0]]: 80 * 60_000,
+  [DEBIAN_FILES[1]]: 80 * 60_000,
   // xv6's usertests -q on 1 and on 3 harts (when xv6's source can be had: tests/lib/xv6.ts)
   'tests/xv6.test.js': 70 * 60_000,
 };
@@ -289,7 +292,7 @@ async function main(): Promise<number> {
   // A Debian image to build (none cached for its recipe: a fresh machine): its build VM keeps a core busy for
   // tens of minutes, and with two more files beside it on a 2-core machine all three crawl (the build took
   // 50 minutes so, 17 alone). Unless told how many, the others then go one at a time beside it.
-  const building = files.includes(DEBIAN_FILE) && e2fsTool('debootstrap') !== undefined && debianImageToBuild() && values.concurrency === undefined && process.env.TVISOR_TEST_CONCURRENCY === undefined;
+  const building = DEBIAN_FILES.some((f) => files.includes(f)) && e2fsTool('debootstrap') !== undefined && debianImageToBuild() && values.concurrency === undefined && process.env.TVISOR_TEST_CONCURRENCY === undefined;
   const firstConcurrency = building ? Math.max(1, concurrency - 1) : concurrency;
   if (building) process.stderr.write(`# the Debian image is to be built: the other files run ${firstConcurrency} at a time beside its build\n`);
   const phases = [
@@ -315,15 +318,20 @@ async function main(): Promise<number> {
       // the LONG files of a phase run beside its others, each stream with its own file timeout
       const long = p.files.filter((f) => baseOf(f) in LONG);
       const rest = p.files.filter((f) => !long.includes(f));
+      // each stream's end, so that the summary shows which one the phase waited for
+      const since = () => ((performance.now() - t0) / 1000).toFixed(0);
+      const ends: string[] = [];
+      const stream = (what: string, r: Promise<{ seconds: Record<string, number>; failed: boolean }>) =>
+        r.then((x) => (ends.push(`${what} done at ${since()} s`), x));
       const runs = await Promise.all([
-        ...(rest.length ? [runPhase(rest, p.concurrency)] : []),
-        ...long.map((f) => runPhase([f], 1, LONG[baseOf(f)])),
+        ...(rest.length ? [stream(`${rest.length} files`, runPhase(rest, p.concurrency))] : []),
+        ...long.map((f) => stream(f, runPhase([f], 1, LONG[baseOf(f)]))),
       ]);
       for (const r of runs) {
         failed ||= r.failed;
         Object.assign(times, r.seconds);
       }
-      summary.push(`# ${p.name}: ${p.files.length} files in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      summary.push(`# ${p.name}: ${p.files.length} files in ${since()} s${long.length ? ` (${ends.join(', ')})` : ''}`);
     }
   } finally {
     removeCopies();
