@@ -16,9 +16,10 @@ import { debianFile } from './lib/debian-file.js';
 import { ensureDefaultGuest } from '../src/images/index.js';
 import { cliPath, e2fsTool, tempDir } from './lib/toolchain.js';
 
-// the image's build needs debootstrap (looked up on $PATH and in /usr/sbin); the disks need e2fsprogs' debugfs,
-// fdisk's sfdisk, mkfs.vfat and mtools. CI installs them all (.ci/run), so there a missing one fails the test.
-const needs = ['debootstrap', 'debugfs', 'sfdisk', 'mkfs.vfat', 'mcopy'].filter((t) => !e2fsTool(t));
+// the image's build needs debootstrap and ssh-keygen (looked up on $PATH and in /usr/sbin); the disks need
+// e2fsprogs' debugfs, fdisk's sfdisk, mkfs.vfat and mtools. CI installs them all (.ci/run), so there a missing
+// one fails the test.
+const needs = ['debootstrap', 'ssh-keygen', 'debugfs', 'sfdisk', 'mkfs.vfat', 'mcopy'].filter((t) => !e2fsTool(t));
 const skip = needs.length === 0 ? false : process.env.CI === 'true' ? false : `not installed: ${needs.join(', ')}`;
 
 /** Runs debugfs (e2fsprogs) on an ext4 image: `request`'s output (with `write`, the image is changed). */
