@@ -70,10 +70,7 @@ export async function startPasst(forwards: readonly PortForward[], o: { warn(lin
   child.removeAllListeners('exit');
   let sock: net.Socket;
   try {
-    sock = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ path: socket }, () => resolve(s));
-      s.once('error', (e) => reject(new NetError(`net ${label}: cannot connect to passt: ${describe(e)}`)));
-    });
+    sock = await connectWhenListening(socket, child, START_MS, label);
   } catch (e) {
     child.kill('SIGKILL');
     cleanup();
@@ -110,6 +107,29 @@ export async function startPasst(forwards: readonly PortForward[], o: { warn(lin
       end();
     },
   };
+}
+
+/**
+ * Connects to passt's socket. The file appears when passt binds it, a moment before it listens: a connection
+ * refused in between (seen on a loaded CI machine) is tried again while passt lives, for up to `ms`.
+ */
+async function connectWhenListening(path: string, child: ChildProcess, ms: number, label: string): Promise<net.Socket> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ path }, () => resolve(s));
+        s.once('error', reject);
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const early = code === 'ECONNREFUSED' || code === 'ENOENT';
+      if (!early || Date.now() > until || child.exitCode !== null || child.signalCode !== null) {
+        throw new NetError(`net ${label}: cannot connect to passt: ${describe(e as Error)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /** passt's last line that says something went wrong (its banner and notes are not errors). */
