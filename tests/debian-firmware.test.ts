@@ -1,10 +1,10 @@
 // Debian's own boot firmware under tvisor (issue 18, item 4), with the Debian system image of
-// tests/debian-system.test.ts (tests/lib/debian.ts builds it once; a file running beside this one waits for that
+// tests/debian-system.test.ts (tests/lib/debian.ts builds it once; a process wanting it meanwhile waits for that
 // build): U-Boot (Debian's u-boot-qemu, S-mode, through OpenSBI) boots the system from a partitioned copy of the
 // disk through the extlinux.conf it finds there; EDK2 (Debian's qemu-efi-riscv64, in CFI flash) boots Debian's GRUB
 // from the EFI system partition of a GPT copy, which boots the system; a UEFI variable Linux sets is in the
-// variable store's file and there again at the next boot. Both reach the root shell. This file runs beside the
-// Debian system's own (LONG in tests/lib/suite.ts), so that its boots do not wait for those.
+// variable store's file and there again at the next boot. Both reach the root shell. The suite runs this file
+// after the Debian system's, in the same stream beside the other files (LONG and ONE_STREAM in tests/lib/suite.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
