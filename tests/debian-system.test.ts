@@ -101,7 +101,7 @@ describe('a Debian system built by tvisor image build --distro debian', { skip }
     await sh.ok(`(while :; do printf 'HTTP/1.0 200 OK\\r\\n\\r\\nserved by netcat-openbsd from the archive\\n' | nc -l -N 8080; done) >/dev/null 2>&1 &`);
     let body = '';
     for (let i = 0; i < 100 && body === ''; i++) {
-      body = await fetch(`http://127.0.0.1:${webPort}/`).then((r) => r.text()).catch(() => '');
+      body = await fetch(`http://127.0.0.1:${webPort}/`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.text()).catch(() => '');
       if (body === '') await new Promise((r) => setTimeout(r, 300));
     }
     assert.equal(body, 'served by netcat-openbsd from the archive\n');

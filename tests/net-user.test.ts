@@ -73,7 +73,7 @@ sleep 600
     // the forwarded port, from the host (the guest's httpd may need a moment after it started)
     let body = '';
     for (let i = 0; i < 50 && body === ''; i++) {
-      body = await fetch(`http://127.0.0.1:${fwd}/`).then((r) => r.text()).catch(() => '');
+      body = await fetch(`http://127.0.0.1:${fwd}/`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.text()).catch(() => '');
       if (body === '') await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(body, 'served by the guest\n');
@@ -129,7 +129,7 @@ sleep 600
     assert.match(con.text(), /dhcp: \d+\.\d+\.\d+\.\d+ via/);
     let body = '';
     for (let i = 0; i < 50 && body === ''; i++) {
-      body = await fetch(`http://127.0.0.1:${fwd}/`).then((x) => x.text()).catch(() => '');
+      body = await fetch(`http://127.0.0.1:${fwd}/`, { signal: AbortSignal.timeout(15_000) }).then((x) => x.text()).catch(() => '');
       if (body === '') await new Promise((res) => setTimeout(res, 200));
     }
     assert.equal(body, "served by the daemon's guest\n");
