@@ -158,7 +158,6 @@ export const LONG: Record<string, number> = {
  */
 const ONE_STREAM: string[][] = [DEBIAN_FILES];
 
-
 const distDir = join(repoRoot, 'dist');
 const timesFile = () => join(defaultCacheDir(), 'test-times.json');
 
@@ -335,7 +334,7 @@ async function main(): Promise<number> {
   try {
     for (const p of phases) {
       const t0 = performance.now();
-      // the LONG files of a phase run beside its others, each stream with its own file timeout
+      // the LONG files of a phase run beside its others, in streams of their own (longStreams) with their own timeout
       const long = p.files.filter((f) => baseOf(f) in LONG);
       const rest = p.files.filter((f) => !long.includes(f));
       // each stream's end, so that the summary shows which one the phase waited for
